@@ -1,0 +1,208 @@
+"""Compact ES256 JWS with `zip: DEF`: signing (pyjwt) and strict parsing (standard §2.1).
+
+Parsing here is deliberately stricter than a general JOSE library: exact base64url without
+padding or stray bits, one JSON object header with exactly the members we understand, a
+64-byte r||s signature, and a bounded inflate. Everything parsed here is *unauthenticated*;
+only `healthcode.verify` turns it into something a checkpoint may show.
+"""
+
+from __future__ import annotations
+
+import binascii
+import zlib
+from binascii import a2b_base64
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import jwt
+import orjson
+
+from healthcode.config import DEFAULT_LIMITS, Limits
+from healthcode.credential import Credential
+from healthcode.errors import ErrorCode, VerificationError
+from healthcode.keys import SigningKey
+
+__all__ = ["ParsedJws", "deflate", "inflate", "parse_compact", "sign_compact", "sign_credential"]
+
+ALGORITHM = "ES256"
+COMPRESSION = "DEF"
+SIGNATURE_BYTES = 64  # r||s, 32 bytes each for P-256 (RFC 7518 §3.4)
+
+_B64_INDEX = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
+_FORBIDDEN_ALGORITHMS = {"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256"}
+_jws = jwt.PyJWS()
+
+
+def deflate(data: bytes) -> bytes:
+    """Raw DEFLATE (RFC 1951, no zlib header), as `zip: DEF` requires."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15, 9)
+    return compressor.compress(data) + compressor.flush()
+
+
+def inflate(data: bytes, max_bytes: int) -> bytes:
+    """Inflate raw DEFLATE, refusing output past `max_bytes` without allocating it."""
+    decompressor = zlib.decompressobj(-15)
+    try:
+        # Asking for one byte more than allowed is how a bomb is detected without inflating it.
+        out = decompressor.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise VerificationError(
+            ErrorCode.MALFORMED_PAYLOAD, f"payload is not valid raw DEFLATE ({exc})"
+        ) from exc
+    if len(out) > max_bytes:
+        raise VerificationError(
+            ErrorCode.PAYLOAD_TOO_LARGE,
+            f"payload inflates past the limit of {max_bytes} bytes (possible DEFLATE bomb)",
+        )
+    if not decompressor.eof or decompressor.unused_data or decompressor.unconsumed_tail:
+        raise VerificationError(
+            ErrorCode.MALFORMED_PAYLOAD,
+            "payload DEFLATE stream is truncated or followed by extra bytes",
+        )
+    return out
+
+
+def sign_compact(payload: bytes, key: SigningKey, *, compress: bool = True) -> str:
+    """Sign `payload` as a compact ES256 JWS with header {alg, kid[, zip]}."""
+    headers: dict[str, Any] = {"kid": key.kid, "typ": None}
+    if compress:
+        payload = deflate(payload)
+        headers["zip"] = COMPRESSION
+    return _jws.encode(payload, key.private_key, algorithm=ALGORITHM, headers=headers)
+
+
+def sign_credential(credential: Credential, key: SigningKey) -> str:
+    """Sign a credential: minified UTF-8 JSON claims, raw DEFLATE, ES256 with kid = thumbprint."""
+    credential.validate()
+    return sign_compact(orjson.dumps(credential.to_claims()), key)
+
+
+def _strict_b64decode(part: str, what: str) -> bytes:
+    # (a) only the base64url alphabet: '+', '/' and '=' would survive the translation below,
+    # anything else is refused by strict decoding; (b) no impossible length; (c) unused low
+    # bits zero, so every byte string has exactly one accepted encoding (no malleable tokens).
+    if not part or "+" in part or "/" in part or "=" in part or not part.isascii():
+        raise VerificationError(
+            ErrorCode.MALFORMED_JWS, f"{what} is empty or not unpadded base64url"
+        )
+    remainder = len(part) % 4
+    if remainder == 1:
+        raise VerificationError(ErrorCode.MALFORMED_JWS, f"{what} has an impossible length")
+    try:
+        data = a2b_base64(
+            part.encode("ascii").translate(_TO_STANDARD_ALPHABET) + _PADDING[remainder],
+            strict_mode=True,
+        )
+    except binascii.Error as exc:
+        raise VerificationError(
+            ErrorCode.MALFORMED_JWS, f"{what} is not unpadded base64url ({exc})"
+        ) from exc
+    if remainder and _B64_INDEX[part[-1]] & (0x0F if remainder == 2 else 0x03):
+        raise VerificationError(ErrorCode.MALFORMED_JWS, f"{what} has non-canonical base64url")
+    return data
+
+
+_PADDING = (b"", b"", b"==", b"=")
+_TO_STANDARD_ALPHABET = bytes.maketrans(b"-_", b"+/")
+#: Parsed headers by their base64url text. Tokens of one issuer key share one header, so the
+#: hot path decodes each distinct header once; the cache is bounded against hostile variety.
+_HEADER_CACHE: dict[str, tuple[Mapping[str, Any], str]] = {}
+_HEADER_CACHE_SIZE = 1024
+
+
+class ParsedJws(NamedTuple):
+    """The parts of a compact JWS after strict parsing. Nothing here is verified yet."""
+
+    header: Mapping[str, Any]
+    kid: str
+    signing_input: bytes
+    payload: bytes  # still compressed when header zip == DEF
+    signature: bytes  # 64-byte r||s
+
+    def claims(self, limits: Limits = DEFAULT_LIMITS) -> dict[str, Any]:
+        """Inflate and parse the payload as a JSON object (bounded)."""
+        data = inflate(self.payload, limits.max_inflated_bytes)
+        try:
+            claims = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise VerificationError(
+                ErrorCode.MALFORMED_PAYLOAD, f"payload is not UTF-8 JSON ({exc})"
+            ) from exc
+        if not isinstance(claims, dict):
+            raise VerificationError(ErrorCode.MALFORMED_PAYLOAD, "payload is not a JSON object")
+        return claims
+
+
+def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
+    """Split and check a compact JWS (standard §2.1). Raises VerificationError."""
+    if len(token) > limits.max_jws_chars:
+        raise VerificationError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"token is {len(token)} characters, the limit is {limits.max_jws_chars}",
+        )
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise VerificationError(
+            ErrorCode.MALFORMED_JWS,
+            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
+        )
+    header_b64, payload_b64, signature_b64 = parts
+    cached = _HEADER_CACHE.get(header_b64)
+    if cached is None:
+        cached = _parse_header(header_b64)
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
+            _HEADER_CACHE.clear()
+        _HEADER_CACHE[header_b64] = cached
+    header, kid = cached
+    signature = _strict_b64decode(signature_b64, "signature")
+    if len(signature) != SIGNATURE_BYTES:
+        der_hint = " (looks DER-encoded)" if signature[:1] == b"\x30" else ""
+        raise VerificationError(
+            ErrorCode.MALFORMED_SIGNATURE,
+            f"signature is {len(signature)} bytes{der_hint}; ES256 JWS needs 64-byte r||s",
+        )
+    payload = _strict_b64decode(payload_b64, "payload")
+    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+    return ParsedJws(header, kid, signing_input, payload, signature)
+
+
+def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
+    header_bytes = _strict_b64decode(header_b64, "header")
+    try:
+        header = orjson.loads(header_bytes)
+    except orjson.JSONDecodeError as exc:
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON ({exc})"
+        ) from exc
+    if not isinstance(header, dict):
+        raise VerificationError(ErrorCode.MALFORMED_HEADER, "header is not a JSON object")
+    alg = header.get("alg")
+    if alg != ALGORITHM:
+        if alg is None:
+            raise VerificationError(ErrorCode.MALFORMED_HEADER, "header has no 'alg'")
+        shown = alg if isinstance(alg, str) and len(alg) < 16 else "(invalid)"
+        kind = "forbidden" if alg in _FORBIDDEN_ALGORITHMS else "unsupported"
+        raise VerificationError(
+            ErrorCode.UNSUPPORTED_ALGORITHM,
+            f"header alg {shown!r} is {kind}; only ES256 is accepted",
+        )
+    if "crit" in header:
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER, "header 'crit' names extensions this verifier lacks"
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= 128:
+        raise VerificationError(ErrorCode.MALFORMED_HEADER, "header has no string 'kid'")
+    zip_ = header.get("zip")
+    if zip_ != COMPRESSION:
+        if zip_ is None:
+            raise VerificationError(
+                ErrorCode.MALFORMED_HEADER, "header has no 'zip' (payload must be zip DEF)"
+            )
+        raise VerificationError(
+            ErrorCode.UNSUPPORTED_COMPRESSION, "header zip must be 'DEF' (raw DEFLATE)"
+        )
+    return MappingProxyType(header), kid

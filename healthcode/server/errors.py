@@ -1,0 +1,92 @@
+"""The one place where error codes become HTTP statuses (standard §9)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
+
+logger = logging.getLogger("healthcode.server")
+
+#: Status for each code when it refuses a *request*. A verification verdict inside a successful
+#: verify call is answered 200 with valid=false (the verdict is the payload), not with these.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    **dict.fromkeys(ErrorCode, 422),
+    ErrorCode.INPUT_TOO_LARGE: 413,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.TOKEN_EXPIRED: 401,
+    ErrorCode.ASSERTION_INVALID: 401,
+    ErrorCode.ASSERTION_REPLAYED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UPSTREAM_UNAVAILABLE: 503,
+    ErrorCode.UNAVAILABLE_OFFLINE: 503,
+    ErrorCode.TRUST_LIST_UNAVAILABLE: 503,
+}
+
+
+def error_body(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
+    """The JSON body of every error answer: code, message, hint and short texts."""
+    info = ERROR_INFO[code]
+    return {
+        "error": code.value,
+        "message": message,
+        "hint": info.hint,
+        "text": {"en": info.en, "zh": info.zh},
+        **extra,
+    }
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors and unknown routes to the standard's JSON shape."""
+
+    @app.exception_handler(HealthcodeError)
+    async def _domain(request: Request, exc: HealthcodeError) -> JSONResponse:
+        status = HTTP_STATUS[exc.code]
+        headers = {}
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            headers["Retry-After"] = str(int(retry_after))
+        return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field paths and messages only: never echo submitted values (they may be ID numbers).
+        problems = [
+            {"field": ".".join(str(p) for p in error.get("loc", ())), "problem": error.get("msg")}
+            for error in exc.errors()
+        ]
+        return JSONResponse(
+            error_body(
+                ErrorCode.INVALID_REQUEST,
+                "the request body or parameters are invalid",
+                problems=problems,
+            ),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {
+            401: ErrorCode.UNAUTHENTICATED,
+            403: ErrorCode.FORBIDDEN,
+            404: ErrorCode.NOT_FOUND,
+            405: ErrorCode.INVALID_REQUEST,
+            409: ErrorCode.CONFLICT,
+            413: ErrorCode.INPUT_TOO_LARGE,
+            429: ErrorCode.RATE_LIMITED,
+        }.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )

@@ -1,0 +1,410 @@
+"""The verification pipeline: text in, a `VerificationResult` out, never an exception.
+
+The steps are numbered as in docs/standard.md §6 and each block below cites its step. In the
+success path the signature is checked *before* the payload is inflated or parsed, so an
+attacker's bytes are never decompressed unless they were signed by a trusted key.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from healthcode import qr, shc
+from healthcode.config import DEFAULT_LIMITS, Limits
+from healthcode.credential import Credential
+from healthcode.errors import ERROR_INFO, ErrorCode, VerificationError
+from healthcode.jws import ParsedJws, parse_compact
+from healthcode.trust import (
+    IssuerEntry,
+    IssuerStatus,
+    KeyStatus,
+    Profile,
+    RevocationChecker,
+    RevocationStatus,
+    TrustedKey,
+    TrustStore,
+)
+
+__all__ = ["Check", "CheckOutcome", "VerificationResult", "verify_credential"]
+
+_ECDSA_SHA256 = ec.ECDSA(SHA256())
+_BOM = "\ufeff"
+
+
+class Check(StrEnum):
+    """The checks a result reports on (what a checkpoint screen lists)."""
+
+    FORMAT = "format"
+    TRUST_LIST = "trust_list"
+    ISSUER = "issuer"
+    SIGNATURE = "signature"
+    VALIDITY = "validity"
+    REVOCATION = "revocation"
+
+
+class CheckOutcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_CHECKED = "not_checked"
+    STALE = "stale"  # checked against data older than policy prefers; still accepted
+
+
+class VerificationResult(NamedTuple):
+    """Outcome of `verify_credential`: verified claims, or one stable error code.
+
+    On failure `claims` and `credential` are None; `issuer` and `kid` are then only the
+    unauthenticated hints that were read before the failure (for diagnostics, never display).
+    """
+
+    valid: bool
+    error: ErrorCode | None
+    message: str
+    checked_at: int
+    profile: Profile | None = None
+    credential: Credential | None = None
+    claims: Mapping[str, Any] | None = None
+    issuer: str | None = None
+    issuer_name: str | None = None
+    kid: str | None = None
+    checks: Mapping[Check, CheckOutcome] = MappingProxyType({})
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the shape of `healthcode verify --json`, standard §11)."""
+        out: dict[str, Any] = {
+            "valid": self.valid,
+            "error": self.error.value if self.error else None,
+            "message": self.message,
+            "issuer": self.issuer,
+            "issuer_name": self.issuer_name,
+            "kid": self.kid,
+            "profile": self.profile.value if self.profile else None,
+            "checked_at": self.checked_at,
+            "checks": {check.value: outcome.value for check, outcome in self.checks.items()},
+            "notes": list(self.notes),
+        }
+        if self.error is not None:
+            info = ERROR_INFO[self.error]
+            out["error_text"] = {"en": info.en, "zh": info.zh}
+        if self.credential is not None:
+            c = self.credential
+            out.update(
+                status=c.status.value,
+                reason=c.reason.value,
+                masked_name=c.masked_name,
+                id_tail=c.id_tail,
+                kind=c.kind.value,
+                issued_at=c.issued_at,
+                expires_at=c.expires_at,
+                jti=c.jti,
+                subject=c.subject,
+                source=c.source,
+            )
+        elif self.claims is not None and self.profile is Profile.SHC:
+            out["shc"] = shc.summarise_claims(self.claims)
+            out["issued_at"] = self.claims.get("nbf")
+            out["expires_at"] = self.claims.get("exp")
+        return out
+
+
+def _epoch(now: datetime | float | None) -> float:
+    if now is None:
+        return time.time()
+    if isinstance(now, datetime):
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware (UTC)")
+        return now.timestamp()
+    return float(now)
+
+
+def extract_token(text: str, limits: Limits = DEFAULT_LIMITS) -> str:
+    """Steps (1)-(2): unwrap QR text or a health card file into one compact JWS."""
+    # (1) §6 step 1: size cap before any decoding.
+    if len(text) > limits.max_input_chars:
+        raise VerificationError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"input is {len(text)} characters, the limit is {limits.max_input_chars}",
+        )
+    # (2) §6 step 2: framing. No trimming here: transports strip their own line endings.
+    if text.startswith((qr.HC_PREFIX, qr.SHC_PREFIX)):
+        return qr.decode_numeric(text, limits=limits)
+    if text.startswith("{"):
+        tokens = shc.extract_file_tokens(text, limits)
+        if len(tokens) != 1:
+            raise VerificationError(
+                ErrorCode.MALFORMED_INPUT,
+                f"the health card file holds {len(tokens)} credentials; verify them one by one",
+            )
+        return tokens[0]
+    if text.startswith(_BOM):
+        raise VerificationError(
+            ErrorCode.MALFORMED_INPUT, "input starts with a byte-order mark; strip it and retry"
+        )
+    # A colon never occurs in a JWS: this is a URL or another scheme's code, not ours.
+    if not text or text[0] not in _TOKEN_START or ":" in text:
+        raise VerificationError(
+            ErrorCode.MALFORMED_INPUT,
+            "input is not an hc:/ or shc:/ code, a compact JWS or a health card file",
+        )
+    return text
+
+
+_TOKEN_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def verify_credential(
+    token_or_qr_text: str | bytes,
+    trust: TrustStore,
+    now: datetime | float | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    revocations: RevocationChecker | None = None,
+) -> VerificationResult:
+    """Verify a health code (hc:/, shc:/, compact JWS or .smart-health-card text).
+
+    The result is immutable (a named tuple: creating it is cheap on this hot path).
+
+    Args:
+        token_or_qr_text: what was scanned or read.
+        trust: the issuers and keys to trust.
+        now: the verification time (aware datetime or epoch seconds); defaults to the clock.
+        limits: size and clock-skew bounds.
+        revocations: where revoked `jti`s are looked up; None reports revocation as not checked.
+
+    Returns:
+        A result with the verified claims, or with exactly one `ErrorCode`. Bad input never
+        raises.
+    """
+    at = _epoch(now)
+    state = _State()
+    try:
+        return _verify(token_or_qr_text, trust, at, limits, revocations, state)
+    except VerificationError as error:
+        state.checks.setdefault(Check.FORMAT, CheckOutcome.FAILED)
+        return VerificationResult(
+            valid=False,
+            error=error.code,
+            message=error.message,
+            checked_at=int(at),
+            profile=state.profile,
+            issuer=state.issuer,
+            issuer_name=state.issuer_name,
+            kid=state.kid,
+            checks=state.checks,
+            notes=tuple(state.notes),
+        )
+
+
+class _State:
+    """What was learnt before a failure, for the error result."""
+
+    __slots__ = ("checks", "issuer", "issuer_name", "kid", "notes", "profile")
+
+    def __init__(self) -> None:
+        self.checks: dict[Check, CheckOutcome] = {}
+        self.issuer: str | None = None
+        self.issuer_name: str | None = None
+        self.kid: str | None = None
+        self.profile: Profile | None = None
+        self.notes: list[str] = []
+
+
+def _check_trust_list(trust: TrustStore, at: float, limits: Limits, state: _State) -> None:
+    # (0) §7.5: the registry's signed time bounds the device clock from below: a clock set back
+    # would otherwise revive expired codes. Then §7.6: an expired list is a freeze.
+    if trust.signed_at is not None and at + limits.clock_skew_s < trust.signed_at:
+        state.checks[Check.TRUST_LIST] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.CLOCK_BEHIND,
+            f"device clock {_iso(at)} is before the trust list's signed time "
+            f"{_iso(trust.signed_at)}; fix the clock",
+        )
+    if trust.expires_at is not None and at > trust.expires_at:
+        if at > trust.expires_at + trust.stale_grace_s:
+            state.checks[Check.TRUST_LIST] = CheckOutcome.FAILED
+            raise VerificationError(
+                ErrorCode.TRUST_LIST_EXPIRED,
+                f"trust list version {trust.version} expired at {_iso(trust.expires_at)}; "
+                "refresh it from the registry",
+            )
+        state.checks[Check.TRUST_LIST] = CheckOutcome.STALE
+        state.notes.append(f"trust list expired at {_iso(trust.expires_at)} (grace period)")
+        return
+    state.checks[Check.TRUST_LIST] = CheckOutcome.PASSED
+
+
+def _verify(
+    raw: str | bytes,
+    trust: TrustStore,
+    at: float,
+    limits: Limits,
+    revocations: RevocationChecker | None,
+    state: _State,
+) -> VerificationResult:
+    if isinstance(raw, bytes):
+        if len(raw) > limits.max_input_chars * 4:
+            raise VerificationError(ErrorCode.INPUT_TOO_LARGE, "input exceeds the size limit")
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VerificationError(ErrorCode.MALFORMED_INPUT, "input is not UTF-8 text") from exc
+    elif not isinstance(raw, str):
+        raise TypeError(f"verify_credential takes str or bytes, not {type(raw).__name__}")
+
+    # (1)-(2) size cap and framing; (3)-(4) strict JWS parsing: header, alg, zip, r||s size.
+    token = extract_token(raw, limits)
+    parsed = parse_compact(token, limits)
+    state.kid = parsed.kid
+    state.checks[Check.FORMAT] = CheckOutcome.PASSED
+    _check_trust_list(trust, at, limits, state)
+
+    # (5) §6 step 5: find the key by kid; a kid is only a hint, so an unknown one is
+    # diagnosed from the (bounded) payload: unknown issuer vs unknown key.
+    found = trust.key(parsed.kid)
+    if found is None:
+        state.checks[Check.ISSUER] = CheckOutcome.FAILED
+        iss = parsed.claims(limits).get("iss")
+        if not isinstance(iss, str):
+            raise VerificationError(ErrorCode.INVALID_CLAIMS, "claim 'iss' must be a string")
+        state.issuer = iss if len(iss) <= 128 else None
+        if trust.issuer(iss) is None:
+            raise VerificationError(
+                ErrorCode.UNKNOWN_ISSUER, f"issuer {state.issuer!r} is not in the trust list"
+            )
+        raise VerificationError(
+            ErrorCode.UNKNOWN_KEY, f"key {parsed.kid!r} is not listed for issuer {iss!r}"
+        )
+    issuer, trusted = found
+    state.issuer, state.issuer_name, state.profile = issuer.id, issuer.name, issuer.profile
+    # (6) §7.3: suspended issuers and revoked keys are refused before any payload work.
+    if issuer.status is IssuerStatus.SUSPENDED:
+        state.checks[Check.ISSUER] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.ISSUER_SUSPENDED, f"issuer {issuer.id!r} is suspended by the registry"
+        )
+    if trusted.status is KeyStatus.REVOKED:
+        state.checks[Check.ISSUER] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.KEY_REVOKED, f"key {trusted.kid!r} of issuer {issuer.id!r} was revoked"
+        )
+    state.checks[Check.ISSUER] = CheckOutcome.PASSED
+
+    # (7) §6 step 7: the signature, over the signing input, before the payload is touched.
+    _check_signature(parsed, trusted, state)
+
+    # (8) §6 step 8: inflate (bounded), parse, and bind the claims to the key's issuer.
+    claims = parsed.claims(limits)
+    if claims.get("iss") != issuer.id:
+        raise VerificationError(
+            ErrorCode.UNKNOWN_KEY,
+            f"key {trusted.kid!r} belongs to issuer {issuer.id!r}, not to the claimed issuer",
+        )
+
+    # (9) §2.3 / §8: the profile's claims; (10) §7.3 the key's window covers the issue time.
+    credential: Credential | None = None
+    if issuer.profile is Profile.HC:
+        credential = Credential.from_claims(claims)
+        issued_at: float = credential.issued_at
+        not_before: float = credential.not_before
+        expires_at: float | None = credential.expires_at
+        jti: str | None = credential.jti
+    else:
+        not_before, expires_at = shc.validate_claims(claims)
+        iat = claims.get("iat")
+        issued_at = (
+            float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else not_before
+        )
+        jti = None
+    if not trusted.covers(issued_at):
+        raise VerificationError(
+            ErrorCode.KEY_NOT_VALID,
+            f"code issued at {_iso(issued_at)} lies outside key {trusted.kid!r}'s validity window",
+        )
+
+    # (11) §4.3: validity in time, with the stated clock skew.
+    skew = limits.clock_skew_s
+    if not_before > at + skew or issued_at > at + skew:
+        state.checks[Check.VALIDITY] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.NOT_YET_VALID, f"code is valid from {_iso(not_before)}, now is {_iso(at)}"
+        )
+    if expires_at is not None and expires_at + skew < at:
+        state.checks[Check.VALIDITY] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.EXPIRED, f"code expired at {_iso(expires_at)}, now is {_iso(at)}"
+        )
+    state.checks[Check.VALIDITY] = CheckOutcome.PASSED
+
+    # (12) §5.3: revocation, failing closed when the data cannot rule it out.
+    _check_revocation(issuer, jti, revocations, state)
+    return VerificationResult(
+        valid=True,
+        error=None,
+        message="valid",
+        checked_at=int(at),
+        profile=issuer.profile,
+        credential=credential,
+        claims=claims,
+        issuer=issuer.id,
+        issuer_name=issuer.name,
+        kid=trusted.kid,
+        checks=state.checks,
+        notes=tuple(state.notes),
+    )
+
+
+def _check_signature(parsed: ParsedJws, trusted: TrustedKey, state: _State) -> None:
+    signature = parsed.signature
+    der = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    try:
+        trusted.key.public_key.verify(der, parsed.signing_input, _ECDSA_SHA256)
+    except InvalidSignature:
+        state.checks[Check.SIGNATURE] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.BAD_SIGNATURE,
+            "signature does not verify with the issuer's key; the code was forged or altered",
+        ) from None
+    state.checks[Check.SIGNATURE] = CheckOutcome.PASSED
+
+
+def _check_revocation(
+    issuer: IssuerEntry,
+    jti: str | None,
+    revocations: RevocationChecker | None,
+    state: _State,
+) -> None:
+    if revocations is None or jti is None:
+        state.checks[Check.REVOCATION] = CheckOutcome.NOT_CHECKED
+        return
+    status = revocations.revocation_status(issuer.id, jti)
+    as_of = getattr(revocations, "as_of", None)
+    if isinstance(as_of, int | float):
+        state.notes.append(f"revocation data as of {_iso(as_of)}")
+    if status is RevocationStatus.REVOKED:
+        state.checks[Check.REVOCATION] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.REVOKED, "the issuer revoked this code (the citizen's status changed)"
+        )
+    if status is RevocationStatus.UNKNOWN:
+        state.checks[Check.REVOCATION] = CheckOutcome.FAILED
+        raise VerificationError(
+            ErrorCode.STATUS_UNCONFIRMED,
+            "revocation data is missing or too old to rule out a status change",
+        )
+    state.checks[Check.REVOCATION] = CheckOutcome.PASSED
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
