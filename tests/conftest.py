@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from healthcode import (
     sign_credential,
 )
 from healthcode.idnumber import make_id_number, pseudonymous_subject
+from tests.servers import RedisServer, postgres_url
 
 VECTORS = Path(__file__).parent / "vectors"
 TEST_SUBJECT_SECRET = b"test-only-subject-secret-0123456789"
@@ -96,3 +98,33 @@ def make_token(make_credential: MakeCredential, issuer_key: SigningKey) -> Calla
 @pytest.fixture
 def clock() -> float:
     return time.time()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server of our own for the whole session (never a fake)."""
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """A clean Redis database per test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    yield redis_server.url
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> str:
+    """PostgreSQL for tests marked `postgres`; CI (scripts/test) always provides one."""
+    url = postgres_url()
+    if url is None:
+        if os.environ.get("CI"):
+            pytest.fail("HC_TEST_POSTGRES_URL is not set; scripts/test must provide PostgreSQL")
+        pytest.skip("no PostgreSQL: run through scripts/test, which provides one")
+    return url

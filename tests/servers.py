@@ -1,0 +1,98 @@
+"""Real servers for tests: redis-server processes and uvicorn apps on free loopback ports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+
+import uvicorn
+from fastapi import FastAPI
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+class RedisServer:
+    """A real redis-server process on a free port, with no persistence, in a temp dir."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed; scripts/test installs it")
+        self.port = free_port()
+        self._dir = tempfile.mkdtemp(prefix="hc-redis-")
+        self._process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", self._dir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(self.port)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(10)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (everything in memory is lost)."""
+        self.stop()
+        self.__init__()  # type: ignore[misc]
+
+
+class AppServer:
+    """A FastAPI app served by uvicorn in a background thread on a free port."""
+
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                lifespan="on")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        wait_for_port(self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+
+
+@contextlib.contextmanager
+def serve(app: FastAPI) -> Iterator[AppServer]:
+    server = AppServer(app)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def postgres_url() -> str | None:
+    """The PostgreSQL URL scripts/test provides (a server it found or started), if any."""
+    return os.environ.get("HC_TEST_POSTGRES_URL")
