@@ -1,0 +1,766 @@
+"""The signed trust list and its root: format, signing, verification and update rules (§7).
+
+Two documents, modelled on TUF's root and targets metadata, both JWS JSON General
+Serialization (RFC 7515 §7.2.1) with ES256 signatures over P-256 keys:
+
+* the **root** (`hc-root`) names the registry keys and how many of them must sign (threshold);
+* the **trust list** (`hc-trustlist`) names the issuers, their keys and endpoints.
+
+`verify_root_update` and `verify_trust_list` check one document each (§7.1, §7.2 items 1-5);
+`TrustListState` holds the verified root and list and applies the client update rules (§7.6:
+rollback, equal version, freeze). Every refusal raises `TrustListError` with a stable code.
+Nothing here touches the network or the disk: `healthcode.trustclient` does that.
+"""
+
+from __future__ import annotations
+
+import binascii
+import copy
+import json
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from healthcode.config import DEFAULT_LIMITS, Limits
+from healthcode.errors import ErrorCode, TrustListError, TrustUnavailable
+from healthcode.keys import SigningKey, VerifyingKey, b64url_encode
+from healthcode.trust import IssuerEntry, IssuerStatus, KeyStatus, Profile, TrustedKey, TrustStore
+
+__all__ = [
+    "DEFAULT_STALE_GRACE_S",
+    "MAX_DOCUMENT_BYTES",
+    "ROOT_TYP",
+    "ROOT_TYPE",
+    "SPEC",
+    "TRUST_LIST_TYP",
+    "TRUST_LIST_TYPE",
+    "RootMetadata",
+    "TrustListDocument",
+    "TrustListState",
+    "format_time",
+    "issuer_entry_payload",
+    "load_root",
+    "make_root",
+    "parse_time",
+    "peek_payload",
+    "sign_document",
+    "trust_list_payload",
+    "verify_root_update",
+    "verify_trust_list",
+]
+
+SPEC = "1"
+ROOT_TYPE = "hc-root"
+TRUST_LIST_TYPE = "hc-trustlist"
+ROOT_TYP = "hc-root+jws"
+TRUST_LIST_TYP = "hc-trustlist+jws"
+ALGORITHM = "ES256"
+SIGNATURE_BYTES = 64  # r||s, 32 bytes each for P-256
+#: A held list past `expires` keeps verifying this long, reported stale (§7.6: 24 h).
+DEFAULT_STALE_GRACE_S = 24 * 3600
+#: Largest root or trust-list document accepted (34 provinces with 16 keys each fit in ~1 MB).
+MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_TIME_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+_B64URL_PATTERN = re.compile(r"[A-Za-z0-9_-]*")
+_REGION_PATTERN = re.compile(r"\d{6}")
+_TRUST_LIST_MEMBERS = frozenset(
+    {"_type", "spec", "version", "root_version", "signed_at", "expires", "issuers"}
+)
+
+
+# -- time -------------------------------------------------------------------------------------
+
+
+def format_time(moment: datetime | float) -> str:
+    """RFC 3339 UTC of the exact form `YYYY-MM-DDTHH:MM:SSZ` (§1), from a datetime or epoch."""
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            raise ValueError("trust-list times must be timezone-aware (UTC)")
+        moment = moment.timestamp()
+    return datetime.fromtimestamp(int(moment), UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: object, what: str) -> datetime:
+    """Parse a `YYYY-MM-DDTHH:MM:SSZ` string; anything else is `trust_list_malformed`."""
+    if not isinstance(text, str) or not _TIME_PATTERN.fullmatch(text):
+        raise _malformed(f"{what} must be a string of the form YYYY-MM-DDTHH:MM:SSZ")
+    try:
+        return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise _malformed(f"{what} is not a valid date and time ({exc})") from exc
+
+
+def _epoch(moment: datetime | float) -> float:
+    return moment.timestamp() if isinstance(moment, datetime) else float(moment)
+
+
+# -- documents --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RootMetadata:
+    """A verified root: the registry keys and how many distinct ones must sign (§7.1)."""
+
+    version: int
+    expires: datetime
+    threshold: int
+    keys: Mapping[str, VerifyingKey]
+    #: the signed document as received (kept to persist it and to serve it again)
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def is_expired(self, now: datetime | float) -> bool:
+        return _epoch(now) > self.expires.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class TrustListDocument:
+    """A verified trust list (§7.2). Unknown members stay in `payload` (and `extra`)."""
+
+    version: int
+    root_version: int
+    signed_at: datetime
+    expires: datetime
+    issuers: tuple[IssuerEntry, ...]
+    #: top-level members this version of the standard does not define, preserved verbatim
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    #: the whole payload, unknown members of issuer entries included (re-serialise from this)
+    payload: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the signed document as received
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def is_expired(self, now: datetime | float) -> bool:
+        return _epoch(now) > self.expires.timestamp()
+
+
+def make_root(
+    keys: Sequence[VerifyingKey], threshold: int, version: int, expires: datetime
+) -> dict[str, Any]:
+    """The payload of root `version`: `threshold` of `keys` must sign what it governs."""
+    kids = [key.kid for key in keys]
+    if len(set(kids)) != len(kids):
+        raise ValueError("root keys must be distinct")
+    if not 1 <= threshold <= len(kids):
+        raise ValueError(f"threshold must be within 1..{len(kids)}, got {threshold}")
+    if version < 1:
+        raise ValueError(f"version must be >= 1, got {version}")
+    return {
+        "_type": ROOT_TYPE,
+        "spec": SPEC,
+        "version": version,
+        "expires": format_time(expires),
+        "threshold": threshold,
+        "keys": [_public_jwk(key) for key in keys],
+    }
+
+
+def issuer_entry_payload(entry: IssuerEntry) -> dict[str, Any]:
+    """An issuer entry (§7.3) as JSON members."""
+
+    def when(epoch: int | None) -> str | None:
+        return None if epoch is None else format_time(epoch)
+
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "region": entry.region,
+        "status": entry.status.value,
+        "profile": entry.profile.value,
+        "keys": [
+            {
+                "jwk": _public_jwk(trusted.key),
+                "status": trusted.status.value,
+                "not_before": when(trusted.not_before),
+                "not_after": when(trusted.not_after),
+            }
+            for trusted in entry.keys
+        ],
+        "partner_keys": [_public_jwk(key) for key in entry.partner_keys],
+        "endpoints": dict(entry.endpoints),
+    }
+
+
+def trust_list_payload(
+    version: int,
+    root_version: int,
+    signed_at: datetime,
+    expires: datetime,
+    issuers: Sequence[IssuerEntry | Mapping[str, Any]],
+    *,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The payload of trust list `version`. Issuers given as mappings are copied verbatim,
+    so a registry re-publishing a list keeps members it does not understand."""
+    if version < 1 or root_version < 1:
+        raise ValueError("version and root_version must be >= 1")
+    if expires <= signed_at:
+        raise ValueError("expires must be after signed_at")
+    clashes = _TRUST_LIST_MEMBERS.intersection(extra or {})
+    if clashes:
+        raise ValueError(f"extra members clash with defined ones: {sorted(clashes)}")
+    return {
+        **dict(extra or {}),
+        "_type": TRUST_LIST_TYPE,
+        "spec": SPEC,
+        "version": version,
+        "root_version": root_version,
+        "signed_at": format_time(signed_at),
+        "expires": format_time(expires),
+        "issuers": [
+            issuer_entry_payload(item) if isinstance(item, IssuerEntry) else dict(item)
+            for item in issuers
+        ],
+    }
+
+
+def sign_document(
+    payload: Mapping[str, Any], signing_keys: Sequence[SigningKey], typ: str
+) -> dict[str, Any]:
+    """Sign `payload` by every key, as JWS JSON General Serialization (RFC 7515 §7.2.1)."""
+    if not signing_keys:
+        raise ValueError("a document needs at least one signature")
+    payload_b64 = b64url_encode(
+        json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    )
+    signatures = []
+    for key in signing_keys:
+        header = {"alg": ALGORITHM, "kid": key.kid, "typ": typ}
+        protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
+        der = key.private_key.sign(f"{protected}.{payload_b64}".encode("ascii"), _ECDSA)
+        r, s = decode_dss_signature(der)
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        signatures.append({"protected": protected, "signature": b64url_encode(signature)})
+    return {"payload": payload_b64, "signatures": signatures}
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+def load_root(document: Mapping[str, Any] | bytes | str) -> RootMetadata:
+    """Load a pinned (initial) root shipped with the software.
+
+    It is checked out of band; here it must still be well formed and signed by a threshold of
+    its own keys, so a damaged or hand-edited file is refused rather than trusted.
+    """
+    envelope = _parse_envelope(document)
+    payload, signatures = _decode_envelope(envelope, ROOT_TYP)
+    root = _root_from_payload(payload, envelope)
+    _check_signatures(signatures, root.keys, "root", version=root.version)
+    _check_threshold(signatures, root.keys, root.threshold, f"root version {root.version}")
+    return root
+
+
+def verify_root_update(trusted: RootMetadata, document: Mapping[str, Any] | bytes) -> RootMetadata:
+    """Verify root N+1 against the held root N (§7.1) and return it.
+
+    It must be version N+1 exactly, signed by `threshold(N)` distinct keys of N **and**
+    `threshold(N+1)` distinct keys of N+1. Expiry is not checked here: intermediate roots may
+    have expired; the caller checks the final one (`TrustListState.update_roots`).
+    """
+    envelope = _parse_envelope(document)
+    payload, signatures = _decode_envelope(envelope, ROOT_TYP)
+    new = _root_from_payload(payload, envelope)
+    if new.version <= trusted.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_ROLLBACK,
+            f"root version {new.version} is not newer than the held root {trusted.version}",
+        )
+    if new.version != trusted.version + 1:
+        raise _malformed(
+            f"root version {new.version} skips versions: after root {trusted.version} "
+            f"only {trusted.version + 1} is accepted (walk one version at a time)"
+        )
+    known = {**trusted.keys, **new.keys}
+    _check_signatures(signatures, known, "root", version=new.version)
+    _check_threshold(signatures, trusted.keys, trusted.threshold, f"old root {trusted.version}")
+    _check_threshold(signatures, new.keys, new.threshold, f"new root {new.version}")
+    return new
+
+
+def verify_trust_list(
+    document: Mapping[str, Any] | bytes,
+    root: RootMetadata,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> TrustListDocument:
+    """Verify a trust list against the held root: §7.2 items 1-5, in that order.
+
+    The update rules of item 6 (rollback, equal version, expiry) need the held list and the
+    clock; `TrustListState.update` applies them.
+    """
+    # (1) it parses and has the members, `_type` = hc-trustlist
+    envelope = _parse_envelope(document)
+    payload, signatures = _decode_envelope(envelope, TRUST_LIST_TYP)
+    trust_list = _trust_list_from_payload(payload, envelope, limits)
+    # (2)-(3) every signature by a key of the held root, every signature valid
+    where = f"trust list version {trust_list.version}"
+    if trust_list.root_version > root.version:
+        # Signed under a root we have not taken yet: its keys are unknown to us.
+        unknown = [kid for kid, _, _ in signatures if kid not in root.keys]
+        if unknown:
+            raise TrustListError(
+                ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+                f"{where} names root version {trust_list.root_version} but root "
+                f"{root.version} is held; update the root first (§7.1)",
+            )
+    _check_signatures(signatures, root.keys, "trust list", version=trust_list.version)
+    # (4) distinct root keys reach the threshold
+    _check_threshold(signatures, root.keys, root.threshold, where)
+    # (5) root_version is the held root's
+    if trust_list.root_version < root.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_ROLLBACK,
+            f"{where} was signed under root {trust_list.root_version}, older than the held "
+            f"root {root.version}",
+        )
+    if trust_list.root_version > root.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+            f"{where} names root version {trust_list.root_version} but root {root.version} "
+            "is held; update the root first (§7.1)",
+        )
+    return trust_list
+
+
+def peek_payload(document: Mapping[str, Any] | bytes) -> Mapping[str, Any]:
+    """The payload of a signed document, **unverified**: only for routing (e.g. reading
+    `root_version` to know which roots to fetch before verifying)."""
+    envelope = _parse_envelope(document)
+    payload, _ = _decode_envelope(envelope, None)
+    return payload
+
+
+_ECDSA = ec.ECDSA(SHA256())
+
+
+def _malformed(message: str) -> TrustListError:
+    return TrustListError(ErrorCode.TRUST_LIST_MALFORMED, message)
+
+
+def _public_jwk(key: VerifyingKey) -> dict[str, str]:
+    jwk = key.to_jwk()
+    jwk.pop("use", None)
+    return jwk
+
+
+def _strict_b64decode(text: object, what: str) -> bytes:
+    # One accepted encoding per byte string: unpadded base64url with zero unused bits.
+    if not isinstance(text, str) or not _B64URL_PATTERN.fullmatch(text) or len(text) % 4 == 1:
+        raise _malformed(f"{what} is not unpadded base64url")
+    try:
+        data = binascii.a2b_base64(
+            text.translate(_TO_STANDARD).encode("ascii") + b"=" * (-len(text) % 4),
+            strict_mode=True,
+        )
+    except binascii.Error as exc:
+        raise _malformed(f"{what} is not unpadded base64url ({exc})") from exc
+    if b64url_encode(data) != text:
+        raise _malformed(f"{what} has non-canonical base64url")
+    return data
+
+
+_TO_STANDARD = str.maketrans("-_", "+/")
+
+
+def _parse_envelope(document: Mapping[str, Any] | bytes | str) -> Mapping[str, Any]:
+    if isinstance(document, bytes | str):
+        if len(document) > MAX_DOCUMENT_BYTES:
+            raise _malformed(f"document is over {MAX_DOCUMENT_BYTES} bytes")
+        try:
+            document = json.loads(document)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _malformed(f"document is not UTF-8 JSON ({exc})") from exc
+    if not isinstance(document, Mapping):
+        raise _malformed("document is not a JSON object")
+    return document
+
+
+_Signature = tuple[str, bytes, bytes]  # kid, signing input, 64-byte r||s
+
+
+def _decode_envelope(
+    envelope: Mapping[str, Any], typ: str | None
+) -> tuple[Mapping[str, Any], list[_Signature]]:
+    payload_b64 = envelope.get("payload")
+    raw_signatures = envelope.get("signatures")
+    if not isinstance(payload_b64, str):
+        raise _malformed("document has no string 'payload' (JWS JSON General Serialization)")
+    if not isinstance(raw_signatures, list) or not raw_signatures:
+        raise _malformed("document has no non-empty 'signatures' array")
+    try:
+        payload = json.loads(_strict_b64decode(payload_b64, "payload"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _malformed(f"payload is not UTF-8 JSON ({exc})") from exc
+    if not isinstance(payload, dict):
+        raise _malformed("payload is not a JSON object")
+    signatures: list[_Signature] = []
+    for index, item in enumerate(raw_signatures):
+        what = f"signature {index}"
+        if not isinstance(item, Mapping):
+            raise _malformed(f"{what} is not a JSON object")
+        protected = item.get("protected")
+        header_bytes = _strict_b64decode(protected, f"{what} protected header")
+        try:
+            header = json.loads(header_bytes)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _malformed(f"{what} protected header is not JSON ({exc})") from exc
+        if not isinstance(header, dict) or set(header) != {"alg", "kid", "typ"}:
+            raise _malformed(f"{what} protected header must be exactly {{alg, kid, typ}}")
+        if header["alg"] != ALGORITHM:
+            raise _malformed(f"{what} alg must be ES256")
+        if not isinstance(header["kid"], str) or not header["kid"]:
+            raise _malformed(f"{what} kid must be a non-empty string")
+        if typ is not None and header["typ"] != typ:
+            raise _malformed(f"{what} typ must be {typ!r}, got {header['typ']!r}")
+        signature = _strict_b64decode(item.get("signature"), f"{what} value")
+        if len(signature) != SIGNATURE_BYTES:
+            raise _malformed(f"{what} is {len(signature)} bytes; ES256 needs 64-byte r||s")
+        signing_input = f"{protected}.{payload_b64}".encode("ascii")
+        signatures.append((header["kid"], signing_input, signature))
+    return payload, signatures
+
+
+def _check_signatures(
+    signatures: Sequence[_Signature],
+    keys: Mapping[str, VerifyingKey],
+    what: str,
+    *,
+    version: int,
+) -> None:
+    # (2) every kid known before (3) any signature is checked: an unknown signer is named as such.
+    for kid, _, _ in signatures:
+        if kid not in keys:
+            raise TrustListError(
+                ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+                f"{what} version {version} is signed by key {kid!r}, not a root key",
+            )
+    for kid, signing_input, signature in signatures:
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        try:
+            keys[kid].public_key.verify(der, signing_input, _ECDSA)
+        except InvalidSignature:
+            raise TrustListError(
+                ErrorCode.TRUST_LIST_BAD_SIGNATURE,
+                f"{what} version {version}: the signature by root key {kid!r} does not verify "
+                "(altered or forged document)",
+            ) from None
+
+
+def _check_threshold(
+    signatures: Sequence[_Signature], keys: Mapping[str, VerifyingKey], threshold: int, what: str
+) -> None:
+    # A set: one key signing twice is one signer (§7.2 item 4).
+    signers = {kid for kid, _, _ in signatures if kid in keys}
+    if len(signers) < threshold:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_THRESHOLD,
+            f"{what} needs {threshold} distinct root keys to sign, has {len(signers)}",
+        )
+
+
+def _require_int(payload: Mapping[str, Any], name: str, minimum: int) -> int:
+    value = payload.get(name)
+    # bool is an int in Python; JSON true is not a version.
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _malformed(f"{name!r} must be an integer >= {minimum}")
+    return value
+
+
+def _check_type(payload: Mapping[str, Any], expected: str) -> None:
+    if payload.get("_type") != expected:
+        raise _malformed(f"payload _type must be {expected!r}, got {payload.get('_type')!r}")
+    if payload.get("spec") != SPEC:
+        raise _malformed(f"payload spec must be {SPEC!r}, got {payload.get('spec')!r}")
+
+
+def _load_jwk(jwk: object, what: str) -> VerifyingKey:
+    if not isinstance(jwk, Mapping):
+        raise _malformed(f"{what} is not a JWK object")
+    if "kid" not in jwk:
+        raise _malformed(f"{what} has no 'kid'")
+    try:
+        return VerifyingKey.from_jwk(jwk)
+    except (ValueError, TypeError) as exc:
+        raise _malformed(f"{what}: {exc}") from exc
+
+
+def _root_from_payload(payload: Mapping[str, Any], envelope: Mapping[str, Any]) -> RootMetadata:
+    _check_type(payload, ROOT_TYPE)
+    version = _require_int(payload, "version", 1)
+    expires = parse_time(payload.get("expires"), "root 'expires'")
+    raw_keys = payload.get("keys")
+    if not isinstance(raw_keys, list) or not raw_keys:
+        raise _malformed("root 'keys' must be a non-empty array")
+    keys: dict[str, VerifyingKey] = {}
+    for index, jwk in enumerate(raw_keys):
+        key = _load_jwk(jwk, f"root key {index}")
+        if key.kid in keys:
+            raise _malformed(f"root key {key.kid!r} is listed twice")
+        keys[key.kid] = key
+    threshold = _require_int(payload, "threshold", 1)
+    if threshold > len(keys):
+        raise _malformed(f"root threshold {threshold} exceeds its {len(keys)} keys")
+    return RootMetadata(version, expires, threshold, keys, copy.deepcopy(dict(envelope)))
+
+
+def _trust_list_from_payload(
+    payload: Mapping[str, Any], envelope: Mapping[str, Any], limits: Limits
+) -> TrustListDocument:
+    _check_type(payload, TRUST_LIST_TYPE)
+    version = _require_int(payload, "version", 1)
+    root_version = _require_int(payload, "root_version", 1)
+    signed_at = parse_time(payload.get("signed_at"), "'signed_at'")
+    expires = parse_time(payload.get("expires"), "'expires'")
+    if expires <= signed_at:
+        raise _malformed("'expires' must be after 'signed_at'")
+    raw_issuers = payload.get("issuers")
+    if not isinstance(raw_issuers, list):
+        raise _malformed("'issuers' must be an array")
+    issuers: list[IssuerEntry] = []
+    seen_ids: set[str] = set()
+    seen_kids: dict[str, str] = {}
+    for index, raw in enumerate(raw_issuers):
+        entry = _issuer_from_payload(raw, index, limits)
+        if entry.id in seen_ids:
+            raise _malformed(f"issuer {entry.id!r} is listed twice")
+        seen_ids.add(entry.id)
+        for trusted in entry.keys:
+            # One kid, one issuer: otherwise a key of A could sign codes as B (§7.3).
+            if trusted.kid in seen_kids:
+                raise _malformed(
+                    f"key {trusted.kid!r} is listed under {seen_kids[trusted.kid]!r} and "
+                    f"{entry.id!r}; a kid belongs to one issuer, once"
+                )
+            seen_kids[trusted.kid] = entry.id
+        issuers.append(entry)
+    extra = {name: value for name, value in payload.items() if name not in _TRUST_LIST_MEMBERS}
+    return TrustListDocument(
+        version=version,
+        root_version=root_version,
+        signed_at=signed_at,
+        expires=expires,
+        issuers=tuple(issuers),
+        extra=copy.deepcopy(extra),
+        payload=copy.deepcopy(dict(payload)),
+        document=copy.deepcopy(dict(envelope)),
+    )
+
+
+def _issuer_from_payload(raw: object, index: int, limits: Limits) -> IssuerEntry:
+    if not isinstance(raw, Mapping):
+        raise _malformed(f"issuer entry {index} is not a JSON object")
+    issuer_id = raw.get("id")
+    if not isinstance(issuer_id, str) or not issuer_id:
+        raise _malformed(f"issuer entry {index} has no string 'id'")
+    what = f"issuer {issuer_id!r}"
+    name = raw.get("name")
+    if not isinstance(name, str):
+        raise _malformed(f"{what} has no string 'name'")
+    try:
+        status = IssuerStatus(raw.get("status"))
+        profile = Profile(raw.get("profile"))
+    except ValueError as exc:
+        raise _malformed(f"{what}: status or profile not allowed ({exc})") from exc
+    region = raw.get("region")
+    if region is None:
+        if profile is Profile.HC:
+            raise _malformed(f"{what} is an 'hc' issuer and needs a 6-digit 'region'")
+    elif not isinstance(region, str) or not _REGION_PATTERN.fullmatch(region):
+        raise _malformed(f"{what} 'region' must be a 6-digit GB/T 2260 code")
+    raw_keys = raw.get("keys")
+    if not isinstance(raw_keys, list) or not raw_keys:
+        raise _malformed(f"{what} needs a non-empty 'keys' array")
+    if len(raw_keys) > limits.max_keys_per_issuer:
+        raise _malformed(
+            f"{what} lists {len(raw_keys)} keys; at most {limits.max_keys_per_issuer} allowed"
+        )
+    keys = tuple(_trusted_key(item, f"{what} key {n}") for n, item in enumerate(raw_keys))
+    kids = [trusted.kid for trusted in keys]
+    if len(set(kids)) != len(kids):
+        raise _malformed(f"{what} lists the same key twice")
+    raw_partner_keys = raw.get("partner_keys", [])
+    if not isinstance(raw_partner_keys, list):
+        raise _malformed(f"{what} 'partner_keys' must be an array")
+    partner_keys = tuple(
+        _load_jwk(jwk, f"{what} partner key {n}") for n, jwk in enumerate(raw_partner_keys)
+    )
+    if {key.kid for key in partner_keys} & set(kids):
+        raise _malformed(f"{what} uses a credential key as a partner key; they must differ")
+    raw_endpoints = raw.get("endpoints", {})
+    if not isinstance(raw_endpoints, Mapping) or not all(
+        isinstance(value, str | None) for value in raw_endpoints.values()
+    ):
+        raise _malformed(f"{what} 'endpoints' must map names to URL strings")
+    endpoints = {name: url for name, url in raw_endpoints.items() if url is not None}
+    return IssuerEntry(
+        id=issuer_id,
+        name=name,
+        keys=keys,
+        region=region,
+        status=status,
+        profile=profile,
+        endpoints=endpoints,
+        partner_keys=partner_keys,
+    )
+
+
+def _trusted_key(raw: object, what: str) -> TrustedKey:
+    if not isinstance(raw, Mapping):
+        raise _malformed(f"{what} is not a JSON object")
+    key = _load_jwk(raw.get("jwk"), f"{what} jwk")
+    try:
+        status = KeyStatus(raw.get("status"))
+    except ValueError as exc:
+        raise _malformed(f"{what} status not allowed ({exc})") from exc
+
+    def when(name: str) -> int | None:
+        value = raw.get(name)
+        return None if value is None else int(parse_time(value, f"{what} {name!r}").timestamp())
+
+    not_before, not_after = when("not_before"), when("not_after")
+    if status is KeyStatus.RETIRED and not_after is None:
+        raise _malformed(f"{what} is retired and needs 'not_after'")
+    if not_before is not None and not_after is not None and not_after < not_before:
+        raise _malformed(f"{what} has 'not_after' before 'not_before'")
+    return TrustedKey(key, status, not_before, not_after)
+
+
+# -- update rules -----------------------------------------------------------------------------
+
+
+class TrustListState:
+    """The verified root and trust list a client holds, and the rules to change them (§7.6).
+
+    All update rules live here, like python-tuf's trusted metadata set: the root is updated
+    one version at a time, a trust list must be signed by the held root, a lower version is a
+    rollback, an equal version keeps the held list, an expired offer is a freeze. A refused
+    update leaves the state unchanged. Thread-safe: updates are serialised by a lock and
+    readers see either the old or the new list.
+    """
+
+    def __init__(
+        self,
+        root: RootMetadata,
+        trust_list: TrustListDocument | None = None,
+        *,
+        stale_grace_s: int = DEFAULT_STALE_GRACE_S,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
+        if stale_grace_s < 0:
+            raise ValueError(f"stale_grace_s must be >= 0, got {stale_grace_s}")
+        self.stale_grace_s = stale_grace_s
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._root = root
+        self._trust_list = trust_list
+        self._store: TrustStore | None = None
+
+    @property
+    def root(self) -> RootMetadata:
+        return self._root
+
+    @property
+    def trust_list(self) -> TrustListDocument | None:
+        """The held list (possibly expired: it still is the rollback floor)."""
+        return self._trust_list
+
+    def update_roots(
+        self, documents: Sequence[Mapping[str, Any] | bytes], now: datetime | float
+    ) -> list[RootMetadata]:
+        """Walk root N -> N+1 -> ... through `documents` (in order); all or nothing.
+
+        Returns the roots taken. The final root must not be expired (`trust_list_expired`).
+        """
+        with self._lock:
+            root = self._root
+            taken = []
+            for document in documents:
+                root = verify_root_update(root, document)
+                taken.append(root)
+            if taken and root.is_expired(now):
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_EXPIRED,
+                    f"root version {root.version} expired at {format_time(root.expires)}",
+                )
+            self._root = root
+            return taken
+
+    def update(self, document: Mapping[str, Any] | bytes, now: datetime | float) -> bool:
+        """Offer a trust list; returns True if it replaced the held one (§7.2, §7.6).
+
+        Raises:
+            TrustListError: malformed, unknown root key, bad signature, threshold, rollback
+                (lower version, or signed under an older root) or expired (freeze).
+        """
+        with self._lock:
+            offered = verify_trust_list(document, self._root, limits=self.limits)
+            held = self._trust_list
+            if held is not None and offered.version < held.version:
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_ROLLBACK,
+                    f"trust list version {offered.version} is older than the held version "
+                    f"{held.version}",
+                )
+            if held is not None and offered.version == held.version:
+                return False
+            if offered.is_expired(now):
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_EXPIRED,
+                    f"trust list version {offered.version} expired at "
+                    f"{format_time(offered.expires)} (possible freeze attack)",
+                )
+            if self._root.is_expired(now):
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_EXPIRED,
+                    f"root version {self._root.version} expired at "
+                    f"{format_time(self._root.expires)}; a newer root is needed",
+                )
+            self._trust_list = offered
+            self._store = None
+            return True
+
+    def trust_store(self, now: datetime | float | None = None) -> TrustStore:
+        """The held list as a `TrustStore` for `verify_credential`.
+
+        An expired held list is still returned: verification reports it stale during the grace
+        period and fails with `trust_list_expired` after it (§6 step 0), so the answer is a
+        verification result with a code rather than an exception. `now` is accepted for
+        symmetry with the other calls; the clock is judged per verification.
+
+        Raises:
+            TrustUnavailable: `trust_list_unavailable` when no verified list is held.
+        """
+        del now  # judged by verify_credential, see above
+        store = self._store
+        held = self._trust_list
+        if store is not None and held is not None and store.version == held.version:
+            return store
+        if held is None:
+            raise TrustUnavailable(
+                ErrorCode.TRUST_LIST_UNAVAILABLE,
+                "no verified trust list is held; fetch one from the registry",
+            )
+        store = TrustStore(
+            held.issuers,
+            source="trust-list",
+            version=held.version,
+            signed_at=int(held.signed_at.timestamp()),
+            expires_at=int(held.expires.timestamp()),
+            stale_grace_s=self.stale_grace_s,
+        )
+        self._store = store
+        return store
