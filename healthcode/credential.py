@@ -43,6 +43,7 @@ _IDENTIFIERS_PATTERN = re.compile(
 )
 _MAX_NAME_CHARS = 32
 _MAX_SOURCE_CHARS = 160
+_MAX_TIME = 2**40  # NumericDate bound: far beyond any real expiry, below float precision loss
 
 
 class SpecVersion(StrEnum):
@@ -112,7 +113,7 @@ def _invalid(message: str) -> VerificationError:
 def _int_claim(claims: Mapping[str, Any], name: str) -> int:
     value = claims.get(name)
     # bool is an int subclass; a JSON true is never a time.
-    if type(value) is not int or not 0 < value < 2**40:
+    if type(value) is not int or not 0 < value < _MAX_TIME:
         raise _invalid(f"claim {name!r} must be a positive integer NumericDate (got {value!r})")
     return value
 
@@ -179,6 +180,58 @@ class Credential:
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Credential:
         """Build from a JWT claims object; raises VerificationError (invalid_claims / version)."""
+        # Fast path for well-formed claims (one per scan on a busy checkpoint); anything odd
+        # falls through to _from_claims_checked, which finds and explains the first problem.
+        hc = claims.get("hc")
+        if type(hc) is dict:
+            try:
+                version = _VERSIONS[hc["v"]]
+                status = _COLOURS[hc["st"]]
+                reason = _REASONS[hc["rs"]]
+                kind = _KINDS[hc["k"]]
+                iss, sub, jti = claims["iss"], claims["sub"], claims["jti"]
+                iat, nbf, exp = claims["iat"], claims["nbf"], claims["exp"]
+                name, tail = hc["nm"], hc["tl"]
+            except (KeyError, TypeError):  # missing member, or an unhashable value
+                pass
+            else:
+                source = hc.get("src")
+                if (
+                    type(iss) is str
+                    and type(sub) is str
+                    and type(jti) is str
+                    and type(name) is str
+                    and type(tail) is str
+                    and type(iat) is int
+                    and type(nbf) is int
+                    and type(exp) is int
+                    and 0 < iat < _MAX_TIME
+                    and 0 < nbf < _MAX_TIME
+                    and 0 < exp < _MAX_TIME
+                    and (
+                        source is None
+                        or (type(source) is str and 0 < len(source) <= _MAX_SOURCE_CHARS)
+                    )
+                ):
+                    return cls(
+                        iss,
+                        sub,
+                        iat,
+                        nbf,
+                        exp,
+                        jti,
+                        status,
+                        reason,
+                        name,
+                        tail,
+                        kind,
+                        version,
+                        source,
+                    )
+        return cls._from_claims_checked(claims)
+
+    @classmethod
+    def _from_claims_checked(cls, claims: Mapping[str, Any]) -> Credential:
         hc = claims.get("hc")
         if not isinstance(hc, dict):
             raise _invalid("claim 'hc' must be an object holding the health-code claims")

@@ -25,13 +25,11 @@ from healthcode.credential import Credential
 from healthcode.errors import ERROR_INFO, ErrorCode, VerificationError
 from healthcode.jws import ParsedJws, parse_compact
 from healthcode.trust import (
-    IssuerEntry,
     IssuerStatus,
     KeyStatus,
     Profile,
     RevocationChecker,
     RevocationStatus,
-    TrustedKey,
     TrustStore,
 )
 
@@ -48,6 +46,7 @@ class Check(StrEnum):
     TRUST_LIST = "trust_list"
     ISSUER = "issuer"
     SIGNATURE = "signature"
+    CLAIMS = "claims"
     VALIDITY = "validity"
     REVOCATION = "revocation"
 
@@ -186,44 +185,165 @@ def verify_credential(
         raises.
     """
     at = _epoch(now)
-    state = _State()
+    # Everything learnt so far lives in locals, so the failure answer below can report it; the
+    # pipeline is one function because each extra call costs on the hot path (ADR 0003).
+    checks: dict[Check, CheckOutcome] = {}
+    notes: list[str] = []
+    kid = issuer_id = issuer_name = None
+    profile: Profile | None = None
+    stage = Check.FORMAT  # the check a VerificationError at this point is reported against
     try:
-        return _verify(token_or_qr_text, trust, at, limits, revocations, state)
+        raw = token_or_qr_text
+        if type(raw) is not str:
+            raw = _decode_bytes(raw, limits)
+        # (1)-(2) size cap and framing; (3)-(4) strict JWS parsing: header, alg, zip, r||s.
+        parsed = parse_compact(extract_token(raw, limits), limits)
+        kid = parsed.kid
+        checks[Check.FORMAT] = CheckOutcome.PASSED
+
+        # (0) §7.5 / §7.6: device clock against the registry's signed time; trust list age.
+        stage = Check.TRUST_LIST
+        if trust.signed_at is not None or trust.expires_at is not None:
+            checks[Check.TRUST_LIST] = _trust_list_outcome(trust, at, limits, notes)
+        else:
+            checks[Check.TRUST_LIST] = CheckOutcome.PASSED
+
+        # (5) §6 step 5: find the key by kid; a kid is only a hint, so an unknown one is
+        # diagnosed from the (bounded) payload: unknown issuer vs unknown key.
+        stage = Check.ISSUER
+        found = trust.key(kid)
+        if found is None:
+            issuer_id, unknown = _diagnose_unknown_kid(parsed, trust, limits)
+            raise unknown
+        issuer, trusted = found
+        issuer_id, issuer_name, profile = issuer.id, issuer.name, issuer.profile
+        # (6) §7.3: suspended issuers and revoked keys are refused before any payload work.
+        if issuer.status is IssuerStatus.SUSPENDED:
+            raise VerificationError(
+                ErrorCode.ISSUER_SUSPENDED, f"issuer {issuer.id!r} is suspended by the registry"
+            )
+        if trusted.status is KeyStatus.REVOKED:
+            raise VerificationError(
+                ErrorCode.KEY_REVOKED, f"key {trusted.kid!r} of issuer {issuer.id!r} was revoked"
+            )
+        checks[Check.ISSUER] = CheckOutcome.PASSED
+
+        # (7) §6 step 7: the signature, over the signing input, before the payload is touched.
+        stage = Check.SIGNATURE
+        signature = parsed.signature
+        der = encode_dss_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        try:
+            trusted.key.public_key.verify(der, parsed.signing_input, _ECDSA_SHA256)
+        except InvalidSignature:
+            raise VerificationError(
+                ErrorCode.BAD_SIGNATURE,
+                "signature does not verify with the issuer's key; the code was forged or altered",
+            ) from None
+        checks[Check.SIGNATURE] = CheckOutcome.PASSED
+
+        # (8) §6 step 8: inflate (bounded), parse, and bind the claims to the key's issuer.
+        stage = Check.CLAIMS
+        claims = parsed.claims(limits)
+        if claims.get("iss") != issuer.id:
+            raise VerificationError(
+                ErrorCode.UNKNOWN_KEY,
+                f"key {trusted.kid!r} belongs to issuer {issuer.id!r}, not to the claimed issuer",
+            )
+
+        # (9) §2.3 / §8: the profile's claims; (10) §7.3 the key's window covers the issue time.
+        credential: Credential | None = None
+        if profile is Profile.HC:
+            credential = Credential.from_claims(claims)
+            issued_at: float = credential.issued_at
+            not_before: float = credential.not_before
+            expires_at: float | None = credential.expires_at
+            jti: str | None = credential.jti
+        else:
+            not_before, expires_at = shc.validate_claims(claims)
+            iat = claims.get("iat")
+            valid_iat = isinstance(iat, int | float) and not isinstance(iat, bool)
+            issued_at = float(iat) if valid_iat else not_before  # type: ignore[arg-type]
+            jti = None
+        if (trusted.not_before is not None or trusted.not_after is not None) and not (
+            trusted.covers(issued_at)
+        ):
+            raise VerificationError(
+                ErrorCode.KEY_NOT_VALID,
+                f"code issued at {_iso(issued_at)} lies outside key {trusted.kid!r}'s "
+                "validity window",
+            )
+        checks[Check.CLAIMS] = CheckOutcome.PASSED
+
+        # (11) §4.3: validity in time, with the stated clock skew.
+        stage = Check.VALIDITY
+        skew = limits.clock_skew_s
+        if not_before > at + skew or issued_at > at + skew:
+            raise VerificationError(
+                ErrorCode.NOT_YET_VALID,
+                f"code is valid from {_iso(not_before)}, now is {_iso(at)}",
+            )
+        if expires_at is not None and expires_at + skew < at:
+            raise VerificationError(
+                ErrorCode.EXPIRED, f"code expired at {_iso(expires_at)}, now is {_iso(at)}"
+            )
+        checks[Check.VALIDITY] = CheckOutcome.PASSED
+
+        # (12) §5.3: revocation, failing closed when the data cannot rule it out.
+        stage = Check.REVOCATION
+        if revocations is None or jti is None:
+            checks[Check.REVOCATION] = CheckOutcome.NOT_CHECKED
+        else:
+            _check_revocation(issuer.id, jti, revocations, notes)
+            checks[Check.REVOCATION] = CheckOutcome.PASSED
+        return VerificationResult(
+            True,
+            None,
+            "valid",
+            int(at),
+            profile,
+            credential,
+            claims,
+            issuer_id,
+            issuer_name,
+            trusted.kid,
+            checks,
+            tuple(notes),
+        )
     except VerificationError as error:
-        state.checks.setdefault(Check.FORMAT, CheckOutcome.FAILED)
+        checks[stage] = CheckOutcome.FAILED
         return VerificationResult(
             valid=False,
             error=error.code,
             message=error.message,
             checked_at=int(at),
-            profile=state.profile,
-            issuer=state.issuer,
-            issuer_name=state.issuer_name,
-            kid=state.kid,
-            checks=state.checks,
-            notes=tuple(state.notes),
+            profile=profile,
+            issuer=issuer_id,
+            issuer_name=issuer_name,
+            kid=kid,
+            checks=checks,
+            notes=tuple(notes),
         )
 
 
-class _State:
-    """What was learnt before a failure, for the error result."""
-
-    __slots__ = ("checks", "issuer", "issuer_name", "kid", "notes", "profile")
-
-    def __init__(self) -> None:
-        self.checks: dict[Check, CheckOutcome] = {}
-        self.issuer: str | None = None
-        self.issuer_name: str | None = None
-        self.kid: str | None = None
-        self.profile: Profile | None = None
-        self.notes: list[str] = []
+def _decode_bytes(raw: object, limits: Limits) -> str:
+    if not isinstance(raw, bytes):
+        raise TypeError(f"verify_credential takes str or bytes, not {type(raw).__name__}")
+    if len(raw) > limits.max_input_chars * 4:
+        raise VerificationError(ErrorCode.INPUT_TOO_LARGE, "input exceeds the size limit")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerificationError(ErrorCode.MALFORMED_INPUT, "input is not UTF-8 text") from exc
 
 
-def _check_trust_list(trust: TrustStore, at: float, limits: Limits, state: _State) -> None:
+def _trust_list_outcome(
+    trust: TrustStore, at: float, limits: Limits, notes: list[str]
+) -> CheckOutcome:
     # (0) §7.5: the registry's signed time bounds the device clock from below: a clock set back
     # would otherwise revive expired codes. Then §7.6: an expired list is a freeze.
     if trust.signed_at is not None and at + limits.clock_skew_s < trust.signed_at:
-        state.checks[Check.TRUST_LIST] = CheckOutcome.FAILED
         raise VerificationError(
             ErrorCode.CLOCK_BEHIND,
             f"device clock {_iso(at)} is before the trust list's signed time "
@@ -231,179 +351,49 @@ def _check_trust_list(trust: TrustStore, at: float, limits: Limits, state: _Stat
         )
     if trust.expires_at is not None and at > trust.expires_at:
         if at > trust.expires_at + trust.stale_grace_s:
-            state.checks[Check.TRUST_LIST] = CheckOutcome.FAILED
             raise VerificationError(
                 ErrorCode.TRUST_LIST_EXPIRED,
                 f"trust list version {trust.version} expired at {_iso(trust.expires_at)}; "
                 "refresh it from the registry",
             )
-        state.checks[Check.TRUST_LIST] = CheckOutcome.STALE
-        state.notes.append(f"trust list expired at {_iso(trust.expires_at)} (grace period)")
-        return
-    state.checks[Check.TRUST_LIST] = CheckOutcome.PASSED
+        notes.append(f"trust list expired at {_iso(trust.expires_at)} (grace period)")
+        return CheckOutcome.STALE
+    return CheckOutcome.PASSED
 
 
-def _verify(
-    raw: str | bytes,
-    trust: TrustStore,
-    at: float,
-    limits: Limits,
-    revocations: RevocationChecker | None,
-    state: _State,
-) -> VerificationResult:
-    if isinstance(raw, bytes):
-        if len(raw) > limits.max_input_chars * 4:
-            raise VerificationError(ErrorCode.INPUT_TOO_LARGE, "input exceeds the size limit")
-        try:
-            raw = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise VerificationError(ErrorCode.MALFORMED_INPUT, "input is not UTF-8 text") from exc
-    elif not isinstance(raw, str):
-        raise TypeError(f"verify_credential takes str or bytes, not {type(raw).__name__}")
-
-    # (1)-(2) size cap and framing; (3)-(4) strict JWS parsing: header, alg, zip, r||s size.
-    token = extract_token(raw, limits)
-    parsed = parse_compact(token, limits)
-    state.kid = parsed.kid
-    state.checks[Check.FORMAT] = CheckOutcome.PASSED
-    _check_trust_list(trust, at, limits, state)
-
-    # (5) §6 step 5: find the key by kid; a kid is only a hint, so an unknown one is
-    # diagnosed from the (bounded) payload: unknown issuer vs unknown key.
-    found = trust.key(parsed.kid)
-    if found is None:
-        state.checks[Check.ISSUER] = CheckOutcome.FAILED
-        iss = parsed.claims(limits).get("iss")
-        if not isinstance(iss, str):
-            raise VerificationError(ErrorCode.INVALID_CLAIMS, "claim 'iss' must be a string")
-        state.issuer = iss if len(iss) <= 128 else None
-        if trust.issuer(iss) is None:
-            raise VerificationError(
-                ErrorCode.UNKNOWN_ISSUER, f"issuer {state.issuer!r} is not in the trust list"
-            )
-        raise VerificationError(
-            ErrorCode.UNKNOWN_KEY, f"key {parsed.kid!r} is not listed for issuer {iss!r}"
+def _diagnose_unknown_kid(
+    parsed: ParsedJws, trust: TrustStore, limits: Limits
+) -> tuple[str, VerificationError]:
+    """The claimed issuer and the error (unknown_issuer or unknown_key) for an unlisted kid."""
+    iss = parsed.claims(limits).get("iss")
+    if not isinstance(iss, str):
+        raise VerificationError(ErrorCode.INVALID_CLAIMS, "claim 'iss' must be a string")
+    shown = iss if len(iss) <= 128 else iss[:128] + "..."
+    if trust.issuer(iss) is None:
+        return shown, VerificationError(
+            ErrorCode.UNKNOWN_ISSUER, f"issuer {shown!r} is not in the trust list"
         )
-    issuer, trusted = found
-    state.issuer, state.issuer_name, state.profile = issuer.id, issuer.name, issuer.profile
-    # (6) §7.3: suspended issuers and revoked keys are refused before any payload work.
-    if issuer.status is IssuerStatus.SUSPENDED:
-        state.checks[Check.ISSUER] = CheckOutcome.FAILED
-        raise VerificationError(
-            ErrorCode.ISSUER_SUSPENDED, f"issuer {issuer.id!r} is suspended by the registry"
-        )
-    if trusted.status is KeyStatus.REVOKED:
-        state.checks[Check.ISSUER] = CheckOutcome.FAILED
-        raise VerificationError(
-            ErrorCode.KEY_REVOKED, f"key {trusted.kid!r} of issuer {issuer.id!r} was revoked"
-        )
-    state.checks[Check.ISSUER] = CheckOutcome.PASSED
-
-    # (7) §6 step 7: the signature, over the signing input, before the payload is touched.
-    _check_signature(parsed, trusted, state)
-
-    # (8) §6 step 8: inflate (bounded), parse, and bind the claims to the key's issuer.
-    claims = parsed.claims(limits)
-    if claims.get("iss") != issuer.id:
-        raise VerificationError(
-            ErrorCode.UNKNOWN_KEY,
-            f"key {trusted.kid!r} belongs to issuer {issuer.id!r}, not to the claimed issuer",
-        )
-
-    # (9) §2.3 / §8: the profile's claims; (10) §7.3 the key's window covers the issue time.
-    credential: Credential | None = None
-    if issuer.profile is Profile.HC:
-        credential = Credential.from_claims(claims)
-        issued_at: float = credential.issued_at
-        not_before: float = credential.not_before
-        expires_at: float | None = credential.expires_at
-        jti: str | None = credential.jti
-    else:
-        not_before, expires_at = shc.validate_claims(claims)
-        iat = claims.get("iat")
-        issued_at = (
-            float(iat) if isinstance(iat, int | float) and not isinstance(iat, bool) else not_before
-        )
-        jti = None
-    if not trusted.covers(issued_at):
-        raise VerificationError(
-            ErrorCode.KEY_NOT_VALID,
-            f"code issued at {_iso(issued_at)} lies outside key {trusted.kid!r}'s validity window",
-        )
-
-    # (11) §4.3: validity in time, with the stated clock skew.
-    skew = limits.clock_skew_s
-    if not_before > at + skew or issued_at > at + skew:
-        state.checks[Check.VALIDITY] = CheckOutcome.FAILED
-        raise VerificationError(
-            ErrorCode.NOT_YET_VALID, f"code is valid from {_iso(not_before)}, now is {_iso(at)}"
-        )
-    if expires_at is not None and expires_at + skew < at:
-        state.checks[Check.VALIDITY] = CheckOutcome.FAILED
-        raise VerificationError(
-            ErrorCode.EXPIRED, f"code expired at {_iso(expires_at)}, now is {_iso(at)}"
-        )
-    state.checks[Check.VALIDITY] = CheckOutcome.PASSED
-
-    # (12) §5.3: revocation, failing closed when the data cannot rule it out.
-    _check_revocation(issuer, jti, revocations, state)
-    return VerificationResult(
-        valid=True,
-        error=None,
-        message="valid",
-        checked_at=int(at),
-        profile=issuer.profile,
-        credential=credential,
-        claims=claims,
-        issuer=issuer.id,
-        issuer_name=issuer.name,
-        kid=trusted.kid,
-        checks=state.checks,
-        notes=tuple(state.notes),
+    return shown, VerificationError(
+        ErrorCode.UNKNOWN_KEY, f"key {parsed.kid!r} is not listed for issuer {shown!r}"
     )
-
-
-def _check_signature(parsed: ParsedJws, trusted: TrustedKey, state: _State) -> None:
-    signature = parsed.signature
-    der = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
-    try:
-        trusted.key.public_key.verify(der, parsed.signing_input, _ECDSA_SHA256)
-    except InvalidSignature:
-        state.checks[Check.SIGNATURE] = CheckOutcome.FAILED
-        raise VerificationError(
-            ErrorCode.BAD_SIGNATURE,
-            "signature does not verify with the issuer's key; the code was forged or altered",
-        ) from None
-    state.checks[Check.SIGNATURE] = CheckOutcome.PASSED
 
 
 def _check_revocation(
-    issuer: IssuerEntry,
-    jti: str | None,
-    revocations: RevocationChecker | None,
-    state: _State,
+    issuer_id: str, jti: str, revocations: RevocationChecker, notes: list[str]
 ) -> None:
-    if revocations is None or jti is None:
-        state.checks[Check.REVOCATION] = CheckOutcome.NOT_CHECKED
-        return
-    status = revocations.revocation_status(issuer.id, jti)
+    status = revocations.revocation_status(issuer_id, jti)
     as_of = getattr(revocations, "as_of", None)
     if isinstance(as_of, int | float):
-        state.notes.append(f"revocation data as of {_iso(as_of)}")
+        notes.append(f"revocation data as of {_iso(as_of)}")
     if status is RevocationStatus.REVOKED:
-        state.checks[Check.REVOCATION] = CheckOutcome.FAILED
         raise VerificationError(
             ErrorCode.REVOKED, "the issuer revoked this code (the citizen's status changed)"
         )
-    if status is RevocationStatus.UNKNOWN:
-        state.checks[Check.REVOCATION] = CheckOutcome.FAILED
+    if status is not RevocationStatus.NOT_REVOKED:
         raise VerificationError(
             ErrorCode.STATUS_UNCONFIRMED,
             "revocation data is missing or too old to rule out a status change",
         )
-    state.checks[Check.REVOCATION] = CheckOutcome.PASSED
 
 
 def _iso(epoch: float) -> str:
