@@ -571,8 +571,8 @@ def _issuer_from_payload(raw: object, index: int, limits: Limits) -> IssuerEntry
     if not isinstance(name, str):
         raise _malformed(f"{what} has no string 'name'")
     try:
-        status = IssuerStatus(raw.get("status"))
-        profile = Profile(raw.get("profile"))
+        status = IssuerStatus(str(raw.get("status")))
+        profile = Profile(str(raw.get("profile")))
     except ValueError as exc:
         raise _malformed(f"{what}: status or profile not allowed ({exc})") from exc
     region = raw.get("region")
@@ -623,7 +623,7 @@ def _trusted_key(raw: object, what: str) -> TrustedKey:
         raise _malformed(f"{what} is not a JSON object")
     key = _load_jwk(raw.get("jwk"), f"{what} jwk")
     try:
-        status = KeyStatus(raw.get("status"))
+        status = KeyStatus(str(raw.get("status")))
     except ValueError as exc:
         raise _malformed(f"{what} status not allowed ({exc})") from exc
 

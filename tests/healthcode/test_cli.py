@@ -23,8 +23,12 @@ def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[s
     executable = shutil.which("healthcode") or ""
     command = [executable] if executable else [sys.executable, "-m", "healthcode.cli"]
     return subprocess.run(
-        [*command, *args], input=stdin.decode() if stdin else None, capture_output=True,
-        text=True, timeout=120, check=False,
+        [*command, *args],
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -49,12 +53,24 @@ def test_issue_png_decode_verify_round_trip(
     keydir: Path, tmp_path: Path, colour: str, kind: str
 ) -> None:
     png = tmp_path / "code.png"
-    issued = run("issue", "--key", str(keydir / "issuer-key.pem"), "--issuer", "cn-sc",
-                 "--status", colour, "--kind", kind, "--png", str(png))
+    issued = run(
+        "issue",
+        "--key",
+        str(keydir / "issuer-key.pem"),
+        "--issuer",
+        "cn-sc",
+        "--status",
+        colour,
+        "--kind",
+        kind,
+        "--png",
+        str(png),
+    )
     assert issued.returncode == 0, issued.stderr
     assert issued.stdout.startswith("hc:/")
-    verified = run("verify", "--trust-jwks", str(keydir / "jwks.json"), "--issuer", "cn-sc",
-                   "--json", str(png))
+    verified = run(
+        "verify", "--trust-jwks", str(keydir / "jwks.json"), "--issuer", "cn-sc", "--json", str(png)
+    )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     out = json.loads(verified.stdout)
     assert (out["valid"], out["error"], out["status"], out["kind"]) == (True, None, colour, kind)
@@ -62,8 +78,16 @@ def test_issue_png_decode_verify_round_trip(
 
 
 def test_verify_reads_stdin_and_reports_invalid_with_exit_1(keydir: Path) -> None:
-    result = run("verify", "--trust-jwks", str(keydir / "jwks.json"), "--issuer", "cn-sc",
-                 "--json", "-", stdin=b"hc:/123")
+    result = run(
+        "verify",
+        "--trust-jwks",
+        str(keydir / "jwks.json"),
+        "--issuer",
+        "cn-sc",
+        "--json",
+        "-",
+        stdin=b"hc:/123",
+    )
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"] == "malformed_qr"
 
@@ -97,8 +121,14 @@ def test_conformance_vectors_verify_through_the_cli(name: str) -> None:
 
 
 def test_example_03_is_expired_after_its_exp() -> None:
-    result = run("verify", *SHC_TRUST, "--at", "2024-07-01T00:00:00Z", "--json",
-                 str(SHC / "example-03-d-jws.txt"))
+    result = run(
+        "verify",
+        *SHC_TRUST,
+        "--at",
+        "2024-07-01T00:00:00Z",
+        "--json",
+        str(SHC / "example-03-d-jws.txt"),
+    )
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"] == "expired"
 
@@ -137,8 +167,14 @@ def test_chunk_out_of_range(tmp_path: Path) -> None:
 
 
 def test_unreadable_file_is_a_usage_error(keydir: Path, tmp_path: Path) -> None:
-    result = run("verify", "--trust-jwks", str(keydir / "jwks.json"), "--issuer", "cn-sc",
-                 str(tmp_path / "missing.txt"))
+    result = run(
+        "verify",
+        "--trust-jwks",
+        str(keydir / "jwks.json"),
+        "--issuer",
+        "cn-sc",
+        str(tmp_path / "missing.txt"),
+    )
     assert result.returncode == 2
     assert "cannot read" in result.stderr
 
@@ -161,6 +197,11 @@ def test_bench_json_has_the_contract_keys() -> None:
     result = run("bench", "--json", "--tokens", "50", "--rounds", "1")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    for key in ("raw_verify_per_s", "verify_per_s", "jwcrypto_verify_per_s",
-                "issue_qr_matrix_per_s", "issue_png_per_s"):
+    for key in (
+        "raw_verify_per_s",
+        "verify_per_s",
+        "jwcrypto_verify_per_s",
+        "issue_qr_matrix_per_s",
+        "issue_png_per_s",
+    ):
         assert out[key] > 0

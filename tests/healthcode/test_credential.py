@@ -52,12 +52,25 @@ def test_invariants_refuse_bad_values(
 
 @pytest.mark.parametrize(("kind", "lifetime"), [(CodeKind.PHONE, 3600), (CodeKind.OFFLINE, 604800)])
 def test_default_lifetimes(kind: CodeKind, lifetime: int) -> None:
-    credential = new_credential(issuer="cn-sc", subject="a" * 22, status=StatusColour.GREEN,
-                                masked_name="张*", id_tail="123X", kind=kind, now=NOW)
+    credential = new_credential(
+        issuer="cn-sc",
+        subject="a" * 22,
+        status=StatusColour.GREEN,
+        masked_name="张*",
+        id_tail="123X",
+        kind=kind,
+        now=NOW,
+    )
     assert credential.expires_at - credential.issued_at == lifetime
 
 
 def test_lifetime_bounds() -> None:
     with pytest.raises(ValueError, match="lifetime"):
-        new_credential(issuer="cn-sc", subject="a" * 22, status=StatusColour.GREEN,
-                       masked_name="张*", id_tail="123X", lifetime_s=25 * 3600)
+        new_credential(
+            issuer="cn-sc",
+            subject="a" * 22,
+            status=StatusColour.GREEN,
+            masked_name="张*",
+            id_tail="123X",
+            lifetime_s=25 * 3600,
+        )

@@ -8,8 +8,24 @@ from healthcode import ERROR_INFO, ErrorCode
 
 def test_all_is_sorted_and_complete() -> None:
     public = sorted(name for name in vars(healthcode) if not name.startswith("_"))
-    modules = {"config", "credential", "errors", "jws", "keys", "qr", "trust", "verify", "shc",
-               "idnumber", "hazmat", "server", "trustlist", "trustclient", "cli", "benchmark"}
+    modules = {
+        "config",
+        "credential",
+        "errors",
+        "jws",
+        "keys",
+        "qr",
+        "trust",
+        "verify",
+        "shc",
+        "idnumber",
+        "hazmat",
+        "server",
+        "trustlist",
+        "trustclient",
+        "cli",
+        "benchmark",
+    }
     assert sorted(healthcode.__all__) == [name for name in public if name not in modules]
 
 

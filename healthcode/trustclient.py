@@ -1,0 +1,367 @@
+"""Fetch, verify, persist and refresh the signed trust list from the registry (§7.6).
+
+`TrustListClient` is what a checkpoint or verify service holds::
+
+    client = TrustListClient("https://registry.example.cn", Path("root.json"), Path("cache"))
+    client.start_background_refresh()          # daemon thread, jittered interval
+    result = verify_credential(qr_text, client.current())
+
+It starts from the last good list on disk (so a checkpoint boots offline), asks the registry
+with `If-None-Match`, walks the root forward when the list names a newer root, applies the
+update rules of `TrustListState` and writes what it took atomically (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from healthcode.config import DEFAULT_LIMITS, Limits
+from healthcode.errors import ErrorCode, HealthcodeError, TrustListError, TrustUnavailable
+from healthcode.trust import TrustStore
+from healthcode.trustlist import (
+    DEFAULT_STALE_GRACE_S,
+    MAX_DOCUMENT_BYTES,
+    RootMetadata,
+    TrustListState,
+    format_time,
+    load_root,
+    peek_payload,
+    verify_root_update,
+    verify_trust_list,
+)
+
+__all__ = ["TrustListClient"]
+
+log = logging.getLogger(__name__)
+
+ROOTS_DIR = "roots"  # roots taken after the pinned one, `{version}.json`
+TRUST_LIST_FILE = "trust-list.json"
+META_FILE = "client-state.json"  # ETag and fetch times; not security relevant
+#: Refresh intervals are spread by +-20 % so a fleet of checkpoints does not call in lockstep.
+JITTER = 0.2
+#: At most this many root versions are walked in one refresh (a registry cannot stall us).
+MAX_ROOT_STEPS = 32
+
+
+class TrustListClient:
+    """A registry client holding the verified root and trust list of one verifier.
+
+    Args:
+        registry_url: base URL of the registry (`GET {url}/v1/trust-list`).
+        pinned_root: the initial root shipped with the software: a file, or the signed
+            document itself (JWS JSON). It must be signed by a threshold of its own keys.
+        cache_dir: where the last good root chain and list are kept across restarts.
+        http: an httpx client to use (default: one of our own with a 10 s timeout).
+        refresh_interval_s: mean seconds between background refreshes.
+        stale_grace_s: how long an expired held list keeps verifying, reported stale.
+        clock: the time source (epoch seconds); tests pass a fixed one.
+
+    Raises:
+        TrustListError: the pinned root is damaged or not signed by its own threshold.
+        OSError: the pinned root file cannot be read.
+    """
+
+    def __init__(
+        self,
+        registry_url: str,
+        pinned_root: str | os.PathLike[str] | Mapping[str, Any],
+        cache_dir: Path,
+        *,
+        http: httpx.Client | None = None,
+        refresh_interval_s: float = 60,
+        stale_grace_s: int = DEFAULT_STALE_GRACE_S,
+        limits: Limits = DEFAULT_LIMITS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if refresh_interval_s <= 0:
+            raise ValueError(f"refresh_interval_s must be > 0, got {refresh_interval_s}")
+        self.registry_url = registry_url.rstrip("/")
+        self.cache_dir = Path(cache_dir)
+        self.refresh_interval_s = refresh_interval_s
+        self._clock = clock
+        self._own_http = http is None
+        self._http = http or httpx.Client(timeout=10.0)
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._etag: str | None = None
+        self._fetched_at: float | None = None
+        self._checked_at: float | None = None
+        self._last_error: dict[str, Any] | None = None
+        if isinstance(pinned_root, str | os.PathLike):
+            pinned_document: Any = Path(pinned_root).read_bytes()
+        else:
+            pinned_document = pinned_root
+        root = load_root(pinned_document)
+        self._state = TrustListState(root, stale_grace_s=stale_grace_s, limits=limits)
+        self._load_cache()
+
+    # -- public -------------------------------------------------------------------------------
+
+    def current(self) -> TrustStore:
+        """The trust store to verify with (an expired list stays usable within the grace).
+
+        Raises:
+            TrustUnavailable: `trust_list_unavailable` if no verified list is held.
+        """
+        return self._state.trust_store(self._clock())
+
+    @property
+    def root(self) -> RootMetadata:
+        return self._state.root
+
+    def refresh(self) -> bool:
+        """Ask the registry once; returns True if a newer list was taken.
+
+        Raises:
+            TrustUnavailable: `upstream_unavailable` when the registry cannot be reached or
+                answers with an error status.
+            TrustListError: the offered root or list was refused; the held one stays.
+        """
+        with self._refresh_lock:
+            try:
+                taken = self._refresh()
+            except HealthcodeError as error:
+                self._last_error = {
+                    "code": error.code.value,
+                    "message": error.message,
+                    "at": format_time(self._clock()),
+                }
+                raise
+            self._last_error = None
+            return taken
+
+    def status(self) -> dict[str, Any]:
+        """What a checkpoint screen shows about its trust data (JSON-ready)."""
+        now = self._clock()
+        held = self._state.trust_list
+        root = self._state.root
+
+        def when(epoch: float | None) -> str | None:
+            return None if epoch is None else format_time(epoch)
+
+        expires = held.expires.timestamp() if held else None
+        return {
+            "registry": self.registry_url,
+            "root_version": root.version,
+            "version": held.version if held else None,
+            "signed_at": format_time(held.signed_at) if held else None,
+            "expires": format_time(held.expires) if held else None,
+            "fetched_at": when(self._fetched_at),
+            "checked_at": when(self._checked_at),
+            "issuers": len(held.issuers) if held else 0,
+            "stale": expires is not None and now > expires,
+            "expired": expires is not None and now > expires + self._state.stale_grace_s,
+            "last_error": self._last_error,
+        }
+
+    def start_background_refresh(self) -> None:
+        """Refresh now and then every interval (+-20 % jitter) in a daemon thread."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="trust-list-refresh", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread (if any) and close our own HTTP client."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(15)
+            self._thread = None
+        if self._own_http:
+            self._http.close()
+
+    def __enter__(self) -> TrustListClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- refresh ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+            except HealthcodeError as error:
+                log.warning("trust list refresh failed: %s: %s", error.code.value, error.message)
+            except Exception:
+                # Never let the thread die: a checkpoint must keep its held list and retry.
+                log.exception("trust list refresh failed unexpectedly")
+            jitter = 1 + JITTER * (secrets.randbelow(2001) - 1000) / 1000
+            self._stop.wait(self.refresh_interval_s * jitter)
+
+    def _refresh(self) -> bool:
+        headers = {"Accept": "application/json"}
+        if self._etag is not None and self._state.trust_list is not None:
+            headers["If-None-Match"] = self._etag
+        status, etag, body = self._fetch("/v1/trust-list", headers)
+        now = self._clock()
+        self._checked_at = now
+        if status == httpx.codes.NOT_MODIFIED:
+            return False
+        # Which root signed it decides which roots to fetch; verified below, not trusted here.
+        root_version = peek_payload(body).get("root_version")
+        if isinstance(root_version, int) and root_version > self._state.root.version:
+            self._walk_roots(root_version, now)
+        taken = self._state.update(body, now)
+        self._fetched_at = now
+        self._etag = etag
+        if taken:
+            self._persist(TRUST_LIST_FILE, body)
+        self._persist_meta()
+        return taken
+
+    def _walk_roots(self, target_version: int, now: float) -> None:
+        held = self._state.root.version
+        if target_version - held > MAX_ROOT_STEPS:
+            raise TrustListError(
+                ErrorCode.TRUST_LIST_MALFORMED,
+                f"trust list names root {target_version}, over {MAX_ROOT_STEPS} versions "
+                f"past the held root {held}",
+            )
+        documents = [
+            self._fetch(f"/v1/root/{version}", {})[2]
+            for version in range(held + 1, target_version + 1)
+        ]
+        for root, document in zip(self._state.update_roots(documents, now), documents, strict=True):
+            self._persist(f"{ROOTS_DIR}/{root.version}.json", document)
+
+    def _fetch(self, path: str, headers: Mapping[str, str]) -> tuple[int, str | None, bytes]:
+        """GET `path`: (status, ETag, body). 304 has an empty body; other non-200s raise.
+
+        The body is read in chunks and abandoned past `MAX_DOCUMENT_BYTES`, so a hostile or
+        broken registry cannot exhaust a checkpoint's memory.
+        """
+        url = self.registry_url + path
+        try:
+            with self._http.stream("GET", url, headers=dict(headers)) as response:
+                status = response.status_code
+                etag = response.headers.get("ETag")
+                if status == httpx.codes.NOT_MODIFIED:
+                    return status, etag, b""
+                if status != httpx.codes.OK:
+                    raise TrustUnavailable(
+                        ErrorCode.UPSTREAM_UNAVAILABLE,
+                        f"trust registry answered {status} to GET {path}",
+                    )
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_DOCUMENT_BYTES:
+                        raise TrustListError(
+                            ErrorCode.TRUST_LIST_MALFORMED,
+                            f"GET {path} returned over {MAX_DOCUMENT_BYTES} bytes",
+                        )
+        except httpx.HTTPError as exc:
+            raise TrustUnavailable(
+                ErrorCode.UPSTREAM_UNAVAILABLE, f"trust registry {url} unreachable: {exc}"
+            ) from exc
+        return status, etag, bytes(body)
+
+    # -- disk ---------------------------------------------------------------------------------
+
+    def _load_cache(self) -> None:
+        """Start from the cached root chain and list, each verified again (disk is not trusted
+        more than the network). A damaged cache is logged and ignored."""
+        roots_dir = self.cache_dir / ROOTS_DIR
+        root = self._state.root
+        chain: list[Any] = []
+        version = root.version + 1
+        while (roots_dir / f"{version}.json").is_file():
+            chain.append((roots_dir / f"{version}.json").read_bytes())
+            version += 1
+        try:
+            for document in chain:
+                root = verify_root_update(root, document)
+        except TrustListError as error:
+            log.warning("cached root %s refused: %s", root.version + 1, error.message)
+        if root is not self._state.root:
+            self._state = TrustListState(
+                root, stale_grace_s=self._state.stale_grace_s, limits=self._state.limits
+            )
+        path = self.cache_dir / TRUST_LIST_FILE
+        if path.is_file():
+            try:
+                # Signatures and root are checked; expiry is not: an expired held list still
+                # verifies within the grace period and is the rollback floor (§7.6).
+                held = verify_trust_list(path.read_bytes(), root, limits=self._state.limits)
+            except TrustListError as error:
+                log.warning("cached trust list %s refused: %s", path, error.message)
+                self._last_error = {
+                    "code": error.code.value,
+                    "message": f"cached list refused: {error.message}",
+                    "at": format_time(self._clock()),
+                }
+            else:
+                self._state = TrustListState(
+                    root, held, stale_grace_s=self._state.stale_grace_s, limits=self._state.limits
+                )
+        meta = self._read_meta()
+        if self._state.trust_list is not None:
+            etag = meta.get("etag")
+            self._etag = etag if isinstance(etag, str) else None
+        fetched_at = meta.get("fetched_at")
+        if isinstance(fetched_at, int | float):
+            self._fetched_at = float(fetched_at)
+
+    def _read_meta(self) -> dict[str, Any]:
+        try:
+            meta = json.loads((self.cache_dir / META_FILE).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def _persist_meta(self) -> None:
+        meta = {"etag": self._etag, "fetched_at": self._fetched_at}
+        self._persist(META_FILE, _dump(meta))
+
+    def _persist(self, name: str, data: bytes) -> None:
+        # A failed write must not cost the list just verified (it may carry a key revocation):
+        # keep it in memory, log, and try again on the next refresh.
+        try:
+            write_atomic(self.cache_dir / name, data)
+        except OSError as exc:
+            log.error("cannot write %s to the trust cache: %s", name, exc)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so readers see the old or the new file, never a part of one.
+
+    Temp file in the same directory, fsync, rename over the target, fsync the directory.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+    with contextlib.suppress(OSError):  # not every platform can fsync a directory
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def _dump(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

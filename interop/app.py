@@ -1,0 +1,64 @@
+"""The trust registry service: `create_app(settings)`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlmodel import Session, SQLModel, create_engine
+
+from healthcode.server import create_base_app
+from interop.registry import admin_routes, public_routes, store
+from interop.registry.deps import RegistryContext
+from interop.registry.signing import RootKeyring, init_root
+from interop.settings import InteropSettings
+
+__all__ = ["create_app", "create_engine_for", "init_database"]
+
+
+def create_engine_for(database_url: str) -> Engine:
+    """An engine for SQLite (default) or PostgreSQL (`postgresql+psycopg://...`)."""
+    if database_url.startswith("sqlite"):
+        # Routes run in a thread pool; SQLite connections must be usable across its threads.
+        return create_engine(database_url, connect_args={"check_same_thread": False})
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def init_database(engine: Engine, keyring: RootKeyring) -> None:
+    """Create the tables and make every root version servable."""
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as session:
+        store.sync_roots(session, keyring)
+        session.commit()
+
+
+def load_keyring(settings: InteropSettings) -> RootKeyring:
+    """The root keyring; in demo mode a missing root is created (3 keys, threshold 2)."""
+    if settings.demo_mode and not (settings.root_keys_dir / "root-1.json").exists():
+        return init_root(settings.root_keys_dir, key_count=3, threshold=2, now=datetime.now(UTC))
+    return RootKeyring.load(settings.root_keys_dir)
+
+
+def create_app(settings: InteropSettings) -> FastAPI:
+    """The registry app; the root-key directory must hold a root (`registry init-root`),
+    except in demo mode, where one is created on first start."""
+    engine = create_engine_for(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        init_database(engine, load_keyring(settings))
+        app.state.registry = RegistryContext(settings=settings, engine=engine)
+        yield
+        engine.dispose()
+
+    app = create_base_app(
+        title="healthcode trust registry",
+        lifespan=lifespan,
+        description="Signed, versioned trust lists of health-code issuers (standard §7).",
+    )
+    app.include_router(public_routes.router)
+    app.include_router(admin_routes.router)
+    return app

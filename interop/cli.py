@@ -1,0 +1,262 @@
+"""`healthcode registry ...`: operate the trust registry from the command line.
+
+Local commands work on the registry's database and root-key directory directly (they are run
+on the registry host, by its operators); `serve` runs the HTTP service. Database and directory
+come from `--database-url`/`--root-dir`, else from HC_INTEROP_DATABASE_URL and
+HC_INTEROP_ROOT_KEYS_DIR, else the service defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+from healthcode.cli import UsageError
+from healthcode.errors import HealthcodeError
+from healthcode.trust import IssuerStatus
+from interop.registry import keychanges, store
+from interop.registry.models import PublishedDocument
+from interop.registry.signing import RootKeyring, init_root, rotate_root
+from interop.settings import InteropSettings
+
+__all__ = ["register"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _default(name: str) -> str:
+    env = os.environ.get(f"HC_INTEROP_{name.upper()}")
+    return env if env is not None else str(InteropSettings.model_fields[name].default)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "cli"
+
+
+def _print(data: dict[str, Any]) -> None:
+    print(json.dumps(data, ensure_ascii=False))
+
+
+def _published(record: PublishedDocument) -> int:
+    _print({"trust_list_version": record.version, "signed_at": record.published_at.isoformat()})
+    return EXIT_OK
+
+
+def _with_registry(work: Callable[[Session, RootKeyring, argparse.Namespace], int]) -> Any:
+    """Open the database and root keyring named by the arguments, then run `work`."""
+
+    def handler(args: argparse.Namespace) -> int:
+        from interop.app import create_engine_for, init_database
+
+        try:
+            keyring = RootKeyring.load(args.root_dir)
+        except ValueError as exc:
+            print(f"healthcode registry: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        engine = create_engine_for(args.database_url)
+        try:
+            init_database(engine, keyring)
+            with Session(engine) as session:
+                return work(session, keyring, args)
+        except HealthcodeError as exc:
+            print(f"healthcode registry: {exc.code.value}: {exc.message}", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            engine.dispose()
+
+    return handler
+
+
+def _init_root(args: argparse.Namespace) -> int:
+    try:
+        keyring = init_root(
+            args.root_dir,
+            key_count=args.keys,
+            threshold=args.threshold,
+            now=datetime.now(UTC),
+            lifetime=timedelta(days=args.lifetime_days),
+        )
+    except ValueError as exc:
+        print(f"healthcode registry: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    root = keyring.current
+    _print({"root_version": root.version, "threshold": root.threshold, "keys": list(root.keys)})
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from interop.app import create_app
+
+    settings = InteropSettings(
+        database_url=args.database_url,
+        root_keys_dir=Path(args.root_dir),
+        **({"host": args.host} if args.host else {}),
+        **({"port": args.port} if args.port else {}),
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+    )
+    return EXIT_OK
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from exc
+
+
+def _onboard(session: Session, keyring: RootKeyring, args: argparse.Namespace) -> int:
+    endpoints = {}
+    for item in args.endpoint:
+        name, sep, url = item.partition("=")
+        if not sep:
+            print(f"healthcode registry: --endpoint wants NAME=URL, got {item!r}", file=sys.stderr)
+            return EXIT_USAGE
+        endpoints[name] = url
+    partner_keys = _read_json(args.partner_jwks)["keys"] if args.partner_jwks else []
+    record = store.onboard_issuer(
+        session,
+        keyring,
+        issuer_id=args.id,
+        name=args.name,
+        region=args.region,
+        profile=args.profile,
+        endpoints=endpoints,
+        jwks=_read_json(args.jwks),
+        partner_keys=partner_keys,
+        actor=_actor(),
+    )
+    return _published(record)
+
+
+def _status_change(
+    status: IssuerStatus,
+) -> Callable[[Session, RootKeyring, argparse.Namespace], int]:
+    def work(session: Session, keyring: RootKeyring, args: argparse.Namespace) -> int:
+        return _published(
+            store.set_issuer_status(
+                session, keyring, args.issuer, status, actor=_actor(), reason=args.reason
+            )
+        )
+
+    return work
+
+
+def _revoke_key(session: Session, keyring: RootKeyring, args: argparse.Namespace) -> int:
+    return _published(
+        keychanges.revoke_key(
+            session, keyring, args.issuer, args.kid, actor=_actor(), reason=args.reason
+        )
+    )
+
+
+def _publish(session: Session, keyring: RootKeyring, args: argparse.Namespace) -> int:
+    return _published(
+        store.publish(session, keyring, actor=_actor(), lifetime=timedelta(seconds=args.lifetime_s))
+    )
+
+
+def _rotate_root(session: Session, keyring: RootKeyring, args: argparse.Namespace) -> int:
+    try:
+        rotated = rotate_root(
+            keyring,
+            add=args.add,
+            drop=args.drop,
+            threshold=args.threshold,
+            now=datetime.now(UTC),
+            lifetime=timedelta(days=args.lifetime_days),
+        )
+    except (ValueError, RuntimeError) as exc:
+        print(f"healthcode registry: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    # Re-sign the trust list under the new root at once, so clients move to it.
+    record = store.publish(
+        session, rotated, actor=_actor(), action="rotate_root", target=str(rotated.current.version)
+    )
+    _print(
+        {
+            "root_version": rotated.current.version,
+            "threshold": rotated.current.threshold,
+            "keys": list(rotated.current.keys),
+            "trust_list_version": record.version,
+        }
+    )
+    return EXIT_OK
+
+
+def register(commands: Any) -> None:
+    """Add `healthcode registry ...` to the core CLI (entry point `healthcode.commands`)."""
+    registry = commands.add_parser("registry", help="operate the trust registry (standard §7)")
+    actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+
+    def action(name: str, help_text: str, handler: Callable[[argparse.Namespace], int]) -> Any:
+        parser = actions.add_parser(name, help=help_text)
+        parser.add_argument("--database-url", default=_default("database_url"))
+        parser.add_argument("--root-dir", type=Path, default=Path(_default("root_keys_dir")))
+        parser.set_defaults(handler=handler)
+        return parser
+
+    init = action("init-root", "generate root keys and sign root version 1", _init_root)
+    init.add_argument("--keys", type=int, default=3, help="number of root keys (n)")
+    init.add_argument("--threshold", type=int, default=2, help="signatures required (m)")
+    init.add_argument("--lifetime-days", type=int, default=365)
+
+    serve = action("serve", "run the registry HTTP service", _serve)
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    onboard = action("onboard", "add an issuer and publish", _with_registry(_onboard))
+    onboard.add_argument("--id", required=True, help="issuer id, e.g. cn-sc")
+    onboard.add_argument("--name", required=True)
+    onboard.add_argument("--region", help="GB/T 2260 code of the province, e.g. 510000")
+    onboard.add_argument("--profile", default="hc", choices=["hc", "shc"])
+    onboard.add_argument("--jwks", type=Path, required=True, help="JWKS of its signing keys")
+    onboard.add_argument("--partner-jwks", type=Path, help="JWKS of its partner-API keys")
+    onboard.add_argument(
+        "--endpoint", action="append", default=[], help="NAME=URL (partner_api, jwks, revocations)"
+    )
+
+    for name, status, text in (
+        ("suspend", IssuerStatus.SUSPENDED, "suspend an issuer and publish at once"),
+        ("reinstate", IssuerStatus.ACTIVE, "reinstate a suspended issuer"),
+    ):
+        change = action(name, text, _with_registry(_status_change(status)))
+        change.add_argument("issuer")
+        change.add_argument("--reason", default="")
+
+    revoke = action(
+        "revoke-key", "emergency key revocation, published at once", _with_registry(_revoke_key)
+    )
+    revoke.add_argument("issuer")
+    revoke.add_argument("kid")
+    revoke.add_argument("--reason", default="")
+
+    rotate = action(
+        "rotate-root", "sign root N+1 with old and new threshold", _with_registry(_rotate_root)
+    )
+    rotate.add_argument("--add", type=int, default=1, help="new root keys to generate")
+    rotate.add_argument("--drop", action="append", default=[], help="kid of a root key to remove")
+    rotate.add_argument("--threshold", type=int, help="threshold of the new root")
+    rotate.add_argument("--lifetime-days", type=int, default=365)
+
+    publish = action(
+        "publish", "re-sign the current state as a new version", _with_registry(_publish)
+    )
+    publish.add_argument(
+        "--lifetime-s", type=int, default=int(store.DEFAULT_LIST_LIFETIME.total_seconds())
+    )

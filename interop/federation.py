@@ -1,0 +1,463 @@
+"""`healthcode federation up`: a whole demo federation on this machine, in the foreground.
+
+It creates keys, the registry root and per-service settings under DIR (default ./.demo), then
+starts as separate processes: a redis-server (when installed), the trust registry
+(`python -m interop`), the provinces cn-sc (510000) and cn-gd (440000) (`python -m issuers`)
+and a checkpoint (`python -m verifiers`). It onboards the provinces in the registry over its
+admin API, seeds demo citizens with `healthcode issuer seed-demo`, waits until every service
+answers /healthz, prints where they are, and stops its children on SIGINT/SIGTERM.
+
+Services are reached only over HTTP or their command lines: nothing here imports issuers/ or
+verifiers/. Everything listens on 127.0.0.1 and runs in demo mode (one-time codes printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+from healthcode.keys import SigningKey
+from interop.registry.signing import init_root
+
+__all__ = ["FederationError", "register", "up"]
+
+PROVINCES = (("cn-sc", "四川省 Sichuan", "510000"), ("cn-gd", "广东省 Guangdong", "440000"))
+HEALTH_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 10.0
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+class FederationError(Exception):
+    """A service did not start or onboarding failed; the message names the log to read."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Child:
+    """A service process with its log file."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    url: str | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.argv, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT_S; this process's own child only."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT_S)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def wait_healthy(self, timeout: float = HEALTH_TIMEOUT_S) -> None:
+        """Poll GET /healthz until 200; fail early if the process exits."""
+        assert self.url is not None
+        deadline = time.monotonic() + timeout
+        with httpx.Client(timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if not self.running():
+                    raise FederationError(
+                        f"{self.name} exited during start-up; log {self.log_path}:\n"
+                        + self.log_tail()
+                    )
+                try:
+                    if http.get(f"{self.url}/healthz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+        raise FederationError(f"{self.name} did not answer /healthz; log {self.log_path}")
+
+
+class _Ports:
+    """Ports kept in DIR/ports.json: the registry lists the provinces' URLs, so a second
+    `up` on the same DIR must serve them where the registry says they are."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / "ports.json"
+        self.ports: dict[str, int] = json.loads(self.path.read_text()) if self.path.exists() else {}
+
+    def port(self, name: str) -> int:
+        if name not in self.ports:
+            self.ports[name] = _free_port()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.ports))
+        port = self.ports[name]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                raise FederationError(
+                    f"port {port} of {name} (kept in {self.path}) is in use; stop what uses "
+                    "it, or start a fresh federation with another --dir"
+                ) from None
+        return port
+
+
+def _secrets(directory: Path) -> dict[str, str]:
+    """Random demo secrets, kept so a second `up` finds the same data and accounts."""
+    path = directory / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    values = {"registry_admin_token": secrets.token_urlsafe(24)}
+    for issuer_id, _, _ in PROVINCES:
+        values[f"{issuer_id}_subject_secret"] = secrets.token_urlsafe(32)
+        values[f"{issuer_id}_token_secret"] = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+@dataclass
+class Federation:
+    """The children of one `up`, in start order."""
+
+    directory: Path
+    registry: Child
+    provinces: dict[str, Child]
+    checkpoint: Child | None
+    redis: Child | None
+
+    def children(self) -> list[Child]:
+        head = [c for c in (self.redis, self.registry) if c is not None]
+        tail = [self.checkpoint] if self.checkpoint is not None else []
+        return [*head, *self.provinces.values(), *tail]
+
+    def stop(self) -> None:
+        for child in reversed(self.children()):
+            child.stop()
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "registry": self.registry.url,
+            "provinces": {name: child.url for name, child in self.provinces.items()},
+            "checkpoint": self.checkpoint.url if self.checkpoint is not None else None,
+        }
+
+
+def _python(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def _plan(directory: Path) -> Federation:
+    values = _secrets(directory)
+    ports = _Ports(directory)
+    root_dir = directory / "registry" / "root"
+    if not (root_dir / "root-1.json").exists():
+        init_root(root_dir, key_count=3, threshold=2, now=datetime.now(UTC))
+    pinned_root = str(root_dir / "root-1.json")
+    logs = directory / "logs"
+
+    redis: Child | None = None
+    redis_binary = shutil.which("redis-server")
+    if redis_binary is not None:
+        port = ports.port("redis")
+        (directory / "redis").mkdir(parents=True, exist_ok=True)
+        redis = Child(
+            "redis",
+            [
+                redis_binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory / "redis"),
+            ],
+            {},
+            logs / "redis.log",
+            url=f"redis://127.0.0.1:{port}",
+        )
+
+    port = ports.port("registry")
+    registry = Child(
+        "registry",
+        _python("interop"),
+        {
+            "HC_INTEROP_DEMO_MODE": "true",
+            "HC_INTEROP_HOST": "127.0.0.1",
+            "HC_INTEROP_PORT": str(port),
+            "HC_INTEROP_DATABASE_URL": f"sqlite:///{directory / 'registry' / 'registry.db'}",
+            "HC_INTEROP_ROOT_KEYS_DIR": str(root_dir),
+            "HC_INTEROP_ADMIN_TOKEN": values["registry_admin_token"],
+        },
+        logs / "registry.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+    provinces = {}
+    for index, (issuer_id, name, region) in enumerate(PROVINCES):
+        home = directory / issuer_id
+        partner_key = home / "partner-key.pem"
+        if not partner_key.exists():
+            SigningKey.generate().save(partner_key)
+        port = ports.port(issuer_id)
+        url = f"http://127.0.0.1:{port}"
+        env = {
+            "HC_ISSUER_DEMO_MODE": "true",
+            "HC_ISSUER_ISSUER_ID": issuer_id,
+            "HC_ISSUER_ISSUER_NAME": name,
+            "HC_ISSUER_REGION": region,
+            "HC_ISSUER_HOST": "127.0.0.1",
+            "HC_ISSUER_PORT": str(port),
+            "HC_ISSUER_PUBLIC_URL": url,
+            "HC_ISSUER_DATABASE_URL": f"sqlite:///{home / 'issuer.db'}",
+            "HC_ISSUER_KEY_DIR": str(home / "keys"),
+            "HC_ISSUER_REGISTRY_URL": registry.url or "",
+            "HC_ISSUER_PINNED_ROOT": pinned_root,
+            "HC_ISSUER_TRUST_CACHE_DIR": str(home / "trust-cache"),
+            "HC_ISSUER_PARTNER_KEY_FILE": str(partner_key),
+            "HC_ISSUER_SUBJECT_SECRET": values[f"{issuer_id}_subject_secret"],
+            "HC_ISSUER_TOKEN_SECRET": values[f"{issuer_id}_token_secret"],
+        }
+        if redis is not None:
+            env["HC_ISSUER_REDIS_URL"] = f"{redis.url}/{index}"
+        provinces[issuer_id] = Child(
+            issuer_id, _python("issuers"), env, logs / f"{issuer_id}.log", url=url
+        )
+    port = ports.port("checkpoint")
+    checkpoint = Child(
+        "checkpoint",
+        _python("verifiers"),
+        {
+            "HC_VERIFIER_DEMO_MODE": "true",
+            "HC_VERIFIER_HOST": "127.0.0.1",
+            "HC_VERIFIER_PORT": str(port),
+            "HC_VERIFIER_DATABASE_URL": f"sqlite:///{directory / 'checkpoint' / 'checkpoint.db'}",
+            "HC_VERIFIER_STATE_DIR": str(directory / "checkpoint" / "state"),
+            "HC_VERIFIER_REGISTRY_URL": registry.url or "",
+            "HC_VERIFIER_PINNED_ROOT": pinned_root,
+            "HC_VERIFIER_ISSUER_URL": provinces["cn-sc"].url or "",
+        },
+        logs / "checkpoint.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+    (directory / "checkpoint").mkdir(parents=True, exist_ok=True)
+    return Federation(directory, registry, provinces, checkpoint, redis)
+
+
+def _wait_redis(child: Child) -> None:
+    assert child.url is not None
+    port = int(child.url.rsplit(":", 1)[1])
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise FederationError(f"redis-server did not start; log {child.log_path}")
+
+
+def _onboard(federation: Federation, admin_token: str) -> bool:
+    """Register every province with its current JWKS; True if anything was added."""
+    added = False
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    with httpx.Client(timeout=10.0) as http:
+        for issuer_id, name, region in PROVINCES:
+            child = federation.provinces[issuer_id]
+            jwks = http.get(f"{child.url}/.well-known/jwks.json").json()
+            partner = SigningKey.load(federation.directory / issuer_id / "partner-key.pem")
+            body = {
+                "id": issuer_id,
+                "name": name,
+                "region": region,
+                "profile": "hc",
+                "endpoints": {
+                    "partner_api": f"{child.url}/partner/v1",
+                    "jwks": f"{child.url}/.well-known/jwks.json",
+                    # The public, unauthenticated list (jtis only) that checkpoints poll.
+                    "revocations": f"{child.url}/v1/revocations",
+                },
+                "jwks": jwks,
+                "partner_keys": [partner.verifying_key.to_jwk()],
+            }
+            answer = http.post(
+                f"{federation.registry.url}/v1/admin/issuers", json=body, headers=headers
+            )
+            if answer.status_code == 201:
+                added = True
+            elif answer.status_code != 409:  # 409: onboarded by an earlier `up`
+                raise FederationError(f"onboarding {issuer_id} failed: {answer.text}")
+    return added
+
+
+def _migrate(federation: Federation) -> None:
+    """`python -m issuers migrate`: each province's schema before its first start."""
+    for issuer_id, child in federation.provinces.items():
+        done = subprocess.run(
+            [*_python("issuers"), "migrate"],
+            env={**os.environ, **child.env},
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise FederationError(
+                f"migrating {issuer_id} failed: {done.stderr.decode(errors='replace')[-800:]}"
+            )
+
+
+def _seed(federation: Federation) -> None:
+    """`healthcode issuer seed-demo --json` once per province; logins kept in DIR/<id>/."""
+    for issuer_id, child in federation.provinces.items():
+        target = federation.directory / issuer_id / "demo-logins.json"
+        if target.exists():
+            continue
+        done = subprocess.run(
+            [sys.executable, "-m", "healthcode.cli", "issuer", "seed-demo", "--json"],
+            env={**os.environ, **child.env},
+            capture_output=True,
+            check=False,
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise FederationError(
+                f"seeding {issuer_id} failed: {done.stderr.decode(errors='replace')[-800:]}"
+            )
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(done.stdout)
+
+
+def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
+    """Start everything and return the running federation (caller stops it)."""
+    directory = directory.resolve()
+    federation = _plan(directory)
+    admin_token = _secrets(directory)["registry_admin_token"]
+    try:
+        if federation.redis is not None:
+            federation.redis.start()
+            _wait_redis(federation.redis)
+        federation.registry.start()
+        federation.registry.wait_healthy()
+        _migrate(federation)
+        for child in federation.provinces.values():
+            child.start()
+        for child in federation.provinces.values():
+            child.wait_healthy()
+        if _onboard(federation, admin_token):
+            # The provinces fetched the trust list at start-up, before they were listed;
+            # a restart makes them pick up the list now instead of at the next refresh.
+            for child in federation.provinces.values():
+                child.stop()
+                child.start()
+            for child in federation.provinces.values():
+                child.wait_healthy()
+        _seed(federation)
+        if federation.checkpoint is not None:
+            federation.checkpoint.start()
+            try:
+                federation.checkpoint.wait_healthy()
+            except FederationError as exc:
+                print(f"checkpoint not started: {exc}", file=sys.stderr)
+                federation.checkpoint.stop()
+                federation.checkpoint = None
+    except BaseException:
+        federation.stop()
+        raise
+    summary = federation.summary()
+    if as_json:
+        print(json.dumps(summary), file=out, flush=True)
+    else:
+        print(
+            f"registry    {summary['registry']}  (admin token in {directory}/secrets.json)",
+            file=out,
+        )
+        for name, url in summary["provinces"].items():
+            print(
+                f"province    {name}  {url}  (demo logins: {directory / name}/demo-logins.json)",
+                file=out,
+            )
+        print(f"checkpoint  {summary['checkpoint'] or '(not started)'}", file=out)
+        print(f"logs        {directory / 'logs'}; Ctrl-C stops everything", file=out, flush=True)
+    return federation
+
+
+def _run_up(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous: Mapping[int, Any] = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        try:
+            federation = up(args.dir, out=sys.stdout, as_json=args.json)
+        except FederationError as exc:
+            print(f"healthcode federation: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        status = EXIT_OK
+        try:
+            while not stop.wait(0.5):
+                dead = [child.name for child in federation.children() if not child.running()]
+                if dead:
+                    print(f"healthcode federation: {', '.join(dead)} exited", file=sys.stderr)
+                    status = EXIT_FAILED
+                    break
+        finally:
+            federation.stop()
+        return status
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def register(commands: Any) -> None:
+    """Add `healthcode federation up` (entry point `healthcode.commands`)."""
+    federation = commands.add_parser("federation", help="run a demo federation locally")
+    actions = federation.add_subparsers(dest="federation_command", required=True, metavar="ACTION")
+    start = actions.add_parser("up", help="start registry, two provinces and a checkpoint")
+    start.add_argument("--dir", type=Path, default=Path(".demo"), help="state directory")
+    start.add_argument("--json", action="store_true", help="print one JSON line of URLs")
+    start.set_defaults(handler=_run_up)

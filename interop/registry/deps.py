@@ -1,0 +1,73 @@
+"""Request dependencies of the registry routes: database session, keyring, admin role."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from healthcode.errors import ErrorCode, RequestError
+from interop.registry.signing import RootKeyring
+from interop.settings import InteropSettings
+
+__all__ = ["AdminDep", "RegistryContext", "SessionDep", "context"]
+
+REGISTRY_ADMIN = "registry_admin"
+logger = logging.getLogger("interop.registry")
+
+
+@dataclass(slots=True)
+class RegistryContext:
+    """What the routes share, stored on `app.state.registry`."""
+
+    settings: InteropSettings
+    engine: Engine
+
+    @property
+    def list_lifetime(self) -> timedelta:
+        return timedelta(seconds=self.settings.trust_list_lifetime_s)
+
+    def keyring(self) -> RootKeyring:
+        # Re-read per change: a root rotated by the CLI is used without a restart.
+        return RootKeyring.load(self.settings.root_keys_dir)
+
+
+def context(request: Request) -> RegistryContext:
+    registry: RegistryContext = request.app.state.registry
+    return registry
+
+
+def session(registry: Annotated[RegistryContext, Depends(context)]) -> Iterator[Session]:
+    with Session(registry.engine) as db:
+        yield db
+
+
+def require_admin(
+    request: Request,
+    registry: Annotated[RegistryContext, Depends(context)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> str:
+    """The registry_admin role: a bearer token equal to the configured admin token."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise RequestError(ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <admin token>'")
+    expected = registry.settings.admin_token.get_secret_value()
+    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        client = request.client.host if request.client else "?"
+        logger.warning(
+            "refused admin request %s %s from %s", request.method, request.url.path, client
+        )
+        raise RequestError(ErrorCode.UNAUTHENTICATED, "the admin token is not valid")
+    return REGISTRY_ADMIN
+
+
+SessionDep = Annotated[Session, Depends(session)]
+AdminDep = Annotated[str, Depends(require_admin)]
+ContextDep = Annotated[RegistryContext, Depends(context)]

@@ -1,0 +1,132 @@
+"""Key-rotation requests: two ES256 proofs over one payload (standard §7.4).
+
+An issuer asks the registry to list a new key by sending the new public JWK and the same claims
+signed twice: by one of its currently `active` keys (authorisation: the request comes from the
+issuer) and by the new key (proof of possession: the issuer really holds it, so nobody can list
+someone else's public key as theirs). A fresh nonce and a recent `iat` stop a captured request
+from being replayed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from healthcode.errors import ErrorCode, RequestError
+from healthcode.keys import SigningKey, VerifyingKey
+
+__all__ = [
+    "PROOF_TYP",
+    "REVOCATION_TYP",
+    "RotationClaims",
+    "make_revocation_request",
+    "make_rotation_request",
+    "verify_rotation_proof",
+]
+
+PROOF_TYP = "hc-key-rotation+jwt"
+REVOCATION_TYP = "hc-key-revocation+jwt"
+MAX_PROOF_AGE_S = 300
+_NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
+@dataclass(frozen=True, slots=True)
+class RotationClaims:
+    """What both proofs must agree on."""
+
+    issuer: str
+    new_kid: str
+    nonce: str
+    issued_at: int
+
+
+def _sign(claims: Mapping[str, Any], key: SigningKey, typ: str = PROOF_TYP) -> str:
+    return jwt.encode(
+        dict(claims), key.private_key, algorithm="ES256", headers={"kid": key.kid, "typ": typ}
+    )
+
+
+def make_rotation_request(
+    *, issuer: str, current_key: SigningKey, new_key: SigningKey, now: float | None = None
+) -> dict[str, Any]:
+    """The JSON body of `POST /v1/issuers/{issuer}/keys` for rotating to `new_key`."""
+    claims = {
+        "iss": issuer,
+        "new_kid": new_key.kid,
+        "nonce": secrets.token_urlsafe(24),
+        "iat": int(time.time() if now is None else now),
+    }
+    return {
+        "jwk": new_key.verifying_key.to_jwk(),
+        "authorization": _sign(claims, current_key),
+        "possession": _sign(claims, new_key),
+    }
+
+
+def make_revocation_request(
+    *, issuer: str, signing_key: SigningKey, revoke_kid: str, now: float | None = None
+) -> dict[str, Any]:
+    """The JSON body of `POST /v1/issuers/{issuer}/keys/{kid}/revoke` (emergency, §7.4).
+
+    Any listed, not yet revoked key of the issuer may sign it, the compromised one included:
+    revoking only ever removes trust, so whoever holds a key may withdraw it.
+    """
+    claims = {
+        "iss": issuer,
+        "revoke_kid": revoke_kid,
+        "nonce": secrets.token_urlsafe(24),
+        "iat": int(time.time() if now is None else now),
+    }
+    return {"proof": _sign(claims, signing_key, REVOCATION_TYP)}
+
+
+def proof_kid(proof: str, typ: str = PROOF_TYP) -> str:
+    """The unverified `kid` of a proof (to pick the key that must verify it)."""
+    try:
+        header = jwt.get_unverified_header(proof)
+    except jwt.PyJWTError as exc:
+        raise RequestError(ErrorCode.ASSERTION_INVALID, f"proof is not a JWS ({exc})") from exc
+    kid = header.get("kid")
+    if header.get("alg") != "ES256" or header.get("typ") != typ or not isinstance(kid, str):
+        raise RequestError(
+            ErrorCode.ASSERTION_INVALID,
+            f"proof header must be alg ES256, typ {typ!r} and carry a kid",
+        )
+    return kid
+
+
+def verify_rotation_proof(
+    proof: str, key: VerifyingKey, *, what: str, now: float, key_claim: str = "new_kid"
+) -> RotationClaims:
+    """Verify one proof with `key`; raises RequestError(assertion_invalid).
+
+    `key_claim` names the claim holding the kid the request is about (`new_kid` for a
+    rotation, `revoke_kid` for an emergency revocation); it is returned as `new_kid`.
+    """
+    try:
+        claims = jwt.decode(
+            proof,
+            key.public_key,
+            algorithms=["ES256"],
+            options={"require": ["iss", key_claim, "nonce", "iat"], "verify_iat": False},
+        )
+    except jwt.PyJWTError as exc:
+        raise RequestError(
+            ErrorCode.ASSERTION_INVALID, f"the {what} proof does not verify ({exc})"
+        ) from exc
+    issued_at = claims["iat"]
+    if not isinstance(issued_at, int) or abs(now - issued_at) > MAX_PROOF_AGE_S:
+        raise RequestError(
+            ErrorCode.ASSERTION_INVALID,
+            f"the {what} proof must be signed within {MAX_PROOF_AGE_S} s of now",
+        )
+    nonce = claims["nonce"]
+    if not isinstance(nonce, str) or not _NONCE_PATTERN.fullmatch(nonce):
+        raise RequestError(ErrorCode.ASSERTION_INVALID, "nonce must be 16-128 base64url chars")
+    return RotationClaims(str(claims["iss"]), str(claims[key_claim]), nonce, issued_at)

@@ -1,0 +1,169 @@
+"""The registry's root keys: creating the first root, signing trust lists, rotating the root.
+
+Layout of the root-key directory::
+
+    root-1.json, root-2.json, ...   every signed root document (§7.1), never rewritten
+    keys/<kid>.pem                  root private keys (mode 600)
+
+In the demo the registry holds all n root keys and signs with each of them. In production the
+root keys are held offline by distinct officers: `RootKeyring.sign` signs with the keys present
+on this machine and refuses when fewer than the threshold are present, so a deployment gathers
+the remaining signatures offline (`sign_document` over the same payload, signatures merged into
+one `signatures` array) before publishing. See docs/standard.md §7.1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from healthcode.errors import ErrorCode, TrustUnavailable
+from healthcode.keys import SigningKey
+from healthcode.trustlist import (
+    ROOT_TYP,
+    RootMetadata,
+    load_root,
+    make_root,
+    sign_document,
+    verify_root_update,
+)
+
+__all__ = ["RootKeyring", "init_root", "rotate_root"]
+
+DEFAULT_ROOT_LIFETIME = timedelta(days=365)
+_ROOT_FILE = re.compile(r"root-(\d+)\.json")
+
+
+def _write_new(path: Path, document: Mapping[str, Any]) -> None:
+    # Exclusive create: a root version is written once and never replaced.
+    with path.open("x", encoding="utf-8") as handle:
+        json.dump(document, handle, ensure_ascii=False, indent=1)
+
+
+@dataclass(frozen=True, slots=True)
+class RootKeyring:
+    """The verified chain of roots in a directory and the root private keys held there."""
+
+    directory: Path
+    roots: tuple[RootMetadata, ...]  # version 1..N, each verified against the one before
+    held_keys: Mapping[str, SigningKey]  # every root private key on this machine, by kid
+
+    @property
+    def current(self) -> RootMetadata:
+        return self.roots[-1]
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> RootKeyring:
+        """Load and re-verify the chain root-1 -> root-N; raises ValueError if absent."""
+        folder = Path(directory)
+        files = sorted(
+            (int(match.group(1)), path)
+            for path in folder.glob("root-*.json")
+            if (match := _ROOT_FILE.fullmatch(path.name))
+        )
+        if not files:
+            raise ValueError(
+                f"no root documents in {os.fspath(folder)!r}; run `healthcode registry init-root`"
+            )
+        if [version for version, _ in files] != list(range(1, len(files) + 1)):
+            raise ValueError(f"root documents in {os.fspath(folder)!r} are not 1..N without gaps")
+        roots = [load_root(files[0][1].read_bytes())]
+        for _, path in files[1:]:
+            roots.append(verify_root_update(roots[-1], json.loads(path.read_bytes())))
+        held = {}
+        for pem in sorted((folder / "keys").glob("*.pem")):
+            key = SigningKey.load(pem)
+            held[key.kid] = key
+        return cls(folder, tuple(roots), held)
+
+    def signers(self, root: RootMetadata | None = None) -> list[SigningKey]:
+        """Held private keys of `root` (default: the current root)."""
+        root = root or self.current
+        return [self.held_keys[kid] for kid in root.keys if kid in self.held_keys]
+
+    def sign(self, payload: Mapping[str, Any], typ: str) -> dict[str, Any]:
+        """Sign with every held key of the current root; refuses below its threshold."""
+        signers = self.signers()
+        if len(signers) < self.current.threshold:
+            # Not a bug but a deployment without enough root keys on line: nothing is written,
+            # the caller is told to gather the missing signatures (503, not a 500).
+            raise TrustUnavailable(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                f"this registry holds {len(signers)} of the {self.current.threshold} root keys "
+                f"root version {self.current.version} requires; gather the other signatures "
+                "offline",
+            )
+        return sign_document(payload, signers, typ)
+
+    def documents(self) -> list[tuple[int, Mapping[str, Any]]]:
+        """(version, signed document) of every root, oldest first."""
+        return [(root.version, root.document) for root in self.roots]
+
+
+def init_root(
+    directory: str | os.PathLike[str],
+    *,
+    key_count: int = 3,
+    threshold: int = 2,
+    now: datetime,
+    lifetime: timedelta = DEFAULT_ROOT_LIFETIME,
+) -> RootKeyring:
+    """Generate `key_count` root keys and sign root version 1 with all of them."""
+    folder = Path(directory)
+    if (folder / "root-1.json").exists():
+        raise ValueError(f"{os.fspath(folder)!r} already holds a root; use rotate-root")
+    keys = [SigningKey.generate() for _ in range(key_count)]
+    payload = make_root([k.verifying_key for k in keys], threshold, 1, now + lifetime)
+    document = sign_document(payload, keys, ROOT_TYP)
+    for key in keys:
+        key.save(folder / "keys" / f"{key.kid}.pem")
+    _write_new(folder / "root-1.json", document)
+    return RootKeyring.load(folder)
+
+
+def rotate_root(
+    keyring: RootKeyring,
+    *,
+    add: int = 1,
+    drop: Sequence[str] = (),
+    threshold: int | None = None,
+    now: datetime,
+    lifetime: timedelta = DEFAULT_ROOT_LIFETIME,
+) -> RootKeyring:
+    """Publish root N+1: keys of N minus `drop`, plus `add` new keys, signed by both thresholds.
+
+    The new document carries signatures of every held key of root N (at least threshold(N)) and
+    of every key of root N+1 held here (at least threshold(N+1)), as §7.1 requires.
+    """
+    old = keyring.current
+    unknown = set(drop) - set(old.keys)
+    if unknown:
+        raise ValueError(f"cannot drop keys that are not in root {old.version}: {sorted(unknown)}")
+    new_keys = [SigningKey.generate() for _ in range(add)]
+    kept = [key for kid, key in old.keys.items() if kid not in drop]
+    members = kept + [k.verifying_key for k in new_keys]
+    new_threshold = threshold if threshold is not None else min(old.threshold, len(members))
+    payload = make_root(members, new_threshold, old.version + 1, now + lifetime)
+    held = {**keyring.held_keys, **{k.kid: k for k in new_keys}}
+    old_signers = keyring.signers(old)
+    if len(old_signers) < old.threshold:
+        raise RuntimeError(
+            f"root {old.version} needs {old.threshold} signatures, {len(old_signers)} keys held"
+        )
+    new_signers = [held[key.kid] for key in members if key.kid in held]
+    if len(new_signers) < new_threshold:
+        raise RuntimeError(f"the new root needs {new_threshold} signatures by its own keys")
+    signers = {key.kid: key for key in [*old_signers, *new_signers]}
+    document = sign_document(payload, list(signers.values()), ROOT_TYP)
+    # Verify before writing: a root the clients would refuse must never be published.
+    verify_root_update(old, document)
+    for key in new_keys:
+        key.save(keyring.directory / "keys" / f"{key.kid}.pem")
+    _write_new(keyring.directory / f"root-{old.version + 1}.json", document)
+    return RootKeyring.load(keyring.directory)

@@ -1,0 +1,12 @@
+"""HTTP routes of the issuer service (thin: the logic lives in the issuers modules)."""
+
+from fastapi import APIRouter
+
+from issuers.api import citizen, public, staff
+
+api_router = APIRouter()
+api_router.include_router(public.router)
+api_router.include_router(citizen.router)
+api_router.include_router(staff.router)
+
+__all__ = ["api_router"]

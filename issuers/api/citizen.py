@@ -1,0 +1,283 @@
+"""Citizen endpoints: login, own profile and codes, declarations, family, corrections."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response
+
+from healthcode.credential import CodeKind
+from issuers.api.deps import Caller, Context, citizen_subject, image_response
+from issuers.api.schemas import (
+    CorrectionRequest,
+    Declaration,
+    Login,
+    OtpRequest,
+    OtpVerify,
+    PersonRef,
+)
+from issuers.audit import audit
+from issuers.auth import Principal, Role, issue_access_token, login_staff, request_otp, verify_otp
+from issuers.context import IssuerContext
+from issuers.corrections import corrections_of, file_correction
+from issuers.family import bind_dependent, dependent_of, list_dependents, unbind_dependent
+from issuers.issuance import code_for_citizen
+from issuers.models import Citizen, Correction
+from issuers.store import add_declaration, citizen_by_subject, refresh_if_lapsed, status_history
+
+router = APIRouter(prefix="/v1")
+
+
+def _token_answer(context: IssuerContext, principal: Principal) -> dict[str, Any]:
+    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    lifetime = context.settings.access_token_lifetime_s
+    return {
+        "access_token": issue_access_token(principal, secret, lifetime),
+        "token_type": "bearer",
+        "expires_in": lifetime,
+        "role": principal.role.value,
+    }
+
+
+def profile(citizen: Citizen) -> dict[str, Any]:
+    return {
+        "masked_name": citizen.masked_name,
+        "id_tail": citizen.id_tail,
+        "colour": citizen.colour,
+        "reason": citizen.reason,
+        "reason_text": {"zh": citizen.reason_zh, "en": citizen.reason_en},
+        "rule_id": citizen.rule_id,
+        "rules_version": citizen.rules_version,
+    }
+
+
+def correction_json(correction: Correction) -> dict[str, Any]:
+    return {
+        "id": correction.id,
+        "state": correction.state,
+        "reason": correction.reason,
+        "decision_note": correction.decision_note,
+        "override_colour": correction.override_colour,
+        "created_at": correction.created_at,
+        "decided_at": correction.decided_at,
+    }
+
+
+@router.post("/auth/otp/request", status_code=202, tags=["auth"])
+def otp_request(body: OtpRequest, context: Context) -> dict[str, str]:
+    """Send a one-time login code (demo mode prints it on the console)."""
+    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    with context.session() as session:
+        request_otp(
+            session,
+            body.phone,
+            secret,
+            lifetime_s=context.settings.otp_lifetime_s,
+            demo_mode=context.settings.demo_mode,
+        )
+        session.commit()
+    return {"status": "sent if the phone is registered"}
+
+
+@router.post("/auth/otp/verify", tags=["auth"])
+def otp_verify(body: OtpVerify, context: Context) -> dict[str, Any]:
+    """Exchange phone + one-time code for a citizen access token."""
+    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    with context.session() as session:
+        citizen = verify_otp(
+            session, body.phone, body.code, secret, max_attempts=context.settings.otp_max_attempts
+        )
+        audit(session, actor=f"citizen:{citizen.subject}", action="login", subject=citizen.subject)
+        session.commit()
+    return _token_answer(context, Principal(role=Role.CITIZEN, subject=citizen.subject))
+
+
+@router.post("/auth/login", tags=["auth"])
+def staff_login(body: Login, context: Context) -> dict[str, Any]:
+    """Staff, officials, admins and checkpoint devices log in with username and password."""
+    with context.session() as session:
+        principal = login_staff(session, body.username, body.password)
+    return _token_answer(context, principal)
+
+
+def _own_citizen(context: IssuerContext, caller: Principal) -> tuple[str, Citizen]:
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        return subject, citizen_by_subject(session, subject)
+
+
+@router.get("/me", tags=["citizen"])
+def me(context: Context, caller: Caller) -> dict[str, Any]:
+    """The caller's profile: masked name, ID tail, colour and reason."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        citizen = citizen_by_subject(session, subject)
+        revoked = refresh_if_lapsed(context, session, citizen)
+        audit(session, actor=caller.actor, action="read_profile", subject=subject)
+        session.commit()
+    context.publish(revoked)
+    return profile(citizen)
+
+
+@router.get("/me/history", tags=["citizen"])
+def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's status history."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        history = status_history(session, subject)
+        audit(session, actor=caller.actor, action="read_history", subject=subject)
+        session.commit()
+    return [
+        {
+            "colour": h.colour,
+            "reason": h.reason,
+            "rule_id": h.rule_id,
+            "rules_version": h.rules_version,
+            "changed_at": h.changed_at,
+            "note": h.note,
+        }
+        for h in history
+    ]
+
+
+def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> dict[str, Any]:
+    with context.session() as session:
+        citizen = citizen_by_subject(session, subject)
+        view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
+        session.commit()
+    context.publish(revoked)
+    return view.to_json()
+
+
+@router.get("/me/code", tags=["citizen"])
+def my_code(context: Context, caller: Caller) -> dict[str, Any]:
+    """The caller's current phone code (JWS and hc:/ text)."""
+    return _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
+
+
+@router.get("/me/code.png", tags=["citizen"], response_class=Response)
+def my_code_png(
+    context: Context, caller: Caller, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
+    """The caller's phone code as a PNG QR image."""
+    code = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
+    return image_response(code["qr_text"], "png", if_none_match)
+
+
+@router.get("/me/code.svg", tags=["citizen"], response_class=Response)
+def my_code_svg(
+    context: Context, caller: Caller, if_none_match: Annotated[str | None, Header()] = None
+) -> Response:
+    """The caller's phone code as an SVG QR image."""
+    code = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
+    return image_response(code["qr_text"], "svg", if_none_match)
+
+
+@router.post("/me/offline-code", tags=["citizen"])
+def my_offline_code(context: Context, caller: Caller) -> dict[str, Any]:
+    """A 7-day printable offline code for the caller."""
+    return _code(context, citizen_subject(caller), CodeKind.OFFLINE, caller.actor)
+
+
+@router.post("/me/declarations", status_code=201, tags=["citizen"])
+def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, Any]:
+    """A health (symptoms, temperature) or itinerary declaration; the colour is recomputed."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        citizen = citizen_by_subject(session, subject)
+        revoked = add_declaration(
+            context, session, citizen, body.kind, body.data, actor=caller.actor
+        )
+        session.commit()
+    context.publish(revoked)
+    return profile(citizen)
+
+
+@router.get("/family", tags=["family"])
+def family(context: Context, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's bound family members."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        members = list_dependents(session, subject)
+        audit(session, actor=caller.actor, action="read_family", subject=subject)
+        session.commit()
+    return [{"dependent_ref": b.ref, **profile(c)} for b, c in members]
+
+
+@router.post("/family", status_code=201, tags=["family"])
+def bind(body: PersonRef, context: Context, caller: Caller) -> dict[str, Any]:
+    """Bind a family member by ID number and name (both must match the records)."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        binding, dependent = bind_dependent(
+            context, session, subject, id_number=body.id_number, name=body.name
+        )
+        session.commit()
+    return {"dependent_ref": binding.ref, **profile(dependent)}
+
+
+@router.delete("/family/{dependent_ref}", status_code=204, tags=["family"])
+def unbind(dependent_ref: str, context: Context, caller: Caller) -> Response:
+    """Unbind a family member."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        unbind_dependent(session, subject, dependent_ref)
+        session.commit()
+    return Response(status_code=204)
+
+
+def _dependent_code(
+    context: IssuerContext, caller: Principal, ref: str, kind: CodeKind
+) -> dict[str, Any]:
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        _, dependent = dependent_of(session, subject, ref)
+    return _code(context, dependent.subject, kind, caller.actor)
+
+
+@router.get("/family/{dependent_ref}/code", tags=["family"])
+def dependent_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
+    """A bound family member's phone code."""
+    return _dependent_code(context, caller, dependent_ref, CodeKind.PHONE)
+
+
+@router.get("/family/{dependent_ref}/code.png", tags=["family"], response_class=Response)
+def dependent_code_png(
+    dependent_ref: str,
+    context: Context,
+    caller: Caller,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """A bound family member's phone code as a PNG QR image."""
+    code = _dependent_code(context, caller, dependent_ref, CodeKind.PHONE)
+    return image_response(code["qr_text"], "png", if_none_match)
+
+
+@router.post("/family/{dependent_ref}/offline-code", tags=["family"])
+def dependent_offline_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
+    """A printable 7-day offline code for a bound family member."""
+    return _dependent_code(context, caller, dependent_ref, CodeKind.OFFLINE)
+
+
+@router.post("/corrections", status_code=201, tags=["corrections"])
+def file(body: CorrectionRequest, context: Context, caller: Caller) -> dict[str, Any]:
+    """Dispute the caller's (or a bound family member's) status."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        target = subject
+        if body.dependent_ref is not None:
+            _, dependent = dependent_of(session, subject, body.dependent_ref)
+            target = dependent.subject
+        correction = file_correction(session, target, filed_by=caller.actor, reason=body.reason)
+        session.commit()
+    return correction_json(correction)
+
+
+@router.get("/corrections/mine", tags=["corrections"])
+def my_corrections(context: Context, caller: Caller) -> list[dict[str, Any]]:
+    """The caller's correction requests (and their family members') with outcomes."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        subjects = [subject] + [c.subject for _, c in list_dependents(session, subject)]
+        found = corrections_of(session, subjects)
+    return [correction_json(c) for c in found]

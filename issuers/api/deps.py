@@ -1,0 +1,64 @@
+"""Request dependencies: the service context and the authenticated caller."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+
+from healthcode.errors import ErrorCode, RequestError
+from healthcode.qr import render_png, render_svg
+from issuers.auth import Principal, Role, read_access_token, require_role
+from issuers.context import IssuerContext
+
+
+def get_context(request: Request) -> IssuerContext:
+    context: IssuerContext = request.app.state.context
+    return context
+
+
+Context = Annotated[IssuerContext, Depends(get_context)]
+
+
+def get_principal(
+    context: Context, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The caller of a bearer token; unauthenticated / token_expired otherwise."""
+    if authorization is None:
+        raise RequestError(
+            ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <access token>'; log in first"
+        )
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise RequestError(ErrorCode.UNAUTHENTICATED, "the Authorization header must be Bearer")
+    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    return read_access_token(token.strip(), secret)
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def citizen_subject(principal: Principal) -> str:
+    """The caller's pseudonym; forbidden for staff."""
+    require_role(principal, Role.CITIZEN)
+    assert principal.subject is not None
+    return principal.subject
+
+
+@functools.lru_cache(maxsize=512)
+def _render(qr_text: str, image_format: str) -> bytes:
+    if image_format == "png":
+        return render_png(qr_text, scale=6)
+    return render_svg(qr_text, scale=6).encode("utf-8")
+
+
+def image_response(qr_text: str, image_format: str, if_none_match: str | None) -> Response:
+    """A QR image of `qr_text`, rendered once per content (ETag = hash of the content)."""
+    etag = '"' + hashlib.sha256(f"{image_format}:{qr_text}".encode()).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": "private, max-age=60"}
+    if if_none_match == etag:
+        return Response(status_code=304, headers=headers)
+    media_type = "image/png" if image_format == "png" else "image/svg+xml"
+    return Response(_render(qr_text, image_format), media_type=media_type, headers=headers)

@@ -1,0 +1,59 @@
+"""Everything a request or command needs: settings, database, keys, rules, Redis publisher."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from issuers.db import make_engine, session
+from issuers.keyring import Keyring
+from issuers.revocation import RevocationPublisher
+from issuers.rules import RuleSet
+from issuers.settings import IssuerSettings
+
+logger = logging.getLogger("issuers")
+
+
+@dataclass
+class IssuerContext:
+    """The service's long-lived objects; one per process (app or CLI command)."""
+
+    settings: IssuerSettings
+    engine: Engine
+    keyring: Keyring
+    rules: RuleSet
+    publisher: RevocationPublisher | None
+
+    @classmethod
+    def create(cls, settings: IssuerSettings) -> IssuerContext:
+        engine = make_engine(settings.database_url)
+        publisher = (
+            RevocationPublisher(settings.redis_url, settings.issuer_id, engine)
+            if settings.redis_url
+            else None
+        )
+        return cls(
+            settings=settings,
+            engine=engine,
+            keyring=Keyring(settings.key_dir, keep_retired_s=settings.offline_lifetime_s),
+            rules=RuleSet.load(settings.resolved_rules_file()),
+            publisher=publisher,
+        )
+
+    def session(self) -> Session:
+        return session(self.engine)
+
+    def publish(self, revoked: Iterable[str]) -> None:
+        """After a commit: publish revoked jtis to Redis (never raises; see revocation.py)."""
+        revoked = list(revoked)
+        if self.publisher is not None and (revoked or not self.publisher.healthy):
+            self.publisher.publish(revoked)
+
+    def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()
+        self.engine.dispose()

@@ -1,0 +1,120 @@
+"""The issuer's credential signing keys in `key_dir`: one active key, retired keys kept.
+
+Layout: `<kid>.pem` private keys (mode 600) and `keyring.json`, which records for each key when
+it was created and retired. The newest key signs; retired keys stay in the JWKS until every code
+they signed has expired (the offline lifetime plus clock skew), as standard §7.4 requires.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from healthcode.keys import SigningKey, VerifyingKey, jwks_document
+
+_SKEW_S = 120
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    kid: str
+    created_at: int
+    retired_at: int | None
+
+
+class Keyring:
+    """Reads and rotates the keys of one issuer; safe to share between threads."""
+
+    def __init__(self, key_dir: Path, *, keep_retired_s: int) -> None:
+        self.key_dir = Path(key_dir)
+        self.keep_retired_s = keep_retired_s
+        self._lock = threading.Lock()
+        self._keys: dict[str, SigningKey] = {}
+        self._records: list[KeyRecord] = []
+        self._loaded_mtime: float | None = None
+
+    @property
+    def _index(self) -> Path:
+        return self.key_dir / "keyring.json"
+
+    def _load(self) -> None:
+        mtime = self._index.stat().st_mtime if self._index.exists() else None
+        if mtime is not None and mtime == self._loaded_mtime:
+            return
+        if mtime is None:
+            self._records, self._keys = [], {}
+            self._loaded_mtime = None
+            return
+        document = json.loads(self._index.read_text(encoding="utf-8"))
+        self._records = [
+            KeyRecord(entry["kid"], int(entry["created_at"]), entry.get("retired_at"))
+            for entry in document["keys"]
+        ]
+        self._keys = {
+            record.kid: SigningKey.load(self.key_dir / f"{record.kid}.pem")
+            for record in self._records
+        }
+        self._loaded_mtime = mtime
+
+    def _save(self) -> None:
+        self.key_dir.mkdir(parents=True, exist_ok=True)
+        document: dict[str, Any] = {
+            "keys": [
+                {"kid": r.kid, "created_at": r.created_at, "retired_at": r.retired_at}
+                for r in self._records
+            ]
+        }
+        temporary = self._index.with_suffix(".tmp")
+        temporary.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        os.replace(temporary, self._index)
+        self._loaded_mtime = None
+
+    def rotate(self, now: float | None = None) -> SigningKey:
+        """Generate a new signing key; the previous active key becomes retired."""
+        at = int(time.time() if now is None else now)
+        with self._lock:
+            self._load()
+            key = SigningKey.generate()
+            key.save(self.key_dir / f"{key.kid}.pem")
+            self._records = [
+                KeyRecord(r.kid, r.created_at, at if r.retired_at is None else r.retired_at)
+                for r in self._records
+            ]
+            self._records.append(KeyRecord(key.kid, at, None))
+            self._save()
+            self._load()
+            return key
+
+    def signing_key(self) -> SigningKey:
+        """The active key; the first call in an empty key directory creates one."""
+        with self._lock:
+            self._load()
+            active = [r for r in self._records if r.retired_at is None]
+            if active:
+                return self._keys[active[-1].kid]
+        return self.rotate()
+
+    def records(self) -> list[KeyRecord]:
+        with self._lock:
+            self._load()
+            return list(self._records)
+
+    def published_keys(self, now: float | None = None) -> list[VerifyingKey]:
+        """Active key and retired keys whose codes may still be valid."""
+        at = time.time() if now is None else now
+        self.signing_key()
+        with self._lock:
+            self._load()
+            return [
+                self._keys[r.kid].verifying_key
+                for r in self._records
+                if r.retired_at is None or r.retired_at + self.keep_retired_s + _SKEW_S > at
+            ]
+
+    def jwks(self, now: float | None = None) -> dict[str, list[dict[str, str]]]:
+        return jwks_document(self.published_keys(now))

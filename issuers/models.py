@@ -1,0 +1,164 @@
+"""Database tables of the issuer service.
+
+No table holds a resident ID number: citizens are keyed by `pseudonymous_subject(...)`, and only
+the masked name, the last 4 ID characters and a keyed HMAC of the normalised name are kept.
+Times are integer epoch seconds (UTC): portable between SQLite and PostgreSQL without
+time-zone surprises.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+
+class Citizen(SQLModel, table=True):
+    """A resident known to this issuer, with the current colour the rules decided."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(unique=True, index=True, max_length=64)
+    masked_name: str = Field(max_length=32)
+    id_tail: str = Field(max_length=4)
+    #: keyed HMAC of the normalised full name: binding and counter checks compare names by it
+    name_hmac: str = Field(max_length=64)
+    phone: str | None = Field(default=None, unique=True, index=True, max_length=32)
+    division_code: str = Field(max_length=6)
+    colour: str = Field(default="green", max_length=8)
+    reason: str = Field(default="none", max_length=32)
+    reason_zh: str = Field(default="", max_length=200)
+    reason_en: str = Field(default="", max_length=200)
+    rule_id: str = Field(default="", max_length=64)
+    rules_version: str = Field(default="", max_length=64)
+    status_until: int | None = None
+    #: an official's decision on a correction that overrides the rules until cleared
+    override_colour: str | None = Field(default=None, max_length=8)
+    override_note: str | None = Field(default=None, max_length=500)
+    updated_at: int = 0
+
+
+class StaffAccount(SQLModel, table=True):
+    """An official, admin, counter clerk or checkpoint device; password hashed with scrypt."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    created_at: int = 0
+
+
+class OtpChallenge(SQLModel, table=True):
+    """The outstanding one-time login code of a phone (only its keyed hash)."""
+
+    phone: str = Field(primary_key=True, max_length=32)
+    code_hmac: str = Field(max_length=64)
+    expires_at: int
+    attempts: int = 0
+
+
+class EventRecord(SQLModel, table=True):
+    """A health event of a subject (feed row or declaration), as the rules read it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=32)
+    occurred_at: int
+    data: str  # JSON object, no personal identifiers
+    #: sha256 of the canonical content: importing the same row twice adds nothing
+    row_key: str = Field(unique=True, max_length=64)
+    source: str = Field(max_length=32)
+    created_at: int = 0
+
+
+class RiskAreaRecord(SQLModel, table=True):
+    """A risk area published by the health authority."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    area_code: str = Field(index=True, max_length=6)
+    level: str = Field(max_length=8)
+    valid_from: int
+    valid_until: int | None = None
+    row_key: str = Field(unique=True, max_length=64)
+    created_at: int = 0
+
+
+class StatusChange(SQLModel, table=True):
+    """One entry of a subject's status history."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(index=True, max_length=64)
+    colour: str = Field(max_length=8)
+    reason: str = Field(max_length=32)
+    rule_id: str = Field(max_length=64)
+    rules_version: str = Field(max_length=64)
+    changed_at: int
+    actor: str = Field(max_length=80)
+    note: str | None = Field(default=None, max_length=500)
+
+
+class IssuedCode(SQLModel, table=True):
+    """Every credential issued; `revoked_at`/`seq` are set when a status change revokes it."""
+
+    jti: str = Field(primary_key=True, max_length=64)
+    subject: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=16)
+    issued_at: int
+    expires_at: int = Field(index=True)
+    token: str  # the signed JWS: a pseudonym, masked name and ID tail, no more
+    revoked_at: int | None = None
+    seq: int | None = Field(default=None, index=True)
+    #: "iss/jti" of the partner credential a transcoded code was made from (standard §10.3)
+    source: str | None = Field(default=None, index=True, max_length=160)
+
+
+class Revocation(SQLModel, table=True):
+    """The revocation feed: the autoincrement id is the sequence number of standard §10.4."""
+
+    seq: int | None = Field(default=None, primary_key=True)
+    jti: str = Field(unique=True, max_length=64)
+    expires_at: int = Field(index=True)
+    revoked_at: int
+
+
+class PartnerRevocationCursor(SQLModel, table=True):
+    """How far this issuer has applied a partner's revocation feed (its `seq`)."""
+
+    issuer: str = Field(primary_key=True, max_length=64)
+    seq: int = 0
+    synced_at: int = 0
+
+
+class FamilyBinding(SQLModel, table=True):
+    """A guardian may see and print a dependent's codes; `ref` is the opaque handle in URLs."""
+
+    __table_args__ = (UniqueConstraint("guardian_subject", "dependent_subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(unique=True, max_length=32)
+    guardian_subject: str = Field(index=True, max_length=64)
+    dependent_subject: str = Field(max_length=64)
+    created_at: int
+
+
+class Correction(SQLModel, table=True):
+    """A correction request (纠错) and its outcome."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject: str = Field(index=True, max_length=64)
+    filed_by: str = Field(max_length=80)
+    reason: str = Field(max_length=1000)
+    state: str = Field(default="open", max_length=16)  # open, accepted, rejected
+    decision_note: str | None = Field(default=None, max_length=1000)
+    override_colour: str | None = Field(default=None, max_length=8)
+    decided_by: str | None = Field(default=None, max_length=80)
+    decided_at: int | None = None
+    created_at: int
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who read or changed whose personal data, when and why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: int = Field(index=True)
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=64)
+    subject: str | None = Field(default=None, index=True, max_length=64)
+    reason: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,102 @@
+"""Settings of a province issuer service, read from `HC_ISSUER_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr, field_validator
+from pydantic_settings import SettingsConfigDict
+
+from healthcode.config import MAX_OFFLINE_CODE_LIFETIME_S, MAX_PHONE_CODE_LIFETIME_S
+from healthcode.credential import ISSUER_ID_PATTERN
+from healthcode.server.settings import DEMO_SECRET_PREFIX, ServiceSettings
+
+_DATA_DIR = Path(__file__).parent / "data"
+
+
+class IssuerSettings(ServiceSettings):
+    """One province issuer: who it is, where it stores data, how long its codes live."""
+
+    model_config = SettingsConfigDict(env_prefix="HC_ISSUER_", extra="ignore")
+
+    issuer_id: str = "cn-sc"
+    issuer_name: str = "四川省 Sichuan"
+    #: GB/T 2260 code of the province served, e.g. 510000.
+    region: str = "510000"
+    database_url: str = "sqlite:///./issuer.db"
+    key_dir: Path = Path("./issuer-keys")
+    #: Rules file (TOML or JSON); default: the packaged `issuers/data/rules-<province>.toml`.
+    rules_file: Path | None = None
+    #: HMAC secret for `pseudonymous_subject` and the name check; shared by nothing else.
+    subject_secret: SecretStr = SecretStr(DEMO_SECRET_PREFIX + "subject-secret-change-me-012345")
+    code_lifetime_s: int = 3600
+    offline_lifetime_s: int = MAX_OFFLINE_CODE_LIFETIME_S
+    #: Lifetime of the status credential answered to checkpoints and partners (standard §10.2).
+    lookup_lifetime_s: int = 300
+    access_token_lifetime_s: int = 3600
+    otp_lifetime_s: int = 300
+    otp_max_attempts: int = 5
+    #: This service's base URL as listed in the trust list (partner `aud` is base + /partner/v1).
+    public_url: str = "http://127.0.0.1:8000"
+    #: Trust registry for cross-province look-ups (optional; without it they answer 503).
+    registry_url: str | None = None
+    pinned_root: Path | None = None
+    trust_cache_dir: Path = Path("./issuer-trust-cache")
+    #: Key that signs this issuer's partner client assertions (standard §10.1).
+    partner_key_file: Path | None = None
+    import_batch_size: int = 1000
+    #: Largest feed upload accepted by the API (the CLI has no limit).
+    max_feed_bytes: int = 2 << 30
+    partner_rate_limit_per_minute: int = 600
+
+    @field_validator("issuer_id")
+    @classmethod
+    def _issuer_id(cls, value: str) -> str:
+        if not ISSUER_ID_PATTERN.fullmatch(value):
+            raise ValueError("issuer_id must be a registry id like 'cn-sc'")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if len(value) != 6 or not value.isdigit() or not value.endswith("0000"):
+            raise ValueError("region must be a 6-digit province-level GB/T 2260 code like 510000")
+        return value
+
+    @field_validator("code_lifetime_s")
+    @classmethod
+    def _code_lifetime(cls, value: int) -> int:
+        if not 0 < value <= MAX_PHONE_CODE_LIFETIME_S:
+            raise ValueError(f"code_lifetime_s must be 1..{MAX_PHONE_CODE_LIFETIME_S}")
+        return value
+
+    @field_validator("offline_lifetime_s")
+    @classmethod
+    def _offline_lifetime(cls, value: int) -> int:
+        if not 0 < value <= MAX_OFFLINE_CODE_LIFETIME_S:
+            raise ValueError(f"offline_lifetime_s must be 1..{MAX_OFFLINE_CODE_LIFETIME_S}")
+        return value
+
+    @property
+    def subject_key(self) -> bytes:
+        return self.subject_secret.get_secret_value().encode("utf-8")
+
+    @property
+    def partner_audience(self) -> str:
+        return self.public_url.rstrip("/") + "/partner/v1"
+
+    def resolved_rules_file(self) -> Path:
+        """The rules file to load: the setting, else the packaged file of this province."""
+        if self.rules_file is not None:
+            return self.rules_file
+        province = self.issuer_id.removeprefix("cn-")
+        for candidate in (
+            _DATA_DIR / f"rules-{self.issuer_id}.toml",
+            _DATA_DIR / f"rules-{province}.toml",
+        ):
+            if candidate.exists():
+                return candidate
+        packaged = sorted(_DATA_DIR.glob("rules-*.toml"))
+        if not packaged:
+            raise RuntimeError("no rules file: set HC_ISSUER_RULES_FILE")
+        return packaged[0]

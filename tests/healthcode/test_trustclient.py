@@ -1,0 +1,350 @@
+"""TrustListClient against a real registry simulator served by uvicorn on a free port."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from healthcode import (
+    Check,
+    CheckOutcome,
+    ErrorCode,
+    SigningKey,
+    TrustListError,
+    TrustUnavailable,
+    verify_credential,
+)
+from healthcode.keys import b64url_encode
+from healthcode.trustclient import TRUST_LIST_FILE, TrustListClient, write_atomic
+from healthcode.trustlist import MAX_DOCUMENT_BYTES
+from tests.conftest import NOW
+from tests.servers import AppServer
+from tests.simulators import SIM_NOW, TrustRegistrySimulator, issuer_entry
+
+MakeToken = Callable[..., str]
+
+
+class Clock:
+    """A settable clock for the client (no sleeping to make time pass)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def registry(issuer_key: SigningKey) -> TrustRegistrySimulator:
+    sim = TrustRegistrySimulator()
+    sim.issuers = [issuer_entry("cn-sc", "510000", issuer_key)]
+    sim.publish()
+    return sim
+
+
+@pytest.fixture
+def server(registry: TrustRegistrySimulator) -> Iterator[AppServer]:
+    app_server = AppServer(registry.app())
+    yield app_server
+    app_server.stop()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def make_client(
+    registry: TrustRegistrySimulator, server: AppServer, tmp_path: Path, clock: Clock
+) -> Iterator[Callable[..., TrustListClient]]:
+    clients: list[TrustListClient] = []
+
+    def build(url: str | None = None, **options: object) -> TrustListClient:
+        client = TrustListClient(
+            url or server.url,
+            registry.pinned_root,
+            tmp_path / "cache",
+            clock=clock,
+            **options,  # type: ignore[arg-type]
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.stop()
+
+
+def test_code_verifies_end_to_end_through_client(
+    make_client: Callable[..., TrustListClient], make_token: MakeToken
+) -> None:
+    client = make_client()
+    assert client.refresh() is True
+    result = verify_credential(make_token(), client.current(), NOW)
+    assert result.valid, result.message
+    assert result.issuer_name == "cn-sc 省"
+    status = client.status()
+    assert status["version"] == 1
+    assert status["root_version"] == 1
+    assert status["signed_at"] == "2026-09-21T14:13:20Z"
+    assert status["fetched_at"] == "2026-09-21T14:13:20Z"
+    assert status["stale"] is False
+    assert status["last_error"] is None
+
+
+def test_not_modified_answer_keeps_list(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    assert client.refresh() is True
+    assert client.refresh() is False
+    assert registry.count("/v1/trust-list", 304) == 1
+    registry.publish()
+    assert client.refresh() is True
+    assert client.current().version == 2
+
+
+def test_no_list_anywhere_is_unavailable(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    with pytest.raises(TrustUnavailable) as excinfo:
+        client.current()
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_UNAVAILABLE
+    registry.available = False
+    with pytest.raises(TrustUnavailable) as excinfo:
+        client.refresh()
+    assert excinfo.value.code is ErrorCode.UPSTREAM_UNAVAILABLE
+
+
+def test_offline_start_from_disk_after_registry_stopped(
+    make_client: Callable[..., TrustListClient],
+    server: AppServer,
+    make_token: MakeToken,
+    issuer_key: SigningKey,
+) -> None:
+    assert make_client().refresh()
+    url = server.url
+    server.stop()
+
+    checkpoint = make_client(url)  # a restart with the network down
+    result = verify_credential(make_token(), checkpoint.current(), NOW)
+    assert result.valid, result.message
+    with pytest.raises(TrustUnavailable) as excinfo:
+        checkpoint.refresh()
+    assert excinfo.value.code is ErrorCode.UPSTREAM_UNAVAILABLE
+    assert checkpoint.status()["last_error"]["code"] == "upstream_unavailable"
+    assert checkpoint.current().version == 1
+
+
+def test_stale_list_keeps_verifying_during_grace(
+    make_client: Callable[..., TrustListClient], clock: Clock, make_token: MakeToken
+) -> None:
+    client = make_client()
+    client.refresh()
+    clock.now = NOW + 7 * 86400 + 60  # a week offline: past `expires`
+    status = client.status()
+    assert (status["stale"], status["expired"]) == (True, False)
+    result = verify_credential(make_token(now=clock.now), client.current(), clock.now)
+    assert result.valid, result.message
+    assert result.checks[Check.TRUST_LIST] is CheckOutcome.STALE
+    clock.now += 86400
+    assert client.status()["expired"] is True
+    result = verify_credential(make_token(now=clock.now), client.current(), clock.now)
+    assert result.error is ErrorCode.TRUST_LIST_EXPIRED
+
+
+def test_registry_rollback_refused_held_list_kept(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    first = registry.lists[1]
+    registry.publish()
+    assert client.refresh()
+    registry.stage(first)
+    with pytest.raises(TrustListError) as excinfo:
+        client.refresh()
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_ROLLBACK
+    assert client.current().version == 2
+    assert client.status()["last_error"]["code"] == "trust_list_rollback"
+
+
+def test_registry_tampered_list_refused(
+    make_client: Callable[..., TrustListClient],
+    registry: TrustRegistrySimulator,
+    tmp_path: Path,
+) -> None:
+    client = make_client()
+    assert client.refresh()
+    envelope = json.loads(registry.publish())
+    # A man in the middle re-points cn-sc's partner API at itself; signatures left as they were.
+    payload = json.loads(base64.urlsafe_b64decode(envelope["payload"] + "=="))
+    payload["issuers"][0]["endpoints"]["partner_api"] = "https://evil.example/partner/v1"
+    envelope["payload"] = b64url_encode(json.dumps(payload).encode())
+    registry.stage(json.dumps(envelope).encode())
+    with pytest.raises(TrustListError) as excinfo:
+        client.refresh()
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_BAD_SIGNATURE
+    assert client.current().version == 1
+    assert (tmp_path / "cache" / TRUST_LIST_FILE).read_bytes() == registry.lists[1]
+
+
+def test_client_follows_root_rotation_and_persists_it(
+    make_client: Callable[..., TrustListClient],
+    registry: TrustRegistrySimulator,
+    tmp_path: Path,
+) -> None:
+    client = make_client()
+    assert client.refresh()
+    registry.rotate_root([SigningKey.generate() for _ in range(3)], 2)
+    registry.rotate_root([SigningKey.generate() for _ in range(3)], 2)
+    registry.publish()
+    assert client.refresh()
+    assert (client.root.version, client.current().version) == (3, 2)
+    assert registry.count("/v1/root/2") == registry.count("/v1/root/3") == 1
+    assert sorted(os.listdir(tmp_path / "cache" / "roots")) == ["2.json", "3.json"]
+
+    restarted = make_client()  # pinned root 1 + cached roots 2, 3 + list signed by root 3
+    assert (restarted.root.version, restarted.current().version) == (3, 2)
+
+
+def test_client_refuses_root_signed_by_new_keys_only(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    assert client.refresh()
+    takeover = [SigningKey.generate() for _ in range(2)]
+    registry.rotate_root(takeover, 2, signers=takeover)
+    registry.publish()
+    with pytest.raises(TrustListError) as excinfo:
+        client.refresh()
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_THRESHOLD
+    assert (client.root.version, client.current().version) == (1, 1)
+
+
+def test_persistence_is_atomic_when_write_fails(
+    make_client: Callable[..., TrustListClient],
+    registry: TrustRegistrySimulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = make_client()
+    assert client.refresh()
+    cache = tmp_path / "cache"
+    on_disk = (cache / TRUST_LIST_FILE).read_bytes()
+    assert on_disk == registry.lists[1]  # the exact signed bytes
+
+    def crash(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    # The rename never happens (crash or full disk): the old file must be whole.
+    monkeypatch.setattr("healthcode.trustclient.os.replace", crash)
+    registry.publish()
+    assert client.refresh()  # taken in memory: it may carry a key revocation
+    assert client.current().version == 2
+    monkeypatch.undo()
+    assert (cache / TRUST_LIST_FILE).read_bytes() == on_disk
+    assert [name for name in os.listdir(cache) if name.endswith(".tmp")] == []
+    assert make_client().current().version == 1  # a restart starts from the last good file
+
+
+def test_write_atomic_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "deep" / "file.json"
+    write_atomic(target, b"old")
+    write_atomic(target, b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert os.listdir(target.parent) == ["file.json"]
+
+
+def test_tampered_cache_file_is_not_trusted(
+    make_client: Callable[..., TrustListClient], tmp_path: Path
+) -> None:
+    assert make_client().refresh()
+    path = tmp_path / "cache" / TRUST_LIST_FILE
+    document = json.loads(path.read_bytes())
+    document["signatures"] = document["signatures"][:1]  # below threshold
+    path.write_text(json.dumps(document))
+
+    restarted = make_client()
+    with pytest.raises(TrustUnavailable):
+        restarted.current()
+    assert restarted.status()["last_error"]["code"] == "trust_list_threshold"
+    assert restarted.refresh()  # the registry's copy is fine and replaces it
+    assert restarted.current().version == 1
+
+
+def test_expired_offer_from_registry_refused(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    assert client.refresh()
+    registry.publish(signed_at=SIM_NOW - timedelta(days=9), expires=SIM_NOW - timedelta(days=2))
+    with pytest.raises(TrustListError) as excinfo:
+        client.refresh()
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_EXPIRED
+    assert client.current().version == 1
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    event = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        event.wait(0.02)
+
+
+def test_background_refresh_survives_outage_and_takes_new_version(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client(refresh_interval_s=0.05)
+    registry.available = False
+    client.start_background_refresh()
+    _wait_for(lambda: (client.status()["last_error"] or {}).get("code") == "upstream_unavailable")
+
+    registry.available = True
+    _wait_for(lambda: client.status()["version"] == 1)
+    registry.publish()
+    _wait_for(lambda: client.status()["version"] == 2)
+    assert client.status()["last_error"] is None
+    client.stop()
+    assert not any(thread.name == "trust-list-refresh" for thread in threading.enumerate())
+
+
+def test_oversized_or_garbage_answer_refused(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    assert client.refresh()
+    for body in [b"<html>gateway error</html>", b" " * (MAX_DOCUMENT_BYTES + 1)]:
+        registry.stage(body)
+        with pytest.raises(TrustListError) as excinfo:
+            client.refresh()
+        assert excinfo.value.code is ErrorCode.TRUST_LIST_MALFORMED
+    assert client.current().version == 1
+
+
+def test_pinned_root_file_loaded_and_damaged_one_refused(
+    registry: TrustRegistrySimulator, server: AppServer, tmp_path: Path, clock: Clock
+) -> None:
+    pinned = tmp_path / "root.json"
+    pinned.write_bytes(registry.roots[1])
+    with TrustListClient(server.url, pinned, tmp_path / "cache", clock=clock) as client:
+        assert client.refresh()
+        assert client.root.version == 1
+
+    document = json.loads(registry.roots[1])
+    document["signatures"] = document["signatures"][:1]  # root 1 has threshold 2
+    pinned.write_text(json.dumps(document))
+    with pytest.raises(TrustListError) as excinfo:
+        TrustListClient(server.url, pinned, tmp_path / "cache", clock=clock)
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_THRESHOLD

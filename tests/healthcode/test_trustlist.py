@@ -1,0 +1,535 @@
+"""The signed trust list and root (§7): format, signatures, thresholds and update rules.
+
+Attack names are in the test names, as in python-tuf's updater tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from healthcode import (
+    Check,
+    CheckOutcome,
+    ErrorCode,
+    IssuerEntry,
+    IssuerStatus,
+    KeyStatus,
+    Limits,
+    Profile,
+    SigningKey,
+    TrustedKey,
+    TrustListError,
+    TrustUnavailable,
+    verify_credential,
+)
+from healthcode.keys import b64url_encode
+from healthcode.trustlist import (
+    ROOT_TYP,
+    TRUST_LIST_TYP,
+    TrustListState,
+    format_time,
+    issuer_entry_payload,
+    load_root,
+    make_root,
+    parse_time,
+    sign_document,
+    trust_list_payload,
+    verify_root_update,
+    verify_trust_list,
+)
+from tests.conftest import NOW
+from tests.simulators import SIM_NOW, TrustRegistrySimulator, encode, issuer_entry
+
+MakeToken = Callable[..., str]
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def registry(issuer_key: SigningKey) -> TrustRegistrySimulator:
+    """A registry (3 root keys, threshold 2) listing cn-sc with the session issuer key."""
+    sim = TrustRegistrySimulator()
+    sim.issuers = [issuer_entry("cn-sc", "510000", issuer_key)]
+    return sim
+
+
+@pytest.fixture
+def state(registry: TrustRegistrySimulator) -> TrustListState:
+    return TrustListState(load_root(registry.pinned_root))
+
+
+def _code(excinfo: pytest.ExceptionInfo[TrustListError]) -> ErrorCode:
+    return excinfo.value.code
+
+
+def _payload(document: bytes) -> dict[str, Any]:
+    envelope = json.loads(document)
+    payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(envelope["payload"] + "=="))
+    return payload
+
+
+# -- format -----------------------------------------------------------------------------------
+
+
+def test_signed_list_verifies_and_maps_issuer_entries(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    partner = SigningKey.generate()
+    old = SigningKey.generate()
+    registry.issuers = [
+        issuer_entry(
+            "cn-sc",
+            "510000",
+            issuer_key,
+            keys=(
+                TrustedKey(issuer_key.verifying_key, KeyStatus.ACTIVE, NOW - 100, None),
+                TrustedKey(old.verifying_key, KeyStatus.RETIRED, NOW - 1000, NOW - 100),
+            ),
+            partner_keys=(partner.verifying_key,),
+            endpoints={"partner_api": "https://sc.example.cn/partner/v1", "jwks": "https://j"},
+        ),
+        issuer_entry(
+            "https://spec.smarthealth.cards/examples/issuer",
+            None,
+            SigningKey.generate(),
+            profile=Profile.SHC,
+            status=IssuerStatus.SUSPENDED,
+        ),
+    ]
+    trust_list = verify_trust_list(registry.publish(), state.root)
+
+    assert trust_list.version == 1
+    assert trust_list.root_version == 1
+    assert trust_list.signed_at == SIM_NOW
+    sc, shc = trust_list.issuers
+    assert sc == registry.issuers[0]  # every member survives the trip through JSON
+    assert shc.profile is Profile.SHC
+    assert shc.region is None
+    assert shc.status is IssuerStatus.SUSPENDED
+
+
+def test_unknown_members_preserved_on_round_trip(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    entry = issuer_entry_payload(issuer_entry("cn-sc", "510000", issuer_key))
+    entry["x_contact"] = {"phone": "028-12345678"}
+    registry.issuers = [entry]
+    first = verify_trust_list(registry.publish(extra={"x_notice": "演练"}), state.root)
+    assert first.extra == {"x_notice": "演练"}
+    assert first.payload["issuers"][0]["x_contact"] == {"phone": "028-12345678"}
+
+    # A registry re-publishing from the verified payload keeps what it does not understand.
+    registry.issuers = list(first.payload["issuers"])
+    second = verify_trust_list(registry.publish(version=2, extra=first.extra), state.root)
+    assert second.payload["issuers"] == first.payload["issuers"]
+    assert second.extra == first.extra
+
+
+def test_time_format_is_exact() -> None:
+    assert format_time(NOW) == "2026-09-21T14:13:20Z"
+    assert parse_time("2026-09-21T14:13:20Z", "t") == SIM_NOW
+    for bad in ["2026-09-21T08:53:20+00:00", "2026-9-21T08:53:20Z", "2026-02-30T00:00:00Z", 5]:
+        with pytest.raises(TrustListError) as excinfo:
+            parse_time(bad, "t")
+        assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+
+def _relist(registry: TrustRegistrySimulator, mutate: Callable[[dict[str, Any]], None]) -> bytes:
+    """The current issuers, changed by `mutate` on the first entry's JSON, signed properly."""
+    entries: list[dict[str, Any]] = [
+        issuer_entry_payload(item) if isinstance(item, IssuerEntry) else dict(item)
+        for item in registry.issuers
+    ]
+    mutate(entries[0])
+    registry.issuers = list(entries)
+    return registry.publish()
+
+
+@pytest.mark.parametrize(
+    ("case", "mutate"),
+    [
+        ("no region for hc", lambda e: e.update(region=None)),
+        ("region not 6 digits", lambda e: e.update(region="51")),
+        ("unknown status", lambda e: e.update(status="paused")),
+        ("unknown profile", lambda e: e.update(profile="x")),
+        ("no keys", lambda e: e.update(keys=[])),
+        ("kid not thumbprint", lambda e: e["keys"][0]["jwk"].update(kid="abc")),
+        ("private key member", lambda e: e["keys"][0]["jwk"].update(d="AAAA")),
+        ("retired without not_after", lambda e: e["keys"][0].update(status="retired")),
+        ("bad not_before", lambda e: e["keys"][0].update(not_before="yesterday")),
+        ("same key twice", lambda e: e["keys"].append(e["keys"][0])),
+        ("partner key = credential key", lambda e: e.update(partner_keys=[e["keys"][0]["jwk"]])),
+        ("endpoints not strings", lambda e: e.update(endpoints={"jwks": 5})),
+    ],
+)
+def test_bad_issuer_entry_is_malformed(
+    registry: TrustRegistrySimulator,
+    state: TrustListState,
+    case: str,
+    mutate: Callable[[dict[str, Any]], None],
+) -> None:
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(_relist(registry, mutate), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED, case
+
+
+def test_duplicate_kid_across_issuers_is_malformed(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    # Key of cn-sc also listed for cn-gd: a cn-gd code could be signed by Sichuan's key.
+    registry.issuers.append(issuer_entry("cn-gd", "440000", issuer_key))
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.publish(), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+    assert "cn-gd" in excinfo.value.message
+
+
+def test_more_keys_than_limit_is_malformed(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    keys = tuple(TrustedKey(SigningKey.generate().verifying_key) for _ in range(3))
+    registry.issuers = [issuer_entry("cn-sc", "510000", issuer_key, keys=keys)]
+    document = registry.publish()
+    assert verify_trust_list(document, state.root, limits=Limits(max_keys_per_issuer=3))
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(document, state.root, limits=Limits(max_keys_per_issuer=2))
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b"",
+        b"[]",
+        b'{"payload": 5, "signatures": []}',
+        b'{"payload": "e30", "signatures": []}',
+        b"\xff\xfe",
+    ],
+)
+def test_unparseable_document_is_malformed(state: TrustListState, document: bytes) -> None:
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(document, state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+
+def test_missing_member_is_malformed(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    payload = _payload(registry.publish())
+    for member in ["_type", "version", "root_version", "signed_at", "expires", "issuers"]:
+        broken = {name: value for name, value in payload.items() if name != member}
+        document = encode(sign_document(broken, registry.root_keys, TRUST_LIST_TYP))
+        with pytest.raises(TrustListError) as excinfo:
+            verify_trust_list(document, state.root)
+        assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED, member
+
+
+def test_root_offered_as_trust_list_is_malformed(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    # Type confusion: a validly signed root must not pass as a trust list.
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.roots[1], state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+
+def test_protected_header_with_extra_member_is_malformed(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    envelope = json.loads(registry.publish())
+    key = registry.root_keys[0]
+    header = {"alg": "ES256", "kid": key.kid, "typ": TRUST_LIST_TYP, "x5u": "https://evil"}
+    protected = b64url_encode(json.dumps(header).encode())
+    signed = sign_document({}, [key], TRUST_LIST_TYP)  # only to get a real signature shape
+    envelope["signatures"][0] = {
+        "protected": protected,
+        "signature": signed["signatures"][0]["signature"],
+    }
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(encode(envelope), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+
+# -- signatures -------------------------------------------------------------------------------
+
+
+def test_trust_list_one_byte_changed_refused(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    document = registry.publish()
+    # A meaningful edit: the payload still parses, only the signatures no longer match.
+    envelope = json.loads(document)
+    payload = _payload(document)
+    payload["issuers"][0]["status"] = "suspended"
+    envelope["payload"] = b64url_encode(json.dumps(payload).encode())
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(encode(envelope), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_BAD_SIGNATURE
+
+    # Every single byte flipped: never accepted; refused as altered, or as no longer parsing.
+    outcomes = set()
+    for index in range(len(document)):
+        altered = bytearray(document)
+        altered[index] ^= 0x01
+        with pytest.raises(TrustListError) as excinfo:
+            verify_trust_list(bytes(altered), state.root)
+        outcomes.add(_code(excinfo))
+    assert ErrorCode.TRUST_LIST_BAD_SIGNATURE in outcomes
+    assert outcomes <= {
+        ErrorCode.TRUST_LIST_BAD_SIGNATURE,
+        ErrorCode.TRUST_LIST_MALFORMED,
+        ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,  # the flip landed in a signature's kid
+    }
+
+
+def test_trust_list_signed_by_unknown_root_refused(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    strangers = [SigningKey.generate(), SigningKey.generate()]
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.publish(signers=strangers), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+
+    # Enough genuine signatures do not excuse an extra one by an unknown key.
+    mixed = [*registry.root_keys, strangers[0]]
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.publish(signers=mixed), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+
+
+def test_below_threshold_refused(registry: TrustRegistrySimulator, state: TrustListState) -> None:
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.publish(signers=registry.root_keys[:1]), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_THRESHOLD
+    assert verify_trust_list(registry.publish(signers=registry.root_keys[:2]), state.root)
+
+
+def test_same_key_twice_counts_once(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    first, second, _ = registry.root_keys
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.publish(signers=[first, first]), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_THRESHOLD
+    assert verify_trust_list(registry.publish(signers=[first, first, second]), state.root)
+
+
+def test_one_bad_signature_among_good_ones_refused(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    envelope = json.loads(registry.publish())
+    forged = bytearray(base64.urlsafe_b64decode(envelope["signatures"][2]["signature"] + "=="))
+    forged[10] ^= 0xFF
+    envelope["signatures"][2]["signature"] = b64url_encode(bytes(forged))
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(encode(envelope), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_BAD_SIGNATURE
+
+
+# -- update rules (§7.6) ----------------------------------------------------------------------
+
+
+def test_trust_list_rollback_refused(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    old = registry.publish(version=1)
+    assert state.update(old, NOW)
+    assert state.update(registry.publish(version=2), NOW)
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(old, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_ROLLBACK
+    assert state.trust_list is not None
+    assert state.trust_list.version == 2
+    assert state.trust_store(NOW).version == 2
+
+
+def test_equal_version_keeps_held_list(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    assert state.update(registry.publish(version=3), NOW)
+    # Same version, different content (a registry mistake or a mix-and-match): keep ours.
+    registry.issuers.append(issuer_entry("cn-gd", "440000", SigningKey.generate()))
+    assert state.update(registry.publish(version=3), NOW) is False
+    assert state.trust_list is not None
+    assert [issuer.id for issuer in state.trust_list.issuers] == ["cn-sc"]
+
+
+def test_expired_trust_list_refused_freeze(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    assert state.update(registry.publish(version=1), NOW)
+    # An attacker replays a genuinely signed, newer, but expired list to freeze updates.
+    stale = registry.publish(version=2, signed_at=SIM_NOW - 8 * DAY, expires=SIM_NOW - DAY)
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(stale, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_EXPIRED
+    assert state.trust_list is not None
+    assert state.trust_list.version == 1
+
+
+def test_expired_held_list_still_rollback_floor(
+    registry: TrustRegistrySimulator,
+    state: TrustListState,
+    make_token: MakeToken,
+) -> None:
+    held = registry.publish(
+        version=5, signed_at=SIM_NOW - 7 * DAY, expires=SIM_NOW - timedelta(seconds=600)
+    )
+    assert state.update(held, NOW - 3600)  # taken while it was current
+    older_but_fresh = registry.publish(version=4, expires=SIM_NOW + 7 * DAY)
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(older_but_fresh, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_ROLLBACK
+
+    # Past expiry the held list still verifies during the grace period, reported stale ...
+    store = state.trust_store(NOW)
+    assert store.version == 5
+    result = verify_credential(make_token(), store, NOW)
+    assert result.valid, result.message
+    assert result.checks[Check.TRUST_LIST] is CheckOutcome.STALE
+    # ... and after it, verification fails with trust_list_expired (§6 step 0).
+    late = NOW + 86400
+    result = verify_credential(make_token(now=late), store, late)
+    assert result.error is ErrorCode.TRUST_LIST_EXPIRED
+
+
+def test_list_signed_ahead_of_clock_is_taken_and_reports_clock_behind(
+    registry: TrustRegistrySimulator, state: TrustListState, make_token: MakeToken
+) -> None:
+    # §7.5: never refuse a list because of our clock; verification says the clock is wrong.
+    assert state.update(registry.publish(signed_at=SIM_NOW + DAY), NOW)
+    result = verify_credential(make_token(), state.trust_store(NOW), NOW)
+    assert result.error is ErrorCode.CLOCK_BEHIND
+
+
+def test_no_list_held_is_unavailable(state: TrustListState) -> None:
+    with pytest.raises(TrustUnavailable) as excinfo:
+        state.trust_store(NOW)
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_UNAVAILABLE
+
+
+def test_trust_store_carries_keys_status_and_signed_time(
+    registry: TrustRegistrySimulator,
+    state: TrustListState,
+    issuer_key: SigningKey,
+    make_token: MakeToken,
+) -> None:
+    assert state.update(registry.publish(), NOW)
+    store = state.trust_store(NOW)
+    assert (store.version, store.signed_at) == (1, NOW)
+    assert store.expires_at == NOW + 7 * 86400
+    assert store.stale_grace_s == 86400
+    assert verify_credential(make_token(), store, NOW).valid
+
+    # Compromise (§7.4): the registry revokes the key; every code it signed now fails.
+    registry.issuers = [
+        issuer_entry(
+            "cn-sc",
+            "510000",
+            issuer_key,
+            keys=(TrustedKey(issuer_key.verifying_key, KeyStatus.REVOKED),),
+        )
+    ]
+    assert state.update(registry.publish(), NOW)
+    result = verify_credential(make_token(), state.trust_store(NOW), NOW)
+    assert result.error is ErrorCode.KEY_REVOKED
+
+
+# -- root -------------------------------------------------------------------------------------
+
+
+def test_pinned_root_must_meet_its_own_threshold(registry: TrustRegistrySimulator) -> None:
+    payload = make_root([key.verifying_key for key in registry.root_keys], 2, 1, SIM_NOW + DAY)
+    with pytest.raises(TrustListError) as excinfo:
+        load_root(sign_document(payload, registry.root_keys[:1], ROOT_TYP))
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_THRESHOLD
+    with pytest.raises(ValueError, match="threshold"):
+        make_root([key.verifying_key for key in registry.root_keys], 4, 1, SIM_NOW + DAY)
+
+
+def test_root_rotation_requires_old_and_new_threshold(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    old_keys = list(registry.root_keys)
+    new_keys = [SigningKey.generate() for _ in range(3)]
+    payload = make_root([key.verifying_key for key in new_keys], 2, 2, SIM_NOW + 365 * DAY)
+
+    def attempt(signers: list[SigningKey]) -> ErrorCode | None:
+        try:
+            verify_root_update(state.root, sign_document(payload, signers, ROOT_TYP))
+        except TrustListError as error:
+            return error.code
+        return None
+
+    # Stolen new keys alone cannot take over; old keys alone cannot install keys nobody holds.
+    assert attempt(new_keys) is ErrorCode.TRUST_LIST_THRESHOLD
+    assert attempt(old_keys) is ErrorCode.TRUST_LIST_THRESHOLD
+    assert attempt([old_keys[0], *new_keys]) is ErrorCode.TRUST_LIST_THRESHOLD
+    assert attempt([*old_keys[:2], new_keys[0]]) is ErrorCode.TRUST_LIST_THRESHOLD
+    assert attempt([*old_keys[:2], SigningKey.generate()]) is (
+        ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+    )
+    assert attempt([*old_keys[:2], *new_keys[:2]]) is None
+
+
+def test_root_rotation_walks_one_version_at_a_time(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    root2 = registry.rotate_root([SigningKey.generate() for _ in range(3)], 2)
+    root3 = registry.rotate_root([SigningKey.generate() for _ in range(2)], 1)
+    with pytest.raises(TrustListError) as excinfo:
+        verify_root_update(state.root, root3)  # skipping root 2
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+    taken = state.update_roots([root2, root3], NOW)
+    assert [root.version for root in taken] == [2, 3]
+    assert state.root.version == 3
+    with pytest.raises(TrustListError) as excinfo:
+        verify_root_update(state.root, root2)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_ROLLBACK
+
+    # Lists must now be signed by root 3's keys and name root 3.
+    assert state.update(registry.publish(), NOW)
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(registry.publish(version=5, root_version=2), NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_ROLLBACK
+
+
+def test_compromised_root_key_is_replaced_by_remaining_threshold(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    stolen, *remaining = registry.root_keys
+    new_keys = [*remaining, SigningKey.generate()]
+    state.update_roots([registry.rotate_root(new_keys, 2, signers=new_keys)], NOW)
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(registry.publish(signers=[stolen, remaining[0]]), NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+
+
+def test_final_root_expired_refused_intermediate_allowed(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    expired_root = registry.rotate_root(
+        [SigningKey.generate() for _ in range(2)], 2, expires=SIM_NOW - DAY
+    )
+    with pytest.raises(TrustListError) as excinfo:
+        state.update_roots([expired_root], NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_EXPIRED
+    assert state.root.version == 1  # all or nothing
+
+    fresh_root = registry.rotate_root([SigningKey.generate() for _ in range(2)], 1)
+    state.update_roots([expired_root, fresh_root], NOW)
+    assert state.root.version == 3
+
+
+def test_payload_builder_refuses_misuse(issuer_key: SigningKey) -> None:
+    entries = [issuer_entry("cn-sc", "510000", issuer_key)]
+    with pytest.raises(ValueError, match="expires"):
+        trust_list_payload(1, 1, SIM_NOW, SIM_NOW, entries)
+    with pytest.raises(ValueError, match="clash"):
+        trust_list_payload(1, 1, SIM_NOW, SIM_NOW + DAY, entries, extra={"version": 9})

@@ -1,0 +1,91 @@
+"""`healthcode federation up` starts a working federation and stops it cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from healthcode.trustlist import TrustListState, load_root
+
+
+def _first_line(process: subprocess.Popen[bytes], timeout: float) -> bytes:
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise TimeoutError("federation up printed nothing")
+        return process.stdout.readline()
+
+
+def _up_and_stop(demo: Path, errors: Path) -> dict[str, Any]:
+    """Run `federation up`, check it, SIGTERM it; the URLs it printed."""
+    with (
+        errors.open("wb") as stderr,
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "healthcode.cli",
+                "federation",
+                "up",
+                "--dir",
+                str(demo),
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        ) as process,
+    ):
+        where = _check_running(process, demo, errors)
+        process.send_signal(signal.SIGTERM)
+        status = process.wait(60)
+    assert status == 0, errors.read_text()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{where['registry']}/healthz", timeout=1)
+        except httpx.HTTPError:
+            return where
+        time.sleep(0.2)
+    raise AssertionError("the registry still answers after the federation stopped")
+
+
+def test_federation_up_serves_onboarded_provinces_and_stops_on_sigterm(tmp_path: Path) -> None:
+    demo = tmp_path / "demo"
+    first = _up_and_stop(demo, tmp_path / "stderr-1.txt")
+    # A second `up` on the same directory serves the provinces where the registry lists them.
+    second = _up_and_stop(demo, tmp_path / "stderr-2.txt")
+    assert second == first
+
+
+def _check_running(process: subprocess.Popen[bytes], demo: Path, errors: Path) -> dict[str, Any]:
+    try:
+        line = _first_line(process, timeout=240)
+        assert line, errors.read_text()
+        where = json.loads(line)
+        assert set(where) == {"registry", "provinces", "checkpoint"}
+        assert set(where["provinces"]) == {"cn-sc", "cn-gd"}
+        with httpx.Client(timeout=10) as http:
+            state = TrustListState(load_root((demo / "registry/root/root-1.json").read_bytes()))
+            state.update(http.get(f"{where['registry']}/v1/trust-list").content, datetime.now(UTC))
+            trust = state.trust_store()
+            assert {trust.issuers[i].region for i in ("cn-sc", "cn-gd")} == {"510000", "440000"}
+            for issuer_id, url in where["provinces"].items():
+                assert http.get(f"{url}/healthz").status_code == 200
+                assert trust.issuers[issuer_id].endpoints["partner_api"] == f"{url}/partner/v1"
+        assert (demo / "cn-sc" / "demo-logins.json").exists()
+    except BaseException:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        raise
+    result: dict[str, Any] = where
+    return result

@@ -1,0 +1,143 @@
+"""Issuer service fixtures: a migrated database, a real redis-server, uvicorn on a free port."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+
+from healthcode.idnumber import make_id_number, parse_id_number, pseudonymous_subject
+from healthcode.trust import TrustStore
+from issuers.app import create_app
+from issuers.auth import Principal, Role, create_staff, issue_access_token
+from issuers.context import IssuerContext
+from issuers.db import migrate
+from issuers.settings import IssuerSettings
+from tests.servers import AppServer
+
+TEST_TOKEN_SECRET = "test-token-secret-0123456789abcdef"
+TEST_SUBJECT_SECRET = "test-issuer-subject-secret-0123456789"
+STAFF_PASSWORD = "staff-password-123"
+
+
+def citizen_number(sequence: int, division: str = "510104", born: date = date(1980, 5, 17)) -> str:
+    return make_id_number(division, born, sequence)
+
+
+@dataclass
+class IssuerService:
+    """A running issuer: its settings, context (for direct DB checks) and an HTTP client."""
+
+    settings: IssuerSettings
+    context: IssuerContext
+    server: AppServer
+    http: httpx.Client
+    app_trust: Callable[[], TrustStore]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def subject(self, id_number: str) -> str:
+        return pseudonymous_subject(parse_id_number(id_number), self.settings.subject_key)
+
+    def citizen_headers(self, id_number: str) -> dict[str, str]:
+        token = issue_access_token(
+            Principal(role=Role.CITIZEN, subject=self.subject(id_number)),
+            TEST_TOKEN_SECRET.encode(),
+            600,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    def staff_headers(self, role: Role, username: str | None = None) -> dict[str, str]:
+        username = username or f"{role.value}-{uuid.uuid4().hex[:6]}"
+        with self.context.session() as session:
+            create_staff(session, username, STAFF_PASSWORD, role)
+            session.commit()
+        answer = self.http.post(
+            "/v1/auth/login", json={"username": username, "password": STAFF_PASSWORD}
+        )
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def register(self, id_number: str, name: str, phone: str | None = None) -> dict[str, Any]:
+        headers = self.staff_headers(Role.COUNTER_STAFF)
+        answer = self.http.post(
+            "/v1/citizens",
+            json={"id_number": id_number, "name": name, "phone": phone},
+            headers=headers,
+        )
+        assert answer.status_code == 201, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def context_trust(self) -> TrustStore:
+        """The trust store the app itself uses (the federation's, in multi-issuer tests)."""
+        trust: TrustStore = self.app_trust()
+        return trust
+
+    def trust(self) -> TrustStore:
+        jwks = self.http.get("/.well-known/jwks.json").json()
+        return TrustStore.from_jwks([(self.settings.issuer_id, jwks)])
+
+
+def make_settings(tmp: Path, redis_url: str | None, **overrides: Any) -> IssuerSettings:
+    values: dict[str, Any] = {
+        "database_url": f"sqlite:///{tmp / 'issuer.db'}",
+        "redis_url": redis_url,
+        "key_dir": tmp / "keys",
+        "token_secret": SecretStr(TEST_TOKEN_SECRET),
+        "subject_secret": SecretStr(TEST_SUBJECT_SECRET),
+        "trust_cache_dir": tmp / "trust-cache",
+    }
+    values.update(overrides)
+    return IssuerSettings(**values)
+
+
+@contextlib.contextmanager
+def running_issuer(
+    settings: IssuerSettings,
+    *,
+    trust: Callable[[], TrustStore] | None = None,
+    port: int | None = None,
+) -> Iterator[IssuerService]:
+    migrate(settings.database_url)
+    app = create_app(settings, trust=trust)
+    server = AppServer(app, port=port)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            yield IssuerService(settings, app.state.context, server, http, app.state.trust)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def issuer(tmp_path: Path, redis_url: str) -> Iterator[IssuerService]:
+    """A cn-sc issuer on SQLite with a real Redis."""
+    with running_issuer(make_settings(tmp_path, redis_url)) as service:
+        yield service
+
+
+@contextlib.contextmanager
+def postgres_schema(base_url: str) -> Iterator[str]:
+    """A database URL whose connections use a fresh schema, dropped afterwards."""
+    schema = f"issuer_test_{uuid.uuid4().hex[:10]}"
+    engine = create_engine(base_url)
+    with engine.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base_url else "?"
+    try:
+        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()

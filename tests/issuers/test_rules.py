@@ -1,0 +1,567 @@
+"""The status rules engine: the two demo rule files, scenarios at fixed times, and refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from healthcode import ErrorCode, ReasonCode, StatusColour
+from issuers.events import (
+    CHINA_TIME,
+    Event,
+    EventKind,
+    RiskArea,
+    RulesError,
+    validate_event_data,
+)
+from issuers.rules import RuleSet, StatusDecision, bundled_rules_path
+
+NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)  # 12:00 in China
+TODAY = NOW.astimezone(CHINA_TIME).date()
+CHENGDU_DISTRICT = "510104"
+CHENGDU_OTHER_DISTRICT = "510106"
+
+
+@pytest.fixture(scope="module")
+def sichuan() -> RuleSet:
+    return RuleSet.load(bundled_rules_path("cn-sc"))
+
+
+@pytest.fixture(scope="module")
+def guangdong() -> RuleSet:
+    return RuleSet.load(bundled_rules_path("cn-gd"))
+
+
+def days_ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
+
+
+def lab(days: float, result: str = "positive", test: str = "pcr") -> Event:
+    return Event(EventKind.LAB_RESULT, days_ago(days), {"result": result, "test": test})
+
+
+def contact(days: float) -> Event:
+    return Event(EventKind.CLOSE_CONTACT, days_ago(days), {"case_ref": "SC-2026-0042"})
+
+
+def declaration(days: float, temperature: float = 36.6, symptoms: Sequence[str] = ()) -> Event:
+    data = {"symptoms": list(symptoms), "temperature_c": temperature}
+    return Event(EventKind.HEALTH_DECLARATION, days_ago(days), data)
+
+
+def visit(days: int, area_code: str = CHENGDU_DISTRICT) -> Event:
+    visited_on = TODAY - timedelta(days=days)
+    data = {"area_code": area_code, "visited_on": visited_on.isoformat()}
+    return Event(EventKind.ITINERARY, days_ago(days), data)
+
+
+def listed(level: str, area_code: str = CHENGDU_DISTRICT, days: int = 30) -> RiskArea:
+    return RiskArea(area_code, level, days_ago(days), None)  # type: ignore[arg-type]
+
+
+def decide(
+    rules: RuleSet,
+    events: Sequence[Event],
+    areas: Sequence[RiskArea] = (),
+    now: datetime = NOW,
+) -> StatusDecision:
+    return rules.evaluate(events, areas, now)
+
+
+# -- the demo files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("province", ["cn-sc", "cn-gd"])
+def test_demo_rule_file_loads_with_a_green_default(province: str) -> None:
+    rules = RuleSet.load(bundled_rules_path(province))
+    assert rules.province == province
+    assert rules.version
+    assert [rule.priority for rule in rules.rules] == sorted(
+        (rule.priority for rule in rules.rules), reverse=True
+    )
+    default = rules.rules[-1]
+    assert default.is_default
+    assert default.colour is StatusColour.GREEN
+    for rule in rules.rules:
+        assert set(rule.reason_text) == {"zh", "en"}
+
+
+def test_bundled_rules_path_refuses_an_unknown_province() -> None:
+    with pytest.raises(RulesError, match="cn-xx"):
+        bundled_rules_path("cn-xx")
+
+
+def test_json_rule_file_loads_like_toml(tmp_path: Path, sichuan: RuleSet) -> None:
+    import tomllib
+
+    document = tomllib.loads(bundled_rules_path("cn-sc").read_text(encoding="utf-8"))
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+    loaded = RuleSet.load(path)
+    assert loaded.rules == sichuan.rules
+    assert decide(loaded, [lab(3)]).rule_id == "positive-pcr"
+
+
+# -- scenarios ------------------------------------------------------------------------------------
+
+
+def test_no_events_is_green(sichuan: RuleSet) -> None:
+    decision = decide(sichuan, [])
+    assert decision.colour is StatusColour.GREEN
+    assert decision.reason is ReasonCode.NONE
+    assert decision.rule_id == "default"
+    assert decision.rules_version == sichuan.version
+    assert decision.until is None
+
+
+@pytest.mark.parametrize(
+    ("province", "days", "colour", "lapse_days"),
+    [
+        ("cn-sc", 0, StatusColour.RED, 14),
+        ("cn-sc", 13.9, StatusColour.RED, 14),
+        ("cn-sc", 14, StatusColour.GREEN, None),
+        ("cn-sc", 20, StatusColour.GREEN, None),
+        ("cn-gd", 9.9, StatusColour.RED, 10),
+        ("cn-gd", 10, StatusColour.GREEN, None),
+        ("cn-gd", 12, StatusColour.GREEN, None),
+    ],
+)
+def test_positive_pcr_is_red_for_the_provinces_window(
+    province: str, days: float, colour: StatusColour, lapse_days: int | None
+) -> None:
+    rules = RuleSet.load(bundled_rules_path(province))
+    decision = decide(rules, [lab(days)])
+    assert decision.colour is colour
+    if lapse_days is None:
+        assert decision.until is None
+    else:
+        assert decision.reason is ReasonCode.POSITIVE_TEST
+        assert decision.until == days_ago(days) + timedelta(days=lapse_days)
+
+
+def test_positive_then_green_when_the_window_lapses(sichuan: RuleSet) -> None:
+    positive = lab(0)
+    red = decide(sichuan, [positive])
+    assert red.colour is StatusColour.RED
+    assert red.until is not None
+    assert decide(sichuan, [positive], now=red.until - timedelta(seconds=1)).colour == "red"
+    assert decide(sichuan, [positive], now=red.until).colour is StatusColour.GREEN
+
+
+def test_antigen_positive_differs_between_provinces(sichuan: RuleSet, guangdong: RuleSet) -> None:
+    antigen = lab(2, test="antigen")
+    sc = decide(sichuan, [antigen])
+    assert (sc.colour, sc.reason, sc.rule_id) == (
+        StatusColour.YELLOW,
+        ReasonCode.PENDING_TEST,
+        "antigen-positive",
+    )
+    assert decide(sichuan, [antigen, lab(1, "negative", "pcr")]).colour is StatusColour.GREEN
+    # An antigen negative does not clear it in Sichuan: the rule asks for a PCR.
+    assert decide(sichuan, [antigen, lab(1, "negative", "antigen")]).colour == "yellow"
+    gd = decide(guangdong, [antigen])
+    assert (gd.colour, gd.reason) == (StatusColour.RED, ReasonCode.POSITIVE_TEST)
+
+
+@pytest.mark.parametrize(
+    ("province", "negative_after_days", "colour"),
+    [
+        ("cn-sc", None, StatusColour.RED),
+        ("cn-sc", 3, StatusColour.RED),  # taken too early
+        ("cn-sc", 6.9, StatusColour.RED),
+        ("cn-sc", 7, StatusColour.GREEN),
+        ("cn-sc", 9, StatusColour.GREEN),
+        ("cn-gd", 3, StatusColour.RED),
+        ("cn-gd", 5, StatusColour.GREEN),
+    ],
+)
+def test_close_contact_is_red_until_a_late_enough_negative_test(
+    province: str, negative_after_days: float | None, colour: StatusColour
+) -> None:
+    rules = RuleSet.load(bundled_rules_path(province))
+    contact_days_ago = 10
+    events = [contact(contact_days_ago)]
+    if negative_after_days is not None:
+        events.append(lab(contact_days_ago - negative_after_days, "negative"))
+    decision = decide(rules, events)
+    assert decision.colour is colour
+    if colour is StatusColour.RED:
+        assert decision.reason is ReasonCode.CLOSE_CONTACT
+        assert decision.until is None  # open-ended: only a negative test ends it
+
+
+def test_negative_test_in_the_future_does_not_clear_yet(sichuan: RuleSet) -> None:
+    events = [
+        contact(10),
+        Event(
+            EventKind.LAB_RESULT, NOW + timedelta(hours=1), {"result": "negative", "test": "pcr"}
+        ),
+    ]
+    assert decide(sichuan, events).colour is StatusColour.RED
+    assert decide(sichuan, events, now=NOW + timedelta(hours=1)).colour is StatusColour.GREEN
+
+
+def test_events_after_now_are_ignored(sichuan: RuleSet) -> None:
+    future_positive = Event(
+        EventKind.LAB_RESULT, NOW + timedelta(days=1), {"result": "positive", "test": "pcr"}
+    )
+    assert decide(sichuan, [future_positive]).colour is StatusColour.GREEN
+
+
+@pytest.mark.parametrize(
+    ("province", "level", "visit_days_ago", "colour"),
+    [
+        ("cn-sc", "medium", 6, StatusColour.YELLOW),
+        ("cn-sc", "medium", 7, StatusColour.YELLOW),
+        ("cn-sc", "medium", 8, StatusColour.GREEN),
+        ("cn-sc", "high", 6, StatusColour.RED),
+        ("cn-sc", "high", 8, StatusColour.GREEN),
+        ("cn-sc", "low", 1, StatusColour.GREEN),
+        ("cn-gd", "medium", 6, StatusColour.YELLOW),
+        ("cn-gd", "high", 6, StatusColour.YELLOW),
+        ("cn-gd", "medium", 8, StatusColour.GREEN),
+    ],
+)
+def test_risk_area_visit(
+    province: str, level: str, visit_days_ago: int, colour: StatusColour
+) -> None:
+    rules = RuleSet.load(bundled_rules_path(province))
+    decision = decide(rules, [visit(visit_days_ago)], [listed(level)])
+    assert decision.colour is colour
+    if colour is not StatusColour.GREEN:
+        assert decision.reason is ReasonCode.RISK_AREA
+        # The window counts from the end of the visit day (China time), 7 days on.
+        visit_day = TODAY - timedelta(days=visit_days_ago)
+        end_of_visit = datetime(
+            visit_day.year, visit_day.month, visit_day.day, tzinfo=CHINA_TIME
+        ) + timedelta(days=1)
+        assert decision.until == end_of_visit + timedelta(days=7)
+
+
+def test_a_declared_visit_counts_only_once_its_day_has_begun(sichuan: RuleSet) -> None:
+    planned = Event(
+        EventKind.ITINERARY,
+        days_ago(1),
+        {"area_code": CHENGDU_DISTRICT, "visited_on": (TODAY + timedelta(days=2)).isoformat()},
+    )
+    assert decide(sichuan, [planned], [listed("high")]).colour is StatusColour.GREEN
+    on_the_day = NOW + timedelta(days=2)
+    assert decide(sichuan, [planned], [listed("high")], now=on_the_day).colour == "red"
+
+
+def test_visit_counts_only_when_the_area_was_listed_that_day(sichuan: RuleSet) -> None:
+    trip = visit(6)
+    listed_after = RiskArea(CHENGDU_DISTRICT, "medium", days_ago(2), None)
+    delisted_before = RiskArea(CHENGDU_DISTRICT, "medium", days_ago(30), days_ago(10))
+    listed_that_day = RiskArea(CHENGDU_DISTRICT, "medium", days_ago(6.2), days_ago(5.9))
+    assert decide(sichuan, [trip], [listed_after]).colour is StatusColour.GREEN
+    assert decide(sichuan, [trip], [delisted_before]).colour is StatusColour.GREEN
+    assert decide(sichuan, [trip], [listed_that_day]).colour is StatusColour.YELLOW
+
+
+def test_city_and_province_listings_cover_their_districts(sichuan: RuleSet) -> None:
+    trip = visit(2, CHENGDU_OTHER_DISTRICT)
+    assert decide(sichuan, [trip], [listed("medium", "510100")]).colour == "yellow"
+    assert decide(sichuan, [trip], [listed("medium", "510000")]).colour == "yellow"
+    assert decide(sichuan, [trip], [listed("medium", CHENGDU_DISTRICT)]).colour == "green"
+    assert decide(sichuan, [trip], [listed("medium", "440100")]).colour == "green"
+
+
+@pytest.mark.parametrize(
+    ("temperature", "symptoms", "colour"),
+    [
+        (36.8, [], StatusColour.GREEN),
+        (37.2, ["cough"], StatusColour.GREEN),
+        (37.3, [], StatusColour.YELLOW),
+        (38.5, [], StatusColour.YELLOW),
+        (36.5, ["fever"], StatusColour.YELLOW),
+        (36.5, [" Fever "], StatusColour.YELLOW),
+        (36.5, ["发热"], StatusColour.YELLOW),
+    ],
+)
+def test_fever_declaration_is_yellow(
+    sichuan: RuleSet, temperature: float, symptoms: list[str], colour: StatusColour
+) -> None:
+    decision = decide(sichuan, [declaration(1, temperature, symptoms)])
+    assert decision.colour is colour
+    if colour is StatusColour.YELLOW:
+        assert decision.reason is ReasonCode.SYMPTOMS
+        assert decision.until is None
+
+
+@pytest.mark.parametrize("province", ["cn-sc", "cn-gd"])
+def test_fever_then_later_negative_is_green_but_earlier_negative_is_not(province: str) -> None:
+    rules = RuleSet.load(bundled_rules_path(province))
+    fever = declaration(3, 38.0)
+    assert decide(rules, [fever, lab(2, "negative")]).colour is StatusColour.GREEN
+    assert decide(rules, [lab(4, "negative"), fever]).colour is StatusColour.YELLOW
+
+
+def test_highest_priority_rule_wins(sichuan: RuleSet) -> None:
+    everything = [lab(1), contact(2), declaration(1, 39.0), visit(1)]
+    assert decide(sichuan, everything, [listed("high")]).rule_id == "positive-pcr"
+    assert decide(sichuan, everything[1:], [listed("high")]).rule_id == "close-contact"
+    assert decide(sichuan, everything[2:], [listed("high")]).rule_id == "high-risk-visit"
+    assert decide(sichuan, everything[2:], [listed("medium")]).rule_id == "medium-risk-visit"
+    assert decide(sichuan, everything[2:3]).rule_id == "fever"
+
+
+def test_until_is_the_latest_lapse_of_the_matching_events(sichuan: RuleSet) -> None:
+    decision = decide(sichuan, [lab(10), lab(3)])
+    assert decision.until == days_ago(3) + timedelta(days=14)
+
+
+def test_reason_text_is_citizen_readable_in_both_languages(sichuan: RuleSet) -> None:
+    decision = decide(sichuan, [lab(1)])
+    assert "阳性" in decision.reason_text["zh"]
+    assert "14 days" in decision.reason_text["en"]
+
+
+def test_evaluate_refuses_a_naive_now(sichuan: RuleSet) -> None:
+    with pytest.raises(ValueError, match="aware"):
+        sichuan.evaluate([], [], datetime(2026, 11, 22))
+
+
+def test_malformed_event_data_never_matches_and_never_crashes(sichuan: RuleSet) -> None:
+    odd = [
+        Event(EventKind.LAB_RESULT, days_ago(1), {"result": True}),
+        Event(EventKind.HEALTH_DECLARATION, days_ago(1), {"temperature_c": "39", "symptoms": 5}),
+        Event(EventKind.ITINERARY, days_ago(1), {"area_code": 510104, "visited_on": "yesterday"}),
+    ]
+    assert decide(sichuan, odd, [listed("high")]).colour is StatusColour.GREEN
+
+
+def test_event_requires_an_aware_time() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        Event(EventKind.LAB_RESULT, datetime(2026, 1, 1), {})
+
+
+@pytest.mark.parametrize(
+    ("kind", "data", "message"),
+    [
+        (EventKind.LAB_RESULT, {"result": "positive", "test": "pcr"}, None),
+        (EventKind.LAB_RESULT, {"result": "maybe", "test": "pcr"}, "'result' must be one of"),
+        (EventKind.LAB_RESULT, {"result": "positive"}, "missing the field 'test'"),
+        (EventKind.VACCINATION, {"vaccine": "Sinovac", "dose": True}, "'dose' must be an integer"),
+        (EventKind.HEALTH_DECLARATION, {"symptoms": [], "temperature_c": 50}, "within"),
+        (EventKind.ITINERARY, {"area_code": "510104", "visited_on": "2026-02-30"}, "YYYY-MM-DD"),
+        (EventKind.CLOSE_CONTACT, {"case_ref": "x", "note": "y"}, "unknown field"),
+    ],
+)
+def test_validate_event_data(kind: EventKind, data: dict[str, Any], message: str | None) -> None:
+    if message is None:
+        validate_event_data(kind, data)
+        return
+    with pytest.raises(RulesError, match=message) as caught:
+        validate_event_data(kind, data)
+    assert caught.value.code is ErrorCode.INVALID_REQUEST
+
+
+# -- refusals -------------------------------------------------------------------------------------
+
+DEFAULT_RULE = (
+    '[[rule]]\nid = "default"\npriority = 0\ncolour = "green"\nreason = "none"\n'
+    'reason_text = { zh = "无异常", en = "No findings" }\n'
+)
+META = '[meta]\nprovince = "cn-test"\nversion = "1"\n'
+
+
+def positive_rule(**overrides: str) -> str:
+    fields = {
+        "id": '"positive"',
+        "priority": "10",
+        "colour": '"red"',
+        "reason": '"positive_test"',
+        "reason_text": '{ zh = "阳性", en = "Positive" }',
+        "when": '{ event = "lab_result", where = { result = "positive" }, within_days = 14 }',
+    }
+    fields.update(overrides)
+    body = "".join(f"{key} = {value}\n" for key, value in fields.items() if value != "<omit>")
+    return "[[rule]]\n" + body
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[meta\n", "not valid TOML"),
+        (DEFAULT_RULE, "field 'meta': missing"),
+        (META.replace('version = "1"\n', "") + DEFAULT_RULE, "field 'meta.version': missing"),
+        (META + 'owner = "x"\n' + DEFAULT_RULE, "field 'meta.owner': unknown key"),
+        (META, "field 'rule': missing"),
+        (META + positive_rule(), "no default rule"),
+        (META + DEFAULT_RULE + DEFAULT_RULE, "rule 'default', field 'id': duplicate rule id"),
+        (
+            META + positive_rule(priority="0") + DEFAULT_RULE,
+            "rule 'default', field 'priority': priority 0 is already used by rule 'positive'",
+        ),
+        (
+            META + positive_rule(colour='"blue"') + DEFAULT_RULE,
+            "rule 'positive', field 'colour': must be one of green, yellow, red",
+        ),
+        (
+            META + positive_rule(reason='"tired"') + DEFAULT_RULE,
+            "rule 'positive', field 'reason': must be one of",
+        ),
+        (
+            META + positive_rule(colour="<omit>") + DEFAULT_RULE,
+            "rule 'positive', field 'colour': missing",
+        ),
+        (
+            META + positive_rule(reason_text='{ zh = "阳性" }') + DEFAULT_RULE,
+            "rule 'positive', field 'reason_text.en': missing",
+        ),
+        (
+            META + positive_rule(priority='"high"') + DEFAULT_RULE,
+            "rule 'positive', field 'priority': must be an integer",
+        ),
+        (
+            META + positive_rule(id='"Positive Test"') + DEFAULT_RULE,
+            "rule '#1', field 'id': must be lower-case",
+        ),
+        (
+            META + positive_rule(colour_code='"red"') + DEFAULT_RULE,
+            "rule 'positive', field 'colour_code': unknown key",
+        ),
+        (
+            META + positive_rule(when='{ event = "pcr" }') + DEFAULT_RULE,
+            "rule 'positive', field 'when.event': must be one of lab_result",
+        ),
+        (
+            META + positive_rule(when='{ where = { result = "positive" } }') + DEFAULT_RULE,
+            "rule 'positive', field 'when.event': missing",
+        ),
+        (
+            META + positive_rule(when='{ event = "lab_result", within = 14 }') + DEFAULT_RULE,
+            "rule 'positive', field 'when.within': unknown key",
+        ),
+        (
+            META
+            + positive_rule(when='{ event = "lab_result", where = { outcome = "positive" } }')
+            + DEFAULT_RULE,
+            "rule 'positive', field 'when.where.outcome': lab_result events have no such field",
+        ),
+        (
+            META
+            + positive_rule(when='{ event = "lab_result", where = { result = "postive" } }')
+            + DEFAULT_RULE,
+            "rule 'positive', field 'when.where.result': must be one of positive, negative",
+        ),
+        (
+            META
+            + positive_rule(
+                when='[{ event = "lab_result" }, { event = "health_declaration", '
+                "where = { temperature_c = 37 } }]"
+            )
+            + DEFAULT_RULE,
+            "rule 'positive', field 'when[1].where.temperature_c': use a table with at_least",
+        ),
+        (
+            META
+            + positive_rule(
+                when='{ event = "health_declaration", where = { symptoms = '
+                '{ contains = "fever", equals = "x" } } }'
+            )
+            + DEFAULT_RULE,
+            "field 'when.where.symptoms.equals': unknown key",
+        ),
+        (
+            META
+            + positive_rule(when='{ event = "itinerary", where = { visited_on = "2026-01-01" } }')
+            + DEFAULT_RULE,
+            "field 'when.where.visited_on': dates are matched with within_days",
+        ),
+        (
+            META + positive_rule(when='{ event = "lab_result", within_days = 0 }') + DEFAULT_RULE,
+            "field 'when.within_days': must be within 1..366",
+        ),
+        (
+            META + positive_rule(when='{ event = "lab_result", within_days = 2.5 }') + DEFAULT_RULE,
+            "field 'when.within_days': must be a whole number of days",
+        ),
+        (
+            META
+            + positive_rule(when='{ event = "lab_result", area_level = "high" }')
+            + DEFAULT_RULE,
+            "field 'when.area_level': only itinerary events visit risk areas",
+        ),
+        (
+            META
+            + positive_rule(when='{ event = "itinerary", area_level = "extreme" }')
+            + DEFAULT_RULE,
+            "field 'when.area_level': must be one of low, medium, high",
+        ),
+        (
+            META
+            + positive_rule(
+                when='{ event = "close_contact", unless_followed_by = '
+                '{ event = "lab_result", after = 7 } }'
+            )
+            + DEFAULT_RULE,
+            "field 'when.unless_followed_by.after': unknown key",
+        ),
+        (
+            META
+            + positive_rule(
+                when='{ event = "close_contact", unless_followed_by = '
+                '{ event = "lab_result", after_days = -1 } }'
+            )
+            + DEFAULT_RULE,
+            "field 'when.unless_followed_by.after_days': must be within 0..366",
+        ),
+        (META + positive_rule(when="[]") + DEFAULT_RULE, "field 'when': an empty list"),
+        (
+            META + positive_rule(priority="-5") + DEFAULT_RULE,
+            "rule 'default', field 'priority': the default rule must have the lowest priority",
+        ),
+        (
+            META + DEFAULT_RULE + positive_rule(id='"other"', when="<omit>"),
+            "rule 'other', field 'when': missing, but rule 'default' is already the default",
+        ),
+    ],
+)
+def test_bad_rule_file_is_refused_with_file_rule_and_field(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "rules-bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(RulesError) as caught:
+        RuleSet.load(path)
+    message = str(caught.value)
+    assert message.startswith(str(path))
+    assert expected in message
+    assert caught.value.code is ErrorCode.INVALID_REQUEST
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("rules.yaml", "meta: {}", "must end in .toml or .json"),
+        ("rules.json", "{not json", "not valid JSON"),
+        ("rules.json", "[1, 2]", "field '<document>': must be a table"),
+        ("rules.toml", "\udcff", "not valid TOML"),
+    ],
+)
+def test_unreadable_rule_files_are_refused(
+    tmp_path: Path, name: str, content: str, expected: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8", "surrogateescape"))
+    with pytest.raises(RulesError, match=expected):
+        RuleSet.load(path)
+
+
+def test_missing_rule_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(RulesError, match="cannot read"):
+        RuleSet.load(tmp_path / "absent.toml")
+
+
+def test_from_document_matches_load(sichuan: RuleSet) -> None:
+    import tomllib
+
+    document = tomllib.loads(bundled_rules_path("cn-sc").read_text(encoding="utf-8"))
+    assert RuleSet.from_document(document).rules == sichuan.rules

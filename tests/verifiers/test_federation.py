@@ -1,0 +1,54 @@
+"""End to end with the real issuer services: a traveller's ID card read at a Sichuan checkpoint.
+
+Two real issuer apps (Sichuan, Guangdong) with their partner routers, a real Redis and the
+checkpoint, all on loopback ports. The checkpoint talks to its issuer over HTTP only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.verifiers.conftest import MakeSettings, start_checkpoint
+from tests.verifiers.federation import Role, federation, issuers_conftest
+
+
+def test_traveller_id_card_read_shows_home_colour(
+    tmp_path: Path, redis_url: str, make_settings: MakeSettings
+) -> None:
+    with federation(tmp_path, redis_url) as (sichuan, guangdong, trust):
+        traveller = issuers_conftest.citizen_number(102, division="440106")
+        guangdong.register(traveller, "陈十三")
+        device = sichuan.staff_headers(Role.CHECKPOINT)["Authorization"]
+        settings = make_settings(
+            issuer_url=sichuan.url,
+            issuer_token=device.removeprefix("Bearer "),
+        )
+        checkpoint = start_checkpoint(settings, trust)
+        try:
+            assert checkpoint.service.sync_revocations() == {
+                "cn-sc": "ok (+0)",
+                "cn-gd": "ok (+0)",
+            }
+            answer = checkpoint.post(
+                "/v1/id-card", json={"id_number": traveller, "name": "陈十三"}
+            ).json()
+            assert answer["display"] == "green", answer
+            assert answer["issuer"] == "cn-gd"
+            assert answer["home_issuer"] == "cn-gd"
+            assert answer["id_tail"] == traveller[-4:]
+            assert answer["checks"]["signature"] == "passed"
+            unknown = checkpoint.post(
+                "/v1/id-card",
+                json={"id_number": issuers_conftest.citizen_number(103, division="440106")},
+            )
+            assert unknown.status_code == 404
+            guangdong.server.stop()
+            # The cached answer (<= 60 s) is re-verified and still shown; a new person is not.
+            again = checkpoint.post("/v1/id-card", json={"id_number": traveller, "name": "陈十三"})
+            assert again.json()["cached"] is True
+            other = issuers_conftest.citizen_number(104, division="440106")
+            down = checkpoint.post("/v1/id-card", json={"id_number": other})
+            assert down.status_code == 503
+            assert down.json()["error"] == "upstream_unavailable"
+        finally:
+            checkpoint.server.stop()

@@ -1,0 +1,449 @@
+"""The checkpoint verifier service: `create_app(settings)` builds the FastAPI app.
+
+Routes are thin: they authenticate, call `CheckpointService` (plain methods tests can call),
+write the scan log and answer. A verification verdict is a 200 answer whose `display` is the
+colour or "error"; a refused request (auth, bad ID number, offline) is an error answer with
+the status from `healthcode.server.HTTP_STATUS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+import orjson
+import redis
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field, ValidationError
+
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
+from healthcode.server import create_base_app
+from verifiers.auth import Authenticator, Principal, Role, require_role
+from verifiers.lookup import StatusLookup
+from verifiers.revocations import RevocationCache
+from verifiers.scan import Checkpoint, ScanAnswer
+from verifiers.scanlog import ScanLog, export_csv, make_engine, scan_to_row
+from verifiers.settings import VerifierSettings
+from verifiers.trustsource import TrustSource, trust_source_from_settings
+
+logger = logging.getLogger("verifiers")
+
+PAGES_DIR = Path(__file__).parent / "pages"
+STATIC_DIR = Path(__file__).parent / "static"
+_MAX_SCAN_CHARS = 65536  # request bound; the verifier's own limit (16384) gives input_too_large
+
+
+class ScanRequest(BaseModel):
+    text: str = Field(max_length=_MAX_SCAN_CHARS)
+
+
+class BatchRequest(BaseModel):
+    scans: list[Annotated[str, Field(max_length=_MAX_SCAN_CHARS)]]
+
+
+class IdCardRequest(BaseModel):
+    id_number: str = Field(max_length=40)
+    name: str | None = Field(default=None, max_length=64)
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+async def _principal(request: Request) -> Principal:
+    """The caller of a request, from its `Authorization: Bearer` header."""
+    service: CheckpointService = request.app.state.service
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return service.auth.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+
+
+Caller = Annotated[Principal, Depends(_principal)]
+
+
+class CheckpointService:
+    """Everything one checkpoint process holds, with the operations routes and jobs call."""
+
+    def __init__(self, settings: VerifierSettings, trust_source: TrustSource | None = None) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.scan_log = ScanLog(
+            self.engine, settings.checkpoint_id, flush_interval_s=settings.scan_log_flush_s
+        )
+        self.auth = Authenticator(
+            self.engine,
+            settings.token_secret.get_secret_value().encode("utf-8"),
+            settings.session_lifetime_s,
+        )
+        self.trust_source = trust_source or trust_source_from_settings(settings)
+        self.revocations = RevocationCache(
+            settings.state_dir,
+            max_age_s=settings.max_revocation_age_s,
+            timeout_s=settings.lookup_timeout_s,
+        )
+        self.published_revocations = (
+            redis.Redis.from_url(
+                settings.revocation_redis_url, socket_timeout=0.2, socket_connect_timeout=0.2
+            )
+            if settings.revocation_redis_url
+            else None
+        )
+        self.checkpoint = Checkpoint(
+            self.trust_source,
+            self.revocations,
+            max_image_bytes=settings.max_image_bytes,
+            published_revocations=self.published_revocations,
+        )
+        self.http = httpx.Client(timeout=settings.lookup_timeout_s)
+        self.redis = (
+            redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+            if settings.redis_url
+            else None
+        )
+        self.lookup = StatusLookup(
+            self.checkpoint,
+            issuer_url=settings.issuer_url,
+            issuer_token=(
+                settings.issuer_token.get_secret_value() if settings.issuer_token else None
+            ),
+            checkpoint_id=settings.checkpoint_id,
+            cache_secret=settings.lookup_secret.get_secret_value().encode("utf-8"),
+            redis_client=self.redis,
+            http=self.http,
+            cache_ttl_s=settings.lookup_cache_ttl_s,
+        )
+        self._subject_secret = settings.subject_secret.get_secret_value().encode("utf-8")
+
+    def close(self) -> None:
+        """Flush the scan log and release connections."""
+        self.scan_log.close()
+        self.trust_source.close()
+        self.http.close()
+        for client in (self.redis, self.published_revocations):
+            if client is not None:
+                client.close()
+        self.engine.dispose()
+
+    # -- jobs
+    def sync_revocations(self) -> dict[str, str]:
+        """Refresh the trust list, then pull every issuer's revocation list (never raises)."""
+        self.trust_source.refresh()
+        try:
+            trust = self.checkpoint.trust()
+        except HealthcodeError:
+            return {}
+        return self.revocations.sync(trust, self.http)
+
+    def purge_scans(self, now: datetime | None = None) -> int:
+        """Delete scan records past the retention (default 28 days)."""
+        return self.scan_log.purge(retention_days=self.settings.scan_retention_days, now=now)
+
+    def status(self, now: float | None = None) -> dict[str, Any]:
+        """What the staff screen shows in its status bar: trust-list age and offline state."""
+        at = time.time() if now is None else now
+        revocations = self.revocations.status(at)
+        # Offline: some issuer's data is stale or its last sync failed; since its last good data.
+        lagging = [r for r in revocations.values() if not r["fresh"] or r["last_error"]]
+        ages = [item["as_of"] for item in lagging if item["as_of"] is not None]
+        offline = bool(lagging)
+        return {
+            "checkpoint_id": self.settings.checkpoint_id,
+            "checked_at": int(at),
+            "trust_list": self.checkpoint.trust_status(at),
+            "revocations": revocations,
+            "max_revocation_age_s": self.settings.max_revocation_age_s,
+            "offline": offline,
+            "offline_since": min(ages) if ages else None,
+            "id_card_reads": self.settings.issuer_url is not None,
+        }
+
+    # -- scans
+    def scan_text(self, text: str, principal: Principal, *, now: float | None = None) -> ScanAnswer:
+        answer = self.checkpoint.verify_text(text, now=now)
+        self.log_answers([answer], principal)
+        return answer
+
+    def scan_batch(
+        self, texts: Sequence[str], principal: Principal, *, now: float | None = None
+    ) -> list[ScanAnswer]:
+        if len(texts) > self.settings.max_batch:
+            raise RequestError(
+                ErrorCode.INVALID_REQUEST,
+                f"a batch holds at most {self.settings.max_batch} scans; split it",
+            )
+        answers = [self.checkpoint.verify_text(text, now=now, mode="batch") for text in texts]
+        self.log_answers(answers, principal)
+        return answers
+
+    def scan_image(self, data: bytes, principal: Principal) -> list[ScanAnswer]:
+        answers = self.checkpoint.verify_image(data)
+        self.log_answers(answers, principal)
+        return answers
+
+    def read_id_card(
+        self,
+        id_number: str,
+        name: str | None,
+        principal: Principal,
+        *,
+        assisted: bool,
+        now: float | None = None,
+    ) -> ScanAnswer:
+        """ID-card read or assisted look-up; logged and audited, refusals included."""
+        mode = "assisted" if assisted else "id_card"
+        if assisted:
+            require_role(principal, Role.STAFF, Role.OFFICIAL)
+        resident: ResidentId | None = None
+        try:
+            resident = parse_id_number(id_number)
+            resident, answer = self.lookup.read(id_number, name, assisted=assisted, now=now)
+        except HealthcodeError as error:
+            subject = pseudonymous_subject(resident, self._subject_secret) if resident else None
+            self._log_refusal(mode, principal, error, subject, resident)
+            raise
+        subject = answer.subject or pseudonymous_subject(resident, self._subject_secret)
+        self.log_answers([answer], principal, id_tail=resident.tail)
+        self.scan_log.audit(
+            actor=principal.actor,
+            action=mode,
+            subject=subject,
+            detail=f"result={answer.display} error={answer.result.error or '-'}",
+        )
+        return answer
+
+    def log_answers(
+        self, answers: Sequence[ScanAnswer], principal: Principal, *, id_tail: str | None = None
+    ) -> None:
+        now = datetime.now(UTC)
+        records = []
+        for answer in answers:
+            credential = answer.result.credential
+            records.append(
+                {
+                    "scanned_at": now,
+                    "mode": answer.mode,
+                    "actor": principal.actor,
+                    "subject": answer.subject,
+                    "id_tail": credential.id_tail if credential else id_tail,
+                    "issuer": answer.result.issuer if answer.result.valid else None,
+                    "result": answer.display,
+                    "error": answer.result.error.value if answer.result.error else None,
+                }
+            )
+        self.scan_log.record_scans(records)
+
+    def _log_refusal(
+        self,
+        mode: str,
+        principal: Principal,
+        error: HealthcodeError,
+        subject: str | None,
+        resident: ResidentId | None,
+    ) -> None:
+        self.scan_log.record_scans(
+            [
+                {
+                    "scanned_at": datetime.now(UTC),
+                    "mode": mode,
+                    "actor": principal.actor,
+                    "subject": subject,
+                    "id_tail": resident.tail if resident else None,
+                    "issuer": None,
+                    "result": "error",
+                    "error": error.code.value,
+                }
+            ]
+        )
+        self.scan_log.audit(
+            actor=principal.actor, action=mode, subject=subject, detail=f"error={error.code.value}"
+        )
+
+
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The request body, refused with input_too_large as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(
+            ErrorCode.INPUT_TOO_LARGE, f"the image is over {limit} bytes; send a smaller photo"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(
+                ErrorCode.INPUT_TOO_LARGE, f"the image is over {limit} bytes; send a smaller photo"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    settings: VerifierSettings | None = None, *, trust_source: TrustSource | None = None
+) -> FastAPI:
+    """Build the checkpoint app; `trust_source` overrides the one built from settings."""
+    settings = settings or VerifierSettings()
+    service = CheckpointService(settings, trust_source)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tasks: list[asyncio.Task[None]] = []
+        if settings.background_tasks:
+            tasks.append(
+                asyncio.create_task(
+                    _every(settings.revocation_sync_interval_s, service.sync_revocations)
+                )
+            )
+            tasks.append(
+                asyncio.create_task(_every(settings.purge_interval_s, service.purge_scans))
+            )
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            service.close()
+
+    app = create_base_app(
+        title="healthcode checkpoint verifier",
+        lifespan=lifespan,
+        description="Verifies health codes, ID-card reads and printed codes at checkpoints.",
+    )
+    app.state.service = service
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The staff page (full-screen result, scanner field, camera, ID-card mode)."""
+        return FileResponse(PAGES_DIR / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.post("/v1/auth/login", tags=["auth"])
+    async def login(body: LoginRequest) -> dict[str, Any]:
+        """Staff/official login: username + password → session token."""
+        token, role = await run_in_threadpool(service.auth.login, body.username, body.password)
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "expires_in": settings.session_lifetime_s,
+            "role": role.value,
+        }
+
+    @app.get("/v1/status", tags=["checkpoint"])
+    async def status(caller: Caller) -> dict[str, Any]:
+        """Trust-list age, revocation freshness per issuer, offline state."""
+        return service.status()
+
+    @app.post(
+        "/v1/scan",
+        tags=["checkpoint"],
+        response_model=None,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ScanRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def scan(request: Request) -> Response:
+        """Verify QR text as a hardware scanner types it or a camera decodes it."""
+        # The hot path: body parsed by pydantic directly from bytes, the answer serialised by
+        # orjson; FastAPI's generic body and response handling cost more than verifying.
+        caller = await _principal(request)
+        try:
+            body = ScanRequest.model_validate_json(await request.body())
+        except ValidationError:
+            raise RequestError(
+                ErrorCode.INVALID_REQUEST, 'send {"text": "<scanned text>"} as JSON'
+            ) from None
+        return _json(service.scan_text(body.text, caller).to_json())
+
+    @app.post("/v1/scan/batch", tags=["checkpoint"])
+    async def scan_batch(body: BatchRequest, caller: Caller) -> dict[str, Any]:
+        """Verify a list of scans (e.g. a group's codes); one answer each, in order."""
+        answers = service.scan_batch(body.scans, caller)
+        return {"results": [answer.to_json() for answer in answers]}
+
+    @app.post(
+        "/v1/scan/image",
+        tags=["checkpoint"],
+        openapi_extra={"requestBody": {"content": {"image/*": {}}, "required": True}},
+    )
+    async def scan_image(request: Request, caller: Caller) -> dict[str, Any]:
+        """Verify every QR code in a photo or screenshot (raw image bytes as the body)."""
+        data = await _read_bounded(request, settings.max_image_bytes)
+        answers = await run_in_threadpool(service.scan_image, data, caller)
+        return {"results": [answer.to_json() for answer in answers]}
+
+    def _id_read(body: IdCardRequest, caller: Principal, *, assisted: bool) -> JSONResponse:
+        answer = service.read_id_card(body.id_number, body.name, caller, assisted=assisted)
+        return JSONResponse(answer.to_json())
+
+    @app.post("/v1/id-card", tags=["checkpoint"])
+    def id_card(body: IdCardRequest, caller: Caller) -> JSONResponse:
+        """An ID-card reader's number and name: the home province's colour, verified."""
+        return _id_read(body, caller, assisted=False)
+
+    @app.post("/v1/assisted", tags=["checkpoint"])
+    def assisted(body: IdCardRequest, caller: Caller) -> JSONResponse:
+        """老幼助查: staff type an ID number for a citizen without a phone; audited."""
+        return _id_read(body, caller, assisted=True)
+
+    @app.get("/v1/scans/export", tags=["checkpoint"], response_model=None)
+    def export_scans(
+        caller: Caller,
+        format: Annotated[Literal["csv", "json"], Query()] = "json",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> StreamingResponse | dict[str, Any]:
+        """The scan log for health officials (pseudonyms and ID tails only); audited."""
+        require_role(caller, Role.OFFICIAL)
+        records = service.scan_log.scans(since=since, until=until)
+        service.scan_log.audit(
+            actor=caller.actor,
+            action="export_scans",
+            detail=f"format={format} since={since} until={until} rows={len(records)}",
+        )
+        if format == "csv":
+            return StreamingResponse(
+                _as_bytes(export_csv(records)),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="scans.csv"'},
+            )
+        return {"scans": [scan_to_row(record) for record in records]}
+
+    _ = (page, login, status, scan, scan_batch, scan_image, id_card, assisted, export_scans)
+    return app
+
+
+def _json(content: Any) -> Response:
+    return Response(orjson.dumps(content), media_type="application/json")
+
+
+def _as_bytes(lines: Iterator[str]) -> Iterator[bytes]:
+    for line in lines:
+        yield line.encode("utf-8")
+
+
+async def _every(interval_s: float, job: Any) -> None:
+    """Run `job` in a worker thread now and then every `interval_s`; log and go on on errors."""
+    while True:
+        try:
+            await asyncio.to_thread(job)
+        except Exception:  # a failing job must not stop the loop (it retries next round)
+            logger.exception("background job %s failed", getattr(job, "__name__", job))
+        await asyncio.sleep(interval_s)

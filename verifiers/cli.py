@@ -1,0 +1,125 @@
+"""`healthcode checkpoint ...`: serve, devices, staff accounts, scan-log purge, revocation sync.
+
+Settings come from the `HC_VERIFIER_*` environment, as for the service itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+from typing import Any
+
+from healthcode.errors import HealthcodeError
+from verifiers.auth import Authenticator, Role
+from verifiers.scanlog import ScanLog, make_engine
+from verifiers.settings import VerifierSettings
+
+
+def register(commands: Any) -> None:
+    """Add the `checkpoint` subcommand to the `healthcode` command line."""
+    checkpoint = commands.add_parser("checkpoint", help="checkpoint verifier service")
+    actions = checkpoint.add_subparsers(dest="checkpoint_command", required=True, metavar="ACTION")
+
+    serve = actions.add_parser("serve", help="serve the checkpoint API and staff page")
+    serve.set_defaults(handler=_serve)
+
+    add_device = actions.add_parser("add-device", help="register a device; prints its token once")
+    add_device.add_argument("--name", required=True, help="where the device stands")
+    add_device.set_defaults(handler=_add_device)
+
+    revoke = actions.add_parser("revoke-device", help="revoke a device token")
+    revoke.add_argument("device_id")
+    revoke.set_defaults(handler=_revoke_device)
+
+    add_user = actions.add_parser("add-user", help="create a staff or official account")
+    add_user.add_argument("username")
+    add_user.add_argument("--role", choices=[Role.STAFF.value, Role.OFFICIAL.value], required=True)
+    add_user.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="read the password from this environment variable (default: prompt)",
+    )
+    add_user.set_defaults(handler=_add_user)
+
+    purge = actions.add_parser("purge-scans", help="delete scan records past the retention")
+    purge.set_defaults(handler=_purge)
+
+    sync = actions.add_parser("sync-revocations", help="pull every issuer's revocation list now")
+    sync.set_defaults(handler=_sync)
+
+
+def _authenticator(settings: VerifierSettings) -> Authenticator:
+    return Authenticator(
+        make_engine(settings.database_url),
+        settings.token_secret.get_secret_value().encode("utf-8"),
+        settings.session_lifetime_s,
+    )
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from verifiers.__main__ import main
+
+    main()
+    return 0
+
+
+def _add_device(args: argparse.Namespace) -> int:
+    settings = VerifierSettings()
+    auth = _authenticator(settings)
+    device_id, token = auth.add_device(args.name)
+    ScanLog(auth.engine, settings.checkpoint_id).audit(
+        actor="cli", action="add_device", detail=device_id
+    )
+    print(json.dumps({"device_id": device_id, "token": token}))
+    print("The token is shown only now; store it on the device.", flush=True)
+    return 0
+
+
+def _revoke_device(args: argparse.Namespace) -> int:
+    settings = VerifierSettings()
+    auth = _authenticator(settings)
+    auth.revoke_device(args.device_id)
+    ScanLog(auth.engine, settings.checkpoint_id).audit(
+        actor="cli", action="revoke_device", detail=args.device_id
+    )
+    print(json.dumps({"device_id": args.device_id, "revoked": True}))
+    return 0
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    settings = VerifierSettings()
+    password = os.environ.get(args.password_env, "") if args.password_env else ""
+    if not password:
+        password = getpass.getpass(f"password for {args.username}: ")
+    auth = _authenticator(settings)
+    auth.add_user(args.username, password, Role(args.role))
+    ScanLog(auth.engine, settings.checkpoint_id).audit(
+        actor="cli", action="add_user", detail=f"{args.username} role={args.role}"
+    )
+    print(json.dumps({"username": args.username, "role": args.role}))
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    settings = VerifierSettings()
+    log = ScanLog(make_engine(settings.database_url), settings.checkpoint_id)
+    deleted = log.purge(retention_days=settings.scan_retention_days)
+    print(json.dumps({"deleted": deleted, "retention_days": settings.scan_retention_days}))
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    from verifiers.app import CheckpointService
+
+    service = CheckpointService(VerifierSettings())
+    try:
+        outcomes = service.sync_revocations()
+    except HealthcodeError as exc:
+        print(json.dumps({"error": exc.code.value, "message": exc.message}))
+        return 1
+    finally:
+        service.close()
+    print(json.dumps({"issuers": outcomes}))
+    return 0 if all(v.startswith("ok") for v in outcomes.values()) else 1

@@ -1,0 +1,263 @@
+"""ID-card reads and assisted look-ups (刷身份证 / 老幼助查), standard §6.3 and §10.7.
+
+The checkpoint validates the ID number, routes by its division code to the home issuer in the
+trust list, and asks ITS OWN province's issuer (`POST /v1/checkpoint/status-lookup`, device
+credential), which answers locally or relays the home province's credential. The credential is
+verified like a scanned code before any colour is shown.
+
+Answers are cached in Redis for at most 60 s under an HMAC of the ID number and name keyed with
+a checkpoint secret, never the raw number; a cached answer is verified again on every use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import logging
+import time
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import redis
+
+from healthcode.errors import ErrorCode, RequestError, VerificationError
+from healthcode.idnumber import ResidentId, parse_id_number
+from healthcode.trust import RevocationStatus, TrustStore
+from verifiers.revocations import RevocationCache
+from verifiers.scan import Checkpoint, ScanAnswer
+
+logger = logging.getLogger("verifiers.lookup")
+
+_CACHE_PREFIX = "hc:ckpt:lookup:"
+
+
+@dataclass(frozen=True, slots=True)
+class LookupAnswer:
+    """A credential obtained for an ID-card read, and where it came from."""
+
+    token: str
+    home_issuer: str
+    fetched_at: float
+    cached: bool
+
+
+class LiveStatusChecker:
+    """Revocation for a credential fetched live from its issuer moments ago.
+
+    The issuer signed the current status when it answered, so the answer itself is as fresh as
+    `fetched_at`; a `jti` listed in the synced revocation data is still refused.
+    """
+
+    def __init__(self, revocations: RevocationCache, fetched_at: float) -> None:
+        self._revocations = revocations
+        self.as_of = fetched_at
+
+    def revocation_status(self, issuer: str, jti: str) -> RevocationStatus:
+        state = self._revocations.state(issuer)
+        if state is not None and jti in state.revoked:
+            return RevocationStatus.REVOKED
+        return RevocationStatus.NOT_REVOKED
+
+
+def lookup_cache_key(secret: bytes, resident: ResidentId, name: str | None) -> str:
+    """Redis key for a look-up answer: a keyed hash, so the key reveals no ID number."""
+    message = resident.number + "\x00" + normalise_name(name)
+    return _CACHE_PREFIX + hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def normalise_name(name: str | None) -> str:
+    """The name as compared by the issuer: NFKC, without surrounding or inner spaces."""
+    if not name:
+        return ""
+    return "".join(unicodedata.normalize("NFKC", name).split())
+
+
+class StatusLookup:
+    """Obtains and verifies the home-province credential for an ID number."""
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        *,
+        issuer_url: str | None,
+        issuer_token: str | None,
+        checkpoint_id: str,
+        cache_secret: bytes,
+        redis_client: redis.Redis | None,
+        http: httpx.Client,
+        cache_ttl_s: int = 60,
+    ) -> None:
+        if not 0 < cache_ttl_s <= 60:
+            raise ValueError("the look-up cache lifetime must be 1..60 s (standard §10.7)")
+        self.checkpoint = checkpoint
+        self.issuer_url = issuer_url.rstrip("/") if issuer_url else None
+        self._issuer_token = issuer_token
+        self.checkpoint_id = checkpoint_id
+        self._cache_secret = cache_secret
+        self._redis = redis_client
+        self._http = http
+        self.cache_ttl_s = cache_ttl_s
+
+    def read(
+        self,
+        id_number: str,
+        name: str | None,
+        *,
+        assisted: bool,
+        now: float | None = None,
+    ) -> tuple[ResidentId, ScanAnswer]:
+        """Validate, look up (cache first) and verify; raises HealthcodeError for refusals."""
+        resident = parse_id_number(id_number)  # IdNumberError: invalid_id_number/unknown_region
+        trust = self.checkpoint.trust()
+        home = trust.issuer_for_region(resident.division_code)
+        if home is None:
+            raise RequestError(
+                ErrorCode.UNKNOWN_REGION,
+                f"no trusted issuer serves province {resident.province_code[:2]} "
+                f"({resident.province_name}); check the trust list",
+            )
+        mode = "assisted" if assisted else "id_card"
+        key = lookup_cache_key(self._cache_secret, resident, name)
+        cached = self._cache_get(key)
+        if cached is not None:
+            answer = self._verify(cached, resident, home.id, trust, mode, now)
+            if answer.result.valid:
+                return resident, answer
+            self._cache_delete(key)  # expired or revoked meanwhile: never trusted blindly
+        lookup = self._fetch(resident, name, assisted=assisted)
+        answer = self._verify(lookup, resident, home.id, trust, mode, now)
+        if answer.result.valid:
+            self._cache_set(key, lookup.token)
+        return resident, answer
+
+    def _verify(
+        self,
+        lookup: LookupAnswer,
+        resident: ResidentId,
+        home_issuer: str,
+        trust: TrustStore,
+        mode: str,
+        now: float | None,
+    ) -> ScanAnswer:
+        checker = LiveStatusChecker(self.checkpoint.revocations, lookup.fetched_at)
+        answer = self.checkpoint.verify_text(lookup.token, now=now, mode=mode, revocations=checker)
+        credential = answer.result.credential
+        # The answer must be about this person and from their home province: a mix-up
+        # (or a relay bug) must never show someone else's colour.
+        if credential is not None and (
+            credential.id_tail != resident.tail or credential.issuer != home_issuer
+        ):
+            error = VerificationError(
+                ErrorCode.INVALID_CLAIMS,
+                "the look-up answer is not for this ID number or not from its home issuer",
+            )
+            answer.result = answer.result._replace(
+                valid=False, error=error.code, message=error.message, credential=None, claims=None
+            )
+        answer.extra.update(
+            home_issuer=home_issuer,
+            assisted=mode == "assisted",
+            cached=lookup.cached,
+            fetched_at=int(lookup.fetched_at),
+        )
+        return answer
+
+    def _fetch(self, resident: ResidentId, name: str | None, *, assisted: bool) -> LookupAnswer:
+        if self.issuer_url is None:
+            raise RequestError(
+                ErrorCode.UNAVAILABLE_OFFLINE,
+                "no issuer is configured for ID-card look-ups; scan a QR or printed code",
+            )
+        body: dict[str, Any] = {
+            "id_number": resident.number,
+            "assisted": assisted,
+            "checkpoint_id": self.checkpoint_id,
+        }
+        if name:
+            body["name"] = name
+        headers = {"Authorization": f"Bearer {self._issuer_token}"} if self._issuer_token else {}
+        try:
+            response = self._http.post(
+                self.issuer_url + "/v1/checkpoint/status-lookup", json=body, headers=headers
+            )
+        except httpx.TransportError as exc:
+            logger.info("issuer unreachable for ID-card look-up: %s", type(exc).__name__)
+            raise RequestError(
+                ErrorCode.UNAVAILABLE_OFFLINE,
+                "the province issuer cannot be reached; ID-card reads need the network, "
+                "scan a QR or printed code instead",
+            ) from None
+        if response.status_code == 200:
+            try:
+                data = response.json()
+                token = data["token"]
+                if not isinstance(token, str):
+                    raise TypeError("token is not a string")
+            except (ValueError, KeyError, TypeError):
+                raise RequestError(
+                    ErrorCode.UPSTREAM_UNAVAILABLE, "the issuer's look-up answer is malformed"
+                ) from None
+            return LookupAnswer(
+                token=token,
+                home_issuer=str(data.get("home_issuer", "")),
+                fetched_at=time.time(),
+                cached=False,
+            )
+        raise _upstream_error(response)
+
+    # -- cache (failures only cost a look-up; the cache never decides a colour)
+    def _cache_get(self, key: str) -> LookupAnswer | None:
+        if self._redis is None:
+            return None
+        try:
+            raw = self._redis.get(key)
+            ttl = self._redis.ttl(key) if raw is not None else -2
+        except redis.RedisError:
+            return None
+        if not isinstance(raw, bytes):
+            return None
+        fetched_at = time.time() - max(0, self.cache_ttl_s - max(int(ttl), 0))
+        return LookupAnswer(raw.decode("ascii"), "", fetched_at, cached=True)
+
+    def _cache_set(self, key: str, token: str) -> None:
+        if self._redis is None:
+            return
+        try:
+            self._redis.set(key, token.encode("ascii"), ex=self.cache_ttl_s)
+        except redis.RedisError:
+            logger.info("look-up cache unavailable; answer not cached")
+
+    def _cache_delete(self, key: str) -> None:
+        if self._redis is None:
+            return
+        with contextlib.suppress(redis.RedisError):
+            self._redis.delete(key)
+
+
+def _upstream_error(response: httpx.Response) -> RequestError:
+    """Map the issuer's refusal to our code; its body is the standard error shape."""
+    code: ErrorCode | None = None
+    try:
+        body = response.json()
+        code = ErrorCode(str(body.get("error"))) if isinstance(body, dict) else None
+    except ValueError:
+        code = None
+    if response.status_code == 404 or code is ErrorCode.NOT_FOUND:
+        return RequestError(
+            ErrorCode.NOT_FOUND,
+            "no citizen with this ID number and name at the home issuer; check the card",
+        )
+    if code in (ErrorCode.INVALID_ID_NUMBER, ErrorCode.UNKNOWN_REGION):
+        return RequestError(code, "the issuer refused the ID number; re-enter it")
+    if response.status_code in (401, 403):
+        return RequestError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            "the issuer refused this checkpoint's device credential; ask the administrator",
+        )
+    return RequestError(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        f"the issuer could not answer (HTTP {response.status_code}); try again shortly",
+    )

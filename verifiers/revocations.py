@@ -1,0 +1,303 @@
+"""Revocation data of every trusted issuer, synced over HTTP and kept on disk (standard §10.4).
+
+Each issuer publishes a signed list (`GET <endpoints.revocations>?since=SEQ`). The checkpoint
+verifies it with a key the trust list holds as *active* for that issuer, merges the entries and
+stores per issuer: `seq`, the revoked `jti`s with their `exp`, and `as_of` (the signed
+`issued_at` of the last list applied). Nothing here is personal data: only `jti`s.
+
+Verification fails closed: an issuer with no data, or data older than `max_age_s`, answers
+`RevocationStatus.UNKNOWN`, which `verify_credential` turns into `status_unconfirmed`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import redis
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
+
+from healthcode.errors import ErrorCode, VerificationError
+from healthcode.keys import b64url_decode
+from healthcode.trust import IssuerEntry, KeyStatus, RevocationStatus, TrustStore
+
+logger = logging.getLogger("verifiers.revocations")
+
+_MAX_LIST_BYTES = 8 * 1024 * 1024
+
+
+@dataclass(slots=True)
+class IssuerRevocations:
+    """What is known about one issuer's revocations."""
+
+    seq: int = 0
+    as_of: float | None = None  # the issuer's signed time of the last list applied
+    revoked: dict[str, int] = field(default_factory=dict)  # jti -> exp
+    last_error: str | None = None
+    last_attempt: float | None = None
+
+
+def verify_revocation_list(token: str, issuer: IssuerEntry) -> dict[str, Any]:
+    """Check a signed revocation list against the issuer's active keys; return its payload.
+
+    Raises VerificationError (bad_signature, unknown_key, malformed_*) when it must not be used.
+    """
+    parts = token.strip().split(".")
+    if len(parts) != 3:
+        raise VerificationError(ErrorCode.MALFORMED_JWS, "revocation list is not a compact JWS")
+    try:
+        header = orjson.loads(b64url_decode(parts[0]))
+        payload_bytes = b64url_decode(parts[1])
+        signature = b64url_decode(parts[2])
+    except (ValueError, orjson.JSONDecodeError) as exc:
+        raise VerificationError(ErrorCode.MALFORMED_JWS, f"revocation list: {exc}") from exc
+    if not isinstance(header, dict) or header.get("alg") != "ES256":
+        raise VerificationError(ErrorCode.UNSUPPORTED_ALGORITHM, "revocation list must be ES256")
+    if header.get("zip") is not None:
+        raise VerificationError(ErrorCode.UNSUPPORTED_COMPRESSION, "revocation list is not zipped")
+    kid = header.get("kid")
+    # §10.4: only a key *active* in the trust list for this very issuer may sign its list.
+    key = next(
+        (k for k in issuer.keys if k.kid == kid and k.status is KeyStatus.ACTIVE),
+        None,
+    )
+    if key is None:
+        raise VerificationError(
+            ErrorCode.UNKNOWN_KEY, f"revocation list of {issuer.id!r} signed by an unknown key"
+        )
+    if len(signature) != 64:
+        raise VerificationError(ErrorCode.MALFORMED_SIGNATURE, "signature must be 64-byte r||s")
+    der = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
+    try:
+        key.key.public_key.verify(der, signing_input, ec.ECDSA(SHA256()))
+    except InvalidSignature:
+        raise VerificationError(
+            ErrorCode.BAD_SIGNATURE, f"revocation list of {issuer.id!r} does not verify"
+        ) from None
+    try:
+        payload = orjson.loads(payload_bytes)
+    except orjson.JSONDecodeError as exc:
+        raise VerificationError(ErrorCode.MALFORMED_PAYLOAD, "revocation list payload") from exc
+    if (
+        not isinstance(payload, dict)
+        or payload.get("iss") != issuer.id
+        or type(payload.get("seq")) is not int
+        or type(payload.get("since")) is not int
+        or not isinstance(payload.get("issued_at"), int | float)
+        or not isinstance(payload.get("entries"), list)
+    ):
+        raise VerificationError(
+            ErrorCode.INVALID_CLAIMS, f"revocation list of {issuer.id!r} lacks iss/seq/entries"
+        )
+    for entry in payload["entries"]:
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("jti"), str)
+            and type(entry.get("exp")) is int
+        ):
+            raise VerificationError(ErrorCode.INVALID_CLAIMS, "revocation entry needs jti and exp")
+    return payload
+
+
+class RevocationCache:
+    """Per-issuer revocation state, synced from issuers and persisted as JSON in `directory`."""
+
+    def __init__(self, directory: Path, *, max_age_s: int = 900, timeout_s: float = 5.0) -> None:
+        self.directory = directory
+        self.max_age_s = max_age_s
+        self._timeout_s = timeout_s
+        self._lock = threading.Lock()
+        self._issuers: dict[str, IssuerRevocations] = {}
+        self._load()
+
+    # -- persistence
+    @property
+    def _path(self) -> Path:
+        return self.directory / "revocations.json"
+
+    def _load(self) -> None:
+        try:
+            data = json.loads(self._path.read_text("utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError) as exc:
+            # A damaged file means no data: verification fails closed until the next sync.
+            logger.warning("ignoring unreadable revocation state %s: %s", self._path, exc)
+            return
+        for issuer_id, item in data.get("issuers", {}).items():
+            self._issuers[issuer_id] = IssuerRevocations(
+                seq=int(item["seq"]),
+                as_of=item.get("as_of"),
+                revoked={str(k): int(v) for k, v in item.get("revoked", {}).items()},
+            )
+
+    def _save(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        data = {
+            "issuers": {
+                issuer_id: {"seq": s.seq, "as_of": s.as_of, "revoked": s.revoked}
+                for issuer_id, s in self._issuers.items()
+            }
+        }
+        tmp = self._path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), "utf-8")
+        os.replace(tmp, self._path)  # atomic: a crash never leaves half a file
+
+    # -- sync
+    def apply(self, issuer: IssuerEntry, token: str, *, now: float | None = None) -> int:
+        """Verify and merge one signed list; returns how many entries were new."""
+        payload = verify_revocation_list(token, issuer)
+        at = time.time() if now is None else now
+        with self._lock:
+            state = self._issuers.setdefault(issuer.id, IssuerRevocations())
+            if payload["since"] > state.seq:
+                raise VerificationError(
+                    ErrorCode.INVALID_CLAIMS,
+                    f"revocation list of {issuer.id!r} starts after seq {state.seq}; a gap",
+                )
+            if payload["seq"] < state.seq or (
+                state.as_of is not None and payload["issued_at"] < state.as_of
+            ):
+                # An older list (replayed or from a lagging replica) must not roll data back.
+                return 0
+            added = 0
+            for entry in payload["entries"]:
+                if entry["jti"] not in state.revoked:
+                    added += 1
+                state.revoked[entry["jti"]] = entry["exp"]
+            state.seq = payload["seq"]
+            # Freshness is the issuer's signed time, never later than our own clock.
+            state.as_of = float(min(payload["issued_at"], at))
+            state.revoked = {j: e for j, e in state.revoked.items() if e >= at - 600}
+            state.last_error = None
+            self._save()
+        return added
+
+    def sync_issuer(self, issuer: IssuerEntry, http: httpx.Client) -> int:
+        """Fetch and apply the issuer's list since our `seq`. Raises httpx/Verification errors."""
+        url = issuer.endpoints.get("revocations")
+        if not url:
+            raise ValueError(f"issuer {issuer.id!r} has no revocations endpoint")
+        with self._lock:
+            state = self._issuers.setdefault(issuer.id, IssuerRevocations())
+            state.last_attempt = time.time()
+            since = state.seq
+        response = http.get(url, params={"since": since}, timeout=self._timeout_s)
+        response.raise_for_status()
+        if len(response.content) > _MAX_LIST_BYTES:
+            raise VerificationError(ErrorCode.INPUT_TOO_LARGE, "revocation list too large")
+        return self.apply(issuer, _list_token(response))
+
+    def sync(self, trust: TrustStore, http: httpx.Client) -> dict[str, str]:
+        """Sync every issuer with a revocations endpoint; returns issuer id -> outcome."""
+        outcomes: dict[str, str] = {}
+        for issuer in trust.issuers.values():
+            if not issuer.endpoints.get("revocations"):
+                continue
+            try:
+                added = self.sync_issuer(issuer, http)
+                outcomes[issuer.id] = f"ok (+{added})"
+            except (httpx.HTTPError, VerificationError, ValueError) as exc:
+                message = exc.message if isinstance(exc, VerificationError) else str(exc)
+                with self._lock:
+                    self._issuers.setdefault(
+                        issuer.id, IssuerRevocations()
+                    ).last_error = f"{type(exc).__name__}: {message}"[:200]
+                outcomes[issuer.id] = "failed"
+                logger.info("revocation sync of %s failed: %s", issuer.id, message)
+        return outcomes
+
+    # -- lookups
+    def checker(self, now: float, published: redis.Redis | None = None) -> BoundRevocationChecker:
+        """A `RevocationChecker` for one verification at time `now`.
+
+        `published` is a Redis holding issuers' `hc:revoked:{iss}` sets: a member there is
+        revoked at once, before the next sync. Its absence proves nothing (the set may be
+        rebuilding), so freshness still comes from the signed lists only.
+        """
+        return BoundRevocationChecker(self, now, published)
+
+    def state(self, issuer_id: str) -> IssuerRevocations | None:
+        return self._issuers.get(issuer_id)
+
+    def status(self, now: float) -> dict[str, Any]:
+        """Per-issuer freshness for the staff screen and `/v1/status`."""
+        out: dict[str, Any] = {}
+        for issuer_id, state in self._issuers.items():
+            age = None if state.as_of is None else int(now - state.as_of)
+            out[issuer_id] = {
+                "seq": state.seq,
+                "as_of": state.as_of,
+                "age_s": age,
+                "fresh": age is not None and age <= self.max_age_s,
+                "revoked_count": len(state.revoked),
+                "last_error": state.last_error,
+            }
+        return out
+
+
+class BoundRevocationChecker:
+    """Answers `revocation_status` as of one verification time; exposes `as_of` for notes."""
+
+    __slots__ = ("_cache", "_now", "_published", "as_of")
+
+    def __init__(
+        self, cache: RevocationCache, now: float, published: redis.Redis | None = None
+    ) -> None:
+        self._cache = cache
+        self._now = now
+        self._published = published
+        self.as_of: float | None = None
+
+    def revocation_status(self, issuer: str, jti: str) -> RevocationStatus:
+        state = self._cache.state(issuer)
+        if state is not None and jti in state.revoked:
+            self.as_of = state.as_of
+            return RevocationStatus.REVOKED
+        if self._published is not None and _published_revoked(self._published, issuer, jti):
+            return RevocationStatus.REVOKED
+        if state is None or state.as_of is None:
+            return RevocationStatus.UNKNOWN
+        self.as_of = state.as_of
+        if self._now - state.as_of > self._cache.max_age_s:
+            return RevocationStatus.UNKNOWN
+        return RevocationStatus.NOT_REVOKED
+
+
+def _published_revoked(client: redis.Redis, issuer: str, jti: str) -> bool:
+    """`SISMEMBER hc:revoked:{iss} jti`; an unreachable Redis counts as no news."""
+    try:
+        return bool(client.sismember(f"hc:revoked:{issuer}", jti))
+    except redis.RedisError:
+        return False
+
+
+def _list_token(response: httpx.Response) -> str:
+    """The compact JWS from either answer shape: the issuer API's JSON or the partner API's."""
+    content_type = response.headers.get("content-type", "")
+    if "json" in content_type:
+        body: Any = response.json()
+        if isinstance(body, Mapping):
+            for name in ("revocation_list", "revocations", "list"):
+                if isinstance(body.get(name), str):
+                    return str(body[name])
+            raise ValueError("revocation answer has no 'revocation_list' member")
+        if isinstance(body, str):
+            return body
+        raise ValueError("revocation answer is not a JWS")
+    return response.text.strip()

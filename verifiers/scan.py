@@ -1,0 +1,180 @@
+"""Verifying what a checkpoint reads, and the answer its screen shows.
+
+`Checkpoint.verify_text` takes what a scanner typed or a camera decoded, verifies it against
+the current trust list and the synced revocation data, and returns a `ScanAnswer`: the colour
+(or the error), the reason in Chinese and English, the masked name, ID tail, issuer, code kind,
+validity left, the checks that ran and what could not be checked and since when.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from healthcode.config import DEFAULT_LIMITS, Limits
+from healthcode.credential import REASON_LABELS, CodeKind
+from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
+from healthcode.qr import decode_image
+from healthcode.trust import Profile, RevocationChecker, TrustStore
+from healthcode.verify import Check, CheckOutcome, VerificationResult, verify_credential
+from verifiers.revocations import RevocationCache
+from verifiers.trustsource import TrustSource
+
+#: What the screen shows: a colour, or "error" when nothing may be shown as a colour.
+Display = str
+
+
+def normalise_scan(text: str) -> str:
+    """Strip the one line ending (CR, LF, CRLF) or whitespace a hardware scanner appends."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    if text[-1:].isspace():
+        return text[:-1]
+    return text
+
+
+@dataclass(slots=True)
+class ScanAnswer:
+    """The verdict of one scan, as JSON for the staff screen (`to_json`)."""
+
+    result: VerificationResult
+    mode: str
+    trust_status: Mapping[str, Any]
+    unchecked: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display(self) -> Display:
+        credential = self.result.credential
+        if self.result.valid and credential is not None:
+            return credential.status.value
+        if self.result.valid and self.result.profile is Profile.SHC:
+            return "card"  # a verified SMART Health Card: facts, but no colour (standard §8)
+        return "error"
+
+    @property
+    def subject(self) -> str | None:
+        """The credential's pseudonymous subject (never an ID number), for the scan log."""
+        return self.result.credential.subject if self.result.credential else None
+
+    def to_json(self) -> dict[str, Any]:
+        result = self.result
+        out = result.to_json()
+        for private in ("subject", "kid", "jti", "source"):
+            out.pop(private, None)
+        out["display"] = self.display
+        out["mode"] = self.mode
+        credential = result.credential
+        if credential is not None:
+            zh, en = REASON_LABELS[credential.reason]
+            out["reason_text"] = {"zh": zh, "en": en}
+            out["validity_left_s"] = max(0, credential.expires_at - result.checked_at)
+            out["offline_code"] = credential.kind is CodeKind.OFFLINE
+        if result.error is not None:
+            info = ERROR_INFO[result.error]
+            out["hint"] = info.hint
+        out["trust_list"] = dict(self.trust_status)
+        out["unchecked"] = self.unchecked
+        out.update(self.extra)
+        return out
+
+
+class Checkpoint:
+    """The verification core of one checkpoint: trust source, revocation data, limits."""
+
+    def __init__(
+        self,
+        trust_source: TrustSource,
+        revocations: RevocationCache,
+        *,
+        limits: Limits = DEFAULT_LIMITS,
+        max_image_bytes: int = 5 * 1024 * 1024,
+        published_revocations: redis.Redis | None = None,
+    ) -> None:
+        self.trust_source = trust_source
+        self.revocations = revocations
+        self.published_revocations = published_revocations
+        self.limits = limits
+        self.max_image_bytes = max_image_bytes
+
+    def trust(self) -> TrustStore:
+        """The trust store in force (raises TrustUnavailable when none is held)."""
+        return self.trust_source.current()
+
+    def trust_status(self, now: float) -> dict[str, Any]:
+        status = dict(self.trust_source.status())
+        store = None
+        try:
+            store = self.trust()
+        except HealthcodeError:
+            status["available"] = False
+        if store is not None:
+            status["available"] = True
+            if store.signed_at is not None:
+                status["age_s"] = int(now - store.signed_at)
+            status.setdefault("version", store.version)
+        return status
+
+    def verify_text(
+        self,
+        text: str,
+        *,
+        now: float | None = None,
+        mode: str = "qr",
+        revocations: RevocationChecker | None = None,
+    ) -> ScanAnswer:
+        """Verify scanned text (hc:/, shc:/, compact JWS); bad input gives an error answer."""
+        at = time.time() if now is None else now
+        checker = (
+            revocations
+            if revocations is not None
+            else self.revocations.checker(at, self.published_revocations)
+        )
+        result = verify_credential(
+            normalise_scan(text), self.trust(), at, limits=self.limits, revocations=checker
+        )
+        return ScanAnswer(
+            result=result,
+            mode=mode,
+            trust_status=self.trust_status(at),
+            unchecked=self._unchecked(result, at),
+        )
+
+    def verify_image(self, data: bytes, *, now: float | None = None) -> list[ScanAnswer]:
+        """Decode every QR code in a photo/screenshot and verify each (reading order)."""
+        texts = decode_image(data)
+        return [self.verify_text(text, now=now, mode="image") for text in texts]
+
+    def _unchecked(self, result: VerificationResult, at: float) -> list[dict[str, Any]]:
+        """What could not be checked, and since when (the staff screen lists these)."""
+        items: list[dict[str, Any]] = []
+        revocation = result.checks.get(Check.REVOCATION)
+        not_checked = revocation is CheckOutcome.NOT_CHECKED and result.profile is not Profile.SHC
+        if result.error is ErrorCode.STATUS_UNCONFIRMED or not_checked:
+            state = self.revocations.state(result.issuer) if result.issuer else None
+            as_of = state.as_of if state else None
+            items.append(
+                {
+                    "check": "revocation",
+                    "since": as_of,
+                    "age_s": None if as_of is None else int(at - as_of),
+                    "text": {
+                        "en": "revocation status could not be confirmed"
+                        + ("" if as_of is None else " (data too old)"),
+                        "zh": "无法确认是否已作废" + ("" if as_of is None else "（数据过旧）"),
+                    },
+                }
+            )
+        if result.checks.get(Check.TRUST_LIST) is CheckOutcome.STALE:
+            items.append(
+                {
+                    "check": "trust_list",
+                    "since": None,
+                    "text": {"en": "trust list expired (grace period)", "zh": "信任列表已过期"},
+                }
+            )
+        return items

@@ -1,0 +1,223 @@
+"""The scan log and the audit log (SQLModel; SQLite by default, PostgreSQL by URL).
+
+A scan record holds the checkpoint id, time, mode, the credential's pseudonymous subject (never
+an ID number), the ID tail, the result and the error code. Records older than the retention
+(28 days by default) are purged by `purge_scans`. Exports go to health officials only and are
+audited by the caller.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, event, insert
+from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
+
+logger = logging.getLogger("verifiers.scanlog")
+
+
+class ScanRecord(SQLModel, table=True):
+    """One verification at a checkpoint."""
+
+    __tablename__ = "checkpoint_scans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    checkpoint_id: str = Field(max_length=64)
+    scanned_at: datetime = Field(index=True)
+    mode: str = Field(max_length=16)  # qr, image, id_card, assisted, batch
+    actor: str = Field(max_length=80)  # device id or staff username
+    subject: str | None = Field(default=None, max_length=64)  # pseudonym only
+    id_tail: str | None = Field(default=None, max_length=4)
+    issuer: str | None = Field(default=None, max_length=64)
+    result: str = Field(max_length=16)  # green, yellow, red, error
+    error: str | None = Field(default=None, max_length=40)
+
+
+class AuditRecord(SQLModel, table=True):
+    """Who did what with personal data (look-ups, exports) or with credentials."""
+
+    __tablename__ = "checkpoint_audit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(index=True)
+    actor: str = Field(max_length=80)
+    action: str = Field(max_length=40)
+    subject: str | None = Field(default=None, max_length=64)
+    detail: str | None = Field(default=None, max_length=400)
+
+
+_EMPTY_SCAN: dict[str, Any] = {"subject": None, "id_tail": None, "issuer": None, "error": None}
+
+EXPORT_COLUMNS = (
+    "checkpoint_id",
+    "scanned_at",
+    "mode",
+    "actor",
+    "subject",
+    "id_tail",
+    "issuer",
+    "result",
+    "error",
+)
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine for the URL; SQLite gets WAL so scans and exports do not block each other."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    else:
+        engine = create_engine(database_url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class ScanLog:
+    """Writes scan and audit records; purges and exports scans.
+
+    With `flush_interval_s` set, scan records are buffered in memory and written by a
+    background thread in one transaction per interval: a commit per scan would cost four times
+    the verification itself. A crash loses at most that interval of scan records (never audit
+    records, which are written at once). Reads flush first, so they always see every scan.
+    """
+
+    def __init__(
+        self, engine: Engine, checkpoint_id: str, *, flush_interval_s: float | None = None
+    ) -> None:
+        self.engine = engine
+        self.checkpoint_id = checkpoint_id
+        self._pending: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if flush_interval_s is not None:
+            self._thread = threading.Thread(
+                target=self._flush_loop, args=(flush_interval_s,), daemon=True
+            )
+            self._thread.start()
+
+    def record_scans(self, records: Sequence[dict[str, Any]]) -> None:
+        """Record scans (buffered if configured; else in one transaction, all or nothing)."""
+        rows = [{**_EMPTY_SCAN, **item, "checkpoint_id": self.checkpoint_id} for item in records]
+        with self._lock:
+            self._pending.extend(rows)
+        if self._thread is None:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every buffered scan record now."""
+        with self._write_lock:
+            with self._lock:
+                rows, self._pending = self._pending, []
+            if not rows:
+                return
+            try:
+                # One executemany in one transaction: all rows or none.
+                with self.engine.begin() as connection:
+                    connection.execute(insert(ScanRecord), rows)
+            except Exception:
+                with self._lock:  # keep them for the next attempt, in order
+                    self._pending[:0] = rows
+                raise
+
+    def _flush_loop(self, interval_s: float) -> None:
+        while not self._stop.wait(interval_s):
+            try:
+                self.flush()
+            except Exception:  # the database may be briefly unavailable; keep the rows
+                logger.exception("scan log flush failed; retrying")
+
+    def close(self) -> None:
+        """Stop the flusher and write what is buffered."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        self.flush()
+
+    def audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        detail: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Append one audit record."""
+        with Session(self.engine) as session:
+            session.add(
+                AuditRecord(
+                    at=at or datetime.now(UTC),
+                    actor=actor,
+                    action=action,
+                    subject=subject,
+                    detail=detail,
+                )
+            )
+            session.commit()
+
+    def purge(self, *, retention_days: int, now: datetime | None = None) -> int:
+        """Delete scan records older than the retention; returns how many were deleted."""
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+        self.flush()
+        with Session(self.engine) as session:
+            result = session.exec(delete(ScanRecord).where(col(ScanRecord.scanned_at) < cutoff))
+            session.commit()
+            return int(result.rowcount)
+
+    def scans(
+        self, *, since: datetime | None = None, until: datetime | None = None, limit: int = 100_000
+    ) -> list[ScanRecord]:
+        """Scan records in time order within [since, until)."""
+        self.flush()
+        query = select(ScanRecord).order_by(col(ScanRecord.scanned_at), col(ScanRecord.id))
+        if since is not None:
+            query = query.where(col(ScanRecord.scanned_at) >= since)
+        if until is not None:
+            query = query.where(col(ScanRecord.scanned_at) < until)
+        with Session(self.engine) as session:
+            return list(session.exec(query.limit(limit)))
+
+    def audit_records(self) -> list[AuditRecord]:
+        with Session(self.engine) as session:
+            return list(session.exec(select(AuditRecord).order_by(col(AuditRecord.id))))
+
+
+def scan_to_row(record: ScanRecord) -> dict[str, Any]:
+    """A JSON-ready export row."""
+    row = {name: getattr(record, name) for name in EXPORT_COLUMNS}
+    row["scanned_at"] = _utc(record.scanned_at).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return row
+
+
+def export_csv(records: Sequence[ScanRecord]) -> Iterator[str]:
+    """CSV text (header first), produced row by row."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    yield buffer.getvalue()
+    for record in records:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(scan_to_row(record))
+        yield buffer.getvalue()

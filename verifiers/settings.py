@@ -1,0 +1,68 @@
+"""Settings of the checkpoint verifier service (environment prefix `HC_VERIFIER_`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from healthcode.server import ServiceSettings
+from healthcode.server.settings import DEMO_SECRET_PREFIX
+
+
+class LocalIssuer(BaseModel):
+    """Metadata of a locally configured issuer (used until the signed trust list is wired)."""
+
+    name: str | None = None
+    region: str | None = None  # GB/T 2260 code of the province it serves, e.g. "510000"
+    endpoints: dict[str, str] = Field(default_factory=dict)
+
+
+class VerifierSettings(ServiceSettings):
+    """Everything a checkpoint needs; every field can be set as `HC_VERIFIER_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="HC_VERIFIER_", extra="ignore")
+
+    database_url: str = "sqlite:///./checkpoint.db"
+    #: Redis of this checkpoint site (ID-card answer cache); optional, failures are tolerated.
+    redis_url: str | None = None
+    #: This checkpoint's id as recorded in the scan log and sent to the issuer.
+    checkpoint_id: str = "checkpoint-1"
+    #: Base URL of this province's issuer service (ID-card look-ups go there).
+    issuer_url: str | None = None
+    #: Device credential of this checkpoint service at its issuer (role `checkpoint`).
+    issuer_token: SecretStr | None = None
+    #: Key of the HMAC that turns ID numbers into cache keys; never the raw number.
+    lookup_secret: SecretStr = SecretStr(DEMO_SECRET_PREFIX + "checkpoint-lookup-secret-01234567")
+    #: Key of the pseudonym written to the scan log for ID-card reads.
+    subject_secret: SecretStr = SecretStr(DEMO_SECRET_PREFIX + "checkpoint-subject-secret-0123456")
+
+    # -- trust: either the registry (signed trust list) or local JWKS files
+    registry_url: str | None = None
+    pinned_root: Path | None = None
+    #: issuer id -> JWKS file; a local, unsigned trust store (tests, demos, single province)
+    trust_jwks: dict[str, Path] = Field(default_factory=dict)
+    #: issuer id -> name/region/endpoints for the `trust_jwks` issuers
+    trust_issuers: dict[str, LocalIssuer] = Field(default_factory=dict)
+
+    #: Redis where issuers publish `hc:revoked:{iss}` (optional): revocations take effect there
+    #: before the next sync. Freshness still comes from the signed lists.
+    revocation_redis_url: str | None = None
+    #: Directory for the trust-list cache and revocation state (survives restarts, offline use).
+    state_dir: Path = Path("./checkpoint-state")
+    #: Revocation data older than this gives `status_unconfirmed`, never green (standard §5.3).
+    max_revocation_age_s: int = 900
+    revocation_sync_interval_s: float = 30.0
+    #: Run background loops (revocation sync, trust refresh, scan-log purge).
+    background_tasks: bool = True
+
+    lookup_cache_ttl_s: int = 60  # standard §10.7: at most 60 s
+    lookup_timeout_s: float = 5.0
+    max_image_bytes: int = 5 * 1024 * 1024
+    max_batch: int = 100
+    scan_retention_days: int = 28
+    #: Scan records are written in batches this often (a crash loses at most this much log).
+    scan_log_flush_s: float = 0.2
+    purge_interval_s: float = 3600.0
+    session_lifetime_s: int = 12 * 3600
