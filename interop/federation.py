@@ -142,7 +142,10 @@ def _secrets(directory: Path) -> dict[str, str]:
     if path.exists():
         stored: dict[str, str] = json.loads(path.read_text())
         return stored
-    values = {"registry_admin_token": secrets.token_urlsafe(24)}
+    values = {
+        "registry_admin_token": secrets.token_urlsafe(24),
+        "checkpoint_staff_password": secrets.token_urlsafe(9),
+    }
     for issuer_id, _, _ in PROVINCES:
         values[f"{issuer_id}_subject_secret"] = secrets.token_urlsafe(32)
         values[f"{issuer_id}_token_secret"] = secrets.token_urlsafe(32)
@@ -368,6 +371,98 @@ def _seed(federation: Federation) -> None:
             handle.write(done.stdout)
 
 
+CHECKPOINT_STAFF = "staff"
+
+
+def _login(http: httpx.Client, url: str, username: str, password: str) -> dict[str, str]:
+    answer = http.post(f"{url}/v1/auth/login", json={"username": username, "password": password})
+    if answer.status_code != 200:
+        raise FederationError(f"logging in as {username} at {url} failed: {answer.text}")
+    return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def _logins(federation: Federation, issuer_id: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(
+        (federation.directory / issuer_id / "demo-logins.json").read_text()
+    )
+    return data
+
+
+def _account(logins: Mapping[str, Any], role: str) -> Mapping[str, str]:
+    for account in logins["accounts"]:
+        if account["role"] == role:
+            found: Mapping[str, str] = account
+            return found
+    raise FederationError(f"the seeded province has no {role} account")
+
+
+def _demo_codes(federation: Federation) -> list[Path]:
+    """A current code of every seeded citizen as PNG + hc:/ text, fetched at the counter.
+
+    Uses the issuer's counter endpoint over HTTP (a walk-in citizen's printable code), so the
+    newcomer has real codes of each colour to scan on screen within a minute.
+    """
+    from healthcode.qr import render_png
+
+    target = federation.directory / "codes"
+    target.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with httpx.Client(timeout=10.0) as http:
+        for issuer_id, child in federation.provinces.items():
+            logins = _logins(federation, issuer_id)
+            counter = _account(logins, "counter_staff")
+            headers = _login(http, child.url or "", counter["username"], counter["password"])
+            for index, citizen in enumerate(logins["citizens"], start=1):
+                answer = http.post(
+                    f"{child.url}/v1/counter/offline-code",
+                    json={"id_number": citizen["id_number"], "name": citizen["name"]},
+                    headers=headers,
+                )
+                if answer.status_code != 200:
+                    raise FederationError(f"demo code for {issuer_id} failed: {answer.text}")
+                code = answer.json()
+                stem = target / f"{issuer_id}-{index}-{code['status']}"
+                stem.with_suffix(".png").write_bytes(render_png(code["qr_text"], scale=6))
+                stem.with_suffix(".txt").write_text(code["qr_text"] + "\n")
+                written.append(stem.with_suffix(".png"))
+    return written
+
+
+def _prepare_checkpoint(federation: Federation, staff_password: str) -> None:
+    """Give the checkpoint its device account at cn-sc and a staff login for the page."""
+    assert federation.checkpoint is not None
+    device = _account(_logins(federation, "cn-sc"), "checkpoint")
+    federation.checkpoint.env["HC_VERIFIER_ISSUER_USERNAME"] = device["username"]
+    federation.checkpoint.env["HC_VERIFIER_ISSUER_PASSWORD"] = device["password"]
+    marker = federation.directory / "checkpoint" / "staff-created"
+    if marker.exists():
+        return
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "healthcode.cli",
+            "checkpoint",
+            "add-user",
+            CHECKPOINT_STAFF,
+            "--role",
+            "staff",
+            "--password-env",
+            "HC_DEMO_STAFF_PASSWORD",
+        ],
+        env={**os.environ, **federation.checkpoint.env, "HC_DEMO_STAFF_PASSWORD": staff_password},
+        capture_output=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        raise FederationError(
+            f"creating the checkpoint staff login failed: "
+            f"{done.stderr.decode(errors='replace')[-800:]}"
+        )
+    marker.write_text("created\n")
+
+
 def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
     """Start everything and return the running federation (caller stops it)."""
     directory = directory.resolve()
@@ -393,7 +488,9 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
             for child in federation.provinces.values():
                 child.wait_healthy()
         _seed(federation)
+        codes = _demo_codes(federation)
         if federation.checkpoint is not None:
+            _prepare_checkpoint(federation, _secrets(directory)["checkpoint_staff_password"])
             federation.checkpoint.start()
             try:
                 federation.checkpoint.wait_healthy()
@@ -408,6 +505,16 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
     if as_json:
         print(json.dumps(summary), file=out, flush=True)
     else:
+        if federation.checkpoint is not None:
+            print(
+                f"staff page  {federation.checkpoint.url}/  (log in as {CHECKPOINT_STAFF} with "
+                f"password {_secrets(directory)['checkpoint_staff_password']})",
+                file=out,
+            )
+        for path in codes:
+            print(
+                f"code        {path}  (open it on screen and scan it, or paste the .txt)", file=out
+            )
         print(
             f"registry    {summary['registry']}  (admin token in {directory}/secrets.json)",
             file=out,

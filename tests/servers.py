@@ -34,16 +34,31 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 class RedisServer:
     """A real redis-server process on a free port, with no persistence, in a temp dir."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self._start()
+
+    def _start(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; scripts/test installs it")
-        self.port = free_port()
         self._dir = tempfile.mkdtemp(prefix="hc-redis-")
         self._process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self._dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self._dir,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
 
@@ -60,7 +75,7 @@ class RedisServer:
     def restart(self) -> None:
         """Stop and start again on the same port (everything in memory is lost)."""
         self.stop()
-        self.__init__()  # type: ignore[misc]
+        self._start()
 
 
 class AppServer:
@@ -68,8 +83,9 @@ class AppServer:
 
     def __init__(self, app: FastAPI, port: int | None = None) -> None:
         self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

@@ -30,7 +30,7 @@ from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.server import create_base_app
 from verifiers.auth import Authenticator, Principal, Role, require_role
-from verifiers.lookup import StatusLookup
+from verifiers.lookup import IssuerCredential, StatusLookup
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
 from verifiers.scanlog import ScanLog, export_csv, make_engine, scan_to_row
@@ -115,8 +115,14 @@ class CheckpointService:
         self.lookup = StatusLookup(
             self.checkpoint,
             issuer_url=settings.issuer_url,
-            issuer_token=(
-                settings.issuer_token.get_secret_value() if settings.issuer_token else None
+            issuer_credential=IssuerCredential(
+                token=settings.issuer_token.get_secret_value() if settings.issuer_token else None,
+                username=settings.issuer_username,
+                password=(
+                    settings.issuer_password.get_secret_value()
+                    if settings.issuer_password
+                    else None
+                ),
             ),
             checkpoint_id=settings.checkpoint_id,
             cache_secret=settings.lookup_secret.get_secret_value().encode("utf-8"),

@@ -15,6 +15,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -75,6 +76,58 @@ def normalise_name(name: str | None) -> str:
     return "".join(unicodedata.normalize("NFKC", name).split())
 
 
+class IssuerCredential:
+    """This checkpoint's credential at its issuer: a fixed token, or a device account.
+
+    Issuer access tokens expire (an hour by default), so a checkpoint that runs for days logs in
+    with its device account and logs in again when the token is near its end or refused.
+    """
+
+    _RENEW_BEFORE_S = 60
+
+    def __init__(
+        self,
+        *,
+        token: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._token = token
+        self._username = username
+        self._password = password
+        self._expires_at = float("inf") if token else 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def can_log_in(self) -> bool:
+        return self._username is not None and self._password is not None
+
+    def headers(
+        self, http: httpx.Client, issuer_url: str, *, renew: bool = False
+    ) -> dict[str, str]:
+        """The Authorization header, logging in first when needed (or when `renew`)."""
+        with self._lock:
+            due = renew or time.time() > self._expires_at - self._RENEW_BEFORE_S
+            if self.can_log_in and (self._token is None or due):
+                self._log_in(http, issuer_url)
+            return {"Authorization": f"Bearer {self._token}"} if self._token else {}
+
+    def _log_in(self, http: httpx.Client, issuer_url: str) -> None:
+        response = http.post(
+            issuer_url + "/v1/auth/login",
+            json={"username": self._username, "password": self._password},
+        )
+        if response.status_code != 200:
+            self._token = None
+            raise RequestError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                "the issuer refused this checkpoint's device account; ask the province admin",
+            )
+        data = response.json()
+        self._token = str(data["access_token"])
+        self._expires_at = time.time() + float(data.get("expires_in", 3600))
+
+
 class StatusLookup:
     """Obtains and verifies the home-province credential for an ID number."""
 
@@ -83,7 +136,7 @@ class StatusLookup:
         checkpoint: Checkpoint,
         *,
         issuer_url: str | None,
-        issuer_token: str | None,
+        issuer_credential: IssuerCredential,
         checkpoint_id: str,
         cache_secret: bytes,
         redis_client: redis.Redis | None,
@@ -94,7 +147,7 @@ class StatusLookup:
             raise ValueError("the look-up cache lifetime must be 1..60 s (standard §10.7)")
         self.checkpoint = checkpoint
         self.issuer_url = issuer_url.rstrip("/") if issuer_url else None
-        self._issuer_token = issuer_token
+        self._credential = issuer_credential
         self.checkpoint_id = checkpoint_id
         self._cache_secret = cache_secret
         self._redis = redis_client
@@ -178,11 +231,14 @@ class StatusLookup:
         }
         if name:
             body["name"] = name
-        headers = {"Authorization": f"Bearer {self._issuer_token}"} if self._issuer_token else {}
+        url = self.issuer_url + "/v1/checkpoint/status-lookup"
         try:
-            response = self._http.post(
-                self.issuer_url + "/v1/checkpoint/status-lookup", json=body, headers=headers
-            )
+            headers = self._credential.headers(self._http, self.issuer_url)
+            response = self._http.post(url, json=body, headers=headers)
+            if response.status_code == 401 and self._credential.can_log_in:
+                # The token expired or was revoked early: log in once more, then give up.
+                headers = self._credential.headers(self._http, self.issuer_url, renew=True)
+                response = self._http.post(url, json=body, headers=headers)
         except httpx.TransportError as exc:
             logger.info("issuer unreachable for ID-card look-up: %s", type(exc).__name__)
             raise RequestError(

@@ -31,7 +31,10 @@ class VerifierSettings(ServiceSettings):
     checkpoint_id: str = "checkpoint-1"
     #: Base URL of this province's issuer service (ID-card look-ups go there).
     issuer_url: str | None = None
-    #: Device credential of this checkpoint service at its issuer (role `checkpoint`).
+    #: Device account of this checkpoint at its issuer (role `checkpoint`): the service logs in
+    #: and renews its token itself. `issuer_token` is a fixed token instead (tests, short runs).
+    issuer_username: str | None = None
+    issuer_password: SecretStr | None = None
     issuer_token: SecretStr | None = None
     #: Key of the HMAC that turns ID numbers into cache keys; never the raw number.
     lookup_secret: SecretStr = SecretStr(DEMO_SECRET_PREFIX + "checkpoint-lookup-secret-01234567")

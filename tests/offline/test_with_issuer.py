@@ -32,9 +32,8 @@ from tests.issuers.conftest import (
 from tests.issuers.helpers import lab_csv, recent
 from tests.servers import serve
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("pdftoppm") is None, reason="poppler-utils is installed by scripts/test"
-)
+if shutil.which("pdftoppm") is None:  # pragma: no cover - scripts/test installs it
+    raise RuntimeError("pdftoppm (poppler-utils) is missing: run the suite through scripts/test")
 
 
 @pytest.fixture

@@ -10,15 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
+import tests.issuers.conftest as issuers_conftest
 from healthcode.keys import SigningKey
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
+from issuers.keyring import Keyring
 from tests.servers import free_port
-
-issuers_conftest = pytest.importorskip("tests.issuers.conftest")
-Keyring = pytest.importorskip("issuers.keyring").Keyring
-Role = pytest.importorskip("issuers.auth").Role
 
 
 @contextlib.contextmanager

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from issuers.auth import Role
 from tests.verifiers.conftest import MakeSettings, start_checkpoint
-from tests.verifiers.federation import Role, federation, issuers_conftest
+from tests.verifiers.federation import federation, issuers_conftest
 
 
 def test_traveller_id_card_read_shows_home_colour(
@@ -50,5 +51,34 @@ def test_traveller_id_card_read_shows_home_colour(
             down = checkpoint.post("/v1/id-card", json={"id_number": other})
             assert down.status_code == 503
             assert down.json()["error"] == "upstream_unavailable"
+        finally:
+            checkpoint.server.stop()
+
+
+def test_checkpoint_logs_in_with_its_device_account_and_renews(
+    tmp_path: Path, redis_url: str, make_settings: MakeSettings
+) -> None:
+    from tests.issuers.conftest import STAFF_PASSWORD
+
+    with federation(tmp_path, redis_url) as (sichuan, _guangdong, trust):
+        local = issuers_conftest.citizen_number(105, division="510104")
+        sichuan.register(local, "周十五")
+        sichuan.staff_headers(Role.CHECKPOINT, username="gate-7")  # creates the account
+        settings = make_settings(
+            issuer_url=sichuan.url, issuer_username="gate-7", issuer_password=STAFF_PASSWORD
+        )
+        checkpoint = start_checkpoint(settings, trust)
+        try:
+            checkpoint.service.sync_revocations()
+            first = checkpoint.post("/v1/id-card", json={"id_number": local, "name": "周十五"})
+            assert first.json()["display"] == "green", first.text
+            # Pretend the issuer's token expired: the next look-up logs in again by itself.
+            credential = checkpoint.service.lookup._credential
+            credential._token = "expired-token"
+            other = issuers_conftest.citizen_number(106, division="510104")
+            sichuan.register(other, "吴十六")
+            second = checkpoint.post("/v1/id-card", json={"id_number": other, "name": "吴十六"})
+            assert second.json()["display"] == "green", second.text
+            assert credential._token != "expired-token"
         finally:
             checkpoint.server.stop()

@@ -14,6 +14,7 @@ from PIL import Image
 from healthcode import CodeKind, ReasonCode, StatusColour, encode_numeric, new_credential
 from healthcode.jws import sign_credential
 from healthcode.qr import render_png
+from issuers.auth import Role
 from tests.verifiers.conftest import (
     BJ_YELLOW,
     SC_GREEN,
@@ -23,15 +24,15 @@ from tests.verifiers.conftest import (
     RunningCheckpoint,
     start_checkpoint,
 )
-from tests.verifiers.federation import Role, federation, issuers_conftest
+from tests.verifiers.federation import federation, issuers_conftest
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
-if shutil.which(CHROMIUM) is None:  # pragma: no cover - the test image installs it
-    pytest.skip("chromium is not installed", allow_module_level=True)
+if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
+    raise RuntimeError("chromium is not installed: run the suite through scripts/test")
 
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright  # noqa: E402
 
