@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -185,7 +186,28 @@ def run_benchmark(
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:  # pragma: no cover - thin wrapper
-    result = run_benchmark()
-    print(result.report())
-    return 0
+def plot(result: BenchResult, path: str | Path) -> Path:
+    """Horizontal bars of each rate against the raw-verify floor, as a PNG (Pillow only)."""
+    from PIL import Image, ImageDraw
+
+    rows = [
+        ("(a) raw ES256 verify", result.raw_verify_per_s, (120, 120, 120)),
+        ("(b) verify_credential", result.verify_per_s, (30, 120, 200)),
+        ("(c) jwcrypto verify", result.jwcrypto_verify_per_s, (200, 120, 40)),
+        ("(d) sign + QR matrix", result.issue_qr_matrix_per_s, (60, 150, 80)),
+        ("(d) sign + PNG", result.issue_png_per_s, (60, 150, 80)),
+    ]
+    width, left, bar_h, gap = 900, 190, 26, 14
+    image = Image.new("RGB", (width, 60 + len(rows) * (bar_h + gap)), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((10, 10), "healthcode bench: operations per second (one run, one core)", "black")
+    scale = (width - left - 170) / max(rate for _, rate, _ in rows)
+    for index, (label, rate, colour) in enumerate(rows):
+        y = 40 + index * (bar_h + gap)
+        draw.text((10, y + 7), label, "black")
+        draw.rectangle((left, y, left + rate * scale, y + bar_h), fill=colour)
+        ratio = rate / result.raw_verify_per_s
+        draw.text((left + rate * scale + 8, y + 7), f"{rate:,.0f}/s ({ratio:.2f} of a)", "black")
+    target = Path(path)
+    image.save(target)
+    return target

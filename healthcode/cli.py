@@ -103,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--tokens", type=int, default=2000, help="distinct tokens")
     bench.add_argument("--rounds", type=int, default=3, help="interleaved rounds (best of)")
+    bench.add_argument("--plot", type=Path, metavar="PNG", help="also draw the rates as a chart")
     bench.set_defaults(handler=_bench)
 
     for entry in sorted(entry_points(group="healthcode.commands"), key=lambda e: e.name):
@@ -278,11 +279,13 @@ def _print_result(result: VerificationResult, *, as_json: bool) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from healthcode.benchmark import run_benchmark
+    from healthcode.benchmark import plot, run_benchmark
 
     progress = None if args.json else (lambda line: print(line, file=sys.stderr))
     result = run_benchmark(tokens=args.tokens, rounds=args.rounds, progress=progress)
     print(json.dumps(result.to_json()) if args.json else result.report())
+    if args.plot:
+        plot(result, args.plot)
     return EXIT_VALID
 
 

@@ -193,8 +193,9 @@ def test_bad_arguments_exit_2(args: list[str]) -> None:
     assert run(*args).returncode == 2
 
 
-def test_bench_json_has_the_contract_keys() -> None:
-    result = run("bench", "--json", "--tokens", "50", "--rounds", "1")
+def test_bench_json_has_the_contract_keys(tmp_path: Path) -> None:
+    chart = tmp_path / "bench.png"
+    result = run("bench", "--json", "--tokens", "50", "--rounds", "1", "--plot", str(chart))
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     for key in (
@@ -205,3 +206,4 @@ def test_bench_json_has_the_contract_keys() -> None:
         "issue_png_per_s",
     ):
         assert out[key] > 0
+    assert chart.read_bytes().startswith(b"\x89PNG")
