@@ -174,14 +174,20 @@ def _sync_partners(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
-    from issuers.keyring import Keyring
+    from healthcode.keys import SigningKey
+    from issuers.keyring import Keyring, register_new_key
 
     settings = _settings()
     keyring = Keyring(settings.key_dir, keep_retired_s=settings.offline_lifetime_s)
-    key = keyring.rotate()
+    new_key = SigningKey.generate()
+    if settings.registry_url:
+        # The registry must list the key before it signs: other provinces trust only the list.
+        register_new_key(settings.registry_url, settings.issuer_id, keyring.signing_key(), new_key)
+    key = keyring.rotate(new_key=new_key)
     retired = [r.kid for r in keyring.records() if r.retired_at is not None]
     print(f"new signing key {key.kid}; retired keys kept in the JWKS: {', '.join(retired) or '-'}")
-    print("register the new key with the trust registry before it signs codes others verify")
+    if not settings.registry_url:
+        print("no registry configured: this key is trusted where this issuer's JWKS is")
     return EXIT_OK
 
 

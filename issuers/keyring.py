@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from healthcode.errors import ErrorCode, RequestError
+from healthcode.keychange import make_rotation_request
 from healthcode.keys import SigningKey, VerifyingKey, jwks_document
 
 _SKEW_S = 120
@@ -74,12 +78,12 @@ class Keyring:
         os.replace(temporary, self._index)
         self._loaded_mtime = None
 
-    def rotate(self, now: float | None = None) -> SigningKey:
-        """Generate a new signing key; the previous active key becomes retired."""
+    def rotate(self, now: float | None = None, new_key: SigningKey | None = None) -> SigningKey:
+        """Make `new_key` (default: a fresh one) the signing key; the active one retires."""
         at = int(time.time() if now is None else now)
         with self._lock:
             self._load()
-            key = SigningKey.generate()
+            key = new_key or SigningKey.generate()
             key.save(self.key_dir / f"{key.kid}.pem")
             self._records = [
                 KeyRecord(r.kid, r.created_at, at if r.retired_at is None else r.retired_at)
@@ -118,3 +122,37 @@ class Keyring:
 
     def jwks(self, now: float | None = None) -> dict[str, list[dict[str, str]]]:
         return jwks_document(self.published_keys(now))
+
+
+def register_new_key(
+    registry_url: str,
+    issuer_id: str,
+    current_key: SigningKey,
+    new_key: SigningKey,
+    *,
+    http: httpx.Client | None = None,
+) -> None:
+    """Ask the trust registry to list `new_key` (standard §7.4); raises RequestError if refused.
+
+    The request carries two proofs: one by the current key (the issuer asks) and one by the
+    new key (the issuer holds it). The caller switches signing only after this returns.
+    """
+    body = make_rotation_request(issuer=issuer_id, current_key=current_key, new_key=new_key)
+    client = http or httpx.Client(timeout=10.0)
+    try:
+        answer = client.post(f"{registry_url.rstrip('/')}/v1/issuers/{issuer_id}/keys", json=body)
+    except httpx.TransportError as exc:
+        raise RequestError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            f"the trust registry cannot be reached ({type(exc).__name__}); the key was not "
+            "rotated, try again",
+        ) from exc
+    finally:
+        if http is None:
+            client.close()
+    if answer.status_code != 201:
+        raise RequestError(
+            ErrorCode.CONFLICT if answer.status_code == 409 else ErrorCode.UPSTREAM_UNAVAILABLE,
+            f"the trust registry refused the new key ({answer.status_code}: {answer.text[:300]}); "
+            "the key was not rotated",
+        )

@@ -51,7 +51,7 @@ class Reason(BaseModel):
 
 
 class KeyRotation(BaseModel):
-    """A new key with its two proofs (interop.registry.rotation.make_rotation_request)."""
+    """A new key with its two proofs (healthcode.keychange.make_rotation_request)."""
 
     jwk: dict[str, Any]
     authorization: str = Field(min_length=1, max_length=4096)
@@ -170,7 +170,7 @@ def rotate_key(
 
 
 class KeyRevocation(BaseModel):
-    """An issuer's own emergency revocation (interop.registry.rotation.make_revocation_request)."""
+    """An issuer's own emergency revocation (healthcode.keychange.make_revocation_request)."""
 
     proof: str = Field(min_length=1, max_length=4096)
 

@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 
 from healthcode.config import DEFAULT_LIMITS, MAX_OFFLINE_CODE_LIFETIME_S
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.keychange import REVOCATION_TYP, proof_kid, verify_rotation_proof
 from healthcode.trust import IssuerStatus, KeyStatus, TrustedKey
 from interop.registry.models import IssuerKeyRecord, PublishedDocument, UsedNonce
-from interop.registry.rotation import REVOCATION_TYP, proof_kid, verify_rotation_proof
 from interop.registry.signing import RootKeyring
 from interop.registry.store import (
     DEFAULT_LIST_LIFETIME,

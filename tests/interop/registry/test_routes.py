@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from healthcode import ErrorCode, SigningKey, jwks_document, verify_credential
+from healthcode.keychange import make_revocation_request, make_rotation_request
 from healthcode.trust import IssuerStatus, KeyStatus
 from healthcode.trustlist import peek_payload
-from interop.registry.rotation import make_revocation_request, make_rotation_request
 from tests.interop.conftest import Registry
 
 MakeToken = Callable[..., str]

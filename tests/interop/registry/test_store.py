@@ -12,12 +12,12 @@ from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session, select
 
 from healthcode import ErrorCode, RequestError, SigningKey, TrustListError, jwks_document
+from healthcode.keychange import make_rotation_request
 from healthcode.trust import IssuerStatus
 from healthcode.trustlist import TrustListState, verify_trust_list
 from interop.app import create_engine_for, init_database
 from interop.registry import keychanges, store
 from interop.registry.models import UsedNonce
-from interop.registry.rotation import make_rotation_request
 from interop.registry.signing import RootKeyring
 
 SIGNED_AT = datetime(2026, 9, 21, 8, 0, tzinfo=UTC)

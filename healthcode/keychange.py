@@ -1,4 +1,7 @@
-"""Key-rotation requests: two ES256 proofs over one payload (standard §7.4).
+"""Key-change requests an issuer sends the trust registry: rotation and revocation (§7.4).
+
+Part of the standard, so both sides use one implementation: the issuer makes requests
+(`healthcode issuer rotate-key`), the registry verifies them (`interop.registry`).
 
 An issuer asks the registry to list a new key by sending the new public JWK and the same claims
 signed twice: by one of its currently `active` keys (authorisation: the request comes from the
