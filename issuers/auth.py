@@ -6,10 +6,7 @@ Access tokens are stateless: `hc1.<base64url JSON claims>.<base64url HMAC-SHA256
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -19,12 +16,12 @@ from enum import StrEnum
 from sqlmodel import Session, select
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.security import check_password, hash_password, read_token, sign_token
 from issuers.models import Citizen, OtpChallenge, StaffAccount
 
 logger = logging.getLogger("issuers.auth")
 
 _TOKEN_PREFIX = "hc1"
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 _OTP_CONTEXT = b"hc-otp-v1:"
 #: A phone gets at most one new login code per this many seconds.
 OTP_RESEND_INTERVAL_S = 30
@@ -57,70 +54,34 @@ class Principal:
         return f"{self.role.value}:{self.username}"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def hash_password(password: str) -> str:
-    """scrypt (N=2^14, r=8, p=1) with a random salt, as `scrypt$N$r$p$salt$hash`."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
-    )
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${_b64(salt)}${_b64(digest)}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if scheme != "scrypt":
-        return False
-    candidate = hashlib.scrypt(
-        password.encode("utf-8"), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=32
-    )
-    return hmac.compare_digest(candidate, _unb64(digest))
-
-
 def issue_access_token(
     principal: Principal, secret: bytes, lifetime_s: int, now: float | None = None
 ) -> str:
-    at = int(time.time() if now is None else now)
-    claims = {
-        "sub": f"citizen:{principal.subject}"
+    """A signed access token for `principal` (healthcode.server.security format)."""
+    subject = (
+        f"citizen:{principal.subject}"
         if principal.subject is not None
-        else f"staff:{principal.username}",
-        "role": principal.role.value,
-        "exp": at + lifetime_s,
-    }
-    body = _b64(json.dumps(claims, separators=(",", ":")).encode("utf-8"))
-    signature = _b64(hmac.new(secret, f"{_TOKEN_PREFIX}.{body}".encode(), "sha256").digest())
-    return f"{_TOKEN_PREFIX}.{body}.{signature}"
+        else f"staff:{principal.username}"
+    )
+    return sign_token(
+        {"sub": subject, "role": principal.role.value},
+        secret,
+        prefix=_TOKEN_PREFIX,
+        lifetime_s=lifetime_s,
+        now=now,
+    )
 
 
 def read_access_token(token: str, secret: bytes, now: float | None = None) -> Principal:
     """The principal of a valid token; raises RequestError unauthenticated / token_expired."""
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != _TOKEN_PREFIX:
-        raise RequestError(ErrorCode.UNAUTHENTICATED, "the bearer token is malformed; log in")
-    expected = hmac.new(secret, f"{parts[0]}.{parts[1]}".encode(), "sha256").digest()
+    claims = read_token(token, secret, prefix=_TOKEN_PREFIX, now=now)
     try:
-        valid = hmac.compare_digest(_unb64(parts[2]), expected)
-        claims = json.loads(_unb64(parts[1])) if valid else None
-    except ValueError:
-        valid = False
-    if not valid or not isinstance(claims, dict):
-        raise RequestError(ErrorCode.UNAUTHENTICATED, "the bearer token is not valid; log in")
-    at = time.time() if now is None else now
-    if int(claims.get("exp", 0)) < at:
-        raise RequestError(ErrorCode.TOKEN_EXPIRED, "the access token expired; log in again")
-    role = Role(claims["role"])
-    kind, _, name = str(claims["sub"]).partition(":")
+        role = Role(claims["role"])
+        kind, _, name = str(claims["sub"]).partition(":")
+    except (KeyError, ValueError):
+        raise RequestError(
+            ErrorCode.UNAUTHENTICATED, "the bearer token is not valid; log in"
+        ) from None
     if kind == "citizen":
         return Principal(role=role, subject=name)
     return Principal(role=role, username=name)

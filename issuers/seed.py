@@ -11,7 +11,8 @@ from typing import Any
 from sqlmodel import select
 
 from healthcode.idnumber import is_known_division, make_id_number, parse_id_number
-from issuers.auth import Role, create_staff, hash_password
+from healthcode.server.security import hash_password
+from issuers.auth import Role, create_staff
 from issuers.context import IssuerContext
 from issuers.events import EventKind
 from issuers.family import bind_dependent

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from issuers.auth import check_password, hash_password
+from healthcode.server.security import check_password, hash_password
 from issuers.models import StaffAccount
 from tests.issuers.conftest import (
     TEST_SUBJECT_SECRET,
