@@ -163,6 +163,7 @@ class Load:
         self.scans, self.wall_s, self.failures = scans, wall_s, failures
         self.p50_ms, self.p99_ms = p50_ms, p99_ms
         self.client_cpu_s: float | None = None
+        self.server_cpu_s = 0.0  # CPU the server used during the measured part only
         self.extra: dict[str, Any] = {}
 
 
@@ -194,7 +195,13 @@ def _run_wrk(
 
 
 def _load_wrk(
-    wrk: str, port: int, work: Path, device_token: str, tokens: list[str], args: argparse.Namespace
+    wrk: str,
+    server_pid: int,
+    port: int,
+    work: Path,
+    device_token: str,
+    tokens: list[str],
+    args: argparse.Namespace,
 ) -> Load:
     bodies = work / "bodies.txt"
     bodies.write_text("".join(json.dumps({"text": token}) + "\n" for token in tokens))
@@ -204,7 +211,9 @@ def _load_wrk(
     lua_args = [device_token, str(bodies), "1"]
     # Warm-up (not measured): connections, caches, first-request imports.
     _run_wrk(wrk, url, script, lua_args, args.connections, WARMUP_S)
+    cpu_before = _cpu_seconds(server_pid)
     result, client_cpu = _run_wrk(wrk, url, script, lua_args, args.connections, args.duration)
+    server_cpu = _cpu_seconds(server_pid) - cpu_before
     load = Load(
         scans=int(result["requests"]),
         wall_s=result["duration_us"] / 1e6,
@@ -213,11 +222,14 @@ def _load_wrk(
         p99_ms=result["p99_us"] / 1000,
     )
     load.client_cpu_s = client_cpu
+    load.server_cpu_s = server_cpu
     load.extra = {"p999_ms": round(result["p999_us"] / 1000, 2)}
     return load
 
 
-def _load_httpx(port: int, device_token: str, tokens: list[str], args: argparse.Namespace) -> Load:
+def _load_httpx(
+    server_pid: int, port: int, device_token: str, tokens: list[str], args: argparse.Namespace
+) -> Load:
     """Fallback generator: httpx threads with keep-alive (about 2 000 requests/s per core)."""
     url = f"http://127.0.0.1:{port}/v1/scan"
     headers = {"Authorization": f"Bearer {device_token}"}
@@ -256,15 +268,19 @@ def _load_httpx(port: int, device_token: str, tokens: list[str], args: argparse.
         return time.perf_counter() - start
 
     run(tokens[:300], record=False)
+    cpu_before = _cpu_seconds(server_pid)
     wall = run(tokens[300:], record=True)
+    server_cpu = _cpu_seconds(server_pid) - cpu_before
     latencies.sort()
-    return Load(
+    load = Load(
         scans=len(latencies),
         wall_s=wall,
         failures=len(failures),
         p50_ms=statistics.median(latencies) * 1000,
         p99_ms=latencies[int(len(latencies) * 0.99) - 1] * 1000,
     )
+    load.server_cpu_s = server_cpu
+    return load
 
 
 def main() -> int:
@@ -318,20 +334,16 @@ def main() -> int:
     server = subprocess.Popen(command, env=env, cwd=ROOT)
     try:
         _wait(port)
-        cpu_before = _cpu_seconds(server.pid)
         if wrk:
-            load = _load_wrk(wrk, port, work, device_token, tokens, args)
+            load = _load_wrk(wrk, server.pid, port, work, device_token, tokens, args)
         else:
-            load = _load_httpx(port, device_token, tokens, args)
-        # Includes the warm-up; subtract it by rate (same load, same cost per scan).
-        server_cpu = _cpu_seconds(server.pid) - cpu_before
+            load = _load_httpx(server.pid, port, device_token, tokens, args)
     finally:
         server.terminate()
         server.wait(10)
         shutil.rmtree(work, ignore_errors=True)
 
-    warm_scans = load.scans * WARMUP_S / args.duration if wrk else 300
-    per_scan = server_cpu / (load.scans + warm_scans)
+    per_scan = load.server_cpu_s / load.scans
     rate = load.scans / load.wall_s
     report = {
         "generator": "wrk" if wrk else "httpx",
