@@ -58,7 +58,8 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local bodies, index, failures, headers = {}, 0, 0, nil
+failures = 0 -- a global: `done` reads it with thread:get
+local bodies, index, headers = {}, 0, nil
 function init(args)
   headers = {["Authorization"] = "Bearer " .. args[1], ["Content-Type"] = "application/json"}
   for line in io.lines(args[2]) do bodies[#bodies + 1] = line end
@@ -373,8 +374,12 @@ def main() -> int:
     print(
         f"server CPU per scan {per_scan * 1e6:.0f} us = {1 / per_scan:.0f} scans per "
         f"CPU-second (ratio {1 / per_scan / library_rate:.2f}); server busy "
-        f"{report['server_busy']:.0%} of the time, load generator ({report['generator']}) "
-        + (f"busy {report['client_busy']:.0%}" if report["client_busy"] is not None else "")
+        f"{report['server_busy']:.0%} of the time; load generator "
+        + (
+            f"(wrk) busy {report['client_busy']:.0%} of its core"
+            if report["client_busy"] is not None
+            else "(httpx threads) not measured"
+        )
     )
     return 0 if not load.failures else 1
 

@@ -24,11 +24,12 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
-from healthcode.server import create_base_app
+from healthcode.server import HTTP_STATUS, create_base_app, error_body
 from verifiers.auth import Authenticator, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
 from verifiers.revocations import RevocationCache
@@ -42,6 +43,10 @@ logger = logging.getLogger("verifiers")
 PAGES_DIR = Path(__file__).parent / "pages"
 STATIC_DIR = Path(__file__).parent / "static"
 _MAX_SCAN_CHARS = 65536  # request bound; the verifier's own limit (16384) gives input_too_large
+# A scan body is refused unread past this many bytes: even JSON-escaped (6 bytes a character),
+# a text of _MAX_SCAN_CHARS fits.
+_MAX_SCAN_BODY = 6 * _MAX_SCAN_CHARS + 1024
+_SCAN_BODY_HELP = 'send {"text": "<scanned text>"} as JSON'
 
 
 class ScanRequest(BaseModel):
@@ -62,12 +67,31 @@ class LoginRequest(BaseModel):
     password: str = Field(max_length=256)
 
 
+def _bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None for anything else."""
+    scheme, _, token = (header or "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
 async def _principal(request: Request) -> Principal:
     """The caller of a request, from its `Authorization: Bearer` header."""
     service: CheckpointService = request.app.state.service
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    return service.auth.authenticate(token.strip() if scheme.lower() == "bearer" else None)
+    return service.auth.authenticate(_bearer_token(request.headers.get("authorization")))
+
+
+def _scan_text_of(body: bytes) -> str:
+    """The `text` of a scan request body `{"text": "..."}` (other members are ignored).
+
+    The same rules as the `ScanRequest` model, checked by hand: this runs on every scan.
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    text = data.get("text") if isinstance(data, dict) else None
+    if not isinstance(text, str) or len(text) > _MAX_SCAN_CHARS:
+        raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+    return text
 
 
 Caller = Annotated[Principal, Depends(_principal)]
@@ -181,6 +205,15 @@ class CheckpointService:
         self.log_answers([answer], principal)
         return answer
 
+    def scan_request(self, authorization: str | None, body: bytes) -> bytes:
+        """`POST /v1/scan`: from the Authorization header and the raw body to the answer JSON.
+
+        Raises HealthcodeError when the request is refused (token, body); a verdict, even
+        "error", is an answer.
+        """
+        principal = self.auth.authenticate(_bearer_token(authorization))
+        return orjson.dumps(self.scan_text(_scan_text_of(body), principal).to_json())
+
     def scan_batch(
         self, texts: Sequence[str], principal: Principal, *, now: float | None = None
     ) -> list[ScanAnswer]:
@@ -277,6 +310,90 @@ class CheckpointService:
         )
 
 
+class ScanEndpoint:
+    """ASGI middleware that answers `POST /v1/scan` itself, ahead of FastAPI's routing.
+
+    The scan is the request a checkpoint serves all day, and FastAPI's generic machinery for it
+    (middleware layers, matching every route, dependency solving, Request and Response objects)
+    cost more CPU than verifying the code (docs/performance-checkpoint.md). Here a scan costs a
+    header look-up, the body read and `CheckpointService.scan_request`, the same call the
+    documented FastAPI route makes. A refused request gets the standard error answer, as the
+    app's exception handler would send it; any other exception propagates to Starlette's
+    ServerErrorMiddleware (a 500), as it would from a route. Other requests pass through.
+    """
+
+    def __init__(self, app: ASGIApp, service: CheckpointService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/v1/scan" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        status, headers = 200, _JSON_HEADERS
+        try:
+            body = await _scan_body(receive)
+            if body is None:
+                return  # the client went away: nobody to answer
+            content = self.service.scan_request(authorization, body)
+        except HealthcodeError as error:
+            status, headers, content = _error_answer(error)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [*headers, (b"content-length", str(len(content)).encode("ascii"))],
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
+
+
+def scans_first(app: FastAPI) -> ASGIApp:
+    """`app` with `ScanEndpoint` in front of all of it, for serving (`python -m verifiers`).
+
+    `create_app` registers `ScanEndpoint` as middleware, so a scan already skips routing
+    wherever the app is served; in front of the app it also skips FastAPI's own layers
+    (telemetry check, error and body-limit middleware): about 10 µs a scan. An unexpected
+    error in a scan then reaches uvicorn, which answers 500 as ServerErrorMiddleware would.
+    """
+    return ScanEndpoint(app, app.state.service)
+
+
+_JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
+
+
+async def _scan_body(receive: Receive) -> bytes | None:
+    """The whole request body (None if the client disconnected), at most _MAX_SCAN_BODY."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message: Message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_SCAN_BODY:
+            raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+        if not message.get("more_body", False):
+            # Usually the whole body came in this one message: no join, no copy.
+            return b"".join((*chunks, chunk)) if chunks else chunk
+        chunks.append(chunk)
+
+
+def _error_answer(error: HealthcodeError) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    """Status, headers and body of the standard error answer (as healthcode.server sends)."""
+    headers = _JSON_HEADERS
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        headers = (*headers, (b"retry-after", str(int(retry_after)).encode("ascii")))
+    return HTTP_STATUS[error.code], headers, orjson.dumps(error_body(error.code, error.message))
+
+
 async def _read_bounded(request: Request, limit: int) -> bytes:
     """The request body, refused with input_too_large as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -331,6 +448,7 @@ def create_app(
         description="Verifies health codes, ID-card reads and printed codes at checkpoints.",
     )
     app.state.service = service
+    app.add_middleware(ScanEndpoint, service=service)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -367,16 +485,10 @@ def create_app(
     )
     async def scan(request: Request) -> Response:
         """Verify QR text as a hardware scanner types it or a camera decodes it."""
-        # The hot path: body parsed by pydantic directly from bytes, the answer serialised by
-        # orjson; FastAPI's generic body and response handling cost more than verifying.
-        caller = await _principal(request)
-        try:
-            body = ScanRequest.model_validate_json(await request.body())
-        except ValidationError:
-            raise RequestError(
-                ErrorCode.INVALID_REQUEST, 'send {"text": "<scanned text>"} as JSON'
-            ) from None
-        return _json(service.scan_text(body.text, caller).to_json())
+        # `ScanEndpoint` answers this request before routing (the hot path); this route
+        # documents it in OpenAPI and does the same thing should a request get here.
+        content = service.scan_request(request.headers.get("authorization"), await request.body())
+        return Response(content, media_type="application/json")
 
     @app.post("/v1/scan/batch", tags=["checkpoint"])
     async def scan_batch(body: BatchRequest, caller: Caller) -> dict[str, Any]:
@@ -434,10 +546,6 @@ def create_app(
 
     _ = (page, login, status, scan, scan_batch, scan_image, id_card, assisted, export_scans)
     return app
-
-
-def _json(content: Any) -> Response:
-    return Response(orjson.dumps(content), media_type="application/json")
 
 
 def _as_bytes(lines: Iterator[str]) -> Iterator[bytes]:

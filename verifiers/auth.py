@@ -12,10 +12,7 @@ everything and is the only role that exports the scan log.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import json
 import secrets
 import threading
 import time
@@ -27,10 +24,11 @@ from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, select
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.security import check_password, hash_password, read_token, sign_token
 
 DEVICE_TOKEN_PREFIX = "hcd_"
 SESSION_TOKEN_PREFIX = "hcs_"
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SESSION_TOKEN_KIND = "s1"
 _DEVICE_CACHE_S = 2.0  # a revocation by another process takes effect within this time
 
 
@@ -72,40 +70,8 @@ class Principal:
     role: Role
 
 
-def hash_password(password: str) -> str:
-    """scrypt with a random salt, in a self-describing string."""
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32
-    )
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def check_password(password: str, stored: str) -> bool:
-    """Whether `password` matches a `hash_password` string (constant-time comparison)."""
-    try:
-        scheme, n, r, p, salt, digest = stored.split("$")
-        if scheme != "scrypt":
-            return False
-        computed = hashlib.scrypt(
-            password.encode("utf-8"),
-            salt=bytes.fromhex(salt),
-            n=int(n),
-            r=int(r),
-            p=int(p),
-            dklen=len(digest) // 2,
-        )
-    except ValueError:
-        return False
-    return hmac.compare_digest(computed.hex(), digest)
-
-
 def _token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 class Authenticator:
@@ -180,10 +146,15 @@ class Authenticator:
         if not check_password(password, stored) or user is None or user.disabled:
             raise RequestError(ErrorCode.UNAUTHENTICATED, "wrong username or password")
         role = Role(user.role)
-        exp = int((time.time() if now is None else now) + self.session_lifetime_s)
-        body = _b64(json.dumps({"u": username, "r": role.value, "exp": exp}).encode("utf-8"))
-        mac = _b64(hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).digest())
-        return f"{SESSION_TOKEN_PREFIX}{body}.{mac}", role
+        token = sign_token(
+            {"u": username, "r": role.value},
+            self._secret,
+            prefix=_SESSION_TOKEN_KIND,
+            lifetime_s=self.session_lifetime_s,
+            now=now,
+        )
+        # "hcs_" marks a session token (vs a device token); the rest is the shared format.
+        return SESSION_TOKEN_PREFIX + token, role
 
     # -- requests
     def authenticate(self, token: str | None, *, now: float | None = None) -> Principal:
@@ -222,20 +193,9 @@ class Authenticator:
         return principal
 
     def _session(self, token: str, now: float | None) -> Principal:
-        body, _, mac = token.partition(".")
-        invalid = RequestError(ErrorCode.UNAUTHENTICATED, "the session token is not valid")
-        if not (body.isascii() and mac.isascii()):
-            raise invalid
-        expected = _b64(hmac.new(self._secret, body.encode("ascii"), hashlib.sha256).digest())
-        if not hmac.compare_digest(mac, expected):
-            raise invalid
-        try:
-            claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
-            expires = float(claims["exp"])
-        except (ValueError, KeyError, TypeError):
-            raise invalid from None
-        if expires < (time.time() if now is None else now):
-            raise RequestError(ErrorCode.TOKEN_EXPIRED, "the session expired; log in again")
+        claims = read_token(token, self._secret, prefix=_SESSION_TOKEN_KIND, now=now)
+        if not isinstance(claims.get("u"), str):
+            raise RequestError(ErrorCode.UNAUTHENTICATED, "the session token is not valid")
         with Session(self.engine) as session:
             user = session.get(StaffUser, claims["u"])
         if user is None or user.disabled:

@@ -62,13 +62,44 @@ class ScanAnswer:
         return self.result.credential.subject if self.result.credential else None
 
     def to_json(self) -> dict[str, Any]:
+        """The answer: the result's JSON without private members, plus what the screen shows.
+
+        An answer with a credential (every verified health code, the common case by far) is
+        built here directly: the generic `VerificationResult.to_json`, trimmed afterwards,
+        costs more than the rest of the answer together. Same members, same order
+        (tests/verifiers/test_scan_answer.py compares the two).
+        """
         result = self.result
-        out = result.to_json()
-        for private in ("subject", "kid", "jti", "source"):
-            out.pop(private, None)
+        credential = result.credential
+        if credential is None:
+            out = result.to_json()
+            for private in ("subject", "kid", "jti", "source"):
+                out.pop(private, None)
+        else:
+            error, profile = result.error, result.profile
+            out = {
+                "valid": result.valid,
+                "error": error.value if error is not None else None,
+                "message": result.message,
+                "issuer": result.issuer,
+                "issuer_name": result.issuer_name,
+                "profile": profile.value if profile is not None else None,
+                "checked_at": result.checked_at,
+                "checks": _checks_json(result.checks),
+                "notes": list(result.notes),
+            }
+            if error is not None:
+                info = ERROR_INFO[error]
+                out["error_text"] = {"en": info.en, "zh": info.zh}
+            out["status"] = credential.status.value
+            out["reason"] = credential.reason.value
+            out["masked_name"] = credential.masked_name
+            out["id_tail"] = credential.id_tail
+            out["kind"] = credential.kind.value
+            out["issued_at"] = credential.issued_at
+            out["expires_at"] = credential.expires_at
         out["display"] = self.display
         out["mode"] = self.mode
-        credential = result.credential
         if credential is not None:
             zh, en = REASON_LABELS[credential.reason]
             out["reason_text"] = {"zh": zh, "en": en}
@@ -81,6 +112,20 @@ class ScanAnswer:
         out["unchecked"] = self.unchecked
         out.update(self.extra)
         return out
+
+
+_CHECKS_JSON: dict[tuple[tuple[Check, CheckOutcome], ...], dict[str, str]] = {}
+
+
+def _checks_json(checks: Mapping[Check, CheckOutcome]) -> dict[str, str]:
+    """`{check: outcome}` as JSON strings; the few combinations that occur are remembered."""
+    key = tuple(checks.items())
+    cached = _CHECKS_JSON.get(key)
+    if cached is None:
+        cached = {check.value: outcome.value for check, outcome in key}
+        if len(_CHECKS_JSON) < 1024:  # bounded, whatever results come in
+            _CHECKS_JSON[key] = cached
+    return dict(cached)  # a copy: the caller owns its answer
 
 
 class Checkpoint:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,13 @@ from tests.verifiers.federation import federation, issuers_conftest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+# Screenshots land in docs/images only when asked (HC_UPDATE_SCREENSHOTS=1), so a test run never
+# changes tracked files; otherwise they go to a temp folder and are still taken and written.
+IMAGES = (
+    Path(__file__).resolve().parents[2] / "docs" / "images"
+    if os.environ.get("HC_UPDATE_SCREENSHOTS")
+    else Path(tempfile.mkdtemp(prefix="hc-screenshots-"))
+)
 
 if shutil.which(CHROMIUM) is None:  # pragma: no cover - scripts/test installs it
     raise RuntimeError("chromium is not installed: run the suite through scripts/test")

@@ -1,0 +1,206 @@
+"""`POST /v1/scan` through the lean ASGI handler answers exactly as the FastAPI route does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import Request
+from fastapi.routing import APIRoute
+
+from healthcode.errors import ErrorCode
+from healthcode.server import error_body
+from tests.verifiers.conftest import SC_GREEN, Province, RunningCheckpoint
+from tests.verifiers.test_app import phone_code
+from verifiers.app import scans_first
+
+# Fields that move with the clock between two answers to the same scan.
+_CLOCK_FIELDS = ("checked_at", "validity_left_s", "trust_list")
+
+Answer = tuple[int, dict[bytes, bytes], bytes]
+
+
+def call(
+    asgi: Any,
+    body_chunks: list[bytes],
+    *,
+    token: str | None,
+    method: str = "POST",
+    path: str = "/v1/scan",
+    disconnect: bool = False,
+) -> Answer | None:
+    """One HTTP request straight into an ASGI app; None when nothing was answered."""
+    headers = [(b"host", b"checkpoint"), (b"content-type", b"application/json")]
+    if token is not None:
+        headers.append((b"authorization", f"Bearer {token}".encode()))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    messages: list[dict[str, Any]] = [{"type": "http.disconnect"}] if disconnect else []
+    messages += [
+        {"type": "http.request", "body": chunk, "more_body": i < len(body_chunks) - 1}
+        for i, chunk in enumerate(body_chunks)
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(asgi(scope, receive, send))
+    if not sent:
+        return None
+    start, *bodies = sent
+    return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in bodies)
+
+
+def call_route(app: Any, body: bytes, *, token: str) -> Answer:
+    """`POST /v1/scan` through the FastAPI route's endpoint (what the handler stands in for)."""
+    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/v1/scan")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    headers = [(b"authorization", f"Bearer {token}".encode())]
+    request = Request({"type": "http", "method": "POST", "headers": headers}, receive)
+    response = asyncio.run(route.endpoint(request))
+    return response.status_code, dict(response.raw_headers), bytes(response.body)
+
+
+def scan_body(text: str) -> bytes:
+    return orjson.dumps({"text": text})
+
+
+def without_clock(answer: bytes) -> dict[str, Any]:
+    data = orjson.loads(answer)
+    for name in _CLOCK_FIELDS:
+        data.pop(name, None)
+    return dict(data)
+
+
+def test_answers_match_the_route_and_are_logged(
+    checkpoint: RunningCheckpoint, sc: Province
+) -> None:
+    app, token = checkpoint.app, checkpoint.device_token
+    text = phone_code(sc)
+    lean = call(scans_first(app), [scan_body(text)], token=token)
+    middleware = call(app, [scan_body(text)], token=token)
+    route = call_route(app, scan_body(text), token=token)  # the FastAPI route itself
+    assert lean is not None
+    assert middleware is not None
+    reference = orjson.dumps(
+        checkpoint.service.scan_text(text, checkpoint.service.auth.authenticate(token)).to_json()
+    )
+    for status, headers, body in (lean, middleware, route):
+        assert status == 200
+        assert headers[b"content-type"] == b"application/json"
+        assert int(headers[b"content-length"]) == len(body)
+        assert without_clock(body) == without_clock(reference)
+    answer = orjson.loads(lean[2])
+    assert answer["display"] == "green"
+    assert answer["id_tail"] == SC_GREEN[-4:]
+    assert "subject" not in answer
+    records = checkpoint.service.scan_log.scans()
+    assert len(records) == 4
+    assert {record.subject for record in records} == {"c3ViamVjdC1wc2V1ZG9ueW0tMDE"}
+    assert {record.actor for record in records} == {
+        checkpoint.service.auth.authenticate(token).actor
+    }
+
+
+def test_body_in_several_chunks(checkpoint: RunningCheckpoint, sc: Province) -> None:
+    body = scan_body(phone_code(sc))
+    answer = call(
+        scans_first(checkpoint.app),
+        [body[:10], body[10:100], body[100:]],
+        token=checkpoint.device_token,
+    )
+    assert answer is not None
+    assert orjson.loads(answer[2])["display"] == "green"
+
+
+@pytest.mark.parametrize(
+    ("body", "token", "status", "code"),
+    [
+        (b'{"text": "x"}', None, 401, ErrorCode.UNAUTHENTICATED),
+        (b'{"text": "x"}', "hcd_not-a-real-token", 401, ErrorCode.UNAUTHENTICATED),
+        (b"not json", "device", 422, ErrorCode.INVALID_REQUEST),
+        (b'{"txt": "hc:/56"}', "device", 422, ErrorCode.INVALID_REQUEST),
+        (b'{"text": 5}', "device", 422, ErrorCode.INVALID_REQUEST),
+        (b'["hc:/56"]', "device", 422, ErrorCode.INVALID_REQUEST),
+        (b"", "device", 422, ErrorCode.INVALID_REQUEST),
+        (orjson.dumps({"text": "5" * 65537}), "device", 422, ErrorCode.INVALID_REQUEST),
+        (b" " * (7 * 65536), "device", 422, ErrorCode.INVALID_REQUEST),
+    ],
+)
+def test_refusals_are_the_standard_error_answer(
+    checkpoint: RunningCheckpoint, body: bytes, token: str | None, status: int, code: ErrorCode
+) -> None:
+    bearer = checkpoint.device_token if token == "device" else token
+    lean = call(scans_first(checkpoint.app), [body], token=bearer)
+    through_app = call(checkpoint.app, [body], token=bearer)  # middleware + exception handler
+    assert lean is not None
+    assert through_app is not None
+    assert lean[0] == through_app[0] == status
+    assert orjson.loads(lean[2]) == orjson.loads(through_app[2])
+    assert orjson.loads(lean[2])["error"] == code.value
+    assert set(orjson.loads(lean[2])) == set(error_body(code, "m"))
+
+
+def test_a_refused_scan_is_not_logged(checkpoint: RunningCheckpoint) -> None:
+    call(scans_first(checkpoint.app), [b"not json"], token=checkpoint.device_token)
+    call(scans_first(checkpoint.app), [b'{"text": "x"}'], token="hcd_not-a-real-token")
+    assert checkpoint.service.scan_log.scans() == []
+
+
+def test_client_gone_before_the_body_gets_no_answer(checkpoint: RunningCheckpoint) -> None:
+    answer = call(
+        scans_first(checkpoint.app),
+        [b'{"text": "x"}'],
+        token=checkpoint.device_token,
+        disconnect=True,
+    )
+    assert answer is None
+    assert checkpoint.service.scan_log.scans() == []
+
+
+def test_other_requests_pass_through(checkpoint: RunningCheckpoint) -> None:
+    lean = scans_first(checkpoint.app)
+    health = call(lean, [b""], token=None, method="GET", path="/healthz")
+    assert health is not None
+    assert health[0] == 200
+    wrong_method = call(lean, [b""], token=checkpoint.device_token, method="GET")
+    assert wrong_method is not None
+    assert wrong_method[0] == 405
+    batch = call(
+        lean,
+        [orjson.dumps({"scans": ["hc:/1234"]})],
+        token=checkpoint.device_token,
+        path="/v1/scan/batch",
+    )
+    assert batch is not None
+    assert batch[0] == 200
+    assert orjson.loads(batch[2])["results"][0]["error"] == "malformed_jws"
+
+
+def test_served_by_uvicorn(checkpoint: RunningCheckpoint, sc: Province) -> None:
+    """The running test server (middleware path) answers over HTTP like the lean handler."""
+    response = checkpoint.post("/v1/scan", content=scan_body(phone_code(sc)))
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["display"] == "green"
