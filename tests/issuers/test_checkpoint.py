@@ -11,16 +11,13 @@ import redis
 
 from healthcode import ErrorCode, StatusColour, verify_credential
 from healthcode.keys import SigningKey
-from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.auth import Role
-from issuers.keyring import Keyring
 from issuers.models import IssuedCode
 from issuers.partner_sync import sync_partner_revocations
 from issuers.revocation import RedisRevocationChecker
-from issuers.settings import IssuerSettings
-from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
+from tests.issuers.conftest import IssuerService, citizen_number
+from tests.issuers.federation import two_provinces
 from tests.issuers.helpers import lab_csv, recent
-from tests.servers import free_port
 
 
 def test_local_citizen_lookup_gives_a_short_lived_verified_credential(
@@ -61,48 +58,7 @@ def test_local_citizen_lookup_gives_a_short_lived_verified_credential(
 @contextlib.contextmanager
 def federation(tmp_path: Path, redis_url: str) -> Iterator[tuple[IssuerService, IssuerService]]:
     """Sichuan and Guangdong issuers trusting each other through one shared trust store."""
-    provinces = {"cn-sc": "510000", "cn-gd": "440000"}
-    settings: dict[str, IssuerSettings] = {}
-    ports: dict[str, int] = {}
-    partner_keys: dict[str, SigningKey] = {}
-    for issuer_id, region in provinces.items():
-        directory = tmp_path / issuer_id
-        directory.mkdir()
-        ports[issuer_id] = free_port()
-        partner_keys[issuer_id] = SigningKey.generate()
-        partner_keys[issuer_id].save(directory / "partner.pem")
-        settings[issuer_id] = make_settings(
-            directory,
-            redis_url,
-            issuer_id=issuer_id,
-            region=region,
-            public_url=f"http://127.0.0.1:{ports[issuer_id]}",
-            partner_key_file=directory / "partner.pem",
-        )
-        Keyring(settings[issuer_id].key_dir, keep_retired_s=3600).signing_key()
-
-    def trust() -> TrustStore:
-        return TrustStore(
-            [
-                IssuerEntry(
-                    id=issuer_id,
-                    name=issuer_id,
-                    region=provinces[issuer_id],
-                    keys=tuple(
-                        TrustedKey(key)
-                        for key in Keyring(s.key_dir, keep_retired_s=3600).published_keys()
-                    ),
-                    endpoints={"partner_api": s.partner_audience},
-                    partner_keys=(partner_keys[issuer_id].verifying_key,),
-                )
-                for issuer_id, s in settings.items()
-            ]
-        )
-
-    with (
-        running_issuer(settings["cn-sc"], trust=trust, port=ports["cn-sc"]) as sichuan,
-        running_issuer(settings["cn-gd"], trust=trust, port=ports["cn-gd"]) as guangdong,
-    ):
+    with two_provinces(tmp_path, redis_url) as (sichuan, guangdong, _trust):
         yield sichuan, guangdong
 
 
