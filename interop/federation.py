@@ -468,17 +468,28 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
     directory = directory.resolve()
     federation = _plan(directory)
     admin_token = _secrets(directory)["registry_admin_token"]
+    steps = 7
+
+    def step(number: int, what: str) -> None:
+        # Start-up takes tens of seconds on a small machine: say what is happening (stderr,
+        # so `--json` keeps stdout to one line).
+        print(f"[{number}/{steps}] {what}", file=sys.stderr, flush=True)
+
     try:
+        step(1, "starting redis-server and the trust registry")
         if federation.redis is not None:
             federation.redis.start()
             _wait_redis(federation.redis)
         federation.registry.start()
         federation.registry.wait_healthy()
+        step(2, "migrating the provinces' databases")
         _migrate(federation)
+        step(3, "starting the provinces " + ", ".join(federation.provinces))
         for child in federation.provinces.values():
             child.start()
         for child in federation.provinces.values():
             child.wait_healthy()
+        step(4, "onboarding the provinces in the registry")
         if _onboard(federation, admin_token):
             # The provinces fetched the trust list at start-up, before they were listed;
             # a restart makes them pick up the list now instead of at the next refresh.
@@ -487,8 +498,11 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
                 child.start()
             for child in federation.provinces.values():
                 child.wait_healthy()
+        step(5, "seeding demo citizens and accounts")
         _seed(federation)
+        step(6, "issuing demo codes")
         codes = _demo_codes(federation)
+        step(7, "starting the checkpoint")
         if federation.checkpoint is not None:
             _prepare_checkpoint(federation, _secrets(directory)["checkpoint_staff_password"])
             federation.checkpoint.start()
