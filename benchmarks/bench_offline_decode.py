@@ -3,11 +3,12 @@
     .venv/bin/python benchmarks/bench_offline_decode.py --codes 200 --layout a4
 
 For each of N freshly issued offline codes (random colour, random holder, real ES256 key):
-render the sheet to PDF, rasterise it with pdftoppm at 300 and 150 dpi, make the degraded
-copies of `offline.degrade` (quarter size, JPEG quality 30, rotated 4 degrees, grey), decode each
-with `healthcode.qr.decode_image` and verify it with `healthcode.verify_credential`. A copy counts
-as a success only if exactly one code is found, it verifies, and its colour and jti are the
-printed ones. Prints a table, writes a bar chart PNG (Pillow, shipped font).
+render the sheet to PDF, rasterise it with pdftoppm at 300 and 150 dpi in colour and at 150 dpi
+in grey (`-gray`), make the degraded copies of `offline.degrade` (quarter size, JPEG quality 30,
+rotated 4 degrees, a faded noisy grey print, a 1-bit black-and-white copy), decode each with
+`healthcode.qr.decode_image` and verify it with `healthcode.verify_credential`. A copy counts as
+a success only if exactly one code is found, it verifies, and its colour and jti are the printed
+ones. Prints a table, writes a bar chart PNG (Pillow, shipped font).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ _SUBJECT = "bench-subject-pseudonym-0"
 
 @dataclass(frozen=True, slots=True)
 class BenchResult:
+    """Rates (operations per second) of one `run_benchmark`, each the best of its rounds."""
+
     raw_verify_per_s: float
     verify_per_s: float
     jwcrypto_verify_per_s: float
@@ -39,13 +41,16 @@ class BenchResult:
 
     @property
     def verify_vs_raw(self) -> float:
+        """(b)/(a): the share of the raw ES256 rate that the whole pipeline keeps."""
         return self.verify_per_s / self.raw_verify_per_s
 
     @property
     def verify_vs_jwcrypto(self) -> float:
+        """(b)/(c): how many times a general JOSE library's rate we reach."""
         return self.verify_per_s / self.jwcrypto_verify_per_s
 
     def to_json(self) -> dict[str, float | int]:
+        """The `healthcode bench --json` object (rates rounded to 0.1/s, ratios to 0.001)."""
         return {
             "raw_verify_per_s": round(self.raw_verify_per_s, 1),
             "verify_per_s": round(self.verify_per_s, 1),
@@ -59,6 +64,7 @@ class BenchResult:
         }
 
     def report(self) -> str:
+        """The human-readable table `healthcode bench` prints."""
         return "\n".join(
             [
                 f"tokens: {self.tokens} distinct, best of {self.rounds} interleaved rounds",

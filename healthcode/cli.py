@@ -23,10 +23,9 @@ from healthcode.idnumber import parse_id_number, pseudonymous_subject
 from healthcode.jws import sign_credential
 from healthcode.keys import SigningKey, jwks_document
 from healthcode.qr import (
-    SHC_PREFIX,
     decode_image,
     encode_numeric,
-    parse_chunk,
+    is_chunk,
     reassemble_chunks,
     render_png,
     render_svg,
@@ -56,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     generate = keys_commands.add_parser("generate", help="generate a key pair and its JWKS")
     generate.add_argument("--out", required=True, type=Path, help="directory to write into")
+    generate.add_argument(
+        "--force", action="store_true", help="replace an existing key (codes it signed go bad)"
+    )
     generate.set_defaults(handler=_keys_generate)
 
     issue = commands.add_parser("issue", help="issue a signed code (demos and tests)")
@@ -114,8 +116,15 @@ def _parser() -> argparse.ArgumentParser:
 def _keys_generate(args: argparse.Namespace) -> int:
     key = SigningKey.generate()
     out: Path = args.out
-    key.save(out / "issuer-key.pem")
-    (out / "jwks.json").write_text(json.dumps(jwks_document([key.verifying_key]), indent=2))
+    try:
+        key.save(out / "issuer-key.pem", overwrite=args.force)
+        (out / "jwks.json").write_text(json.dumps(jwks_document([key.verifying_key]), indent=2))
+    except FileExistsError as exc:
+        raise UsageError(
+            f"{out / 'issuer-key.pem'} exists; keep it, or pass --force to replace it"
+        ) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot write keys into {out}: {exc.strerror or exc}") from exc
     print(
         json.dumps(
             {
@@ -141,28 +150,38 @@ def _issue(args: argparse.Namespace) -> int:
         key = SigningKey.load(args.key)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read private key {args.key}: {exc}") from exc
-    if args.id_number:
-        resident = parse_id_number(args.id_number)
-        subject, tail = pseudonymous_subject(resident, _subject_secret()), resident.tail
-    else:
-        subject, tail = pseudonymous_subject("11010519491231002X", _subject_secret()), "002X"
-    credential = new_credential(
-        issuer=args.issuer,
-        subject=subject,
-        status=StatusColour(args.status),
-        reason=ReasonCode(args.reason),
-        kind=CodeKind(args.kind),
-        masked_name=mask_name(args.name),
-        id_tail=tail,
-        lifetime_s=args.lifetime,
-    )
+    # Everything below is checked before anything is written: bad arguments are exit 2, and
+    # the messages never repeat the ID number.
+    try:
+        if args.id_number:
+            resident = parse_id_number(args.id_number)
+            subject, tail = pseudonymous_subject(resident, _subject_secret()), resident.tail
+        else:
+            subject, tail = pseudonymous_subject("11010519491231002X", _subject_secret()), "002X"
+        credential = new_credential(
+            issuer=args.issuer,
+            subject=subject,
+            status=StatusColour(args.status),
+            reason=ReasonCode(args.reason),
+            kind=CodeKind(args.kind),
+            masked_name=mask_name(args.name),
+            id_tail=tail,
+            lifetime_s=args.lifetime,
+        )
+    except HealthcodeError as exc:
+        raise UsageError(f"{exc.code.value}: {exc.message}") from exc
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
     token = sign_credential(credential, key)
     qr_text = encode_numeric(token)
     best_mask = credential.kind is CodeKind.OFFLINE
-    if args.png:
-        args.png.write_bytes(render_png(qr_text, best_mask=best_mask))
-    if args.svg:
-        args.svg.write_text(render_svg(qr_text, best_mask=best_mask))
+    try:
+        if args.png:
+            args.png.write_bytes(render_png(qr_text, best_mask=best_mask))
+        if args.svg:
+            args.svg.write_text(render_svg(qr_text, best_mask=best_mask))
+    except OSError as exc:
+        raise UsageError(f"cannot write {exc.filename}: {exc.strerror or exc}") from exc
     if args.terminal:
         print(render_terminal(qr_text), file=sys.stderr)
     print(qr_text if args.format == "qr" else token)
@@ -204,6 +223,12 @@ def _read_input(name: str) -> bytes:
 
 def _texts_of(data: bytes) -> list[str]:
     """The code texts one input holds: QR texts of a photo, tokens of a file, or its text."""
+    if len(data) > _MAX_INPUT_FILE_BYTES:  # _read_input reads one byte past the limit
+        raise VerificationError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"input is over {_MAX_INPUT_FILE_BYTES // (1024 * 1024)} MiB; "
+            "give the code text or a smaller photo",
+        )
     if data.startswith(_IMAGE_MAGIC):
         return decode_image(data)
     try:
@@ -241,7 +266,9 @@ def _verify(args: argparse.Namespace) -> int:
             results.append(_failure(error, at))
             continue
         for text in texts:
-            if text.startswith(SHC_PREFIX) and _is_chunk(text):
+            # Anything shaped like a part goes to reassembly, which gives a bad part its own
+            # code (chunk_out_of_range, malformed_qr, ...) instead of verifying it alone.
+            if is_chunk(text):
                 chunks.append(text)
             else:
                 results.append(verify_credential(text, trust, at))
@@ -253,14 +280,6 @@ def _verify(args: argparse.Namespace) -> int:
     for result in results:
         _print_result(result, as_json=args.json)
     return EXIT_VALID if results and all(r.valid for r in results) else EXIT_INVALID
-
-
-def _is_chunk(text: str) -> bool:
-    try:
-        parse_chunk(text)
-    except VerificationError:
-        return False
-    return True
 
 
 def _print_result(result: VerificationResult, *, as_json: bool) -> None:

@@ -61,6 +61,8 @@ class StatusColour(StrEnum):
 
 
 class CodeKind(StrEnum):
+    """Where a code lives: on a phone (short-lived) or printed (7 days, standard §4)."""
+
     PHONE = "phone"
     OFFLINE = "offline"
 

@@ -56,6 +56,7 @@ class VerifyingKey:
 
     @classmethod
     def from_public_key(cls, public_key: ec.EllipticCurvePublicKey) -> VerifyingKey:
+        """Wrap a P-256 public key; its `kid` is the RFC 7638 thumbprint."""
         if not isinstance(public_key.curve, ec.SECP256R1):
             raise ValueError(f"only P-256 keys are used (got {public_key.curve.name})")
         return cls(kid=jwk_thumbprint(_public_jwk_members(public_key)), public_key=public_key)
@@ -96,6 +97,7 @@ class VerifyingKey:
         }
 
     def to_pem(self) -> bytes:
+        """The public key as PEM (SubjectPublicKeyInfo)."""
         return self.public_key.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
@@ -110,6 +112,7 @@ class SigningKey:
 
     @property
     def kid(self) -> str:
+        """The RFC 7638 thumbprint of the public half (the JWS header `kid`)."""
         return self.verifying_key.kid
 
     @classmethod
@@ -119,10 +122,12 @@ class SigningKey:
 
     @classmethod
     def from_private_key(cls, private_key: ec.EllipticCurvePrivateKey) -> SigningKey:
+        """Wrap a P-256 private key object."""
         return cls(private_key, VerifyingKey.from_public_key(private_key.public_key()))
 
     @classmethod
     def from_pem(cls, data: bytes) -> SigningKey:
+        """Load an unencrypted PEM private key (PKCS#8 or SEC1); refuses non-EC keys."""
         key = serialization.load_pem_private_key(data, password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise ValueError("the PEM file does not hold an EC private key")
@@ -134,18 +139,24 @@ class SigningKey:
         return cls.from_pem(Path(path).read_bytes())
 
     def to_pem(self) -> bytes:
+        """The private key as unencrypted PKCS#8 PEM (for `save`; guard the result)."""
         return self.private_key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the private key as PEM, readable by the owner only (mode 600)."""
+    def save(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Write the private key as PEM, readable by the owner only (mode 600).
+
+        With `overwrite=False` an existing file is left alone and `FileExistsError` raised:
+        replacing an issuer key by accident would orphan every code signed with it.
+        """
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         # Create with 0600 from the start so the key is never readable by others, even briefly.
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+        fd = os.open(target, flags, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(self.to_pem())
         os.chmod(target, 0o600)
@@ -170,9 +181,14 @@ def jwks_document(keys: Iterable[VerifyingKey]) -> dict[str, list[dict[str, str]
 def load_jwks(document: Mapping[str, Any] | str | bytes) -> list[VerifyingKey]:
     """Parse a JWKS document; every key must be a P-256 key whose kid is its thumbprint."""
     if isinstance(document, str | bytes):
-        document = json.loads(document)
-    assert isinstance(document, Mapping)
+        document = json.loads(document)  # a JSONDecodeError is a ValueError
+    # Real checks, not asserts: this is input from files and the network, and -O strips asserts.
+    if not isinstance(document, Mapping):
+        raise ValueError(f"a JWKS must be a JSON object, not {type(document).__name__}")
     keys = document.get("keys")
     if not isinstance(keys, list) or not keys:
         raise ValueError("a JWKS must hold a non-empty 'keys' array")
+    for index, jwk in enumerate(keys):
+        if not isinstance(jwk, Mapping):
+            raise ValueError(f"JWKS key {index} must be a JSON object, not {type(jwk).__name__}")
     return [VerifyingKey.from_jwk(jwk) for jwk in keys]

@@ -39,6 +39,7 @@ __all__ = [
     "decode_image",
     "decode_numeric",
     "encode_numeric",
+    "is_chunk",
     "parse_chunk",
     "qr_code",
     "qr_matrix",
@@ -236,6 +237,14 @@ def decode_numeric(text: str, *, limits: Limits = DEFAULT_LIMITS) -> str:
 
 
 # -- multi-part shc:/ codes ----------------------------------------------------------------------
+
+
+def is_chunk(text: str) -> bool:
+    """Whether `text` is shaped like one part of a multi-part code (`shc:/<i>/<n>/...`).
+
+    Only the shape: whether the part is well formed is for `reassemble_chunks` to say.
+    """
+    return _CHUNK_HEADER.match(text) is not None
 
 
 def parse_chunk(text: str) -> tuple[int, int, str]:

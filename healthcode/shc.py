@@ -89,7 +89,8 @@ def _patient_name(patient: Mapping[str, Any]) -> str | None:
     given_names = first.get("given")
     given = given_names if isinstance(given_names, list) else []
     parts = [str(p) for p in given] + ([str(first["family"])] if first.get("family") else [])
-    return " ".join(parts) or None
+    # A name of blanks is no name: masking it would have nothing to show (and refuses to).
+    return " ".join(part.strip() for part in parts if part.strip()) or None
 
 
 def extract_file_tokens(text: str, limits: Limits = DEFAULT_LIMITS) -> list[str]:

@@ -31,6 +31,8 @@ __all__ = [
 
 
 class IssuerStatus(StrEnum):
+    """Registry status of an issuer: a `suspended` one's codes are refused (§7.3)."""
+
     ACTIVE = "active"
     SUSPENDED = "suspended"
 
@@ -61,6 +63,7 @@ class TrustedKey:
 
     @property
     def kid(self) -> str:
+        """The key's RFC 7638 thumbprint."""
         return self.key.kid
 
     def covers(self, issued_at: float) -> bool:
@@ -85,6 +88,8 @@ class IssuerEntry:
 
 
 class RevocationStatus(StrEnum):
+    """A revocation checker's answer for one `jti`."""
+
     NOT_REVOKED = "not_revoked"
     REVOKED = "revoked"
     UNKNOWN = "unknown"  # no data fresh enough to tell: fail closed (§5.3)
@@ -136,9 +141,11 @@ class TrustStore:
 
     @property
     def issuers(self) -> Mapping[str, IssuerEntry]:
+        """The trusted issuers by id."""
         return self._issuers
 
     def issuer(self, issuer_id: str) -> IssuerEntry | None:
+        """The issuer entry with this id, if trusted."""
         return self._issuers.get(issuer_id)
 
     def key(self, kid: str) -> tuple[IssuerEntry, TrustedKey] | None:
@@ -186,7 +193,9 @@ class TrustStore:
         documents = []
         for issuer_id, path in pairs:
             try:
-                documents.append((issuer_id, json.loads(Path(path).read_bytes())))
+                document = json.loads(Path(path).read_bytes())
+                load_jwks(document)  # checked here so the message names the file
             except (OSError, ValueError) as exc:
-                raise ValueError(f"cannot read JWKS file {os.fspath(path)!r}: {exc}") from exc
+                raise ValueError(f"cannot use JWKS file {os.fspath(path)!r}: {exc}") from exc
+            documents.append((issuer_id, document))
         return cls.from_jwks(documents)

@@ -6,9 +6,12 @@
     client.start_background_refresh()          # daemon thread, jittered interval
     result = verify_credential(qr_text, client.current())
 
-It starts from the last good list on disk (so a checkpoint boots offline), asks the registry
-with `If-None-Match`, walks the root forward when the list names a newer root, applies the
-update rules of `TrustListState` and writes what it took atomically (temp file + rename).
+It starts from the last good list on disk (so a checkpoint boots offline). Each refresh, as in
+TUF's client workflow: probe `GET /v1/root/{held+1}` until 404 and walk the root forward; ask
+for the list with `If-None-Match`; fetch the short-lived timestamp (§7.7) even when the list
+is unchanged (a 304), so the trusted time keeps moving. It applies the update rules of
+`TrustListState` and writes what it took atomically (temp file + rename). The trusted time is
+a persisted high-water mark: it never goes backwards, across restarts included (§7.5).
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from healthcode.trustlist import (
     TrustListState,
     format_time,
     load_root,
-    peek_payload,
     verify_root_update,
     verify_trust_list,
 )
@@ -48,6 +50,10 @@ log = logging.getLogger(__name__)
 
 ROOTS_DIR = "roots"  # roots taken after the pinned one, `{version}.json`
 TRUST_LIST_FILE = "trust-list.json"
+TIMESTAMP_FILE = "timestamp.json"  # the held timestamp (§7.7), verified again on load
+#: The trusted-time high-water mark (§7.5). Losing it only weakens the clock check to the
+#: held documents' signed times; raising it by hand can only make verification refuse.
+TRUSTED_TIME_FILE = "trusted-time.json"
 META_FILE = "client-state.json"  # ETag and fetch times; not security relevant
 #: Refresh intervals are spread by +-20 % so a fleet of checkpoints does not call in lockstep.
 JITTER = 0.2
@@ -99,6 +105,7 @@ class TrustListClient:
         self._etag: str | None = None
         self._fetched_at: float | None = None
         self._checked_at: float | None = None
+        self._saved_trusted_time = 0.0
         self._last_error: dict[str, Any] | None = None
         if isinstance(pinned_root, str | os.PathLike):
             pinned_document: Any = Path(pinned_root).read_bytes()
@@ -161,6 +168,10 @@ class TrustListClient:
             "expires": format_time(held.expires) if held else None,
             "fetched_at": when(self._fetched_at),
             "checked_at": when(self._checked_at),
+            "trusted_time": when(self._state.trusted_time or None),
+            "timestamp_version": (
+                self._state.timestamp.version if self._state.timestamp is not None else None
+            ),
             "issuers": len(held.issuers) if held else 0,
             "stale": expires is not None and now > expires,
             "expired": expires is not None and now > expires + self._state.stale_grace_s,
@@ -205,43 +216,64 @@ class TrustListClient:
             self._stop.wait(self.refresh_interval_s * jitter)
 
     def _refresh(self) -> bool:
+        now = self._clock()
+        # (1) §7.1 / TUF 5.3: probe for root N+1 until 404, whatever the list names.
+        self._walk_roots(now)
+        # (2) the list, conditionally.
         headers = {"Accept": "application/json"}
         if self._etag is not None and self._state.trust_list is not None:
             headers["If-None-Match"] = self._etag
         status, etag, body = self._fetch("/v1/trust-list", headers)
-        now = self._clock()
         self._checked_at = now
-        if status == httpx.codes.NOT_MODIFIED:
-            return False
-        # Which root signed it decides which roots to fetch; verified below, not trusted here.
-        root_version = peek_payload(body).get("root_version")
-        if isinstance(root_version, int) and root_version > self._state.root.version:
-            self._walk_roots(root_version, now)
-        taken = self._state.update(body, now)
-        self._fetched_at = now
-        self._etag = etag
-        if taken:
-            self._persist(TRUST_LIST_FILE, body)
-        self._persist_meta()
+        taken = False
+        if status != httpx.codes.NOT_MODIFIED:
+            taken = self._state.update(body, now)
+            self._etag = etag
+            if taken:
+                self._persist(TRUST_LIST_FILE, body)
+        self._fetched_at = now  # the registry answered: a 304 is a successful contact too
+        try:
+            # (3) §7.7: the timestamp moves the trusted time even when the list is unchanged.
+            self._refresh_timestamp(now)
+        finally:
+            self._persist_meta()
+            self._persist_trusted_time()
         return taken
 
-    def _walk_roots(self, target_version: int, now: float) -> None:
+    def _refresh_timestamp(self, now: float) -> None:
+        if not self._state.root.timestamp_keys:
+            return  # a root without the online role: the list's own signed_at is all we have
+        status, _, body = self._fetch("/v1/timestamp", {"Accept": "application/json"})
+        if status == httpx.codes.OK and self._state.update_timestamp(body, now):
+            self._persist(TIMESTAMP_FILE, body)
+
+    def _walk_roots(self, now: float) -> None:
         held = self._state.root.version
-        if target_version - held > MAX_ROOT_STEPS:
-            raise TrustListError(
-                ErrorCode.TRUST_LIST_MALFORMED,
-                f"trust list names root {target_version}, over {MAX_ROOT_STEPS} versions "
-                f"past the held root {held}",
-            )
-        documents = [
-            self._fetch(f"/v1/root/{version}", {})[2]
-            for version in range(held + 1, target_version + 1)
-        ]
+        documents: list[bytes] = []
+        for version in range(held + 1, held + MAX_ROOT_STEPS + 2):
+            status, _, body = self._fetch(f"/v1/root/{version}", {}, missing_ok=True)
+            if status == httpx.codes.NOT_FOUND:
+                break
+            if len(documents) == MAX_ROOT_STEPS:
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_MALFORMED,
+                    f"the registry serves over {MAX_ROOT_STEPS} root versions past the held "
+                    f"root {held}",
+                )
+            documents.append(body)
+        if not documents:
+            return
         for root, document in zip(self._state.update_roots(documents, now), documents, strict=True):
             self._persist(f"{ROOTS_DIR}/{root.version}.json", document)
+        # The held list was signed under the old root: fetch it whole, so the list offered
+        # now is checked against the new root (a 304 would skip that).
+        self._etag = None
 
-    def _fetch(self, path: str, headers: Mapping[str, str]) -> tuple[int, str | None, bytes]:
-        """GET `path`: (status, ETag, body). 304 has an empty body; other non-200s raise.
+    def _fetch(
+        self, path: str, headers: Mapping[str, str], *, missing_ok: bool = False
+    ) -> tuple[int, str | None, bytes]:
+        """GET `path`: (status, ETag, body). 304 (and 404 when `missing_ok`) have an empty
+        body; other non-200s raise.
 
         The body is read in chunks and abandoned past `MAX_DOCUMENT_BYTES`, so a hostile or
         broken registry cannot exhaust a checkpoint's memory.
@@ -251,7 +283,9 @@ class TrustListClient:
             with self._http.stream("GET", url, headers=dict(headers)) as response:
                 status = response.status_code
                 etag = response.headers.get("ETag")
-                if status == httpx.codes.NOT_MODIFIED:
+                if status == httpx.codes.NOT_MODIFIED or (
+                    missing_ok and status == httpx.codes.NOT_FOUND
+                ):
                     return status, etag, b""
                 if status != httpx.codes.OK:
                     raise TrustUnavailable(
@@ -310,6 +344,17 @@ class TrustListClient:
                 self._state = TrustListState(
                     root, held, stale_grace_s=self._state.stale_grace_s, limits=self._state.limits
                 )
+        path = self.cache_dir / TIMESTAMP_FILE
+        if path.is_file() and self._state.root.timestamp_keys:
+            try:
+                # Expiry is not judged on load: an expired timestamp still raises the floor.
+                self._state.update_timestamp(path.read_bytes(), 0)
+            except TrustListError as error:
+                log.warning("cached timestamp %s refused: %s", path, error.message)
+        saved = self._read_json(TRUSTED_TIME_FILE).get("trusted_time")
+        if isinstance(saved, int | float) and not isinstance(saved, bool):
+            self._state.note_trusted_time(float(saved))
+            self._saved_trusted_time = float(saved)
         meta = self._read_meta()
         if self._state.trust_list is not None:
             etag = meta.get("etag")
@@ -319,15 +364,24 @@ class TrustListClient:
             self._fetched_at = float(fetched_at)
 
     def _read_meta(self) -> dict[str, Any]:
+        return self._read_json(META_FILE)
+
+    def _read_json(self, name: str) -> dict[str, Any]:
         try:
-            meta = json.loads((self.cache_dir / META_FILE).read_bytes())
+            data = json.loads((self.cache_dir / name).read_bytes())
         except (OSError, ValueError):
             return {}
-        return meta if isinstance(meta, dict) else {}
+        return data if isinstance(data, dict) else {}
 
     def _persist_meta(self) -> None:
         meta = {"etag": self._etag, "fetched_at": self._fetched_at}
         self._persist(META_FILE, _dump(meta))
+
+    def _persist_trusted_time(self) -> None:
+        trusted = self._state.trusted_time
+        if trusted > self._saved_trusted_time:
+            self._persist(TRUSTED_TIME_FILE, _dump({"trusted_time": trusted}))
+            self._saved_trusted_time = trusted
 
     def _persist(self, name: str, data: bytes) -> None:
         # A failed write must not cost the list just verified (it may carry a key revocation):

@@ -4,10 +4,15 @@ Two documents, modelled on TUF's root and targets metadata, both JWS JSON Genera
 Serialization (RFC 7515 §7.2.1) with ES256 signatures over P-256 keys:
 
 * the **root** (`hc-root`) names the registry keys and how many of them must sign (threshold);
-* the **trust list** (`hc-trustlist`) names the issuers, their keys and endpoints.
+* the **trust list** (`hc-trustlist`) names the issuers, their keys and endpoints;
+* the **timestamp** (`hc-timestamp`) is a short-lived freshness document signed by the root's
+  online timestamp key (§7.7): it names the newest trust-list version, carries the registry's
+  time and emergency revocations published while the root keys are offline.
 
-`verify_root_update` and `verify_trust_list` check one document each (§7.1, §7.2 items 1-5);
-`TrustListState` holds the verified root and list and applies the client update rules (§7.6:
+`verify_root_update`, `verify_trust_list` and `verify_timestamp` check one document each (§7.1,
+§7.2 items 1-6, §7.7); signatures are checked over the payload bytes before any member of the
+payload is parsed. `TrustListState` holds the verified root, list and timestamp, the trusted
+time (a high-water mark that never goes backwards) and applies the client update rules (§7.6:
 rollback, equal version, freeze). Every refusal raises `TrustListError` with a stable code.
 Nothing here touches the network or the disk: `healthcode.trustclient` does that.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import binascii
 import copy
+import dataclasses
 import json
 import re
 import threading
@@ -43,9 +49,12 @@ __all__ = [
     "ROOT_TYP",
     "ROOT_TYPE",
     "SPEC",
+    "TIMESTAMP_TYP",
+    "TIMESTAMP_TYPE",
     "TRUST_LIST_TYP",
     "TRUST_LIST_TYPE",
     "RootMetadata",
+    "TimestampDocument",
     "TrustListDocument",
     "TrustListState",
     "format_time",
@@ -55,8 +64,10 @@ __all__ = [
     "parse_time",
     "peek_payload",
     "sign_document",
+    "timestamp_payload",
     "trust_list_payload",
     "verify_root_update",
+    "verify_timestamp",
     "verify_trust_list",
 ]
 
@@ -65,6 +76,8 @@ ROOT_TYPE = "hc-root"
 TRUST_LIST_TYPE = "hc-trustlist"
 ROOT_TYP = "hc-root+jws"
 TRUST_LIST_TYP = "hc-trustlist+jws"
+TIMESTAMP_TYPE = "hc-timestamp"
+TIMESTAMP_TYP = "hc-timestamp+jws"
 ALGORITHM = "ES256"
 SIGNATURE_BYTES = 64  # r||s, 32 bytes each for P-256
 #: A held list past `expires` keeps verifying this long, reported stale (§7.6: 24 h).
@@ -120,6 +133,29 @@ class RootMetadata:
     keys: Mapping[str, VerifyingKey]
     #: the signed document as received (kept to persist it and to serve it again)
     document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: keys of the online timestamp role (§7.7); one signature by one of them suffices
+    timestamp_keys: Mapping[str, VerifyingKey] = field(default_factory=dict)
+
+    def is_expired(self, now: datetime | float) -> bool:
+        return _epoch(now) > self.expires.timestamp()
+
+
+@dataclass(frozen=True, slots=True)
+class TimestampDocument:
+    """A verified timestamp (§7.7): the registry's recent time and the newest list version.
+
+    `revoked_keys` and `suspended_issuers` only ever remove trust: emergency changes the
+    registry published with its online key while the trust list awaits the root holders.
+    """
+
+    version: int
+    root_version: int
+    signed_at: datetime
+    expires: datetime
+    trust_list_version: int
+    revoked_keys: frozenset[str] = frozenset()
+    suspended_issuers: frozenset[str] = frozenset()
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def is_expired(self, now: datetime | float) -> bool:
         return _epoch(now) > self.expires.timestamp()
@@ -146,12 +182,20 @@ class TrustListDocument:
 
 
 def make_root(
-    keys: Sequence[VerifyingKey], threshold: int, version: int, expires: datetime
+    keys: Sequence[VerifyingKey],
+    threshold: int,
+    version: int,
+    expires: datetime,
+    *,
+    timestamp_keys: Sequence[VerifyingKey] = (),
 ) -> dict[str, Any]:
-    """The payload of root `version`: `threshold` of `keys` must sign what it governs."""
+    """The payload of root `version`: `threshold` of `keys` must sign what it governs, and any
+    one of `timestamp_keys` (the online role, §7.7) may sign timestamps."""
     kids = [key.kid for key in keys]
     if len(set(kids)) != len(kids):
         raise ValueError("root keys must be distinct")
+    if {key.kid for key in timestamp_keys} & set(kids):
+        raise ValueError("timestamp keys must differ from the root keys")
     if not 1 <= threshold <= len(kids):
         raise ValueError(f"threshold must be within 1..{len(kids)}, got {threshold}")
     if version < 1:
@@ -163,6 +207,39 @@ def make_root(
         "expires": format_time(expires),
         "threshold": threshold,
         "keys": [_public_jwk(key) for key in keys],
+        **(
+            {"timestamp_keys": [_public_jwk(key) for key in timestamp_keys]}
+            if timestamp_keys
+            else {}
+        ),
+    }
+
+
+def timestamp_payload(
+    version: int,
+    root_version: int,
+    signed_at: datetime,
+    expires: datetime,
+    trust_list_version: int,
+    *,
+    revoked_keys: Sequence[str] = (),
+    suspended_issuers: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The payload of timestamp `version` (§7.7), naming the newest trust-list version."""
+    if version < 1 or root_version < 1 or trust_list_version < 1:
+        raise ValueError("versions must be >= 1")
+    if expires <= signed_at:
+        raise ValueError("expires must be after signed_at")
+    return {
+        "_type": TIMESTAMP_TYPE,
+        "spec": SPEC,
+        "version": version,
+        "root_version": root_version,
+        "signed_at": format_time(signed_at),
+        "expires": format_time(expires),
+        "trust_list": {"version": trust_list_version},
+        "revoked_keys": sorted(revoked_keys),
+        "suspended_issuers": sorted(suspended_issuers),
     }
 
 
@@ -255,10 +332,12 @@ def load_root(document: Mapping[str, Any] | bytes | str) -> RootMetadata:
     its own keys, so a damaged or hand-edited file is refused rather than trusted.
     """
     envelope = _parse_envelope(document)
-    payload, signatures = _decode_envelope(envelope, ROOT_TYP)
-    root = _root_from_payload(payload, envelope)
-    _check_signatures(signatures, root.keys, "root", version=root.version)
-    _check_threshold(signatures, root.keys, root.threshold, f"root version {root.version}")
+    payload_bytes, signatures = _decode_envelope(envelope, ROOT_TYP)
+    # A pinned root names its own keys, so its payload must be read before its signatures.
+    root = _root_from_payload(_json_object(payload_bytes), envelope)
+    where = f"root version {root.version}"
+    _check_signatures(signatures, root.keys, where)
+    _check_threshold(signatures, root.keys, root.threshold, where)
     return root
 
 
@@ -266,12 +345,17 @@ def verify_root_update(trusted: RootMetadata, document: Mapping[str, Any] | byte
     """Verify root N+1 against the held root N (§7.1) and return it.
 
     It must be version N+1 exactly, signed by `threshold(N)` distinct keys of N **and**
-    `threshold(N+1)` distinct keys of N+1. Expiry is not checked here: intermediate roots may
-    have expired; the caller checks the final one (`TrustListState.update_roots`).
+    `threshold(N+1)` distinct keys of N+1. The signatures by keys of N are checked before
+    anything of the offered payload is parsed. Expiry is not checked here: intermediate roots
+    may have expired; the caller checks the final one (`TrustListState.update_roots`).
     """
     envelope = _parse_envelope(document)
-    payload, signatures = _decode_envelope(envelope, ROOT_TYP)
-    new = _root_from_payload(payload, envelope)
+    payload_bytes, signatures = _decode_envelope(envelope, ROOT_TYP)
+    where = f"root after version {trusted.version}"
+    by_old = [signature for signature in signatures if signature[0] in trusted.keys]
+    _verify_each(by_old, trusted.keys, where)
+    _check_threshold(signatures, trusted.keys, trusted.threshold, f"old root {trusted.version}")
+    new = _root_from_payload(_json_object(payload_bytes), envelope)
     if new.version <= trusted.version:
         raise TrustListError(
             ErrorCode.TRUST_LIST_ROLLBACK,
@@ -283,8 +367,7 @@ def verify_root_update(trusted: RootMetadata, document: Mapping[str, Any] | byte
             f"only {trusted.version + 1} is accepted (walk one version at a time)"
         )
     known = {**trusted.keys, **new.keys}
-    _check_signatures(signatures, known, "root", version=new.version)
-    _check_threshold(signatures, trusted.keys, trusted.threshold, f"old root {trusted.version}")
+    _check_signatures(signatures, known, f"root version {new.version}")
     _check_threshold(signatures, new.keys, new.threshold, f"new root {new.version}")
     return new
 
@@ -295,51 +378,103 @@ def verify_trust_list(
     *,
     limits: Limits = DEFAULT_LIMITS,
 ) -> TrustListDocument:
-    """Verify a trust list against the held root: §7.2 items 1-5, in that order.
+    """Verify a trust list against the held root: §7.2 items 1-6, in that order.
 
-    The update rules of item 6 (rollback, equal version, expiry) need the held list and the
-    clock; `TrustListState.update` applies them.
+    Only the envelope is decoded before the signatures and the threshold are checked; issuer
+    entries and their JWKs are parsed only from a payload the root vouched for. The update
+    rules of item 7 (rollback, equal version, expiry) need the held list and the clock;
+    `TrustListState.update` applies them.
     """
-    # (1) it parses and has the members, `_type` = hc-trustlist
+    # (1) the envelope: JWS JSON General Serialization, protected headers of typ hc-trustlist
     envelope = _parse_envelope(document)
-    payload, signatures = _decode_envelope(envelope, TRUST_LIST_TYP)
-    trust_list = _trust_list_from_payload(payload, envelope, limits)
-    # (2)-(3) every signature by a key of the held root, every signature valid
-    where = f"trust list version {trust_list.version}"
-    if trust_list.root_version > root.version:
-        # Signed under a root we have not taken yet: its keys are unknown to us.
-        unknown = [kid for kid, _, _ in signatures if kid not in root.keys]
-        if unknown:
-            raise TrustListError(
-                ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
-                f"{where} names root version {trust_list.root_version} but root "
-                f"{root.version} is held; update the root first (§7.1)",
-            )
-    _check_signatures(signatures, root.keys, "trust list", version=trust_list.version)
+    payload_bytes, signatures = _decode_envelope(envelope, TRUST_LIST_TYP)
+    where = f"trust list signed under root {root.version}"
+    # (2)-(3) every signature by a key of the held root, every signature valid; a list signed
+    # under a newer root names keys we do not hold yet, hence "update the root first".
+    _check_signatures(
+        signatures, root.keys, where, hint=" (signed under a newer root? update it first, §7.1)"
+    )
     # (4) distinct root keys reach the threshold
     _check_threshold(signatures, root.keys, root.threshold, where)
-    # (5) root_version is the held root's
+    # (5) only now the members: it parses and has them, `_type` = hc-trustlist
+    trust_list = _trust_list_from_payload(_json_object(payload_bytes), envelope, limits)
+    # (6) root_version is the held root's
     if trust_list.root_version < root.version:
         raise TrustListError(
             ErrorCode.TRUST_LIST_ROLLBACK,
-            f"{where} was signed under root {trust_list.root_version}, older than the held "
-            f"root {root.version}",
+            f"trust list version {trust_list.version} was signed under root "
+            f"{trust_list.root_version}, older than the held root {root.version}",
         )
     if trust_list.root_version > root.version:
         raise TrustListError(
             ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
-            f"{where} names root version {trust_list.root_version} but root {root.version} "
-            "is held; update the root first (§7.1)",
+            f"trust list version {trust_list.version} names root version "
+            f"{trust_list.root_version} but root {root.version} is held; update the root "
+            "first (§7.1)",
         )
     return trust_list
 
 
-def peek_payload(document: Mapping[str, Any] | bytes) -> Mapping[str, Any]:
-    """The payload of a signed document, **unverified**: only for routing (e.g. reading
-    `root_version` to know which roots to fetch before verifying)."""
+def verify_timestamp(document: Mapping[str, Any] | bytes, root: RootMetadata) -> TimestampDocument:
+    """Verify a timestamp (§7.7) against the held root's timestamp keys and return it.
+
+    Every signature must be by a timestamp key of the held root and verify (one suffices);
+    `root_version` must be the held root's. Version and expiry rules need the held state
+    (`TrustListState.update_timestamp`).
+    """
     envelope = _parse_envelope(document)
-    payload, _ = _decode_envelope(envelope, None)
-    return payload
+    payload_bytes, signatures = _decode_envelope(envelope, TIMESTAMP_TYP)
+    where = f"timestamp under root {root.version}"
+    if not root.timestamp_keys:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+            f"root version {root.version} delegates no timestamp keys",
+        )
+    _check_signatures(signatures, root.timestamp_keys, where)
+    payload = _json_object(payload_bytes)
+    _check_type(payload, TIMESTAMP_TYPE)
+    version = _require_int(payload, "version", 1)
+    root_version = _require_int(payload, "root_version", 1)
+    signed_at = parse_time(payload.get("signed_at"), "timestamp 'signed_at'")
+    expires = parse_time(payload.get("expires"), "timestamp 'expires'")
+    if expires <= signed_at:
+        raise _malformed("timestamp 'expires' must be after 'signed_at'")
+    named = payload.get("trust_list")
+    if not isinstance(named, Mapping):
+        raise _malformed("timestamp 'trust_list' must be an object")
+    trust_list_version = _require_int(named, "version", 1)
+    revoked_keys = _string_set(payload.get("revoked_keys", []), "timestamp 'revoked_keys'")
+    suspended = _string_set(payload.get("suspended_issuers", []), "timestamp 'suspended_issuers'")
+    if root_version < root.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_ROLLBACK,
+            f"timestamp version {version} names root {root_version}, older than the held root "
+            f"{root.version}",
+        )
+    if root_version > root.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+            f"timestamp version {version} names root {root_version} but root {root.version} "
+            "is held; update the root first (§7.1)",
+        )
+    return TimestampDocument(
+        version=version,
+        root_version=root_version,
+        signed_at=signed_at,
+        expires=expires,
+        trust_list_version=trust_list_version,
+        revoked_keys=revoked_keys,
+        suspended_issuers=suspended,
+        document=copy.deepcopy(dict(envelope)),
+    )
+
+
+def peek_payload(document: Mapping[str, Any] | bytes) -> Mapping[str, Any]:
+    """The payload of a signed document, **unverified**: for display and routing only (e.g.
+    showing a cosigner what a pending version says before they sign it)."""
+    envelope = _parse_envelope(document)
+    payload_bytes, _ = _decode_envelope(envelope, None)
+    return _json_object(payload_bytes)
 
 
 _ECDSA = ec.ECDSA(SHA256())
@@ -392,19 +527,15 @@ _Signature = tuple[str, bytes, bytes]  # kid, signing input, 64-byte r||s
 
 def _decode_envelope(
     envelope: Mapping[str, Any], typ: str | None
-) -> tuple[Mapping[str, Any], list[_Signature]]:
+) -> tuple[bytes, list[_Signature]]:
+    """The payload bytes and the decoded signatures; nothing of the payload is parsed here."""
     payload_b64 = envelope.get("payload")
     raw_signatures = envelope.get("signatures")
     if not isinstance(payload_b64, str):
         raise _malformed("document has no string 'payload' (JWS JSON General Serialization)")
     if not isinstance(raw_signatures, list) or not raw_signatures:
         raise _malformed("document has no non-empty 'signatures' array")
-    try:
-        payload = json.loads(_strict_b64decode(payload_b64, "payload"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _malformed(f"payload is not UTF-8 JSON ({exc})") from exc
-    if not isinstance(payload, dict):
-        raise _malformed("payload is not a JSON object")
+    payload = _strict_b64decode(payload_b64, "payload")
     signatures: list[_Signature] = []
     for index, item in enumerate(raw_signatures):
         what = f"signature {index}"
@@ -432,20 +563,42 @@ def _decode_envelope(
     return payload, signatures
 
 
+def _json_object(payload: bytes) -> Mapping[str, Any]:
+    try:
+        value = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _malformed(f"payload is not UTF-8 JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise _malformed("payload is not a JSON object")
+    return value
+
+
+def _string_set(value: object, what: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _malformed(f"{what} must be an array of strings")
+    return frozenset(value)
+
+
 def _check_signatures(
     signatures: Sequence[_Signature],
     keys: Mapping[str, VerifyingKey],
     what: str,
     *,
-    version: int,
+    hint: str = "",
 ) -> None:
     # (2) every kid known before (3) any signature is checked: an unknown signer is named as such.
     for kid, _, _ in signatures:
         if kid not in keys:
             raise TrustListError(
                 ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
-                f"{what} version {version} is signed by key {kid!r}, not a root key",
+                f"{what} is signed by key {kid!r}, not one of its keys{hint}",
             )
+    _verify_each(signatures, keys, what)
+
+
+def _verify_each(
+    signatures: Sequence[_Signature], keys: Mapping[str, VerifyingKey], what: str
+) -> None:
     for kid, signing_input, signature in signatures:
         der = encode_dss_signature(
             int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
@@ -455,7 +608,7 @@ def _check_signatures(
         except InvalidSignature:
             raise TrustListError(
                 ErrorCode.TRUST_LIST_BAD_SIGNATURE,
-                f"{what} version {version}: the signature by root key {kid!r} does not verify "
+                f"{what}: the signature by key {kid!r} does not verify "
                 "(altered or forged document)",
             ) from None
 
@@ -514,7 +667,19 @@ def _root_from_payload(payload: Mapping[str, Any], envelope: Mapping[str, Any]) 
     threshold = _require_int(payload, "threshold", 1)
     if threshold > len(keys):
         raise _malformed(f"root threshold {threshold} exceeds its {len(keys)} keys")
-    return RootMetadata(version, expires, threshold, keys, copy.deepcopy(dict(envelope)))
+    raw_timestamp_keys = payload.get("timestamp_keys", [])
+    if not isinstance(raw_timestamp_keys, list):
+        raise _malformed("root 'timestamp_keys' must be an array")
+    timestamp_keys: dict[str, VerifyingKey] = {}
+    for index, jwk in enumerate(raw_timestamp_keys):
+        key = _load_jwk(jwk, f"root timestamp key {index}")
+        if key.kid in keys or key.kid in timestamp_keys:
+            # The online key must never count toward the root threshold.
+            raise _malformed(f"root timestamp key {key.kid!r} is listed twice or is a root key")
+        timestamp_keys[key.kid] = key
+    return RootMetadata(
+        version, expires, threshold, keys, copy.deepcopy(dict(envelope)), timestamp_keys
+    )
 
 
 def _trust_list_from_payload(
@@ -547,6 +712,18 @@ def _trust_list_from_payload(
                 )
             seen_kids[trusted.kid] = entry.id
         issuers.append(entry)
+    # Partner keys authenticate partner calls (§10.1): the callee finds the caller by kid, so
+    # a partner kid must also name one key of one issuer, and never a credential key.
+    partner_owner: dict[str, str] = {}
+    for entry in issuers:
+        for key in entry.partner_keys:
+            owner = partner_owner.get(key.kid) or seen_kids.get(key.kid)
+            if owner is not None:
+                raise _malformed(
+                    f"partner key {key.kid!r} of {entry.id!r} is also a key of {owner!r}; "
+                    "a kid belongs to one issuer, once"
+                )
+            partner_owner[key.kid] = entry.id
     extra = {name: value for name, value in payload.items() if name not in _TRUST_LIST_MEMBERS}
     return TrustListDocument(
         version=version,
@@ -667,7 +844,12 @@ class TrustListState:
         self._lock = threading.Lock()
         self._root = root
         self._trust_list = trust_list
+        self._timestamp: TimestampDocument | None = None
+        # High-water mark of the registry's signed time seen so far (epoch seconds); the
+        # client persists it, so a restart cannot take it back (§7.5).
+        self._trusted_time = 0.0
         self._store: TrustStore | None = None
+        self._store_key: tuple[int, int | None, int] | None = None
 
     @property
     def root(self) -> RootMetadata:
@@ -677,6 +859,59 @@ class TrustListState:
     def trust_list(self) -> TrustListDocument | None:
         """The held list (possibly expired: it still is the rollback floor)."""
         return self._trust_list
+
+    @property
+    def timestamp(self) -> TimestampDocument | None:
+        """The held timestamp (§7.7), if the root delegates one and one was taken."""
+        return self._timestamp
+
+    @property
+    def trusted_time(self) -> float:
+        """The latest registry-signed time seen (list, timestamp or persisted high-water mark);
+        a device clock earlier than this minus the skew is wrong (§7.5). Never decreases."""
+        held, stamp = self._trust_list, self._timestamp
+        return max(
+            self._trusted_time,
+            held.signed_at.timestamp() if held is not None else 0.0,
+            stamp.signed_at.timestamp() if stamp is not None else 0.0,
+        )
+
+    def note_trusted_time(self, moment: float) -> None:
+        """Raise the high-water mark (e.g. to the value persisted before a restart)."""
+        with self._lock:
+            self._trusted_time = max(self._trusted_time, float(moment))
+
+    def update_timestamp(self, document: Mapping[str, Any] | bytes, now: datetime | float) -> bool:
+        """Offer a timestamp (§7.7); returns True if it replaced the held one.
+
+        Raises:
+            TrustListError: malformed, unknown key, bad signature, rollback (lower version)
+                or expired (freeze).
+        """
+        with self._lock:
+            offered = verify_timestamp(document, self._root)
+            held = self._timestamp
+            if held is not None and offered.version < held.version:
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_ROLLBACK,
+                    f"timestamp version {offered.version} is older than the held version "
+                    f"{held.version}",
+                )
+            if held is not None and offered.version == held.version:
+                return False
+            # A timestamp naming an older list than the held one is the registry's schedule
+            # lagging a publication by a tick: it still vouches for the time, and its removals
+            # do not apply to the newer list (trust_store). The held list is never replaced by
+            # it, so this is no rollback.
+            if offered.is_expired(now):
+                raise TrustListError(
+                    ErrorCode.TRUST_LIST_EXPIRED,
+                    f"timestamp version {offered.version} expired at "
+                    f"{format_time(offered.expires)} (possible freeze attack)",
+                )
+            self._timestamp = offered
+            self._store = None
+            return True
 
     def update_roots(
         self, documents: Sequence[Mapping[str, Any] | bytes], now: datetime | float
@@ -745,22 +980,47 @@ class TrustListState:
             TrustUnavailable: `trust_list_unavailable` when no verified list is held.
         """
         del now  # judged by verify_credential, see above
-        store = self._store
-        held = self._trust_list
-        if store is not None and held is not None and store.version == held.version:
-            return store
+        held, stamp = self._trust_list, self._timestamp
         if held is None:
             raise TrustUnavailable(
                 ErrorCode.TRUST_LIST_UNAVAILABLE,
                 "no verified trust list is held; fetch one from the registry",
             )
+        # signed_at is the trusted time, not the list's: a list signed days ago but vouched
+        # for by an hour-old timestamp bounds the clock to that hour (§7.5, §7.7).
+        key = (held.version, stamp.version if stamp else None, int(self.trusted_time))
+        store = self._store
+        if store is not None and self._store_key == key:
+            return store
+        issuers = held.issuers
+        if stamp is not None and stamp.trust_list_version >= held.version:
+            issuers = _remove_trust(issuers, stamp.revoked_keys, stamp.suspended_issuers)
         store = TrustStore(
-            held.issuers,
+            issuers,
             source="trust-list",
             version=held.version,
-            signed_at=int(held.signed_at.timestamp()),
+            signed_at=key[2],
             expires_at=int(held.expires.timestamp()),
             stale_grace_s=self.stale_grace_s,
         )
-        self._store = store
+        self._store, self._store_key = store, key
         return store
+
+
+def _remove_trust(
+    issuers: Sequence[IssuerEntry], revoked_keys: frozenset[str], suspended: frozenset[str]
+) -> tuple[IssuerEntry, ...]:
+    """The issuers with the timestamp's emergency changes applied: they only remove trust."""
+    if not revoked_keys and not suspended:
+        return tuple(issuers)
+    changed = []
+    for entry in issuers:
+        keys = tuple(
+            dataclasses.replace(trusted, status=KeyStatus.REVOKED)
+            if trusted.kid in revoked_keys
+            else trusted
+            for trusted in entry.keys
+        )
+        status = IssuerStatus.SUSPENDED if entry.id in suspended else entry.status
+        changed.append(dataclasses.replace(entry, keys=keys, status=status))
+    return tuple(changed)

@@ -16,14 +16,13 @@ from typing import Any, NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from healthcode import qr, shc
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import Credential
 from healthcode.errors import ERROR_INFO, ErrorCode, VerificationError
-from healthcode.jws import ParsedJws, parse_compact
+from healthcode.jws import ParsedJws, parse_compact, raw_signature_to_der
 from healthcode.trust import (
     IssuerStatus,
     KeyStatus,
@@ -52,6 +51,8 @@ class Check(StrEnum):
 
 
 class CheckOutcome(StrEnum):
+    """How one check of a result ended (standard §6.2)."""
+
     PASSED = "passed"
     FAILED = "failed"
     NOT_CHECKED = "not_checked"
@@ -230,12 +231,10 @@ def verify_credential(
 
         # (7) §6 step 7: the signature, over the signing input, before the payload is touched.
         stage = Check.SIGNATURE
-        signature = parsed.signature
-        der = encode_dss_signature(
-            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        )
         try:
-            trusted.key.public_key.verify(der, parsed.signing_input, _ECDSA_SHA256)
+            trusted.key.public_key.verify(
+                raw_signature_to_der(parsed.signature), parsed.signing_input, _ECDSA_SHA256
+            )
         except InvalidSignature:
             raise VerificationError(
                 ErrorCode.BAD_SIGNATURE,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
+from healthcode.errors import HealthcodeError
 from healthcode.server import create_base_app
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
@@ -17,6 +21,10 @@ from interop.registry.signing import RootKeyring, init_root
 from interop.settings import InteropSettings
 
 __all__ = ["create_app", "create_engine_for", "init_database"]
+
+logger = logging.getLogger("interop.registry")
+#: The schedule is checked this often; emergency removals reach the timestamp within it.
+SCHEDULE_TICK_S = 5.0
 
 
 def create_engine_for(database_url: str) -> Engine:
@@ -51,8 +59,14 @@ def create_app(settings: InteropSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_database(engine, load_keyring(settings))
         app.state.registry = RegistryContext(settings=settings, engine=engine)
-        yield
-        engine.dispose()
+        task = asyncio.create_task(_schedule(engine, settings))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            engine.dispose()
 
     app = create_base_app(
         title="healthcode trust registry",
@@ -62,3 +76,32 @@ def create_app(settings: InteropSettings) -> FastAPI:
     app.include_router(public_routes.router)
     app.include_router(admin_routes.router)
     return app
+
+
+def schedule_once(engine: Engine, settings: InteropSettings) -> list[str]:
+    """Re-sign what is due (trust list daily, timestamp at its interval, §7.2, §7.7)."""
+    with Session(engine) as session:
+        return store.run_schedule(
+            session,
+            RootKeyring.load(settings.root_keys_dir),
+            republish_every=timedelta(seconds=settings.trust_list_republish_s),
+            list_lifetime=timedelta(seconds=settings.trust_list_lifetime_s),
+            timestamp_every=timedelta(seconds=settings.timestamp_interval_s),
+            timestamp_lifetime=timedelta(seconds=settings.timestamp_lifetime_s),
+        )
+
+
+async def _schedule(engine: Engine, settings: InteropSettings) -> None:
+    # Every replica runs it; two signing the same version collide on (kind, version) and the
+    # loser gets `conflict`, which is harmless: the other one signed.
+    tick = min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
+    while True:
+        try:
+            for line in await asyncio.to_thread(schedule_once, engine, settings):
+                logger.info("schedule: %s", line)
+        except HealthcodeError as error:
+            logger.warning("schedule: %s: %s", error.code.value, error.message)
+        except Exception:
+            # The schedule must outlive a bad tick (database restarting, key file unreadable).
+            logger.exception("schedule tick failed")
+        await asyncio.sleep(tick)

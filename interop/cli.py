@@ -24,7 +24,7 @@ from healthcode.cli import UsageError
 from healthcode.errors import HealthcodeError
 from healthcode.trust import IssuerStatus
 from interop.registry import keychanges, store
-from interop.registry.models import PublishedDocument
+from interop.registry.models import PendingDocument
 from interop.registry.signing import RootKeyring, init_root, rotate_root
 from interop.settings import InteropSettings
 
@@ -49,8 +49,11 @@ def _print(data: dict[str, Any]) -> None:
     print(json.dumps(data, ensure_ascii=False))
 
 
-def _published(record: PublishedDocument) -> int:
-    _print({"trust_list_version": record.version, "signed_at": record.published_at.isoformat()})
+def _published(record: store.Publication) -> int:
+    if isinstance(record, PendingDocument):
+        _print({"trust_list_version": record.version, "pending": True})
+    else:
+        _print({"trust_list_version": record.version, "signed_at": record.published_at.isoformat()})
     return EXIT_OK
 
 
@@ -194,9 +197,84 @@ def _rotate_root(session: Session, keyring: RootKeyring, args: argparse.Namespac
             "threshold": rotated.current.threshold,
             "keys": list(rotated.current.keys),
             "trust_list_version": record.version,
+            "pending": isinstance(record, PendingDocument),
         }
     )
     return EXIT_OK
+
+
+def _cosign(args: argparse.Namespace) -> int:
+    """Review the pending version at a registry and add this root key's signature to it."""
+    import httpx
+
+    from healthcode.keys import SigningKey
+
+    token = os.environ.get(args.token_env)
+    if not token:
+        print(f"healthcode registry: set ${args.token_env} to your admin token", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        key = SigningKey.load(args.key)
+    except (OSError, ValueError) as exc:
+        print(f"healthcode registry: cannot read the root key {args.key}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    headers = {"Authorization": f"Bearer {token}"}
+    base = args.registry.rstrip("/")
+    with httpx.Client(timeout=30.0) as http:
+        try:
+            view = http.get(f"{base}/v1/admin/pending", headers=headers)
+            if view.status_code != 200:
+                print(f"healthcode registry: {view.status_code}: {view.text}", file=sys.stderr)
+                return EXIT_FAILED
+            pending = view.json()
+            if args.version is not None and pending["trust_list_version"] != args.version:
+                print(
+                    f"healthcode registry: version {pending['trust_list_version']} is pending, "
+                    f"not {args.version}; review it first",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            # Sign exactly the bytes served, after showing what they say.
+            document = pending["document"]
+            print(
+                f"pending trust list {pending['trust_list_version']} ({pending['action']} by "
+                f"{pending['prepared_by']}): {len(document.get('issuers', []))} issuers, "
+                f"signed by {len(pending['signed_by'])} of {pending['threshold']}",
+                file=sys.stderr,
+            )
+            signature = _detached_signature(key, pending["payload"])
+            answer = http.post(
+                f"{base}/v1/admin/pending/{pending['trust_list_version']}/signatures",
+                json=signature,
+                headers=headers,
+            )
+        except httpx.HTTPError as exc:
+            print(f"healthcode registry: {base} unreachable: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+    if answer.status_code not in (200, 202):
+        print(f"healthcode registry: {answer.status_code}: {answer.text}", file=sys.stderr)
+        return EXIT_FAILED
+    _print(answer.json())
+    return EXIT_OK
+
+
+def _detached_signature(key: Any, payload_b64: str) -> dict[str, str]:
+    """A JWS JSON signature object by `key` over the given (base64url) payload."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    from healthcode.keys import b64url_encode
+    from healthcode.trustlist import TRUST_LIST_TYP
+
+    header = {"alg": "ES256", "kid": key.kid, "typ": TRUST_LIST_TYP}
+    protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
+    der = key.private_key.sign(f"{protected}.{payload_b64}".encode("ascii"), ec.ECDSA(SHA256()))
+    r, s = decode_dss_signature(der)
+    return {
+        "protected": protected,
+        "signature": b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")),
+    }
 
 
 def register(commands: Any) -> None:
@@ -253,6 +331,17 @@ def register(commands: Any) -> None:
     rotate.add_argument("--drop", action="append", default=[], help="kid of a root key to remove")
     rotate.add_argument("--threshold", type=int, help="threshold of the new root")
     rotate.add_argument("--lifetime-days", type=int, default=365)
+
+    cosign = actions.add_parser(
+        "cosign", help="review the pending trust-list version and add a root key's signature"
+    )
+    cosign.add_argument("--registry", required=True, help="registry base URL")
+    cosign.add_argument("--key", type=Path, required=True, help="your root private key (PEM)")
+    cosign.add_argument("--version", type=int, help="refuse unless this version is pending")
+    cosign.add_argument(
+        "--token-env", default="HC_INTEROP_ADMIN_TOKEN", help="variable holding your admin token"
+    )
+    cosign.set_defaults(handler=_cosign)
 
     publish = action(
         "publish", "re-sign the current state as a new version", _with_registry(_publish)

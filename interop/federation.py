@@ -7,6 +7,12 @@ and a checkpoint (`python -m verifiers`). It onboards the provinces in the regis
 admin API, seeds demo citizens with `healthcode issuer seed-demo`, waits until every service
 answers /healthz, prints where they are, and stops its children on SIGINT/SIGTERM.
 
+It supervises without cascading: a child that exits is reported on stderr and the others keep
+running. `healthcode federation stop NAME` / `start NAME [--clock-offset S]` ask the running
+`up` (through DIR/control/) to stop or start one service, e.g. to show that a checkpoint
+keeps verifying from its disk cache while the registry is down. DIR/federation.json lists the
+children's process ids.
+
 Services are reached only over HTTP or their command lines: nothing here imports issuers/ or
 verifiers/. Everything listens on 127.0.0.1 and runs in demo mode (one-time codes printed).
 """
@@ -53,6 +59,18 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    # SO_REUSEADDR as the servers themselves bind: a port of a child stopped a moment ago (its
+    # connections in TIME_WAIT) is free for them, so it must count as free here too.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @dataclass
 class Child:
     """A service process with its log file."""
@@ -64,12 +82,15 @@ class Child:
     url: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
-    def start(self) -> None:
+    def start(self, *, clock_offset_s: float = 0) -> None:
+        """Start the process; a clock offset runs it under `interop.shifted_clock` (tests)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv, env = self.argv, {**os.environ, **self.env}
+        if clock_offset_s and argv[:2] == [sys.executable, "-m"]:
+            argv = [sys.executable, "-m", "interop.shifted_clock", argv[2], *argv[3:]]
+            env["HC_FEDERATION_CLOCK_OFFSET_S"] = str(clock_offset_s)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                self.argv, env={**os.environ, **self.env}, stdout=log, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -125,14 +146,11 @@ class _Ports:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(self.ports))
         port = self.ports[name]
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                raise FederationError(
-                    f"port {port} of {name} (kept in {self.path}) is in use; stop what uses "
-                    "it, or start a fresh federation with another --dir"
-                ) from None
+        if not _port_free(port):
+            raise FederationError(
+                f"port {port} of {name} (kept in {self.path}) is in use; stop what uses "
+                "it, or start a fresh federation with another --dir"
+            )
         return port
 
 
@@ -175,6 +193,15 @@ class Federation:
         for child in reversed(self.children()):
             child.stop()
 
+    def child(self, name: str) -> Child | None:
+        return next((c for c in self.children() if c.name == name), None)
+
+    def write_pids(self) -> None:
+        """DIR/federation.json: the process id of each running child (for ops and tests)."""
+        pids = {c.name: c.process.pid for c in self.children() if c.running() and c.process}
+        path = self.directory / "federation.json"
+        path.write_text(json.dumps({"pid": os.getpid(), "children": pids}))
+
     def summary(self) -> dict[str, Any]:
         return {
             "registry": self.registry.url,
@@ -196,30 +223,36 @@ def _plan(directory: Path) -> Federation:
     pinned_root = str(root_dir / "root-1.json")
     logs = directory / "logs"
 
-    redis: Child | None = None
     redis_binary = shutil.which("redis-server")
-    if redis_binary is not None:
-        port = ports.port("redis")
-        (directory / "redis").mkdir(parents=True, exist_ok=True)
-        redis = Child(
-            "redis",
-            [
-                redis_binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(directory / "redis"),
-            ],
-            {},
-            logs / "redis.log",
-            url=f"redis://127.0.0.1:{port}",
+    if redis_binary is None:
+        # Without our own Redis every province would share whatever answers on the default
+        # URL, database 0: replay protection, rate limits and revocations mixed up.
+        raise FederationError(
+            "redis-server is not installed (the provinces need their own Redis for replay "
+            "protection, rate limits and published revocations); install it, e.g. "
+            "`apt-get install redis-server` (scripts/demo does)"
         )
+    port = ports.port("redis")
+    (directory / "redis").mkdir(parents=True, exist_ok=True)
+    redis = Child(
+        "redis",
+        [
+            redis_binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(directory / "redis"),
+        ],
+        {},
+        logs / "redis.log",
+        url=f"redis://127.0.0.1:{port}",
+    )
 
     port = ports.port("registry")
     registry = Child(
@@ -261,8 +294,7 @@ def _plan(directory: Path) -> Federation:
             "HC_ISSUER_SUBJECT_SECRET": values[f"{issuer_id}_subject_secret"],
             "HC_ISSUER_TOKEN_SECRET": values[f"{issuer_id}_token_secret"],
         }
-        if redis is not None:
-            env["HC_ISSUER_REDIS_URL"] = f"{redis.url}/{index}"
+        env["HC_ISSUER_REDIS_URL"] = f"{redis.url}/{index}"  # one database per province
         provinces[issuer_id] = Child(
             issuer_id, _python("issuers"), env, logs / f"{issuer_id}.log", url=url
         )
@@ -279,6 +311,10 @@ def _plan(directory: Path) -> Federation:
             "HC_VERIFIER_REGISTRY_URL": registry.url or "",
             "HC_VERIFIER_PINNED_ROOT": pinned_root,
             "HC_VERIFIER_ISSUER_URL": provinces["cn-sc"].url or "",
+            # The ID-card answer cache (§10.7) in a database of its own, and the revocations
+            # its province publishes (ADR 0006: they may only add revocations).
+            "HC_VERIFIER_REDIS_URL": f"{redis.url}/{len(PROVINCES)}",
+            "HC_VERIFIER_REVOCATION_REDIS_URL": f"{redis.url}/0",
         },
         logs / "checkpoint.log",
         url=f"http://127.0.0.1:{port}",
@@ -543,6 +579,74 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
     return federation
 
 
+CONTROL_DIR = "control"
+CONTROL_TIMEOUT_S = 150.0
+
+
+def _start_child(federation: Federation, child: Child, *, clock_offset_s: float = 0) -> None:
+    child.start(clock_offset_s=clock_offset_s)
+    if child is federation.redis:
+        _wait_redis(child)
+    else:
+        child.wait_healthy()
+
+
+def _serve_control(federation: Federation, stopped: set[str]) -> None:
+    """Carry out stop/start requests left in DIR/control/ by `federation stop|start`."""
+    folder = federation.directory / CONTROL_DIR
+    for request_path in sorted(folder.glob("*.request.json")):
+        done_path = request_path.with_name(request_path.name.replace(".request", ".done"))
+        try:
+            request = json.loads(request_path.read_text())
+            child = federation.child(str(request["service"]))
+            if child is None:
+                raise FederationError(f"no service {request['service']!r} in this federation")
+            if request["action"] == "stop":
+                child.stop()
+                stopped.add(child.name)
+                message = f"{child.name} stopped"
+            elif request["action"] == "start":
+                if child.running():
+                    child.stop()
+                _start_child(federation, child, clock_offset_s=float(request.get("clock", 0)))
+                stopped.discard(child.name)
+                message = f"{child.name} started at {child.url or '-'}"
+            else:
+                raise FederationError(f"unknown action {request['action']!r}")
+            answer = {"ok": True, "message": message}
+        except (FederationError, KeyError, ValueError, TypeError) as exc:
+            answer = {"ok": False, "message": str(exc)}
+        request_path.unlink(missing_ok=True)
+        done_path.write_text(json.dumps(answer))
+        print(f"healthcode federation: {answer['message']}", file=sys.stderr, flush=True)
+        federation.write_pids()
+
+
+def _supervise(federation: Federation, stop: threading.Event) -> None:
+    """Until `stop`: report children that exit (once each) and keep the others running."""
+    stopped: set[str] = set()  # stopped on request: not reported as crashed
+    reported: set[str] = set()
+    (federation.directory / CONTROL_DIR).mkdir(parents=True, exist_ok=True)
+    federation.write_pids()
+    while not stop.wait(0.5):
+        _serve_control(federation, stopped)
+        for child in federation.children():
+            if child.name in stopped or child.running():
+                reported.discard(child.name)
+                continue
+            if child.name not in reported:
+                reported.add(child.name)
+                code = child.process.returncode if child.process else None
+                print(
+                    f"healthcode federation: {child.name} exited (status {code}); the others "
+                    f"keep running. Log: {child.log_path}; restart it with `healthcode "
+                    f"federation start {child.name} --dir {federation.directory}`",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                federation.write_pids()
+
+
 def _run_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
@@ -558,27 +662,65 @@ def _run_up(args: argparse.Namespace) -> int:
         except FederationError as exc:
             print(f"healthcode federation: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        status = EXIT_OK
         try:
-            while not stop.wait(0.5):
-                dead = [child.name for child in federation.children() if not child.running()]
-                if dead:
-                    print(f"healthcode federation: {', '.join(dead)} exited", file=sys.stderr)
-                    status = EXIT_FAILED
-                    break
+            _supervise(federation, stop)
         finally:
             federation.stop()
-        return status
+            federation.write_pids()
+        return EXIT_OK
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
 
+def _run_control(args: argparse.Namespace) -> int:
+    """`federation stop|start NAME`: ask the running `up` on DIR and wait for its answer."""
+    folder = args.dir.resolve() / CONTROL_DIR
+    if not folder.is_dir():
+        print(f"healthcode federation: no federation is running on {args.dir}", file=sys.stderr)
+        return EXIT_FAILED
+    name = f"{time.time_ns()}-{os.getpid()}"
+    request = {
+        "action": args.federation_command,
+        "service": args.service,
+        "clock": getattr(args, "clock_offset", 0) or 0,
+    }
+    temporary = folder / f"{name}.tmp"
+    temporary.write_text(json.dumps(request))
+    os.replace(temporary, folder / f"{name}.request.json")
+    done = folder / f"{name}.done.json"
+    deadline = time.monotonic() + CONTROL_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if done.exists():
+            answer = json.loads(done.read_text())
+            done.unlink(missing_ok=True)
+            print(answer["message"], file=sys.stdout if answer["ok"] else sys.stderr)
+            return EXIT_OK if answer["ok"] else EXIT_FAILED
+        time.sleep(0.2)
+    print("healthcode federation: the running federation did not answer", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def register(commands: Any) -> None:
-    """Add `healthcode federation up` (entry point `healthcode.commands`)."""
+    """Add `healthcode federation up|stop|start` (entry point `healthcode.commands`)."""
     federation = commands.add_parser("federation", help="run a demo federation locally")
     actions = federation.add_subparsers(dest="federation_command", required=True, metavar="ACTION")
     start = actions.add_parser("up", help="start registry, two provinces and a checkpoint")
     start.add_argument("--dir", type=Path, default=Path(".demo"), help="state directory")
     start.add_argument("--json", action="store_true", help="print one JSON line of URLs")
     start.set_defaults(handler=_run_up)
+    names = "redis, registry, cn-sc, cn-gd or checkpoint"
+    stop_one = actions.add_parser("stop", help="stop one service of the running federation")
+    stop_one.add_argument("service", help=names)
+    stop_one.add_argument("--dir", type=Path, default=Path(".demo"))
+    stop_one.set_defaults(handler=_run_control)
+    start_one = actions.add_parser("start", help="(re)start one service of the running federation")
+    start_one.add_argument("service", help=names)
+    start_one.add_argument("--dir", type=Path, default=Path(".demo"))
+    start_one.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0,
+        help="run it with its clock shifted by this many seconds (tests of §7.5 only)",
+    )
+    start_one.set_defaults(handler=_run_control)

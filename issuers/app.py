@@ -15,14 +15,11 @@ from healthcode.server import create_base_app
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
 from issuers.context import IssuerContext
+from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
 
 logger = logging.getLogger("issuers")
 
-#: How often a failed Redis publication is retried (a full rebuild from the database).
-REDIS_RETRY_INTERVAL_S = 5.0
-#: How often the Redis set is rebuilt to drop revocations of codes that have expired.
-REDIS_PRUNE_INTERVAL_S = 3600.0
 #: How often partners' revocation feeds are applied to codes transcoded from theirs.
 PARTNER_SYNC_INTERVAL_S = 60.0
 
@@ -77,26 +74,28 @@ def create_app(
             with contextlib.suppress(Exception):
                 client.refresh()  # type: ignore[attr-defined]
             client.start_background_refresh()  # type: ignore[attr-defined]
-        retry_task = None
         if context.publisher is not None:
             # Redis may have restarted empty: republish every unexpired revocation at startup.
+            # Bounded by the publisher's short timeouts; its worker thread then retries
+            # failures, catches up other processes' revocations and prunes hourly.
             if not await asyncio.to_thread(context.publisher.rebuild):
                 logger.warning("revocations not yet in Redis; retrying in the background")
-            retry_task = asyncio.create_task(_retry_redis(context))
+            context.publisher.start()
         partner_key = app.state.partner_key
         sync_task = (
-            asyncio.create_task(_sync_partners(context, trust, partner_key))
+            asyncio.create_task(
+                _sync_partners(context, trust, partner_key, app.state.partner_revocations)
+            )
             if partner_key is not None
             else None
         )
         try:
             yield
         finally:
-            for task in (retry_task, sync_task):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            if sync_task is not None:
+                sync_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sync_task
             if client is not None:
                 client.stop()  # type: ignore[attr-defined]
             context.close()
@@ -105,6 +104,9 @@ def create_app(
         title=f"healthcode issuer {settings.issuer_id}",
         lifespan=lifespan,
         description="Province issuer: citizens, feeds, status rules, codes, revocation.",
+        max_body_bytes=settings.max_request_bytes,
+        # Feeds stream to a spool file and have their own limit (max_feed_bytes).
+        unlimited_body_paths=("/v1/feeds/",),
     )
     app.state.context = context
     app.state.trust = trust
@@ -121,41 +123,50 @@ def _mount_partner_api(
 ) -> None:
     from interop.partner import create_partner_router
     from issuers.partner import IssuerPartnerBackend
+    from issuers.partner_sync import sync_partner_revocations
 
     settings = context.settings
+    store = PartnerRevocations.for_context(context)
+    partner_key: SigningKey | None = app.state.partner_key
+
+    def refresh(partner_id: str) -> None:
+        # A stale partner is synced on the spot, so a transcode fails only if that fails.
+        if partner_key is not None:
+            sync_partner_revocations(context, trust(), partner_key, store=store, only=partner_id)
+
+    app.state.partner_revocations = store
     router = create_partner_router(
         IssuerPartnerBackend(context),
         trust=trust,
         redis_url=settings.redis_url,
         audience=settings.partner_audience,
         rate_limit_per_minute=settings.partner_rate_limit_per_minute,
+        # §10.3: transcoding checks the source against the partner's revocation data.
+        revocation_checker=store.checker(refresh),
+        demo_mode=settings.demo_mode,
     )
     app.include_router(router, prefix="/partner/v1")
 
 
 async def _sync_partners(
-    context: IssuerContext, trust: Callable[[], TrustStore], partner_key: SigningKey
+    context: IssuerContext,
+    trust: Callable[[], TrustStore],
+    partner_key: SigningKey,
+    store: PartnerRevocations,
 ) -> None:
-    """Revoke transcoded codes whose partner source was revoked (standard §10.3)."""
+    """Keep partners' revocation data fresh and revoke transcoded codes whose source was
+    revoked (standard §10.3); the first round runs at start-up."""
     from issuers.partner_sync import sync_partner_revocations
 
     while True:
-        await asyncio.sleep(PARTNER_SYNC_INTERVAL_S)
         try:
-            await asyncio.to_thread(sync_partner_revocations, context, trust(), partner_key)
+            await asyncio.to_thread(
+                sync_partner_revocations,
+                context,
+                trust(),
+                partner_key,
+                store=store,
+            )
         except HealthcodeError as error:  # no trust list yet: try again next round
             logger.warning("partner revocation sync skipped: %s", error.code.value)
-
-
-async def _retry_redis(context: IssuerContext) -> None:
-    """Retry failed publications; rebuild hourly so expired jtis leave the Redis set."""
-    assert context.publisher is not None
-    loop = asyncio.get_running_loop()
-    next_prune = loop.time() + REDIS_PRUNE_INTERVAL_S
-    while True:
-        await asyncio.sleep(REDIS_RETRY_INTERVAL_S)
-        if loop.time() >= next_prune:
-            next_prune = loop.time() + REDIS_PRUNE_INTERVAL_S
-            await asyncio.to_thread(context.publisher.rebuild)
-        elif not context.publisher.healthy:
-            await asyncio.to_thread(context.publisher.retry)
+        await asyncio.sleep(PARTNER_SYNC_INTERVAL_S)

@@ -7,6 +7,8 @@
     healthcode issuer sync-partner-revocations    revoke codes transcoded from revoked ones
     healthcode issuer rotate-key                  new signing key; old keys stay in the JWKS
     healthcode issuer add-user --role ROLE NAME   staff or checkpoint device account
+    healthcode issuer disable-user NAME           end the account's sessions, refuse logins
+    healthcode issuer enable-user NAME            allow a disabled account to log in again
     healthcode issuer register-citizen ...        register a resident (ID number, name, phone)
     healthcode issuer seed-demo [--json]          demo citizens, family, staff; prints logins
 
@@ -27,6 +29,35 @@ from healthcode.errors import HealthcodeError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
+#: Bad input: an unreadable, non-UTF-8 or wrongly formed file (README "Command line").
+EXIT_USAGE = 2
+#: Bytes read at a time when checking that a feed file is UTF-8 before importing it.
+_CHECK_CHUNK = 1 << 20
+
+
+def _input_error(code: str, message: str) -> int:
+    print(f"issuer: {code}: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _utf8_problem(path: Path) -> str | None:
+    """Why `path` is not UTF-8 text (streamed, like the API checks an upload), or None."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as binary:
+        while chunk := binary.read(_CHECK_CHUNK):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                return f"{path.name} is not UTF-8 text (byte {offset + exc.start + 1})"
+            offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return f"{path.name} is not UTF-8 text (it ends inside a character)"
+    return None
 
 
 def _settings() -> Any:
@@ -72,11 +103,19 @@ def _import(args: argparse.Namespace) -> int:
 
     from issuers.context import IssuerContext
     from issuers.feeds import FeedKind
-    from issuers.importer import import_feed
+    from issuers.importer import ImportInterrupted, import_feed
 
     console = Console(stderr=True)
     path: Path = args.file
-    total = path.stat().st_size
+    try:
+        if not path.is_file():
+            return _input_error("invalid_request", f"{path} is not a file")
+        total = path.stat().st_size
+        problem = _utf8_problem(path)
+    except OSError as exc:
+        return _input_error("invalid_request", f"cannot read {path} ({exc.strerror})")
+    if problem is not None:
+        return _input_error("invalid_request", problem)
     context = IssuerContext.create(_settings())
     try:
         with (
@@ -105,6 +144,15 @@ def _import(args: argparse.Namespace) -> int:
                 batch_size=args.batch_size,
             )
             progress.update(task, completed=total)
+    except ImportInterrupted as exc:
+        print(f"issuer: {exc.code.value}: {exc.message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps(exc.report.to_json(), ensure_ascii=False))
+        return EXIT_FAILED
+    except HealthcodeError as exc:  # the file as a whole was refused (e.g. its header)
+        return _input_error(exc.code.value, exc.message)
+    except OSError as exc:
+        return _input_error("invalid_request", f"cannot read {path} ({exc.strerror})")
     finally:
         context.close()
     if args.json:
@@ -174,18 +222,43 @@ def _sync_partners(args: argparse.Namespace) -> int:
 
 
 def _rotate(args: argparse.Namespace) -> int:
+    import time
+    from datetime import UTC, datetime
+
     from healthcode.keys import SigningKey
     from issuers.keyring import Keyring, register_new_key
 
     settings = _settings()
     keyring = Keyring(settings.key_dir, keep_retired_s=settings.offline_lifetime_s)
     new_key = SigningKey.generate()
+    use_from = time.time()
     if settings.registry_url:
         # The registry must list the key before it signs: other provinces trust only the list.
-        register_new_key(settings.registry_url, settings.issuer_id, keyring.signing_key(), new_key)
-    key = keyring.rotate(new_key=new_key)
+        answer = register_new_key(
+            settings.registry_url, settings.issuer_id, keyring.signing_key(), new_key
+        )
+        if answer.get("pending"):
+            # Offline root custody: nothing is listed until the root holders cosign, so the
+            # key must not sign; keep it aside and say what to do.
+            pending = settings.key_dir / "pending" / f"{new_key.kid}.pem"
+            new_key.save(pending)
+            print(
+                f"key {new_key.kid} submitted; trust-list version "
+                f"{answer['trust_list_version']} awaits the root holders' cosignatures. The "
+                f"current key keeps signing. Kept at {pending}.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        # §7.4: sign with it only once verifiers had a refresh interval to learn it.
+        listed = datetime.strptime(answer["use_from"], "%Y-%m-%dT%H:%M:%SZ")
+        use_from = listed.replace(tzinfo=UTC).timestamp()
+    key = keyring.rotate(now=use_from, new_key=new_key)
     retired = [r.kid for r in keyring.records() if r.retired_at is not None]
-    print(f"new signing key {key.kid}; retired keys kept in the JWKS: {', '.join(retired) or '-'}")
+    when = datetime.fromtimestamp(use_from, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    print(
+        f"new signing key {key.kid}, signing from {when}; retired keys kept in the JWKS: "
+        f"{', '.join(retired) or '-'}"
+    )
     if not settings.registry_url:
         print("no registry configured: this key is trusted where this issuer's JWKS is")
     return EXIT_OK
@@ -218,6 +291,40 @@ def _add_user(args: argparse.Namespace) -> int:
         context.close()
     print(f"account {args.username} ({args.role}) created")
     return EXIT_OK
+
+
+def _set_disabled(args: argparse.Namespace, *, disabled: bool) -> int:
+    from issuers.audit import audit
+    from issuers.auth import set_staff_disabled
+    from issuers.context import IssuerContext
+
+    context = IssuerContext.create(_settings())
+    try:
+        with context.session() as session:
+            ended = set_staff_disabled(session, args.username, disabled=disabled)
+            audit(
+                session,
+                actor=_actor(),
+                action="disable_staff" if disabled else "enable_staff",
+                subject=None,
+                reason=args.username,
+            )
+            session.commit()
+    finally:
+        context.close()
+    if disabled:
+        print(f"account {args.username} disabled; {ended} open sessions ended")
+    else:
+        print(f"account {args.username} enabled")
+    return EXIT_OK
+
+
+def _disable_user(args: argparse.Namespace) -> int:
+    return _set_disabled(args, disabled=True)
+
+
+def _enable_user(args: argparse.Namespace) -> int:
+    return _set_disabled(args, disabled=False)
 
 
 def _register_citizen(args: argparse.Namespace) -> int:
@@ -298,6 +405,14 @@ def add_commands(commands: Any) -> None:
     user.add_argument("--password", help="default: $HC_ISSUER_NEW_PASSWORD or a prompt")
     user.add_argument("username")
     user.set_defaults(handler=_add_user)
+    disable = commands.add_parser(
+        "disable-user", help="disable a staff account: its sessions end, logins are refused"
+    )
+    disable.add_argument("username")
+    disable.set_defaults(handler=_disable_user)
+    enable = commands.add_parser("enable-user", help="let a disabled staff account log in again")
+    enable.add_argument("username")
+    enable.set_defaults(handler=_enable_user)
     citizen = commands.add_parser("register-citizen", help="register a resident")
     citizen.add_argument("--id-number", required=True)
     citizen.add_argument("--name", required=True)

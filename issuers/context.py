@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from issuers.auth import SessionCache
 from issuers.db import make_engine, session
+from issuers.delivery import CodeDelivery, make_delivery
 from issuers.keyring import Keyring
 from issuers.revocation import RevocationPublisher
 from issuers.rules import RuleSet
@@ -27,12 +29,22 @@ class IssuerContext:
     keyring: Keyring
     rules: RuleSet
     publisher: RevocationPublisher | None
+    #: which sessions are open (logout, disabled accounts), cached for a second or so
+    sessions: SessionCache
+    #: how one-time login codes reach citizens (None: they cannot, outside demo mode)
+    delivery: CodeDelivery | None
 
     @classmethod
     def create(cls, settings: IssuerSettings) -> IssuerContext:
         engine = make_engine(settings.database_url)
         publisher = (
-            RevocationPublisher(settings.redis_url, settings.issuer_id, engine)
+            RevocationPublisher(
+                settings.redis_url,
+                settings.issuer_id,
+                engine,
+                timeout_s=settings.redis_timeout_s,
+                retry_interval_s=settings.redis_retry_interval_s,
+            )
             if settings.redis_url
             else None
         )
@@ -42,18 +54,23 @@ class IssuerContext:
             keyring=Keyring(settings.key_dir, keep_retired_s=settings.offline_lifetime_s),
             rules=RuleSet.load(settings.resolved_rules_file()),
             publisher=publisher,
+            sessions=SessionCache(engine, settings.session_cache_s),
+            delivery=make_delivery(settings),
         )
 
     def session(self) -> Session:
         return session(self.engine)
 
     def publish(self, revoked: Iterable[str]) -> None:
-        """After a commit: publish revoked jtis to Redis (never raises; see revocation.py)."""
+        """After a commit: publish revoked jtis to Redis (never raises, never waits on a slow
+        Redis; see revocation.py)."""
         revoked = list(revoked)
-        if self.publisher is not None and (revoked or not self.publisher.healthy):
+        if self.publisher is not None and revoked:
             self.publisher.publish(revoked)
 
     def close(self) -> None:
         if self.publisher is not None:
             self.publisher.close()
+        if self.delivery is not None:
+            self.delivery.close()
         self.engine.dispose()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine
+
+from healthcode.errors import ErrorCode, RequestError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -30,9 +35,40 @@ def make_engine(database_url: str) -> Engine:
     return create_engine(database_url, pool_pre_ping=True)
 
 
+def _conflict() -> RequestError:
+    # The constraint's own message names the duplicate value; it is never passed on.
+    return RequestError(
+        ErrorCode.CONFLICT,
+        "a concurrent request created the same record (duplicate registration, binding, "
+        "account or declaration); reload and retry",
+    )
+
+
+class IssuerSession(Session):
+    """A session on which a unique-constraint violation is `conflict`, not a 500.
+
+    The services check for duplicates before writing, but two identical requests at the same
+    moment both pass that check; the database's constraint then refuses the second, and this
+    turns that refusal into the same answer the check gives.
+    """
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        try:
+            super().flush(objects)
+        except IntegrityError:
+            raise _conflict() from None
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except IntegrityError:
+            self.rollback()
+            raise _conflict() from None
+
+
 def session(engine: Engine) -> Session:
-    """A session that keeps loaded objects usable after commit."""
-    return Session(engine, expire_on_commit=False)
+    """A session that keeps loaded objects usable after commit (`IssuerSession`)."""
+    return IssuerSession(engine, expire_on_commit=False)
 
 
 def alembic_config(database_url: str) -> Config:

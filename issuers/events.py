@@ -12,6 +12,7 @@ Times are aware datetimes; the issuer stores them in UTC. Calendar dates (an iti
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ from healthcode.errors import ErrorCode, HealthcodeError
 __all__ = [
     "CHINA_TIME",
     "EVENT_FIELDS",
+    "MAX_LIST_ITEMS",
+    "MAX_YEAR",
+    "MIN_YEAR",
     "RISK_LEVELS",
     "Event",
     "EventKind",
@@ -33,6 +37,7 @@ __all__ = [
     "RiskLevel",
     "RulesError",
     "china_day_bounds",
+    "has_control_characters",
     "parse_day",
     "validate_event_data",
 ]
@@ -46,6 +51,19 @@ RISK_LEVELS: tuple[RiskLevel, ...] = ("low", "medium", "high")
 _AREA_CODE = re.compile(r"[0-9]{6}")
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MAX_TEXT_CHARS = 64
+#: Dates and times outside these years are data-entry errors; refusing them also keeps every
+#: time well inside the range of datetime arithmetic and of 64-bit epoch columns.
+MIN_YEAR = 1900
+MAX_YEAR = 2100
+#: The longest list a declaration may hold (symptoms): a person declares a handful.
+MAX_LIST_ITEMS = 32
+# C0 and C1 control characters, and lone surrogates (which no UTF-8 encoder accepts).
+_UNSAFE_TEXT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control character or a lone surrogate (never valid input)."""
+    return _UNSAFE_TEXT.search(text) is not None
 
 
 class RulesError(HealthcodeError):
@@ -182,39 +200,57 @@ def _field_problem(spec: FieldSpec, value: Any) -> str | None:
         if value not in spec.choices:
             return f"must be one of {', '.join(spec.choices)}"
     elif spec.type is FieldType.TEXT:
-        if not isinstance(value, str) or not value.strip() or len(value) > _MAX_TEXT_CHARS:
-            return f"must be a non-empty string of at most {_MAX_TEXT_CHARS} characters"
+        if not _short_text(value) or not value.strip():
+            return f"must be a non-empty string of at most {_MAX_TEXT_CHARS} printable characters"
     elif spec.type in (FieldType.INTEGER, FieldType.NUMBER):
         integer = spec.type is FieldType.INTEGER
         # bool is an int subclass; `true` is never a dose or a temperature.
         if isinstance(value, bool) or not isinstance(value, int if integer else int | float):
             return "must be an integer" if integer else "must be a number"
+        # NaN compares false with every bound, so it would pass them and match `at_least`.
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
         number = float(value)
         if (spec.minimum is not None and number < spec.minimum) or (
             spec.maximum is not None and number > spec.maximum
         ):
             return f"must be within {spec.minimum}..{spec.maximum}"
     elif spec.type is FieldType.TEXT_LIST:
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(item, str) and 0 < len(item) <= _MAX_TEXT_CHARS for item in value
+        if (
+            not isinstance(value, list | tuple)
+            or len(value) > MAX_LIST_ITEMS
+            or not all(_short_text(item) and item for item in value)
         ):
-            return "must be a list of short strings"
+            return (
+                f"must be a list of at most {MAX_LIST_ITEMS} strings of 1-{_MAX_TEXT_CHARS} "
+                "printable characters"
+            )
     elif spec.type is FieldType.AREA_CODE:
         if not isinstance(value, str) or not _AREA_CODE.fullmatch(value):
             return "must be a 6-digit GB/T 2260 division code"
     elif spec.type is FieldType.DAY and (not isinstance(value, str) or parse_day(value) is None):
-        return "must be a YYYY-MM-DD date"
+        return f"must be a YYYY-MM-DD date in the years {MIN_YEAR}-{MAX_YEAR}"
     return None
 
 
+def _short_text(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) <= _MAX_TEXT_CHARS
+        and not has_control_characters(value)
+    )
+
+
 def parse_day(text: str) -> date | None:
-    """A strict `YYYY-MM-DD` calendar date, or None if `text` is not one."""
+    """A strict `YYYY-MM-DD` calendar date in `MIN_YEAR..MAX_YEAR`, or None if `text` is not
+    one (year 1 would overflow when turned into a UTC interval)."""
     if not _DAY.fullmatch(text):
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    return day if MIN_YEAR <= day.year <= MAX_YEAR else None
 
 
 def validate_event_data(kind: EventKind, data: Mapping[str, Any]) -> None:
@@ -223,9 +259,13 @@ def validate_event_data(kind: EventKind, data: Mapping[str, Any]) -> None:
     Services call it before storing a declaration, so the rules only ever see well-formed data.
     """
     fields = EVENT_FIELDS[kind]
-    unknown = sorted(set(data) - set(fields))
+    unknown = set(data) - set(fields)
     if unknown:
-        raise RulesError(f"{kind.value} data has unknown field(s) {', '.join(unknown)}")
+        # Never echo the keys: free input may hold an ID number or text that cannot be encoded.
+        raise RulesError(
+            f"{kind.value} data has {len(unknown)} unknown field(s); "
+            f"its fields are {', '.join(fields)}"
+        )
     for name, spec in fields.items():
         if name not in data:
             raise RulesError(f"{kind.value} data is missing the field {name!r}")

@@ -13,7 +13,8 @@ ever repeats a cell's content (a misplaced column could hold an ID number), only
 
 Times are ISO 8601; a time without an offset is China time (UTC+8); all times come out in UTC.
 A date-time later than `now` plus `FUTURE_TOLERANCE` is refused: data from the future is a
-clock or data-entry error, and would otherwise hold a status for longer than it should.
+clock or data-entry error, and would otherwise hold a status for longer than it should. So is
+one outside the years `MIN_YEAR..MAX_YEAR` (1900-2100).
 
 `row_key` is the SHA-256 of a canonical form of the row (feed kind, pseudonym, normalised
 fields): the same fact imported twice gets the same key (idempotent import), different facts
@@ -40,6 +41,8 @@ from healthcode.idnumber import (
 )
 from issuers.events import (
     CHINA_TIME,
+    MAX_YEAR,
+    MIN_YEAR,
     RISK_LEVELS,
     Event,
     EventKind,
@@ -163,6 +166,9 @@ class _RowReader:
             value = datetime.fromisoformat(text)
         except ValueError:
             raise _bad(column, "not an ISO 8601 date-time (e.g. 2026-11-20T09:30+08:00)") from None
+        # Checked before any arithmetic: 0001-01-01 in China time is before datetime.min in UTC.
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise _bad(column, f"the year must be within {MIN_YEAR}-{MAX_YEAR}")
         if value.utcoffset() is None:
             value = value.replace(tzinfo=CHINA_TIME)
         value = value.astimezone(UTC)

@@ -5,28 +5,39 @@ column at once), inserts rows in batches with `ON CONFLICT (row_key) DO NOTHING`
 twice adds nothing), recomputes the colour of every registered citizen a batch touched, and
 commits batch by batch, so memory stays flat however long the file is. Rejected rows are
 reported with their line and reason; they never stop the import.
+
+Audit: the import's own entry (`import:<kind>`) is written and committed before the first
+row, and updated with the outcome at the end, so an import that dies part way still leaves a
+trace. Every event a batch adds is audited under its citizen's pseudonym (`feed_event:<kind>`)
+in the batch's transaction. An import that stops part way (the database failed, the file could
+not be read) raises `ImportInterrupted` with the report so far: every row up to
+`committed_through_line` is stored, and importing the same file again finishes the job.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from sqlalchemy import Table
+from sqlalchemy import Table, insert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from issuers.audit import audit
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from issuers.context import IssuerContext
 from issuers.events import Event, RiskArea
-from issuers.feeds import FeedKind, FeedRow, RejectedRow, read_feed
-from issuers.models import Citizen, EventRecord, RiskAreaRecord
+from issuers.feeds import FeedError, FeedKind, FeedRow, RejectedRow, read_feed
+from issuers.models import AuditEntry, Citizen, EventRecord, RiskAreaRecord
 from issuers.store import current_risk_areas, recompute
+
+logger = logging.getLogger("issuers.importer")
 
 #: Rejected rows listed in a report (all are counted); the rest are summarised.
 MAX_LISTED_REJECTIONS = 1000
@@ -44,6 +55,11 @@ class ImportReport:
     rejected: list[RejectedRow] = field(default_factory=list)
     status_changes: int = 0
     revoked: int = 0
+    #: the physical line of the last row read, and of the last row whose batch is committed
+    last_line: int = 0
+    committed_through_line: int = 0
+    #: False while running and when the import stopped part way
+    complete: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,7 +74,36 @@ class ImportReport:
             ],
             "status_changes": self.status_changes,
             "revoked": self.revoked,
+            "complete": self.complete,
+            "last_line": self.last_line,
+            "committed_through_line": self.committed_through_line,
         }
+
+    def summary(self) -> str:
+        """One line for the audit log: counts only, never row contents."""
+        return (
+            f"{self.accepted} accepted, {self.duplicates} duplicates, "
+            f"{self.rejected_count} rejected, {self.status_changes} status changes; "
+            f"rows committed through line {self.committed_through_line}"
+        )
+
+
+class ImportInterrupted(RequestError):
+    """An import stopped part way; `report` says how far it got (also in the error body).
+
+    Code `upstream_unavailable` when the database or the file failed under it, and
+    `invalid_request` when the file turned out not to be UTF-8 text part way through.
+    """
+
+    def __init__(self, code: ErrorCode, report: ImportReport, cause: str) -> None:
+        super().__init__(
+            code,
+            f"the {report.kind} import stopped at line {report.last_line} ({cause}); the "
+            f"{report.accepted} new rows through line {report.committed_through_line} are "
+            "stored. Import the same file again to finish: stored rows are skipped.",
+        )
+        self.report = report
+        self.details = {"report": report.to_json()}
 
 
 def _insert_ignoring_duplicates(
@@ -132,6 +177,29 @@ def _recompute_subjects(
     return revoked
 
 
+def _audit_events(
+    session: Session, subjects: list[str], kind: FeedKind, *, actor: str, now: int, import_id: int
+) -> None:
+    """One audit entry per event added, under its citizen's pseudonym, in one statement."""
+    if not subjects:
+        return
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    reason = f"import #{import_id}"
+    session.execute(
+        insert(table),
+        [
+            {
+                "at": now,
+                "actor": actor,
+                "action": f"feed_event:{kind.value}",
+                "subject": subject,
+                "reason": reason,
+            }
+            for subject in subjects
+        ],
+    )
+
+
 def _flush_batch(
     ctx: IssuerContext,
     batch: list[FeedRow],
@@ -140,8 +208,11 @@ def _flush_batch(
     actor: str,
     now: int,
     report: ImportReport,
+    import_id: int,
 ) -> None:
-    """Insert one batch and recompute the citizens it touched, in one transaction."""
+    """Insert one batch, audit it and recompute the citizens it touched, in one transaction."""
+    if not batch:
+        return
     with ctx.session() as session:
         if kind is FeedKind.RISK_AREAS:
             table = RiskAreaRecord.__table__  # type: ignore[attr-defined]
@@ -152,6 +223,7 @@ def _flush_batch(
             table = EventRecord.__table__  # type: ignore[attr-defined]
             rows = [_event_row(row, f"feed:{kind.value}", now) for row in batch]
             inserted = _insert_ignoring_duplicates(session, table, rows, "subject")
+            _audit_events(session, inserted, kind, actor=actor, now=now, import_id=import_id)
             revoked = _recompute_subjects(
                 ctx, session, set(inserted), actor=actor, now=now, report=report
             )
@@ -159,6 +231,7 @@ def _flush_batch(
     report.accepted += len(inserted)
     report.duplicates += len(batch) - len(inserted)
     report.revoked += len(revoked)
+    report.committed_through_line = batch[-1].line
     ctx.publish(revoked)
 
 
@@ -189,6 +262,47 @@ def _recompute_everyone(ctx: IssuerContext, *, actor: str, now: int, report: Imp
         ctx.publish(revoked)
 
 
+def _start_audit(ctx: IssuerContext, kind: FeedKind, *, actor: str, now: int) -> int:
+    """The import's audit entry, committed before any row is written; returns its id."""
+    with ctx.session() as session:
+        entry = AuditEntry(
+            at=now, actor=actor, action=f"import:{kind.value}", subject=None, reason="started"
+        )
+        session.add(entry)
+        session.commit()
+        assert entry.id is not None
+        return entry.id
+
+
+def _finish_audit(ctx: IssuerContext, import_id: int, outcome: str) -> None:
+    """Record the outcome on the import's audit entry (it says "started" until then)."""
+    try:
+        with ctx.session() as session:
+            entry = session.get(AuditEntry, import_id)
+            if entry is not None:
+                entry.reason = outcome[:500]
+                session.add(entry)
+                session.commit()
+    except SQLAlchemyError as exc:
+        # The database that stopped the import may refuse this too; the entry then keeps
+        # "started", which says as much, and the caller still reports the real failure.
+        logger.warning("import #%d: outcome not recorded (%s)", import_id, type(exc).__name__)
+
+
+def _interruption(exc: Exception) -> tuple[ErrorCode, str] | None:
+    """The code and a cause (never row contents) of a failure that stops an import part way;
+    None for a bug, which is re-raised as it is."""
+    if isinstance(exc, HealthcodeError):
+        return exc.code, exc.code.value
+    if isinstance(exc, UnicodeDecodeError):
+        return ErrorCode.INVALID_REQUEST, "the file is not UTF-8 text from here on"
+    if isinstance(exc, SQLAlchemyError):
+        return ErrorCode.UPSTREAM_UNAVAILABLE, f"the database failed: {type(exc).__name__}"
+    if isinstance(exc, OSError):
+        return ErrorCode.UPSTREAM_UNAVAILABLE, f"the file could not be read: {type(exc).__name__}"
+    return None
+
+
 def import_feed(
     ctx: IssuerContext,
     stream: TextIO,
@@ -199,44 +313,82 @@ def import_feed(
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import a CSV feed from `stream`; raises FeedError (nothing written) on a wrong header.
+    """Import a CSV feed from `stream`; raises FeedError (nothing written) on a wrong header,
+    and `ImportInterrupted` (with the report so far) when it stops part way.
 
     `progress(rows_read)` is called after each batch.
     """
     at = int(time.time() if now is None else now)
     size = batch_size or ctx.settings.import_batch_size
     report = ImportReport(kind=kind.value)
-    batch: list[FeedRow] = []
     rows = read_feed(
         stream, kind, subject_secret=ctx.settings.subject_key, now=datetime.fromtimestamp(at, UTC)
     )
+    # The header is checked on the first read: a refused feed leaves no trace but its answer.
+    try:
+        first = next(rows, None)
+    except UnicodeDecodeError:
+        raise FeedError(f"the {kind.value} feed is not UTF-8 text") from None
+    import_id = _start_audit(ctx, kind, actor=actor, now=at)
+    try:
+        _import_rows(ctx, _chain(first, rows), kind, actor, at, size, report, import_id, progress)
+    except Exception as exc:
+        interruption = _interruption(exc)
+        cause = interruption[1] if interruption is not None else type(exc).__name__
+        outcome = f"interrupted at line {report.last_line} ({cause}); {report.summary()}"
+        _finish_audit(ctx, import_id, outcome)
+        if interruption is None:
+            raise
+        raise ImportInterrupted(interruption[0], report, cause) from exc
+    report.complete = True
+    _finish_audit(ctx, import_id, report.summary())
+    if progress is not None:
+        progress(report.rows)
+    return report
+
+
+def _chain(
+    first: FeedRow | RejectedRow | None, rest: Iterator[FeedRow | RejectedRow]
+) -> Iterator[FeedRow | RejectedRow]:
+    if first is None:
+        return
+    yield first
+    yield from rest
+
+
+def _import_rows(
+    ctx: IssuerContext,
+    rows: Iterator[FeedRow | RejectedRow],
+    kind: FeedKind,
+    actor: str,
+    at: int,
+    size: int,
+    report: ImportReport,
+    import_id: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    batch: list[FeedRow] = []
+    valid_rows = 0
     for row in rows:
         report.rows += 1
+        report.last_line = row.line
         if isinstance(row, RejectedRow):
             report.rejected_count += 1
             if len(report.rejected) < MAX_LISTED_REJECTIONS:
                 report.rejected.append(row)
+            if not batch:
+                report.committed_through_line = row.line
             continue
+        valid_rows += 1
         batch.append(row)
         if len(batch) >= size:
-            _flush_batch(ctx, batch, kind, actor=actor, now=at, report=report)
+            _flush_batch(ctx, batch, kind, actor=actor, now=at, report=report, import_id=import_id)
             batch = []
             if progress is not None:
                 progress(report.rows)
-    _flush_batch(ctx, batch, kind, actor=actor, now=at, report=report)
-    if kind is FeedKind.RISK_AREAS and report.accepted:
+    _flush_batch(ctx, batch, kind, actor=actor, now=at, report=report, import_id=import_id)
+    report.committed_through_line = report.last_line
+    # Any valid risk-area row, new or already stored, recomputes everyone: so importing the
+    # same file again also finishes the recomputation of an import that stopped part way.
+    if kind is FeedKind.RISK_AREAS and valid_rows:
         _recompute_everyone(ctx, actor=actor, now=at, report=report)
-    with ctx.session() as session:
-        audit(
-            session,
-            actor=actor,
-            action=f"import:{kind.value}",
-            subject=None,
-            now=at,
-            reason=f"{report.accepted} accepted, {report.duplicates} duplicates, "
-            f"{report.rejected_count} rejected",
-        )
-        session.commit()
-    if progress is not None:
-        progress(report.rows)
-    return report

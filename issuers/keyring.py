@@ -96,9 +96,16 @@ class Keyring:
 
     def signing_key(self) -> SigningKey:
         """The active key; the first call in an empty key directory creates one."""
+        at = time.time()
         with self._lock:
             self._load()
-            active = [r for r in self._records if r.retired_at is None]
+            # A rotated-in key may wait for verifiers (standard §7.4): it signs from its
+            # created_at, and the key before it until then.
+            active = [
+                r
+                for r in self._records
+                if r.created_at <= at and (r.retired_at is None or r.retired_at > at)
+            ]
             if active:
                 return self._keys[active[-1].kid]
         return self.rotate()
@@ -131,7 +138,7 @@ def register_new_key(
     new_key: SigningKey,
     *,
     http: httpx.Client | None = None,
-) -> None:
+) -> dict[str, Any]:
     """Ask the trust registry to list `new_key` (standard §7.4); raises RequestError if refused.
 
     The request carries two proofs: one by the current key (the issuer asks) and one by the
@@ -150,9 +157,11 @@ def register_new_key(
     finally:
         if http is None:
             client.close()
-    if answer.status_code != 201:
+    if answer.status_code not in (201, 202):  # 202: pending the root holders' cosignatures
         raise RequestError(
             ErrorCode.CONFLICT if answer.status_code == 409 else ErrorCode.UPSTREAM_UNAVAILABLE,
             f"the trust registry refused the new key ({answer.status_code}: {answer.text[:300]}); "
             "the key was not rotated",
         )
+    result: dict[str, Any] = answer.json()
+    return result

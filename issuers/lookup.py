@@ -98,9 +98,13 @@ def remote_status_credential(
     assertion = make_client_assertion(
         partner_key, partner=ctx.settings.issuer_id, audience=partner_api
     )
-    body: dict[str, Any] = {"id_number": resident.number, "purpose": purpose}
-    if name is not None:
-        body["name"] = name
+    if name is None:
+        # §10.2: the home issuer matches number and name before it issues anything.
+        raise RequestError(
+            ErrorCode.INVALID_REQUEST,
+            "a look-up in another province needs the name as on the ID card (standard §10.2)",
+        )
+    body: dict[str, Any] = {"id_number": resident.number, "name": name, "purpose": purpose}
     client = http or httpx.Client(timeout=_UPSTREAM_TIMEOUT_S)
     try:
         response = client.post(

@@ -3,12 +3,21 @@
 No table holds a resident ID number: citizens are keyed by `pseudonymous_subject(...)`, and only
 the masked name, the last 4 ID characters and a keyed HMAC of the normalised name are kept.
 Times are integer epoch seconds (UTC): portable between SQLite and PostgreSQL without
-time-zone surprises.
+time-zone surprises. Every time column is a 64-bit `BigInteger` (`Epoch`): a 32-bit column ends
+in January 2038, and a risk area listed until 2040 must not fail (migration 0003).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel, UniqueConstraint
+
+
+def epoch(**options: Any) -> Any:
+    """A 64-bit epoch-seconds column (`Field` options pass through)."""
+    return Field(sa_type=BigInteger, **options)
 
 
 class Citizen(SQLModel, table=True):
@@ -28,11 +37,17 @@ class Citizen(SQLModel, table=True):
     reason_en: str = Field(default="", max_length=200)
     rule_id: str = Field(default="", max_length=64)
     rules_version: str = Field(default="", max_length=64)
-    status_until: int | None = None
-    #: an official's decision on a correction that overrides the rules until cleared
+    status_until: int | None = epoch(default=None)
+    #: an official's decision on a correction that overrides the rules (docs/rules.md §6): it
+    #: ends at `override_until`, or earlier when new evidence makes a rule other than the
+    #: default match
     override_colour: str | None = Field(default=None, max_length=8)
     override_note: str | None = Field(default=None, max_length=500)
-    updated_at: int = 0
+    override_until: int | None = epoch(default=None)
+    #: events with an id up to this one were judged by an official's override: the rules
+    #: only count events recorded after it (None: every event counts)
+    evidence_after: int | None = None
+    updated_at: int = epoch(default=0)
 
 
 class StaffAccount(SQLModel, table=True):
@@ -42,7 +57,39 @@ class StaffAccount(SQLModel, table=True):
     username: str = Field(unique=True, index=True, max_length=64)
     password_hash: str = Field(max_length=200)
     role: str = Field(max_length=32)
-    created_at: int = 0
+    created_at: int = epoch(default=0)
+    #: a disabled account cannot log in and its sessions are revoked (`disable-user`)
+    disabled_at: int | None = epoch(default=None)
+
+
+class AuthSession(SQLModel, table=True):
+    """A login: access tokens carry its `id`, and every request checks it is still open.
+
+    Logging out or disabling an account sets `revoked_at`; replicas share this table, so a
+    revocation holds on every replica on its next request (after a cache of about a second).
+    """
+
+    id: str = Field(primary_key=True, max_length=32)
+    #: `citizen:<pseudonym>` or `staff:<username>`
+    principal: str = Field(index=True, max_length=120)
+    role: str = Field(max_length=32)
+    created_at: int = epoch()
+    expires_at: int = epoch()
+    revoked_at: int | None = epoch(default=None)
+
+
+class AuthAttempt(SQLModel, table=True):
+    """One counted login event (a failure, or a one-time code sent) for rolling-window limits.
+
+    `key` is a keyed HMAC of the phone number, username or client address, never the value.
+    """
+
+    __table_args__ = (Index("ix_authattempt_scope_key_at", "scope", "key", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=32)
+    key: str = Field(max_length=64)
+    at: int = epoch()
 
 
 class OtpChallenge(SQLModel, table=True):
@@ -50,7 +97,7 @@ class OtpChallenge(SQLModel, table=True):
 
     phone: str = Field(primary_key=True, max_length=32)
     code_hmac: str = Field(max_length=64)
-    expires_at: int
+    expires_at: int = epoch()
     attempts: int = 0
 
 
@@ -60,12 +107,12 @@ class EventRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subject: str = Field(index=True, max_length=64)
     kind: str = Field(max_length=32)
-    occurred_at: int
+    occurred_at: int = epoch()
     data: str  # JSON object, no personal identifiers
     #: sha256 of the canonical content: importing the same row twice adds nothing
     row_key: str = Field(unique=True, max_length=64)
     source: str = Field(max_length=32)
-    created_at: int = 0
+    created_at: int = epoch(default=0)
 
 
 class RiskAreaRecord(SQLModel, table=True):
@@ -74,10 +121,10 @@ class RiskAreaRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     area_code: str = Field(index=True, max_length=6)
     level: str = Field(max_length=8)
-    valid_from: int
-    valid_until: int | None = None
+    valid_from: int = epoch()
+    valid_until: int | None = epoch(default=None)
     row_key: str = Field(unique=True, max_length=64)
-    created_at: int = 0
+    created_at: int = epoch(default=0)
 
 
 class StatusChange(SQLModel, table=True):
@@ -89,7 +136,7 @@ class StatusChange(SQLModel, table=True):
     reason: str = Field(max_length=32)
     rule_id: str = Field(max_length=64)
     rules_version: str = Field(max_length=64)
-    changed_at: int
+    changed_at: int = epoch()
     actor: str = Field(max_length=80)
     note: str | None = Field(default=None, max_length=500)
 
@@ -100,10 +147,10 @@ class IssuedCode(SQLModel, table=True):
     jti: str = Field(primary_key=True, max_length=64)
     subject: str = Field(index=True, max_length=64)
     kind: str = Field(max_length=16)
-    issued_at: int
-    expires_at: int = Field(index=True)
+    issued_at: int = epoch()
+    expires_at: int = epoch(index=True)
     token: str  # the signed JWS: a pseudonym, masked name and ID tail, no more
-    revoked_at: int | None = None
+    revoked_at: int | None = epoch(default=None)
     seq: int | None = Field(default=None, index=True)
     #: "iss/jti" of the partner credential a transcoded code was made from (standard §10.3)
     source: str | None = Field(default=None, index=True, max_length=160)
@@ -114,16 +161,16 @@ class Revocation(SQLModel, table=True):
 
     seq: int | None = Field(default=None, primary_key=True)
     jti: str = Field(unique=True, max_length=64)
-    expires_at: int = Field(index=True)
-    revoked_at: int
+    expires_at: int = epoch(index=True)
+    revoked_at: int = epoch()
 
 
 class PartnerRevocationCursor(SQLModel, table=True):
     """How far this issuer has applied a partner's revocation feed (its `seq`)."""
 
     issuer: str = Field(primary_key=True, max_length=64)
-    seq: int = 0
-    synced_at: int = 0
+    seq: int = Field(default=0, sa_type=BigInteger)  # the partner's sequence number
+    synced_at: int = epoch(default=0)
 
 
 class FamilyBinding(SQLModel, table=True):
@@ -135,7 +182,7 @@ class FamilyBinding(SQLModel, table=True):
     ref: str = Field(unique=True, max_length=32)
     guardian_subject: str = Field(index=True, max_length=64)
     dependent_subject: str = Field(max_length=64)
-    created_at: int
+    created_at: int = epoch()
 
 
 class Correction(SQLModel, table=True):
@@ -148,16 +195,17 @@ class Correction(SQLModel, table=True):
     state: str = Field(default="open", max_length=16)  # open, accepted, rejected
     decision_note: str | None = Field(default=None, max_length=1000)
     override_colour: str | None = Field(default=None, max_length=8)
+    override_until: int | None = epoch(default=None)
     decided_by: str | None = Field(default=None, max_length=80)
-    decided_at: int | None = None
-    created_at: int
+    decided_at: int | None = epoch(default=None)
+    created_at: int = epoch()
 
 
 class AuditEntry(SQLModel, table=True):
     """Who read or changed whose personal data, when and why."""
 
     id: int | None = Field(default=None, primary_key=True)
-    at: int = Field(index=True)
+    at: int = epoch(index=True)
     actor: str = Field(max_length=80)
     action: str = Field(max_length=64)
     subject: str | None = Field(default=None, index=True, max_length=64)

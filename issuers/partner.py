@@ -23,11 +23,13 @@ class IssuerPartnerBackend:
         self._context = context
         self.issuer_id = context.settings.issuer_id
 
-    def lookup_status(self, resident: ResidentId, *, partner: str, purpose: str) -> str:
+    def lookup_status(self, resident: ResidentId, *, name: str, partner: str, purpose: str) -> str:
         if resident.province_code != self._context.settings.region:
             raise RequestError(ErrorCode.NOT_FOUND, "no citizen with this ID number and name")
+        # The name's keyed hash is matched in find_citizen before anything is issued, stored
+        # or audited: a wrong name gets the unknown-citizen answer and leaves no trace.
         token, _ = local_status_credential(
-            self._context, resident.number, None, actor=f"partner:{partner}", purpose=purpose
+            self._context, resident.number, name, actor=f"partner:{partner}", purpose=purpose
         )
         return token
 

@@ -259,6 +259,15 @@ def _has_happened(event: Event, now: datetime) -> bool:
     return event.occurred_at <= now
 
 
+def _counts_from(event: Event) -> datetime | None:
+    """When the rules start to see `event`: when it happened; a declared visit, not before its
+    day begins (None: a malformed visit, which never counts)."""
+    if event.kind is EventKind.ITINERARY:
+        visit = _visit_interval(event)
+        return None if visit is None else max(visit[0], event.occurred_at)
+    return event.occurred_at
+
+
 def _reference_time(event: Event) -> datetime | None:
     """The time a window counts from: when it happened; for a visit, the end of the visit day
     (the latest moment the visit could have been, so a window is never cut short)."""
@@ -305,15 +314,22 @@ class RuleSet:
     ) -> StatusDecision:
         """The citizen's status at `now`: the highest-priority rule that matches.
 
-        Events after `now` are ignored (a late-arriving feed row dated in the future does not
-        count yet); `now` must be aware.
+        Events after `now` are ignored (a feed row dated a few minutes ahead, a visit declared
+        for a later day), but the decision's `until` is never later than the first of them to
+        begin, so the caller evaluates again when it starts to count; `now` must be aware.
         """
         if now.utcoffset() is None:
             raise ValueError("now must be an aware datetime")
         past = [event for event in events if event.occurred_at <= now]
+        # An ignored event still ends the decision when it begins to count: without this a
+        # positive test dated a minute ahead (feeds allow small clock differences) would wait
+        # for some unrelated event before anyone looked at it again.
+        pending = [at for at in map(_counts_from, events) if at is not None and at > now]
         for rule in self.rules:
             matched, until = rule.applies(past, risk_areas, now)
             if matched:
+                if pending:
+                    until = min(pending) if until is None else min(until, *pending)
                 return StatusDecision(
                     colour=rule.colour,
                     reason=rule.reason,
@@ -323,6 +339,11 @@ class RuleSet:
                     until=until,
                 )
         raise AssertionError("a validated rule set always has a default rule")
+
+    @property
+    def default_rule(self) -> Rule:
+        """The rule without conditions (the lowest priority: it always matches)."""
+        return next(rule for rule in self.rules if rule.is_default)
 
 
 def bundled_rules_path(province: str) -> Path:

@@ -34,8 +34,34 @@ class IssuerSettings(ServiceSettings):
     #: Lifetime of the status credential answered to checkpoints and partners (standard §10.2).
     lookup_lifetime_s: int = 300
     access_token_lifetime_s: int = 3600
+    #: How long a replica trusts its last look-up of a session (logout, disabled account).
+    session_cache_s: float = 1.0
     otp_lifetime_s: int = 300
+    #: A phone gets at most one new login code per this many seconds.
+    otp_resend_interval_s: int = 30
+    #: Wrong guesses allowed against one one-time code.
     otp_max_attempts: int = 5
+    #: Wrong one-time codes per phone within the window before the phone is locked out.
+    otp_failure_limit: int = 10
+    otp_failure_window_s: int = 3600
+    #: One-time codes requested per phone, and per client address, within the window.
+    otp_request_limit: int = 5
+    otp_request_limit_per_address: int = 30
+    otp_request_window_s: int = 3600
+    #: Failed staff logins per account, and per client address, within the window.
+    login_failure_limit: int = 5
+    login_failure_limit_per_address: int = 20
+    login_failure_window_s: int = 900
+    #: Delivery of one-time codes outside demo mode: an SMS gateway's webhook (POST JSON
+    #: {"phone","code","expires_at","issuer","text"}, bearer `otp_webhook_token`).
+    otp_webhook_url: str | None = None
+    otp_webhook_token: SecretStr | None = None
+    otp_webhook_timeout_s: float = 5.0
+    #: Redis: per-command timeout in the request path, and the circuit breaker's retry interval.
+    redis_timeout_s: float = 0.5
+    redis_retry_interval_s: float = 5.0
+    #: Largest request body accepted, except feed uploads (`max_feed_bytes`).
+    max_request_bytes: int = 64 * 1024
     #: This service's base URL as listed in the trust list (partner `aud` is base + /partner/v1).
     public_url: str = "http://127.0.0.1:8000"
     #: Trust registry for cross-province look-ups (optional; without it they answer 503).
@@ -75,6 +101,16 @@ class IssuerSettings(ServiceSettings):
     def _offline_lifetime(cls, value: int) -> int:
         if not 0 < value <= MAX_OFFLINE_CODE_LIFETIME_S:
             raise ValueError(f"offline_lifetime_s must be 1..{MAX_OFFLINE_CODE_LIFETIME_S}")
+        return value
+
+    @field_validator("otp_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("otp_webhook_url must be an http(s) URL")
         return value
 
     @property

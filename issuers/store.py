@@ -127,8 +127,12 @@ def register_citizen(
     return citizen, revoked
 
 
-def load_events(session: Session, subject: str) -> list[Event]:
-    rows = session.exec(select(EventRecord).where(EventRecord.subject == subject)).all()
+def load_events(session: Session, subject: str, *, after_id: int | None = None) -> list[Event]:
+    """The subject's events, or only those recorded after event `after_id` (an override)."""
+    query = select(EventRecord).where(EventRecord.subject == subject)
+    if after_id is not None:
+        query = query.where(col(EventRecord.id) > after_id)
+    rows = session.exec(query).all()
     return [
         Event(
             kind=EventKind(row.kind), occurred_at=_aware(row.occurred_at), data=json.loads(row.data)
@@ -157,7 +161,13 @@ def current_risk_areas(session: Session, now: float | None = None) -> list[RiskA
     ]
 
 
-def _override_decision(citizen: Citizen, ctx: IssuerContext) -> StatusDecision:
+#: `rule_id` of a decision set by an official's override.
+OVERRIDE_RULE_ID = "official-override"
+
+
+def _override_decision(
+    citizen: Citizen, ctx: IssuerContext, until: datetime | None
+) -> StatusDecision:
     colour = StatusColour(citizen.override_colour or "green")
     return StatusDecision(
         colour=colour,
@@ -168,10 +178,39 @@ def _override_decision(citizen: Citizen, ctx: IssuerContext) -> StatusDecision:
             "zh": "卫生部门经纠错审核认定。",
             "en": "Set by the health authority after a correction request.",
         },
-        rule_id="official-override",
+        rule_id=OVERRIDE_RULE_ID,
         rules_version=ctx.rules.version,
-        until=None,
+        until=until,
     )
+
+
+def _decide(
+    ctx: IssuerContext, session: Session, citizen: Citizen, at: int, areas: list[RiskArea]
+) -> tuple[StatusDecision, str | None]:
+    """The citizen's decision at `at`, and why an override ended now (None: it did not).
+
+    The rules see only events recorded after an override (`evidence_after`): the official
+    judged the earlier ones. An override stands while that newer evidence makes nothing but
+    the default rule match, and until `override_until`; then the rules decide again.
+    """
+    events = load_events(session, citizen.subject, after_id=citizen.evidence_after)
+    decision = ctx.rules.evaluate(events, areas, _aware(at))
+    if citizen.override_colour is None:
+        return decision, None
+    ended = None
+    if citizen.override_until is not None and citizen.override_until <= at:
+        ended = "the official decision expired"
+    elif decision.rule_id != ctx.rules.default_rule.id:
+        ended = f"new evidence after the official decision (rule {decision.rule_id})"
+    if ended is None:
+        # Re-evaluated at its expiry, and when a pending (future-dated) event begins to count.
+        expiry = None if citizen.override_until is None else _aware(citizen.override_until)
+        until = min((t for t in (expiry, decision.until) if t is not None), default=None)
+        return _override_decision(citizen, ctx, until), None
+    citizen.override_colour = None
+    citizen.override_note = None
+    citizen.override_until = None
+    return decision, ended
 
 
 def recompute(
@@ -184,14 +223,13 @@ def recompute(
     note: str | None = None,
     risk_areas: list[RiskArea] | None = None,
 ) -> list[str]:
-    """Re-evaluate the rules for a citizen; on a change record history and, when the colour
-    changed, revoke every outstanding code. Returns the revoked jtis."""
+    """Re-evaluate the rules for a citizen; on a change record history and an audit entry and,
+    when the colour changed, revoke every outstanding code. Returns the revoked jtis."""
     at = _epoch(now)
-    if citizen.override_colour is not None:
-        decision = _override_decision(citizen, ctx)
-    else:
-        areas = current_risk_areas(session, at) if risk_areas is None else risk_areas
-        decision = ctx.rules.evaluate(load_events(session, citizen.subject), areas, _aware(at))
+    areas = current_risk_areas(session, at) if risk_areas is None else risk_areas
+    decision, override_ended = _decide(ctx, session, citizen, at, areas)
+    if override_ended is not None:
+        note = override_ended if note is None else f"{note}; {override_ended}"
     until = None if decision.until is None else int(decision.until.timestamp())
     changed_colour = citizen.colour != decision.colour.value
     changed = (
@@ -222,19 +260,21 @@ def recompute(
             rules_version=citizen.rules_version,
             changed_at=at,
             actor=actor,
-            note=note,
+            note=None if note is None else note[:500],  # the column holds 500
         )
     )
-    if first or not changed_colour:
-        return []
+    # Every change is audited, a new reason under the same colour too (it is personal data).
     audit(
         session,
         actor=actor,
         action="status_change",
         subject=citizen.subject,
-        reason=f"{decision.colour.value} by rule {decision.rule_id}",
+        reason=f"{decision.colour.value} ({decision.reason.value}) by rule {decision.rule_id}"
+        + (f"; {note}" if note else ""),
         now=at,
     )
+    if first or not changed_colour:
+        return []
     return revoke_outstanding(session, citizen.subject, at)
 
 

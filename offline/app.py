@@ -4,7 +4,8 @@ Endpoints (all need the caller's issuer bearer token, which is forwarded to the 
 
 - `POST /v1/print/me`                  the caller's own offline code
 - `POST /v1/print/family/{ref}`        one dependent's code
-- `POST /v1/print/family`              a family sheet with every dependent's code
+- `POST /v1/print/family`              a family sheet with every dependent's code (at most
+                                       `MAX_FAMILY_MEMBERS`; the caller's own code is not on it)
 - `POST /v1/print/counter`             a walk-in citizen's code (role counter_staff), body
                                        `{"id_number", "name"}`
 
@@ -25,11 +26,12 @@ from pydantic import BaseModel, Field
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.idnumber import parse_id_number
 from healthcode.server import create_base_app
-from offline.audit import open_audit_log
+from offline.audit import actor_ref, open_audit_log
 from offline.printing import (
     OutputFormat,
     PrintAction,
     PrintJob,
+    check_layout,
     fetch_family_codes,
     fetch_offline_code,
     render_and_audit,
@@ -104,6 +106,7 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
         dependent_ref: str | None = None,
         walk_in: dict[str, str] | None = None,
     ) -> Response:
+        check_layout(action, layout)
         if action is PrintAction.FAMILY:
             codes = fetch_family_codes(client, token, issuer_names=settings.issuer_names)
         else:
@@ -120,7 +123,8 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
         job = render_and_audit(
             codes,
             action=action,
-            bearer_token=token,
+            session_ref=actor_ref(token),
+            channel="service",
             layout=layout,
             output=output,
             audit=audit,

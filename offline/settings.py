@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from offline.sheet import MAX_ISSUER_NAME_CHARS
 
 
 class OfflineSettings(BaseSettings):
@@ -20,10 +23,22 @@ class OfflineSettings(BaseSettings):
     issuer_timeout_s: float = 10.0
     #: The print audit log (its own database; SQLite by default, PostgreSQL by URL).
     audit_database_url: str = "sqlite:///./offline-audit.db"
-    #: issuer id -> name printed on the code, e.g. {"cn-sc": "四川省卫生健康委员会"}.
+    #: issuer id -> name printed on the code, e.g. {"cn-sc": "四川省卫生健康委员会"}. Optional:
+    #: by default the name is the one the issuer gives in its answer (`issuer_name`); a code
+    #: whose issuer is named by neither is refused, never printed without a name.
     issuer_names: dict[str, str] = {}
     #: Resolution of PNG output.
     png_dpi: int = 150
     host: str = "127.0.0.1"
     port: int = 8004
     log_level: str = "info"
+
+    @field_validator("issuer_names")
+    @classmethod
+    def _names_are_printable(cls, names: dict[str, str]) -> dict[str, str]:
+        for issuer, name in names.items():
+            if not name.strip() or len(name.strip()) > MAX_ISSUER_NAME_CHARS:
+                raise ValueError(
+                    f"issuer_names[{issuer!r}] must be 1..{MAX_ISSUER_NAME_CHARS} characters"
+                )
+        return {issuer: " ".join(name.split()) for issuer, name in names.items()}

@@ -18,9 +18,11 @@ from fastapi import FastAPI, Request, Response
 from healthcode import IssuerEntry, SigningKey, TrustedKey
 from healthcode.trustlist import (
     ROOT_TYP,
+    TIMESTAMP_TYP,
     TRUST_LIST_TYP,
     make_root,
     sign_document,
+    timestamp_payload,
     trust_list_payload,
 )
 
@@ -48,8 +50,20 @@ def issuer_entry(issuer_id: str, region: str | None, key: SigningKey, **fields: 
 class TrustRegistrySimulator:
     """Root keys, the chain of signed roots and the published trust lists of a registry."""
 
-    def __init__(self, *, root_keys: int = 3, threshold: int = 2, now: datetime = SIM_NOW) -> None:
+    def __init__(
+        self,
+        *,
+        root_keys: int = 3,
+        threshold: int = 2,
+        now: datetime = SIM_NOW,
+        with_timestamp: bool = False,
+    ) -> None:
         self.now = now
+        #: the online timestamp key the root delegates (§7.7), when `with_timestamp`
+        self.timestamp_key: SigningKey | None = SigningKey.generate() if with_timestamp else None
+        self.timestamps: dict[int, bytes] = {}
+        #: what GET /v1/timestamp serves (None: 404)
+        self.served_timestamp: bytes | None = None
         self.root_keys: list[SigningKey] = [SigningKey.generate() for _ in range(root_keys)]
         self.threshold = threshold
         self.roots: dict[int, bytes] = {}
@@ -64,8 +78,12 @@ class TrustRegistrySimulator:
             threshold,
             1,
             now + timedelta(days=365),
+            timestamp_keys=self._timestamp_keys(),
         )
         self.roots[1] = encode(sign_document(payload, self.root_keys, ROOT_TYP))
+
+    def _timestamp_keys(self) -> list[Any]:
+        return [] if self.timestamp_key is None else [self.timestamp_key.verifying_key]
 
     @property
     def root_version(self) -> int:
@@ -92,6 +110,7 @@ class TrustRegistrySimulator:
             threshold,
             version,
             expires or self.now + timedelta(days=365),
+            timestamp_keys=self._timestamp_keys(),
         )
         if signers is None:
             signers = list({key.kid: key for key in [*self.root_keys, *new_keys]}.values())
@@ -127,6 +146,35 @@ class TrustRegistrySimulator:
         self.served = document
         return document
 
+    def publish_timestamp(
+        self,
+        *,
+        signed_at: datetime | None = None,
+        version: int | None = None,
+        trust_list_version: int | None = None,
+        expires: datetime | None = None,
+        revoked_keys: Sequence[str] = (),
+        suspended_issuers: Sequence[str] = (),
+        signer: SigningKey | None = None,
+    ) -> bytes:
+        """Sign and serve a timestamp (§7.7) naming the newest list (by default)."""
+        assert self.timestamp_key is not None, "the simulator was made without_timestamp"
+        version = version or max(self.timestamps, default=0) + 1
+        signed_at = signed_at or self.now
+        payload = timestamp_payload(
+            version,
+            self.root_version,
+            signed_at,
+            expires or signed_at + timedelta(days=1),
+            trust_list_version or max(self.lists),
+            revoked_keys=revoked_keys,
+            suspended_issuers=suspended_issuers,
+        )
+        document = encode(sign_document(payload, [signer or self.timestamp_key], TIMESTAMP_TYP))
+        self.timestamps[version] = document
+        self.served_timestamp = document
+        return document
+
     def stage(self, document: bytes) -> None:
         """Serve exactly these bytes at GET /v1/trust-list (tamper, rollback scenarios)."""
         self.served = document
@@ -160,6 +208,10 @@ class TrustRegistrySimulator:
         @app.get("/v1/trust-list/{version}")
         def list_version(request: Request, version: int) -> Response:
             return answer(request, self.lists.get(version))
+
+        @app.get("/v1/timestamp")
+        def timestamp(request: Request) -> Response:
+            return answer(request, self.served_timestamp)
 
         @app.get("/v1/root/latest")
         def latest_root(request: Request) -> Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import uvicorn
 
-from verifiers.app import create_app, scans_first
+from verifiers.app import MAX_SCAN_BODY, answer_scan, create_app, scans_first
+from verifiers.fastpath import scan_protocol
 from verifiers.settings import VerifierSettings
 
 
@@ -14,15 +16,17 @@ def main() -> None:
     """Serve on the configured host and port with one worker (uvloop + httptools)."""
     settings = VerifierSettings()
     level = logging.getLevelName(settings.log_level.upper())
+    app = create_app(settings)
     uvicorn.run(
-        # The scan handler in front of the whole FastAPI app: a scan skips FastAPI's own
-        # layers as well as its routing (docs/performance-checkpoint.md).
-        scans_first(create_app(settings)),
+        # A plain scan is answered inside uvicorn's HTTP protocol (verifiers.fastpath); any
+        # other request, and a scan the fast path passes on, reaches the app with the scan
+        # handler in front of all of it (docs/performance-checkpoint.md, ADR 0009).
+        scans_first(app),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http="httptools",
+        http=scan_protocol(functools.partial(answer_scan, app.state.service), MAX_SCAN_BODY),
         # uvicorn formats an access line for every request unless told not to; above INFO
         # nothing would be printed anyway, so skip the work.
         access_log=not isinstance(level, int) or level <= logging.INFO,

@@ -22,20 +22,24 @@ import orjson
 import redis
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
-from verifiers.auth import Authenticator, Principal, Role, require_role
+from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
+from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
 from verifiers.scanlog import ScanLog, export_csv, make_engine, scan_to_row
-from verifiers.settings import VerifierSettings
+from verifiers.settings import MAX_BATCH_SCANS, VerifierSettings
 from verifiers.trustsource import TrustSource, trust_source_from_settings
 
 logger = logging.getLogger("verifiers")
@@ -54,7 +58,9 @@ class ScanRequest(BaseModel):
 
 
 class BatchRequest(BaseModel):
-    scans: list[Annotated[str, Field(max_length=_MAX_SCAN_CHARS)]]
+    scans: list[Annotated[str, Field(max_length=_MAX_SCAN_CHARS)]] = Field(
+        max_length=MAX_BATCH_SCANS
+    )
 
 
 class IdCardRequest(BaseModel):
@@ -117,9 +123,17 @@ class CheckpointService:
             max_age_s=settings.max_revocation_age_s,
             timeout_s=settings.lookup_timeout_s,
         )
+        # Read in the background only (the scan path asks the in-memory copy); a failed
+        # refresh is retried on the next round, not inside it.
         self.published_revocations = (
-            redis.Redis.from_url(
-                settings.revocation_redis_url, socket_timeout=0.2, socket_connect_timeout=0.2
+            PublishedRevocations(
+                redis.Redis.from_url(
+                    settings.revocation_redis_url,
+                    socket_timeout=1.0,
+                    socket_connect_timeout=1.0,
+                    retry=Retry(NoBackoff(), 0),
+                ),
+                carry_s=settings.max_revocation_age_s,
             )
             if settings.revocation_redis_url
             else None
@@ -155,15 +169,19 @@ class CheckpointService:
             cache_ttl_s=settings.lookup_cache_ttl_s,
         )
         self._subject_secret = settings.subject_secret.get_secret_value().encode("utf-8")
+        self.login_throttle = LoginThrottle(
+            max_failures=settings.login_max_failures, window_s=settings.login_failure_window_s
+        )
 
     def close(self) -> None:
         """Flush the scan log and release connections."""
         self.scan_log.close()
         self.trust_source.close()
         self.http.close()
-        for client in (self.redis, self.published_revocations):
-            if client is not None:
-                client.close()
+        if self.redis is not None:
+            self.redis.close()
+        if self.published_revocations is not None:
+            self.published_revocations.close()
         self.engine.dispose()
 
     # -- jobs
@@ -176,28 +194,82 @@ class CheckpointService:
             return {}
         return self.revocations.sync(trust, self.http)
 
-    def purge_scans(self, now: datetime | None = None) -> int:
-        """Delete scan records past the retention (default 28 days)."""
-        return self.scan_log.purge(retention_days=self.settings.scan_retention_days, now=now)
+    def refresh_published_revocations(self) -> bool:
+        """Copy the issuers' published revocation sets from Redis into memory (never raises)."""
+        if self.published_revocations is None:
+            return False
+        try:
+            issuers = list(self.checkpoint.trust().issuers)
+        except HealthcodeError:
+            return False
+        return self.published_revocations.refresh(issuers)
+
+    def purge(self, now: datetime | None = None) -> dict[str, int]:
+        """Delete scan records (28 days), audit records (180 days) and ended sessions."""
+        return purge_records(self.scan_log, self.auth, self.settings, now=now)
 
     def status(self, now: float | None = None) -> dict[str, Any]:
-        """What the staff screen shows in its status bar: trust-list age and offline state."""
+        """What the staff screen shows in its status bar: data ages and offline state."""
         at = time.time() if now is None else now
         revocations = self.revocations.status(at)
-        # Offline: some issuer's data is stale or its last sync failed; since its last good data.
+        # Offline: some issuer's data is stale or its last sync failed, the registry does not
+        # answer, or the published revocations cannot be read; since the oldest good data.
         lagging = [r for r in revocations.values() if not r["fresh"] or r["last_error"]]
-        ages = [item["as_of"] for item in lagging if item["as_of"] is not None]
-        offline = bool(lagging)
+        since = [item["as_of"] for item in lagging]
+        trust_list = self.checkpoint.trust_status(at)
+        outage = self.trust_source.outage()
+        trust_list["offline_since"] = outage.since if outage else None
+        if outage is not None:
+            since.append(outage.since)
+        published = self.published_revocations.to_json() if self.published_revocations else None
+        if published is not None and not published["current"]:
+            since.append(published["synced_at"])
+        offline = (
+            bool(lagging) or outage is not None or bool(published and not published["current"])
+        )
+        known = [moment for moment in since if moment is not None]
         return {
             "checkpoint_id": self.settings.checkpoint_id,
             "checked_at": int(at),
-            "trust_list": self.checkpoint.trust_status(at),
+            "trust_list": trust_list,
             "revocations": revocations,
+            "published_revocations": published,
             "max_revocation_age_s": self.settings.max_revocation_age_s,
             "offline": offline,
-            "offline_since": min(ages) if ages else None,
+            "offline_since": min(known) if known else None,
             "id_card_reads": self.settings.issuer_url is not None,
+            "result_display_s": self.settings.result_display_s,
+            "hotline": self.settings.hotline,
         }
+
+    # -- staff sessions
+    def login(self, username: str, password: str, address: str | None) -> tuple[str, Role]:
+        """Log a staff member in: throttled, and audited whether it succeeds or not."""
+        at = time.time()
+        # Only existing account names go on record: people type passwords into the wrong field.
+        actor = username if self.auth.user_exists(username) else "unknown-user"
+        try:
+            self.login_throttle.check(username, address, at)
+            token, role = self.auth.login(username, password, now=at)
+        except HealthcodeError as error:
+            if error.code is not ErrorCode.RATE_LIMITED:
+                self.login_throttle.failed(username, address, at)
+            self.scan_log.audit(
+                actor=actor,
+                action="login_failed",
+                detail=f"error={error.code.value} address={address or '-'}",
+            )
+            raise
+        self.login_throttle.succeeded(username)
+        self.scan_log.audit(actor=username, action="login", detail=f"address={address or '-'}")
+        return token, role
+
+    def logout(self, principal: Principal) -> bool:
+        """End the caller's staff session server-side (a device token is left alone)."""
+        ended = self.auth.logout(principal)
+        if ended:
+            self.scan_log.audit(actor=principal.actor, action="logout")
+        return ended
 
     # -- scans
     def scan_text(self, text: str, principal: Principal, *, now: float | None = None) -> ScanAnswer:
@@ -217,6 +289,7 @@ class CheckpointService:
     def scan_batch(
         self, texts: Sequence[str], principal: Principal, *, now: float | None = None
     ) -> list[ScanAnswer]:
+        """Verify several scans; refuses more than `max_batch` before verifying any."""
         if len(texts) > self.settings.max_batch:
             raise RequestError(
                 ErrorCode.INVALID_REQUEST,
@@ -240,10 +313,21 @@ class CheckpointService:
         assisted: bool,
         now: float | None = None,
     ) -> ScanAnswer:
-        """ID-card read or assisted look-up; logged and audited, refusals included."""
+        """ID-card read or assisted look-up; logged and audited, refusals included.
+
+        Every record of a read names the person by the checkpoint's own pseudonym (an HMAC of
+        the ID number under `subject_secret`), whatever the outcome, so all reads of one person
+        link up; the issuer's `sub` is not available when a read is refused.
+        """
         mode = "assisted" if assisted else "id_card"
         if assisted:
-            require_role(principal, Role.STAFF, Role.OFFICIAL)
+            try:
+                require_role(principal, Role.STAFF, Role.OFFICIAL)
+            except HealthcodeError as error:
+                self.scan_log.audit(
+                    actor=principal.actor, action=mode, detail=f"error={error.code.value}"
+                )
+                raise
         resident: ResidentId | None = None
         try:
             resident = parse_id_number(id_number)
@@ -252,8 +336,15 @@ class CheckpointService:
             subject = pseudonymous_subject(resident, self._subject_secret) if resident else None
             self._log_refusal(mode, principal, error, subject, resident)
             raise
-        subject = answer.subject or pseudonymous_subject(resident, self._subject_secret)
-        self.log_answers([answer], principal, id_tail=resident.tail)
+        except Exception:
+            # A bug, answered 500: still on record who looked up whom, then fixed.
+            subject = pseudonymous_subject(resident, self._subject_secret) if resident else None
+            self.scan_log.audit(
+                actor=principal.actor, action=mode, subject=subject, detail="error=internal"
+            )
+            raise
+        subject = pseudonymous_subject(resident, self._subject_secret)
+        self.log_answers([answer], principal, id_tail=resident.tail, subject=subject)
         self.scan_log.audit(
             actor=principal.actor,
             action=mode,
@@ -263,8 +354,14 @@ class CheckpointService:
         return answer
 
     def log_answers(
-        self, answers: Sequence[ScanAnswer], principal: Principal, *, id_tail: str | None = None
+        self,
+        answers: Sequence[ScanAnswer],
+        principal: Principal,
+        *,
+        id_tail: str | None = None,
+        subject: str | None = None,
     ) -> None:
+        """Record answers in the scan log (`subject` overrides the credential's pseudonym)."""
         now = datetime.now(UTC)
         records = []
         for answer in answers:
@@ -274,7 +371,7 @@ class CheckpointService:
                     "scanned_at": now,
                     "mode": answer.mode,
                     "actor": principal.actor,
-                    "subject": answer.subject,
+                    "subject": subject if subject is not None else answer.subject,
                     "id_tail": credential.id_tail if credential else id_tail,
                     "issuer": answer.result.issuer if answer.result.valid else None,
                     "result": answer.display,
@@ -310,6 +407,25 @@ class CheckpointService:
         )
 
 
+def purge_records(
+    scan_log: ScanLog, auth: Authenticator, settings: VerifierSettings, *, now: datetime | None
+) -> dict[str, int]:
+    """The purge job: records past their retention go; a purge that deleted any is audited."""
+    deleted = {
+        "scans": scan_log.purge(retention_days=settings.scan_retention_days, now=now),
+        "audit": scan_log.purge_audit(retention_days=settings.audit_retention_days, now=now),
+        "sessions": auth.purge_sessions(now=now),
+    }
+    if deleted["scans"] or deleted["audit"]:
+        scan_log.audit(
+            actor="purge-job",
+            action="purge",
+            detail=f"scans={deleted['scans']} audit={deleted['audit']} retention_days="
+            f"{settings.scan_retention_days}/{settings.audit_retention_days}",
+        )
+    return deleted
+
+
 class ScanEndpoint:
     """ASGI middleware that answers `POST /v1/scan` itself, ahead of FastAPI's routing.
 
@@ -335,14 +451,14 @@ class ScanEndpoint:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
                 break
-        status, headers = 200, _JSON_HEADERS
         try:
             body = await _scan_body(receive)
-            if body is None:
-                return  # the client went away: nobody to answer
-            content = self.service.scan_request(authorization, body)
         except HealthcodeError as error:
             status, headers, content = _error_answer(error)
+        else:
+            if body is None:
+                return  # the client went away: nobody to answer
+            status, headers, content = answer_scan(self.service, authorization, body)
         await send(
             {
                 "type": "http.response.start",
@@ -351,6 +467,26 @@ class ScanEndpoint:
             }
         )
         await send({"type": "http.response.body", "body": content})
+
+
+#: Bytes of scan body read at most (a longer body is refused with invalid_request).
+MAX_SCAN_BODY = _MAX_SCAN_BODY
+
+
+def answer_scan(
+    service: CheckpointService, authorization: str | None, body: bytes
+) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
+    """Status, headers and JSON body of the answer to one `POST /v1/scan`.
+
+    The one scan handler: `ScanEndpoint` (ASGI) and `verifiers.fastpath` (inside uvicorn's
+    protocol) both answer with it. A refused request is an answer here, never an exception.
+    """
+    try:
+        if len(body) > _MAX_SCAN_BODY:
+            raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+        return 200, _JSON_HEADERS, service.scan_request(authorization, body)
+    except HealthcodeError as error:
+        return _error_answer(error)
 
 
 def scans_first(app: FastAPI) -> ASGIApp:
@@ -394,21 +530,22 @@ def _error_answer(error: HealthcodeError) -> tuple[int, tuple[tuple[bytes, bytes
     return HTTP_STATUS[error.code], headers, orjson.dumps(error_body(error.code, error.message))
 
 
-async def _read_bounded(request: Request, limit: int) -> bytes:
+async def _read_bounded(
+    request: Request,
+    limit: int,
+    *,
+    too_large: str = "the image is over {limit} bytes; send a smaller photo",
+) -> bytes:
     """The request body, refused with input_too_large as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(
-            ErrorCode.INPUT_TOO_LARGE, f"the image is over {limit} bytes; send a smaller photo"
-        )
+        raise RequestError(ErrorCode.INPUT_TOO_LARGE, too_large.format(limit=limit))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise RequestError(
-                ErrorCode.INPUT_TOO_LARGE, f"the image is over {limit} bytes; send a smaller photo"
-            )
+            raise RequestError(ErrorCode.INPUT_TOO_LARGE, too_large.format(limit=limit))
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -429,9 +566,16 @@ def create_app(
                     _every(settings.revocation_sync_interval_s, service.sync_revocations)
                 )
             )
-            tasks.append(
-                asyncio.create_task(_every(settings.purge_interval_s, service.purge_scans))
-            )
+            tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
+            if service.published_revocations is not None:
+                tasks.append(
+                    asyncio.create_task(
+                        _every(
+                            settings.revocation_mirror_interval_s,
+                            service.refresh_published_revocations,
+                        )
+                    )
+                )
         try:
             yield
         finally:
@@ -446,6 +590,11 @@ def create_app(
         title="healthcode checkpoint verifier",
         lifespan=lifespan,
         description="Verifies health codes, ID-card reads and printed codes at checkpoints.",
+        # Every body but a photo's (bounded by its route, after authentication) is bounded
+        # before anything reads or parses it. This middleware is added before ScanEndpoint,
+        # so it sits inside it: a scan never passes through it (it has its own bound).
+        max_body_bytes=settings.max_body_bytes,
+        unlimited_body_paths=("/v1/scan/image",),
     )
     app.state.service = service
     app.add_middleware(ScanEndpoint, service=service)
@@ -457,15 +606,21 @@ def create_app(
         return FileResponse(PAGES_DIR / "index.html", media_type="text/html; charset=utf-8")
 
     @app.post("/v1/auth/login", tags=["auth"])
-    async def login(body: LoginRequest) -> dict[str, Any]:
-        """Staff/official login: username + password → session token."""
-        token, role = await run_in_threadpool(service.auth.login, body.username, body.password)
+    async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
+        """Staff/official login: username + password → session token (throttled, audited)."""
+        address = request.client.host if request.client else None
+        token, role = await run_in_threadpool(service.login, body.username, body.password, address)
         return {
             "access_token": token,
             "token_type": "bearer",
             "expires_in": settings.session_lifetime_s,
             "role": role.value,
         }
+
+    @app.post("/v1/auth/logout", tags=["auth"])
+    def logout(caller: Caller) -> dict[str, Any]:
+        """End this staff session on the server (its token is refused from now on)."""
+        return {"session_ended": service.logout(caller)}
 
     @app.get("/v1/status", tags=["checkpoint"])
     async def status(caller: Caller) -> dict[str, Any]:
@@ -490,9 +645,26 @@ def create_app(
         content = service.scan_request(request.headers.get("authorization"), await request.body())
         return Response(content, media_type="application/json")
 
-    @app.post("/v1/scan/batch", tags=["checkpoint"])
-    async def scan_batch(body: BatchRequest, caller: Caller) -> dict[str, Any]:
+    @app.post(
+        "/v1/scan/batch",
+        tags=["checkpoint"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": BatchRequest.model_json_schema()}},
+            }
+        },
+    )
+    async def scan_batch(request: Request, caller: Caller) -> dict[str, Any]:
         """Verify a list of scans (e.g. a group's codes); one answer each, in order."""
+        # The body is read and parsed only once the caller is known (`Caller` runs first).
+        raw = await _read_bounded(
+            request, settings.max_body_bytes, too_large="a batch is over {limit} bytes; split it"
+        )
+        try:
+            body = BatchRequest.model_validate_json(raw)
+        except ValidationError as exc:
+            raise RequestValidationError(exc.errors()) from None
         answers = service.scan_batch(body.scans, caller)
         return {"results": [answer.to_json() for answer in answers]}
 
@@ -544,7 +716,8 @@ def create_app(
             )
         return {"scans": [scan_to_row(record) for record in records]}
 
-    _ = (page, login, status, scan, scan_batch, scan_image, id_card, assisted, export_scans)
+    _ = (page, login, logout, status, scan, scan_batch, scan_image, id_card, assisted)
+    _ = export_scans
     return app
 
 

@@ -3,8 +3,11 @@
 - A checkpoint device gets a random token once (`healthcode checkpoint add-device`); only its
   SHA-256 is stored, and it can be revoked.
 - Staff and health officials log in with a username and password (scrypt) and receive a
-  session token: an HMAC-signed `{user, role, exp}`, checked against the user table on each use
-  so a disabled account stops at once.
+  session token: an HMAC-signed `{user, role, session id, exp}`. Each use is checked against
+  the session and user tables, so logging out (`logout`) or disabling the account
+  (`set_disabled`) ends it: at once in this process, within `_CACHE_S` in another one.
+- Failed logins are counted per username and per client address (`LoginThrottle`); past the
+  limit, login answers `rate_limited` with Retry-After until the window has passed.
 
 Roles: `device` and `staff` verify codes; `staff` also runs assisted look-ups; `official` may do
 everything and is the only role that exports the scan log.
@@ -13,15 +16,17 @@ everything and is the only role that exports the scan log.
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, delete, select, update
 
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password, read_token, sign_token
@@ -29,7 +34,10 @@ from healthcode.server.security import check_password, hash_password, read_token
 DEVICE_TOKEN_PREFIX = "hcd_"
 SESSION_TOKEN_PREFIX = "hcs_"
 _SESSION_TOKEN_KIND = "s1"
-_DEVICE_CACHE_S = 2.0  # a revocation by another process takes effect within this time
+#: Device and session look-ups are cached this long: a revocation, logout or disabled account
+#: takes effect at once in this process (the cache is cleared), within this time in another.
+_CACHE_S = 2.0
+_CACHE_MAX = 10_000
 
 
 class Role(StrEnum):
@@ -62,12 +70,83 @@ class StaffUser(SQLModel, table=True):
     disabled: bool = False
 
 
+class StaffSession(SQLModel, table=True):
+    """A staff login; its token is refused once `revoked_at` is set (logout, disabled)."""
+
+    __tablename__ = "checkpoint_sessions"
+
+    id: str = Field(primary_key=True, max_length=32)
+    username: str = Field(index=True, max_length=64)
+    issued_at: datetime
+    expires_at: datetime = Field(index=True)
+    revoked_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The authenticated caller of a request."""
 
     actor: str  # device id or username; goes into the scan and audit logs
     role: Role
+    session_id: str | None = None  # staff sessions only
+
+
+class LoginThrottled(RequestError):
+    """Too many failed logins; the HTTP layer sends `retry_after` as Retry-After."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            ErrorCode.RATE_LIMITED,
+            f"too many failed logins; try again in {retry_after} s or ask the administrator",
+        )
+        self.retry_after = retry_after
+
+
+class LoginThrottle:
+    """Failed logins in a sliding window, per username and (4x as many) per client address.
+
+    In memory, per process: it slows down password guessing at one checkpoint; it is not an
+    account lockout (an administrator can still disable an account).
+    """
+
+    def __init__(self, *, max_failures: int, window_s: float) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _limits(self, username: str, address: str | None) -> list[tuple[str, int]]:
+        limits = [("user:" + username, self.max_failures)]
+        if address:
+            limits.append(("addr:" + address, 4 * self.max_failures))
+        return limits
+
+    def check(self, username: str, address: str | None, now: float) -> None:
+        """Raise LoginThrottled if this username or address is over its limit."""
+        with self._lock:
+            for key, limit in self._limits(username, address):
+                recent = self._recent(key, now)
+                if len(recent) >= limit:
+                    raise LoginThrottled(max(1, math.ceil(recent[0] + self.window_s - now)))
+
+    def failed(self, username: str, address: str | None, now: float) -> None:
+        with self._lock:
+            if len(self._failures) > _CACHE_MAX:  # bounded, whatever is tried
+                self._failures = {
+                    k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s
+                }
+            for key, _ in self._limits(username, address):
+                self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop("user:" + username, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.get(key, deque())
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        return times
 
 
 def _token_sha256(token: str) -> str:
@@ -81,8 +160,13 @@ class Authenticator:
         self.engine = engine
         self._secret = session_secret
         self.session_lifetime_s = session_lifetime_s
-        self._device_cache: dict[str, tuple[float, Principal | None]] = {}
+        # token digest (devices) or session id (staff) -> (when looked up, principal or None)
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
+
+    def _forget_cached(self) -> None:
+        with self._lock:
+            self._cache.clear()
 
     # -- devices
     def add_device(self, name: str) -> tuple[str, str]:
@@ -110,12 +194,12 @@ class Authenticator:
             device.revoked_at = datetime.now(UTC)
             session.add(device)
             session.commit()
-        with self._lock:
-            self._device_cache.clear()
+        self._forget_cached()
 
     def list_devices(self) -> list[Device]:
+        """Every registered device (token hashes included; callers print only id/name/dates)."""
         with Session(self.engine) as session:
-            return list(session.exec(select(Device)))
+            return list(session.exec(select(Device).order_by(col(Device.created_at))))
 
     # -- staff
     def add_user(self, username: str, password: str, role: Role) -> None:
@@ -137,8 +221,31 @@ class Authenticator:
             )
             session.commit()
 
+    def set_disabled(self, username: str, disabled: bool) -> None:
+        """Disable (ending every session) or re-enable an account; NOT_FOUND if unknown."""
+        with Session(self.engine) as session:
+            user = session.get(StaffUser, username)
+            if user is None:
+                raise RequestError(ErrorCode.NOT_FOUND, f"no user {username!r}")
+            user.disabled = disabled
+            session.add(user)
+            if disabled:
+                # Re-enabling must not bring old tokens back to life.
+                session.exec(
+                    update(StaffSession)
+                    .where(col(StaffSession.username) == username)
+                    .where(col(StaffSession.revoked_at).is_(None))
+                    .values(revoked_at=datetime.now(UTC))
+                )
+            session.commit()
+        self._forget_cached()
+
+    def user_exists(self, username: str) -> bool:
+        with Session(self.engine) as session:
+            return session.get(StaffUser, username) is not None
+
     def login(self, username: str, password: str, *, now: float | None = None) -> tuple[str, Role]:
-        """Check the password and return (session token, role)."""
+        """Check the password and return (session token, role); the session is recorded."""
         with Session(self.engine) as session:
             user = session.get(StaffUser, username)
         # Hash even for unknown users so timing does not reveal which usernames exist.
@@ -146,15 +253,48 @@ class Authenticator:
         if not check_password(password, stored) or user is None or user.disabled:
             raise RequestError(ErrorCode.UNAUTHENTICATED, "wrong username or password")
         role = Role(user.role)
+        at = time.time() if now is None else now
+        session_id = secrets.token_urlsafe(16)
+        with Session(self.engine) as session:
+            session.add(
+                StaffSession(
+                    id=session_id,
+                    username=username,
+                    issued_at=datetime.fromtimestamp(at, UTC),
+                    expires_at=datetime.fromtimestamp(at + self.session_lifetime_s, UTC),
+                )
+            )
+            session.commit()
         token = sign_token(
-            {"u": username, "r": role.value},
+            {"u": username, "r": role.value, "sid": session_id},
             self._secret,
             prefix=_SESSION_TOKEN_KIND,
             lifetime_s=self.session_lifetime_s,
-            now=now,
+            now=at,
         )
         # "hcs_" marks a session token (vs a device token); the rest is the shared format.
         return SESSION_TOKEN_PREFIX + token, role
+
+    def logout(self, principal: Principal) -> bool:
+        """End the caller's session server-side; False for a device (revoke-device ends it)."""
+        if principal.session_id is None:
+            return False
+        with Session(self.engine) as session:
+            record = session.get(StaffSession, principal.session_id)
+            if record is not None and record.revoked_at is None:
+                record.revoked_at = datetime.now(UTC)
+                session.add(record)
+                session.commit()
+        self._forget_cached()
+        return True
+
+    def purge_sessions(self, *, now: datetime | None = None) -> int:
+        """Delete session records a day past their expiry (their tokens are refused anyway)."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=1)
+        with Session(self.engine) as session:
+            result = session.exec(delete(StaffSession).where(col(StaffSession.expires_at) < cutoff))
+            session.commit()
+            return int(result.rowcount)
 
     # -- requests
     def authenticate(self, token: str | None, *, now: float | None = None) -> Principal:
@@ -169,14 +309,24 @@ class Authenticator:
             return self._session(token[len(SESSION_TOKEN_PREFIX) :], now)
         raise RequestError(ErrorCode.UNAUTHENTICATED, "the token is not a checkpoint token")
 
+    def _cached(self, key: str, moment: float) -> tuple[bool, Principal | None]:
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached is not None and moment - cached[0] < _CACHE_S:
+            return True, cached[1]
+        return False, None
+
+    def _remember(self, key: str, moment: float, principal: Principal | None) -> None:
+        with self._lock:
+            if len(self._cache) > _CACHE_MAX:
+                self._cache.clear()
+            self._cache[key] = (moment, principal)
+
     def _device(self, token: str) -> Principal:
         digest = _token_sha256(token)
         moment = time.monotonic()
-        with self._lock:
-            cached = self._device_cache.get(digest)
-        if cached is not None and moment - cached[0] < _DEVICE_CACHE_S:
-            principal = cached[1]
-        else:
+        hit, principal = self._cached(digest, moment)
+        if not hit:
             with Session(self.engine) as session:
                 device = session.exec(select(Device).where(Device.token_sha256 == digest)).first()
             principal = (
@@ -184,23 +334,37 @@ class Authenticator:
                 if device is not None and device.revoked_at is None
                 else None
             )
-            with self._lock:
-                if len(self._device_cache) > 10_000:
-                    self._device_cache.clear()
-                self._device_cache[digest] = (moment, principal)
+            self._remember(digest, moment, principal)
         if principal is None:
             raise RequestError(ErrorCode.UNAUTHENTICATED, "unknown or revoked device token")
         return principal
 
     def _session(self, token: str, now: float | None) -> Principal:
         claims = read_token(token, self._secret, prefix=_SESSION_TOKEN_KIND, now=now)
-        if not isinstance(claims.get("u"), str):
+        username, session_id = claims.get("u"), claims.get("sid")
+        if not isinstance(username, str) or not isinstance(session_id, str):
             raise RequestError(ErrorCode.UNAUTHENTICATED, "the session token is not valid")
-        with Session(self.engine) as session:
-            user = session.get(StaffUser, claims["u"])
-        if user is None or user.disabled:
-            raise RequestError(ErrorCode.UNAUTHENTICATED, "the account is disabled")
-        return Principal(user.username, Role(user.role))
+        moment = time.monotonic()
+        hit, principal = self._cached("sid:" + session_id, moment)
+        if not hit:
+            with Session(self.engine) as session:
+                record = session.get(StaffSession, session_id)
+                user = session.get(StaffUser, username)
+            principal = (
+                Principal(user.username, Role(user.role), session_id)
+                if record is not None
+                and record.revoked_at is None
+                and record.username == username
+                and user is not None
+                and not user.disabled
+                else None
+            )
+            self._remember("sid:" + session_id, moment, principal)
+        if principal is None:
+            raise RequestError(
+                ErrorCode.UNAUTHENTICATED, "the session has ended (logged out or disabled)"
+            )
+        return principal
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

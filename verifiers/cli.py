@@ -1,6 +1,7 @@
-"""`healthcode checkpoint ...`: serve, devices, staff accounts, scan-log purge, revocation sync.
+"""`healthcode checkpoint ...`: serve, devices, staff accounts, log purge, revocation sync.
 
-Settings come from the `HC_VERIFIER_*` environment, as for the service itself.
+Settings come from the `HC_VERIFIER_*` environment, as for the service itself. Every change to
+devices and accounts is audited (actor `cli`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import argparse
 import getpass
 import json
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from healthcode.errors import HealthcodeError
@@ -33,6 +35,9 @@ def register(commands: Any) -> None:
     revoke.add_argument("device_id")
     revoke.set_defaults(handler=_revoke_device)
 
+    list_devices = actions.add_parser("list-devices", help="list devices (never their tokens)")
+    list_devices.set_defaults(handler=_list_devices)
+
     add_user = actions.add_parser("add-user", help="create a staff or official account")
     add_user.add_argument("username")
     add_user.add_argument("--role", choices=[Role.STAFF.value, Role.OFFICIAL.value], required=True)
@@ -43,7 +48,16 @@ def register(commands: Any) -> None:
     )
     add_user.set_defaults(handler=_add_user)
 
-    purge = actions.add_parser("purge-scans", help="delete scan records past the retention")
+    disable = actions.add_parser("disable-user", help="disable an account; ends its sessions")
+    disable.add_argument("username")
+    disable.set_defaults(handler=_set_disabled, disabled=True)
+    enable = actions.add_parser("enable-user", help="re-enable a disabled account")
+    enable.add_argument("username")
+    enable.set_defaults(handler=_set_disabled, disabled=False)
+
+    purge = actions.add_parser(
+        "purge-scans", help="delete scan and audit records past their retention"
+    )
     purge.set_defaults(handler=_purge)
 
     sync = actions.add_parser("sync-revocations", help="pull every issuer's revocation list now")
@@ -88,6 +102,38 @@ def _revoke_device(args: argparse.Namespace) -> int:
     return 0
 
 
+def _list_devices(args: argparse.Namespace) -> int:
+    auth = _authenticator(VerifierSettings())
+    for device in auth.list_devices():
+        print(
+            json.dumps(
+                {
+                    "device_id": device.id,
+                    "name": device.name,
+                    "created_at": _iso(device.created_at),
+                    "revoked_at": _iso(device.revoked_at) if device.revoked_at else None,
+                },
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+def _iso(moment: datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _set_disabled(args: argparse.Namespace) -> int:
+    settings = VerifierSettings()
+    auth = _authenticator(settings)
+    auth.set_disabled(args.username, args.disabled)
+    ScanLog(auth.engine, settings.checkpoint_id).audit(
+        actor="cli", action="disable_user" if args.disabled else "enable_user", detail=args.username
+    )
+    print(json.dumps({"username": args.username, "disabled": args.disabled}))
+    return 0
+
+
 def _add_user(args: argparse.Namespace) -> int:
     settings = VerifierSettings()
     password = os.environ.get(args.password_env, "") if args.password_env else ""
@@ -103,10 +149,21 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
+    from verifiers.app import purge_records
+
     settings = VerifierSettings()
-    log = ScanLog(make_engine(settings.database_url), settings.checkpoint_id)
-    deleted = log.purge(retention_days=settings.scan_retention_days)
-    print(json.dumps({"deleted": deleted, "retention_days": settings.scan_retention_days}))
+    auth = _authenticator(settings)
+    deleted = purge_records(ScanLog(auth.engine, settings.checkpoint_id), auth, settings, now=None)
+    print(
+        json.dumps(
+            {
+                "deleted": deleted["scans"],
+                "retention_days": settings.scan_retention_days,
+                "audit_deleted": deleted["audit"],
+                "audit_retention_days": settings.audit_retention_days,
+            }
+        )
+    )
     return 0
 
 

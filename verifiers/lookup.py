@@ -11,7 +11,6 @@ a checkpoint secret, never the raw number; a cached answer is verified again on 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import logging
@@ -26,13 +25,16 @@ import redis
 
 from healthcode.errors import ErrorCode, RequestError, VerificationError
 from healthcode.idnumber import ResidentId, parse_id_number
-from healthcode.trust import RevocationStatus, TrustStore
+from healthcode.trust import IssuerEntry, RevocationStatus
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
 
 logger = logging.getLogger("verifiers.lookup")
 
 _CACHE_PREFIX = "hc:ckpt:lookup:"
+#: After a cache failure the cache is left alone this long: each ID-card read would otherwise
+#: wait for the Redis timeout again.
+_CACHE_RETRY_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +119,25 @@ class IssuerCredential:
             issuer_url + "/v1/auth/login",
             json={"username": self._username, "password": self._password},
         )
+        self._token = None
         if response.status_code != 200:
-            self._token = None
             raise RequestError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 "the issuer refused this checkpoint's device account; ask the province admin",
             )
-        data = response.json()
-        self._token = str(data["access_token"])
-        self._expires_at = time.time() + float(data.get("expires_in", 3600))
+        try:
+            data = response.json()
+            token = data["access_token"]
+            lifetime_s = float(data.get("expires_in", 3600))
+            if not isinstance(token, str) or not token or not lifetime_s > 0:
+                raise TypeError("no usable access_token/expires_in")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise RequestError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                "the issuer's login answer is malformed; try again shortly or ask the admin",
+            ) from None
+        self._token = token
+        self._expires_at = time.time() + lifetime_s
 
 
 class StatusLookup:
@@ -153,6 +165,7 @@ class StatusLookup:
         self._redis = redis_client
         self._http = http
         self.cache_ttl_s = cache_ttl_s
+        self._cache_down_until = 0.0
 
     def read(
         self,
@@ -176,12 +189,12 @@ class StatusLookup:
         key = lookup_cache_key(self._cache_secret, resident, name)
         cached = self._cache_get(key)
         if cached is not None:
-            answer = self._verify(cached, resident, home.id, trust, mode, now)
+            answer = self._verify(cached, resident, home, mode, now)
             if answer.result.valid:
                 return resident, answer
             self._cache_delete(key)  # expired or revoked meanwhile: never trusted blindly
         lookup = self._fetch(resident, name, assisted=assisted)
-        answer = self._verify(lookup, resident, home.id, trust, mode, now)
+        answer = self._verify(lookup, resident, home, mode, now)
         if answer.result.valid:
             self._cache_set(key, lookup.token)
         return resident, answer
@@ -190,8 +203,7 @@ class StatusLookup:
         self,
         lookup: LookupAnswer,
         resident: ResidentId,
-        home_issuer: str,
-        trust: TrustStore,
+        home: IssuerEntry,
         mode: str,
         now: float | None,
     ) -> ScanAnswer:
@@ -201,7 +213,7 @@ class StatusLookup:
         # The answer must be about this person and from their home province: a mix-up
         # (or a relay bug) must never show someone else's colour.
         if credential is not None and (
-            credential.id_tail != resident.tail or credential.issuer != home_issuer
+            credential.id_tail != resident.tail or credential.issuer != home.id
         ):
             error = VerificationError(
                 ErrorCode.INVALID_CLAIMS,
@@ -211,7 +223,8 @@ class StatusLookup:
                 valid=False, error=error.code, message=error.message, credential=None, claims=None
             )
         answer.extra.update(
-            home_issuer=home_issuer,
+            home_issuer=home.id,
+            home_issuer_name=home.name,
             assisted=mode == "assisted",
             cached=lookup.cached,
             fetched_at=int(lookup.fetched_at),
@@ -246,6 +259,12 @@ class StatusLookup:
                 "the province issuer cannot be reached; ID-card reads need the network, "
                 "scan a QR or printed code instead",
             ) from None
+        except httpx.HTTPError as exc:  # reached, but its answer could not be read
+            logger.warning("unreadable issuer answer to an ID-card look-up: %s", type(exc).__name__)
+            raise RequestError(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                "the issuer's answer could not be read; try again shortly",
+            ) from None
         if response.status_code == 200:
             try:
                 data = response.json()
@@ -265,40 +284,52 @@ class StatusLookup:
         raise _upstream_error(response)
 
     # -- cache (failures only cost a look-up; the cache never decides a colour)
+    def _cache_usable(self) -> bool:
+        return self._redis is not None and time.monotonic() >= self._cache_down_until
+
+    def _cache_failed(self) -> None:
+        logger.info("look-up cache unavailable; not used for %.0f s", _CACHE_RETRY_S)
+        self._cache_down_until = time.monotonic() + _CACHE_RETRY_S
+
     def _cache_get(self, key: str) -> LookupAnswer | None:
-        if self._redis is None:
+        if self._redis is None or not self._cache_usable():
             return None
         try:
             raw = self._redis.get(key)
             ttl = self._redis.ttl(key) if raw is not None else -2
         except redis.RedisError:
+            self._cache_failed()
             return None
         if not isinstance(raw, bytes):
             return None
         fetched_at = time.time() - max(0, self.cache_ttl_s - max(int(ttl), 0))
-        return LookupAnswer(raw.decode("ascii"), "", fetched_at, cached=True)
+        return LookupAnswer(raw.decode("ascii", "replace"), "", fetched_at, cached=True)
 
     def _cache_set(self, key: str, token: str) -> None:
-        if self._redis is None:
+        if self._redis is None or not self._cache_usable():
             return
         try:
             self._redis.set(key, token.encode("ascii"), ex=self.cache_ttl_s)
         except redis.RedisError:
-            logger.info("look-up cache unavailable; answer not cached")
+            self._cache_failed()
 
     def _cache_delete(self, key: str) -> None:
-        if self._redis is None:
+        if self._redis is None or not self._cache_usable():
             return
-        with contextlib.suppress(redis.RedisError):
+        try:
             self._redis.delete(key)
+        except redis.RedisError:
+            self._cache_failed()
 
 
 def _upstream_error(response: httpx.Response) -> RequestError:
     """Map the issuer's refusal to our code; its body is the standard error shape."""
     code: ErrorCode | None = None
+    message = ""
     try:
         body = response.json()
         code = ErrorCode(str(body.get("error"))) if isinstance(body, dict) else None
+        message = str(body.get("message", ""))[:200] if isinstance(body, dict) else ""
     except ValueError:
         code = None
     if response.status_code == 404 or code is ErrorCode.NOT_FOUND:
@@ -308,6 +339,12 @@ def _upstream_error(response: httpx.Response) -> RequestError:
         )
     if code in (ErrorCode.INVALID_ID_NUMBER, ErrorCode.UNKNOWN_REGION):
         return RequestError(code, "the issuer refused the ID number; re-enter it")
+    if code is ErrorCode.INVALID_REQUEST:
+        # What we sent was incomplete (e.g. no name for a traveller, standard §10.2): the staff
+        # can fix that, so say what the issuer asked for instead of "unreachable".
+        return RequestError(
+            ErrorCode.INVALID_REQUEST, message or "the issuer refused the request as incomplete"
+        )
     if response.status_code in (401, 403):
         return RequestError(
             ErrorCode.UPSTREAM_UNAVAILABLE,

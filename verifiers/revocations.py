@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import orjson
-import redis
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from healthcode.errors import ErrorCode, VerificationError
 from healthcode.keys import b64url_decode
 from healthcode.trust import IssuerEntry, KeyStatus, RevocationStatus, TrustStore
+from verifiers.published import PublishedRevocations
 
 logger = logging.getLogger("verifiers.revocations")
 
@@ -223,12 +223,14 @@ class RevocationCache:
         return outcomes
 
     # -- lookups
-    def checker(self, now: float, published: redis.Redis | None = None) -> BoundRevocationChecker:
+    def checker(
+        self, now: float, published: PublishedRevocations | None = None
+    ) -> BoundRevocationChecker:
         """A `RevocationChecker` for one verification at time `now`.
 
-        `published` is a Redis holding issuers' `hc:revoked:{iss}` sets: a member there is
-        revoked at once, before the next sync. Its absence proves nothing (the set may be
-        rebuilding), so freshness still comes from the signed lists only.
+        `published` is the in-memory copy of issuers' `hc:revoked:{iss}` Redis sets: a member
+        there is revoked at once, before the next sync. Its absence proves nothing (the set
+        may be rebuilding), so freshness still comes from the signed lists only.
         """
         return BoundRevocationChecker(self, now, published)
 
@@ -257,7 +259,7 @@ class BoundRevocationChecker:
     __slots__ = ("_cache", "_now", "_published", "as_of")
 
     def __init__(
-        self, cache: RevocationCache, now: float, published: redis.Redis | None = None
+        self, cache: RevocationCache, now: float, published: PublishedRevocations | None = None
     ) -> None:
         self._cache = cache
         self._now = now
@@ -269,7 +271,7 @@ class BoundRevocationChecker:
         if state is not None and jti in state.revoked:
             self.as_of = state.as_of
             return RevocationStatus.REVOKED
-        if self._published is not None and _published_revoked(self._published, issuer, jti):
+        if self._published is not None and self._published.is_revoked(issuer, jti):
             return RevocationStatus.REVOKED
         if state is None or state.as_of is None:
             return RevocationStatus.UNKNOWN
@@ -277,14 +279,6 @@ class BoundRevocationChecker:
         if self._now - state.as_of > self._cache.max_age_s:
             return RevocationStatus.UNKNOWN
         return RevocationStatus.NOT_REVOKED
-
-
-def _published_revoked(client: redis.Redis, issuer: str, jti: str) -> bool:
-    """`SISMEMBER hc:revoked:{iss} jti`; an unreachable Redis counts as no news."""
-    try:
-        return bool(client.sismember(f"hc:revoked:{issuer}", jti))
-    except redis.RedisError:
-        return False
 
 
 def _list_token(response: httpx.Response) -> str:

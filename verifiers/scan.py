@@ -13,18 +13,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
-
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import REASON_LABELS, CodeKind
 from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
 from healthcode.qr import decode_image
 from healthcode.trust import Profile, RevocationChecker, TrustStore
 from healthcode.verify import Check, CheckOutcome, VerificationResult, verify_credential
+from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.trustsource import TrustSource
 
-#: What the screen shows: a colour, or "error" when nothing may be shown as a colour.
+#: What the screen shows: a colour; "card" (a verified SMART Health Card, no colour);
+#: "unconfirmed" (status_unconfirmed: a genuine code whose revocation status is unknown, so
+#: staff check the ID or call the hotline); or "error" when nothing may be shown as a colour.
 Display = str
 
 
@@ -54,6 +55,8 @@ class ScanAnswer:
             return credential.status.value
         if self.result.valid and self.result.profile is Profile.SHC:
             return "card"  # a verified SMART Health Card: facts, but no colour (standard §8)
+        if self.result.error is ErrorCode.STATUS_UNCONFIRMED:
+            return "unconfirmed"  # not a forgery: its own screen, never green (§5.3)
         return "error"
 
     @property
@@ -138,7 +141,7 @@ class Checkpoint:
         *,
         limits: Limits = DEFAULT_LIMITS,
         max_image_bytes: int = 5 * 1024 * 1024,
-        published_revocations: redis.Redis | None = None,
+        published_revocations: PublishedRevocations | None = None,
     ) -> None:
         self.trust_source = trust_source
         self.revocations = revocations
@@ -186,7 +189,8 @@ class Checkpoint:
             result=result,
             mode=mode,
             trust_status=self.trust_status(at),
-            unchecked=self._unchecked(result, at),
+            # A caller's own checker (an ID-card read's live answer) is not the synced data.
+            unchecked=self._unchecked(result, at, synced=revocations is None),
         )
 
     def verify_image(self, data: bytes, *, now: float | None = None) -> list[ScanAnswer]:
@@ -194,32 +198,97 @@ class Checkpoint:
         texts = decode_image(data)
         return [self.verify_text(text, now=now, mode="image") for text in texts]
 
-    def _unchecked(self, result: VerificationResult, at: float) -> list[dict[str, Any]]:
-        """What could not be checked, and since when (the staff screen lists these)."""
+    def _unchecked(
+        self, result: VerificationResult, at: float, *, synced: bool = True
+    ) -> list[dict[str, Any]]:
+        """What could not be checked, and since when (the staff screen lists these).
+
+        `within_policy` tells the screen whether the verdict still stands as shown (offline,
+        but the data held is within the configured limits) or is the reason for it.
+        """
         items: list[dict[str, Any]] = []
+        issuer = result.issuer
         revocation = result.checks.get(Check.REVOCATION)
-        not_checked = revocation is CheckOutcome.NOT_CHECKED and result.profile is not Profile.SHC
-        if result.error is ErrorCode.STATUS_UNCONFIRMED or not_checked:
-            state = self.revocations.state(result.issuer) if result.issuer else None
+        revocable = result.profile is not Profile.SHC  # shc cards carry no jti (§5.3)
+        state = self.revocations.state(issuer) if issuer else None
+        if result.error is ErrorCode.STATUS_UNCONFIRMED or (
+            revocation is CheckOutcome.NOT_CHECKED and revocable
+        ):
             as_of = state.as_of if state else None
-            items.append(
-                {
-                    "check": "revocation",
-                    "since": as_of,
-                    "age_s": None if as_of is None else int(at - as_of),
-                    "text": {
-                        "en": "revocation status could not be confirmed"
-                        + ("" if as_of is None else " (data too old)"),
-                        "zh": "无法确认是否已作废" + ("" if as_of is None else "（数据过旧）"),
-                    },
-                }
+            suffix_en, suffix_zh = (
+                ("", "") if as_of is None else (" (data too old)", "（数据过旧）")
             )
-        if result.checks.get(Check.TRUST_LIST) is CheckOutcome.STALE:
             items.append(
-                {
-                    "check": "trust_list",
-                    "since": None,
-                    "text": {"en": "trust list expired (grace period)", "zh": "信任列表已过期"},
-                }
+                _unchecked_item(
+                    "revocation",
+                    as_of,
+                    at,
+                    within_policy=False,
+                    en="revocation status could not be confirmed" + suffix_en,
+                    zh="无法确认是否已作废" + suffix_zh,
+                )
+            )
+        elif revocation is CheckOutcome.PASSED and revocable and synced:
+            if state is not None and state.last_error is not None:
+                items.append(
+                    _unchecked_item(
+                        "revocation_sync",
+                        state.as_of,
+                        at,
+                        within_policy=True,
+                        en="offline: revocation data from the last sync",
+                        zh="离线：使用上次同步的作废数据",
+                    )
+                )
+            published = self.published_revocations
+            if published is not None and not published.status.current:
+                items.append(
+                    _unchecked_item(
+                        "published_revocations",
+                        published.status.synced_at,
+                        at,
+                        within_policy=True,
+                        en="instant revocations unreachable: revocation data from the last sync",
+                        zh="即时作废数据不可达：使用上次同步的作废数据",
+                    )
+                )
+        trust_check = result.checks.get(Check.TRUST_LIST)
+        stale = trust_check is CheckOutcome.STALE
+        if stale:
+            expired_at = getattr(self.trust_source.current(), "expires_at", None)
+            items.append(
+                _unchecked_item(
+                    "trust_list",
+                    expired_at,
+                    at,
+                    within_policy=False,
+                    en="trust list expired (grace period)",
+                    zh="信任列表已过期（宽限期）",
+                )
+            )
+        outage = self.trust_source.outage() if trust_check is not None else None
+        if outage is not None:
+            items.append(
+                _unchecked_item(
+                    "trust_list_sync",
+                    outage.since,
+                    at,
+                    within_policy=not stale,
+                    en="offline: trust list from the last update",
+                    zh="离线：使用上次更新的信任列表",
+                )
             )
         return items
+
+
+def _unchecked_item(
+    check: str, since: float | None, at: float, *, within_policy: bool, en: str, zh: str
+) -> dict[str, Any]:
+    """One entry of an answer's `unchecked` list (standard §6.2 notes, for the screen)."""
+    return {
+        "check": check,
+        "since": since,
+        "age_s": None if since is None else max(0, int(at - since)),
+        "within_policy": within_policy,
+        "text": {"en": en, "zh": zh},
+    }

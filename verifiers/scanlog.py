@@ -1,9 +1,10 @@
 """The scan log and the audit log (SQLModel; SQLite by default, PostgreSQL by URL).
 
-A scan record holds the checkpoint id, time, mode, the credential's pseudonymous subject (never
-an ID number), the ID tail, the result and the error code. Records older than the retention
-(28 days by default) are purged by `purge_scans`. Exports go to health officials only and are
-audited by the caller.
+A scan record holds the checkpoint id, time, mode, a pseudonymous subject (never an ID
+number), the ID tail, the result and the error code. Records older than the retention (28 days
+by default) are purged by `purge`; audit records by `purge_audit` after their own, longer
+retention (180 days at least, verifiers/README.md). Exports go to health officials only and
+are audited by the caller.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class ScanRecord(SQLModel, table=True):
     subject: str | None = Field(default=None, max_length=64)  # pseudonym only
     id_tail: str | None = Field(default=None, max_length=4)
     issuer: str | None = Field(default=None, max_length=64)
-    result: str = Field(max_length=16)  # green, yellow, red, error
+    result: str = Field(max_length=16)  # green, yellow, red, card, unconfirmed, error
     error: str | None = Field(default=None, max_length=40)
 
 
@@ -182,6 +183,16 @@ class ScanLog:
         self.flush()
         with Session(self.engine) as session:
             result = session.exec(delete(ScanRecord).where(col(ScanRecord.scanned_at) < cutoff))
+            session.commit()
+            return int(result.rowcount)
+
+    def purge_audit(self, *, retention_days: int, now: datetime | None = None) -> int:
+        """Delete audit records older than their retention; returns how many were deleted."""
+        if retention_days < 1:
+            raise ValueError("retention_days must be at least 1")
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=retention_days)
+        with Session(self.engine) as session:
+            result = session.exec(delete(AuditRecord).where(col(AuditRecord.at) < cutoff))
             session.commit()
             return int(result.rowcount)
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from healthcode.server import ServiceSettings
 from healthcode.server.settings import DEMO_SECRET_PREFIX
+
+#: The most scans one batch request may hold (the request model's bound; `max_batch` <= this).
+MAX_BATCH_SCANS = 100
+#: Audit records are kept at least this long: the Cybersecurity Law (网络安全法, art. 21)
+#: requires network logs to be kept for no less than six months (verifiers/README.md).
+MIN_AUDIT_RETENTION_DAYS = 180
 
 
 class LocalIssuer(BaseModel):
@@ -57,15 +63,41 @@ class VerifierSettings(ServiceSettings):
     #: Revocation data older than this gives `status_unconfirmed`, never green (standard §5.3).
     max_revocation_age_s: int = 900
     revocation_sync_interval_s: float = 30.0
+    #: How often the in-memory copy of the `revocation_redis_url` sets is refreshed.
+    revocation_mirror_interval_s: float = Field(default=2.0, gt=0)
     #: Run background loops (revocation sync, trust refresh, scan-log purge).
     background_tasks: bool = True
 
-    lookup_cache_ttl_s: int = 60  # standard §10.7: at most 60 s
+    lookup_cache_ttl_s: int = Field(default=60, ge=0, le=60)  # standard §10.7: at most 60 s
     lookup_timeout_s: float = 5.0
     max_image_bytes: int = 5 * 1024 * 1024
-    max_batch: int = 100
-    scan_retention_days: int = 28
+    #: Any other request body over this is refused unread (413 input_too_large).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_batch: int = Field(default=MAX_BATCH_SCANS, ge=1, le=MAX_BATCH_SCANS)
+    scan_retention_days: int = Field(default=28, ge=1)
+    #: Audit records (look-ups, exports, logins, accounts) are purged after this many days.
+    audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
     #: Scan records are written in batches this often (a crash loses at most this much log).
     scan_log_flush_s: float = 0.2
-    purge_interval_s: float = 3600.0
+    purge_interval_s: float = Field(default=3600.0, gt=0)
     session_lifetime_s: int = 12 * 3600
+    #: Failed logins allowed per username within the window (4x that per client address),
+    #: after which login answers 429 rate_limited until the window has passed.
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_s: int = Field(default=300, ge=1)
+
+    # -- staff page
+    #: A result goes back to the idle screen after this many seconds (with a countdown), so the
+    #: next person cannot walk through on the last person's green.
+    result_display_s: float = Field(default=5.0, ge=0.5, le=60)
+    #: Shown with "status could not be confirmed": whom staff call (e.g. "12320").
+    hotline: str | None = Field(default=None, max_length=40)
+
+    @model_validator(mode="after")
+    def _audit_retention_is_lawful(self) -> VerifierSettings:
+        if self.audit_retention_days < MIN_AUDIT_RETENTION_DAYS:
+            raise ValueError(
+                f"audit_retention_days must be at least {MIN_AUDIT_RETENTION_DAYS} "
+                f"(network logs are kept six months or more), got {self.audit_retention_days}"
+            )
+        return self

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,6 +18,14 @@ from healthcode.errors import ErrorCode, HealthcodeError, TrustUnavailable
 from healthcode.keys import load_jwks
 from healthcode.trust import IssuerEntry, Profile, TrustedKey, TrustStore
 from verifiers.settings import VerifierSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """The trust source cannot reach the registry; the held list is used meanwhile."""
+
+    since: float | None  # the last successful contact (epoch s); None if never known
+    error: str
 
 
 class TrustSource(Protocol):
@@ -31,6 +41,10 @@ class TrustSource(Protocol):
 
     def refresh(self) -> bool:
         """Try to fetch a newer list; True if it changed. Never raises for network errors."""
+        ...
+
+    def outage(self) -> Outage | None:
+        """Since when the registry has been unreachable; None while it answers."""
         ...
 
     def close(self) -> None:
@@ -83,6 +97,9 @@ class LocalTrustSource:
     def refresh(self) -> bool:
         return False
 
+    def outage(self) -> Outage | None:
+        return None  # nothing to reach: the files are the source
+
     def close(self) -> None:
         return None
 
@@ -92,6 +109,7 @@ class RegistryTrustSource:
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self._outage: Outage | None = None
 
     @classmethod
     def from_settings(cls, settings: VerifierSettings) -> RegistryTrustSource:
@@ -119,9 +137,28 @@ class RegistryTrustSource:
 
     def refresh(self) -> bool:
         try:
-            return bool(self._client.refresh())
-        except HealthcodeError:  # unreachable or refused: the client reports it in status()
+            taken = bool(self._client.refresh())
+        except HealthcodeError as error:  # unreachable or refused: reported, never raised
+            if self._outage is None:
+                self._outage = Outage(since=self._last_contact(), error=error.code.value)
             return False
+        self._outage = None
+        return taken
+
+    def outage(self) -> Outage | None:
+        return self._outage
+
+    def _last_contact(self) -> float | None:
+        """When the registry last answered (from the client's status, which survives restarts)."""
+        status = self._client.status()
+        for name in ("checked_at", "fetched_at"):
+            value = status.get(name)
+            if isinstance(value, str):
+                try:
+                    return datetime.fromisoformat(value).timestamp()
+                except ValueError:
+                    continue
+        return None
 
     def close(self) -> None:
         self._client.stop()

@@ -1,24 +1,39 @@
-"""Base FastAPI app: error handlers, health endpoint, OpenAPI at /openapi.json."""
+"""Base FastAPI app: error handlers, request size limit, health endpoint, OpenAPI."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import FastAPI
 
 from healthcode import __version__
 from healthcode.server.errors import install_error_handlers
+from healthcode.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def create_base_app(
-    *, title: str, lifespan: Lifespan | None = None, description: str = ""
+    *,
+    title: str,
+    lifespan: Lifespan | None = None,
+    description: str = "",
+    max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
+    unlimited_body_paths: Sequence[str] = (),
 ) -> FastAPI:
-    """A FastAPI app with the standard error mapping and `GET /healthz`."""
+    """A FastAPI app with the standard error mapping and `GET /healthz`.
+
+    Request bodies over `max_body_bytes` are refused with `input_too_large` (413); None turns
+    the limit off. Paths starting with one of `unlimited_body_paths` are exempt (streamed
+    uploads that enforce a limit of their own).
+    """
     app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan)
     install_error_handlers(app)
+    if max_body_bytes is not None:
+        app.add_middleware(
+            BodySizeLimit, max_bytes=max_body_bytes, exempt_prefixes=tuple(unlimited_body_paths)
+        )
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -27,6 +27,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.TRUST_LIST_ROLLBACK: 409,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UPSTREAM_UNAVAILABLE: 503,
     ErrorCode.UNAVAILABLE_OFFLINE: 503,
@@ -56,7 +57,12 @@ def install_error_handlers(app: FastAPI) -> None:
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             headers["Retry-After"] = str(int(retry_after))
-        return JSONResponse(error_body(exc.code, exc.message), status_code=status, headers=headers)
+        # An error may carry more for the caller (e.g. how far an interrupted import got).
+        details = getattr(exc, "details", None)
+        extra = details if isinstance(details, dict) else {}
+        return JSONResponse(
+            error_body(exc.code, exc.message, **extra), status_code=status, headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

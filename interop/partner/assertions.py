@@ -22,6 +22,7 @@ from healthcode.trust import IssuerEntry, IssuerStatus, TrustStore
 
 __all__ = [
     "MAX_ASSERTION_LIFETIME_S",
+    "PartnerRefused",
     "VerifiedAssertion",
     "make_client_assertion",
     "verify_client_assertion",
@@ -66,6 +67,16 @@ def make_client_assertion(
     return jwt.encode(
         claims, key.private_key, algorithm="ES256", headers={"kid": key.kid, "typ": "JWT"}
     )
+
+
+class PartnerRefused(RequestError):
+    """The assertion's signature verified with `partner`'s key, yet the call is refused
+    (suspended partner, wrong audience, expired, ...): an authenticated refusal, audited
+    against that partner (§10.6), unlike a forged or unparseable assertion."""
+
+    def __init__(self, message: str, *, partner: str) -> None:
+        super().__init__(ErrorCode.ASSERTION_INVALID, message)
+        self.partner = partner
 
 
 def _invalid(message: str) -> RequestError:
@@ -121,26 +132,33 @@ def verify_client_assertion(
             },
         )
     except jwt.InvalidAudienceError as exc:
-        raise _invalid(f"assertion audience is not this API ({audience})") from exc
+        # pyjwt checks the signature before the claims: the partner is authenticated.
+        raise PartnerRefused(
+            f"assertion audience is not this API ({audience})", partner=issuer.id
+        ) from exc
     except jwt.PyJWTError as exc:
         raise _invalid(f"assertion refused: {exc}") from exc
+
+    def refused(message: str) -> PartnerRefused:
+        return PartnerRefused(message, partner=issuer.id)
+
     # The signature is over these claims, so they bind the key to one partner identity.
     if claims["iss"] != issuer.id or claims["sub"] != issuer.id:
-        raise _invalid(f"assertion iss/sub must both be {issuer.id!r}, the key's issuer")
+        raise refused(f"assertion iss/sub must both be {issuer.id!r}, the key's issuer")
     # pyjwt accepts a list audience containing ours; §10.1 wants the exact string.
     if claims["aud"] != audience:
-        raise _invalid(f"assertion aud must be exactly {audience!r}")
+        raise refused(f"assertion aud must be exactly {audience!r}")
     if issuer.status is not IssuerStatus.ACTIVE:
-        raise _invalid(f"partner {issuer.id!r} is {issuer.status.value} in the trust list")
+        raise refused(f"partner {issuer.id!r} is {issuer.status.value} in the trust list")
     issued_at, expires_at, jti = claims["iat"], claims["exp"], claims["jti"]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (issued_at, expires_at)):
-        raise _invalid("assertion iat and exp must be integers")
+        raise refused("assertion iat and exp must be integers")
     if expires_at - issued_at > MAX_ASSERTION_LIFETIME_S:
-        raise _invalid(f"assertion lifetime exceeds {MAX_ASSERTION_LIFETIME_S} s")
+        raise refused(f"assertion lifetime exceeds {MAX_ASSERTION_LIFETIME_S} s")
     if expires_at + skew_s < at:
-        raise _invalid("assertion has expired; sign a fresh one per request")
+        raise refused("assertion has expired; sign a fresh one per request")
     if issued_at > at + skew_s:
-        raise _invalid("assertion is issued in the future; check the partner's clock")
+        raise refused("assertion is issued in the future; check the partner's clock")
     if not isinstance(jti, str) or not _JTI_PATTERN.fullmatch(jti):
-        raise _invalid("assertion jti must be 16-64 base64url characters")
+        raise refused("assertion jti must be 16-64 base64url characters")
     return VerifiedAssertion(partner=issuer.id, jti=jti, expires_at=expires_at, kid=kid)

@@ -4,6 +4,11 @@ Both live in Redis so that N replicas behind a load balancer refuse a replayed a
 share one per-partner budget. Both checks are one pipelined round trip. If Redis cannot be
 reached the call is refused (`upstream_unavailable`): without replay protection an intercepted
 assertion could be replayed, so the API fails closed.
+
+Keys are scoped to the callee (`hc:partner:{callee}:...`), so provinces sharing a Redis never
+share budgets or jtis. Before any ES256 verification a caller address that sent too many
+assertions which failed to verify this minute is refused (`screen`): a flood of forged
+assertions costs one Redis read each, not a signature check.
 """
 
 from __future__ import annotations
@@ -28,10 +33,22 @@ class RateLimitedError(RequestError):
         self.retry_after = retry_after
 
 
+#: Failed assertions per caller address per minute before it is refused unverified (§10.5).
+DEFAULT_FAILURE_LIMIT_PER_MINUTE = 60
+
+
 class PartnerGuard(Protocol):
     """Admits one authenticated partner call: jti not seen before, partner under its limit."""
 
     def admit(self, *, partner: str, jti: str, expires_at: int, now: float) -> None: ...
+
+    def screen(self, *, client: str, now: float) -> None:
+        """Before verification: refuse an address over its failed-assertion budget."""
+        ...
+
+    def note_failure(self, *, client: str, now: float) -> None:
+        """Count an assertion from `client` that did not verify (never raises)."""
+        ...
 
 
 def _window(now: float) -> tuple[int, int]:
@@ -48,6 +65,14 @@ def _refuse(partner: str, used: int, limit: int, retry_after: int) -> RateLimite
     )
 
 
+def _redis_down(exc: Exception) -> TrustUnavailable:
+    return TrustUnavailable(
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        f"replay and rate-limit storage (Redis) is unreachable ({type(exc).__name__}); "
+        "partner calls are refused until it is back",
+    )
+
+
 def _replayed() -> RequestError:
     return RequestError(
         ErrorCode.ASSERTION_REPLAYED, "this assertion jti was already used; sign a new one"
@@ -57,31 +82,63 @@ def _replayed() -> RequestError:
 class RedisPartnerGuard:
     """The guard for production: Redis `SET NX EX` for jtis, a fixed-window counter per partner."""
 
-    def __init__(self, redis_url: str, *, limit_per_minute: int, skew_s: int = 120) -> None:
+    def __init__(
+        self,
+        redis_url: str,
+        *,
+        callee: str,
+        limit_per_minute: int,
+        failure_limit_per_minute: int = DEFAULT_FAILURE_LIMIT_PER_MINUTE,
+        skew_s: int = 120,
+    ) -> None:
         self._redis = redis.Redis.from_url(
             redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
         )
+        self._prefix = f"hc:partner:{callee}"
         self.limit_per_minute = limit_per_minute
+        self.failure_limit_per_minute = failure_limit_per_minute
         self.skew_s = skew_s
+
+    def screen(self, *, client: str, now: float) -> None:
+        """Raise rate_limited for an address over its failure budget. Redis unreachable is
+        left to `admit`, which fails closed after authentication, so the refusal is audited."""
+        window, retry_after = _window(now)
+        try:
+            failures = self._redis.get(f"{self._prefix}:fail:{client}:{window}")
+        except redis.RedisError:
+            return
+        if failures is not None and int(failures) >= self.failure_limit_per_minute:
+            raise RateLimitedError(
+                f"{int(failures)} client assertions from this address failed this minute; "
+                f"retry after {retry_after} s",
+                retry_after=retry_after,
+            )
+
+    def note_failure(self, *, client: str, now: float) -> None:
+        window, _ = _window(now)
+        key = f"{self._prefix}:fail:{client}:{window}"
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, RATE_WINDOW_S * 2)
+            pipe.execute()
+        except redis.RedisError:
+            pass  # the next screen() fails closed on its own
 
     def admit(self, *, partner: str, jti: str, expires_at: int, now: float) -> None:
         """Raise assertion_replayed, rate_limited or upstream_unavailable; else return."""
         window, retry_after = _window(now)
         # The jti is kept until the assertion could no longer pass the time checks anyway.
         jti_ttl = max(1, int(expires_at + self.skew_s - now) + 1)
-        rate_key = f"hc:partner:rate:{partner}:{window}"
+        rate_key = f"{self._prefix}:rate:{partner}:{window}"
         try:
             pipe = self._redis.pipeline(transaction=False)
-            pipe.set(f"hc:partner:jti:{partner}:{jti}", 1, nx=True, ex=jti_ttl)
+            pipe.set(f"{self._prefix}:jti:{partner}:{jti}", 1, nx=True, ex=jti_ttl)
             pipe.set(rate_key, 0, nx=True, ex=RATE_WINDOW_S * 2)
             pipe.incr(rate_key)
             first_use, _, used = pipe.execute()
         except redis.RedisError as exc:
-            raise TrustUnavailable(
-                ErrorCode.UPSTREAM_UNAVAILABLE,
-                f"replay and rate-limit storage (Redis) is unreachable ({type(exc).__name__}); "
-                "partner calls are refused until it is back",
-            ) from exc
+            raise _redis_down(exc) from exc
         if not first_use:
             raise _replayed()
         if int(used) > self.limit_per_minute:
@@ -92,13 +149,38 @@ class RedisPartnerGuard:
 
 
 class MemoryPartnerGuard:
-    """In-process guard for a single replica without Redis (embedded demo only)."""
+    """In-process guard for a single replica without Redis (demo mode only: a second replica
+    would accept an assertion this one has seen)."""
 
-    def __init__(self, *, limit_per_minute: int) -> None:
+    def __init__(
+        self,
+        *,
+        limit_per_minute: int,
+        failure_limit_per_minute: int = DEFAULT_FAILURE_LIMIT_PER_MINUTE,
+    ) -> None:
         self.limit_per_minute = limit_per_minute
+        self.failure_limit_per_minute = failure_limit_per_minute
         self._lock = threading.Lock()
         self._jtis: dict[tuple[str, str], int] = {}
         self._counts: dict[tuple[str, int], int] = {}
+        self._failures: dict[tuple[str, int], int] = {}
+
+    def screen(self, *, client: str, now: float) -> None:
+        window, retry_after = _window(now)
+        with self._lock:
+            failures = self._failures.get((client, window), 0)
+        if failures >= self.failure_limit_per_minute:
+            raise RateLimitedError(
+                f"{failures} client assertions from this address failed this minute; "
+                f"retry after {retry_after} s",
+                retry_after=retry_after,
+            )
+
+    def note_failure(self, *, client: str, now: float) -> None:
+        window, _ = _window(now)
+        with self._lock:
+            self._failures = {k: n for k, n in self._failures.items() if k[1] >= window}
+            self._failures[(client, window)] = self._failures.get((client, window), 0) + 1
 
     def admit(self, *, partner: str, jti: str, expires_at: int, now: float) -> None:
         """Same answers as the Redis guard, for one process."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from healthcode.credential import mask_name
 from healthcode.errors import (
@@ -27,12 +28,23 @@ from healthcode.idnumber import ResidentId, parse_id_number
 from healthcode.qr import encode_numeric
 from healthcode.trust import Profile, RevocationChecker, TrustStore
 from healthcode.verify import VerificationResult, verify_credential
-from interop.partner.assertions import VerifiedAssertion, verify_client_assertion
-from interop.partner.guard import MemoryPartnerGuard, PartnerGuard, RedisPartnerGuard
+from interop.partner.assertions import (
+    PartnerRefused,
+    VerifiedAssertion,
+    verify_client_assertion,
+)
+from interop.partner.guard import (
+    DEFAULT_FAILURE_LIMIT_PER_MINUTE,
+    MemoryPartnerGuard,
+    PartnerGuard,
+    RedisPartnerGuard,
+)
 
 __all__ = ["PartnerBackend", "create_partner_router"]
 
 logger = logging.getLogger("interop.partner")
+_Body = TypeVar("_Body", bound=BaseModel)
+_MAX_BODY_BYTES = 32 * 1024
 
 
 class PartnerBackend(Protocol):
@@ -40,8 +52,9 @@ class PartnerBackend(Protocol):
 
     issuer_id: str
 
-    def lookup_status(self, resident: ResidentId, *, partner: str, purpose: str) -> str:
-        """A compact JWS credential (lifetime <= 300 s); RequestError(NOT_FOUND) if unknown."""
+    def lookup_status(self, resident: ResidentId, *, name: str, partner: str, purpose: str) -> str:
+        """A compact JWS credential (lifetime <= 300 s) of the citizen with this number **and**
+        name; RequestError(NOT_FOUND) before anything is issued when either does not match."""
         ...
 
     def transcode(self, source: VerificationResult, *, partner: str) -> str:
@@ -58,10 +71,11 @@ class PartnerBackend(Protocol):
 
 
 class StatusRequest(BaseModel):
-    """§10.2 body. The ID number is only parsed, never stored or echoed."""
+    """§10.2 body. The ID number is only parsed, never stored or echoed; the name is required
+    and matched (keyed hash) before any credential is issued."""
 
     id_number: str = Field(min_length=1, max_length=32)
-    name: str | None = Field(default=None, max_length=64)
+    name: str = Field(min_length=1, max_length=64)
     purpose: str = Field(min_length=1, max_length=200)
 
 
@@ -98,6 +112,52 @@ def _answer(token: str) -> CredentialAnswer:
     return CredentialAnswer(token=token, qr_text=encode_numeric(token), credential=token)
 
 
+def _parse(model: type[_Body], raw: bytes) -> _Body:
+    """Validate a body after authentication, so a refused body is audited (§10.6). Messages
+    name fields only: an input value (an ID number) is never echoed."""
+    if len(raw) > _MAX_BODY_BYTES:
+        raise RequestError(ErrorCode.INVALID_REQUEST, f"body over {_MAX_BODY_BYTES} bytes")
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        fields = sorted(
+            {".".join(str(p) for p in error["loc"]) or "body" for error in exc.errors()}
+        )
+        raise RequestError(
+            ErrorCode.INVALID_REQUEST, f"invalid or missing fields: {', '.join(fields)}"
+        ) from None
+
+
+def _body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+def _make_guard(
+    callee: str,
+    redis_url: str | None,
+    *,
+    limit: int,
+    failure_limit: int,
+    demo_mode: bool,
+) -> PartnerGuard:
+    if redis_url:
+        return RedisPartnerGuard(
+            redis_url, callee=callee, limit_per_minute=limit, failure_limit_per_minute=failure_limit
+        )
+    if not demo_mode:
+        # In-process jti memory would let a second replica accept a replayed assertion.
+        raise ValueError(
+            "the partner API needs redis_url (replay protection and rate limits shared by "
+            "every replica, §10.1); an in-process guard is allowed in demo mode only"
+        )
+    return MemoryPartnerGuard(limit_per_minute=limit, failure_limit_per_minute=failure_limit)
+
+
 def create_partner_router(
     backend: PartnerBackend,
     *,
@@ -108,135 +168,198 @@ def create_partner_router(
     guard: PartnerGuard | None = None,
     clock: Callable[[], float] = time.time,
     revocation_checker: RevocationChecker | None = None,
+    demo_mode: bool = False,
+    failure_limit_per_minute: int = DEFAULT_FAILURE_LIMIT_PER_MINUTE,
 ) -> APIRouter:
     """The §10 endpoints: POST /status, POST /transcode, GET /revocations.
 
     Args:
         backend: the issuer's data and signing.
         trust: the current verified trust store (called per request, so refreshes apply).
-        redis_url: shared storage for jti replay protection and rate limits; None keeps them
-            in this process (one replica only, embedded demo).
+        redis_url: shared storage for jti replay protection and rate limits. Required unless
+            `demo_mode` (then None keeps them in this process: one replica only).
         audience: this API's base URL exactly as listed in the trust list (`partner_api`).
         rate_limit_per_minute: calls per partner per fixed minute window.
         guard: replaces the Redis/in-process guard (tests of other storage).
         clock: epoch seconds; assertions are checked against it.
-        revocation_checker: revocation data for credentials offered to /transcode (§10.3); None
-            leaves revocation unchecked there (the result says `not_checked`).
-    """
-    if guard is None:
-        guard = (
-            RedisPartnerGuard(redis_url, limit_per_minute=rate_limit_per_minute)
-            if redis_url
-            else MemoryPartnerGuard(limit_per_minute=rate_limit_per_minute)
-        )
-    admit = guard
+        revocation_checker: revocation data of the partners' credentials offered to
+            /transcode (§10.3); it must fail closed (`unknown`) when its data is stale.
+        demo_mode: allows the in-process guard.
+        failure_limit_per_minute: assertions that fail to verify, per caller address, before
+            that address is refused without verifying (§10.5).
 
-    def authenticated_partner(
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> VerifiedAssertion:
-        now = clock()
+    Raises:
+        ValueError: no `redis_url` and no `guard` outside demo mode.
+    """
+    admit = guard or _make_guard(
+        backend.issuer_id,
+        redis_url,
+        limit=rate_limit_per_minute,
+        failure_limit=failure_limit_per_minute,
+        demo_mode=demo_mode,
+    )
+    router = APIRouter(tags=["partner"])
+
+    def authenticate(client: str, authorization: str | None, now: float) -> VerifiedAssertion:
+        # Cheap first: an address that keeps sending bad assertions gets no ES256 work.
+        admit.screen(client=client, now=now)
         try:
-            assertion = verify_client_assertion(
+            return verify_client_assertion(
                 _bearer(authorization), trust(), audience=audience, now=now
             )
+        except PartnerRefused:
+            raise
+        except HealthcodeError as error:
+            admit.note_failure(client=client, now=now)
+            # Nobody authenticated to audit against: log the refusal (no personal data).
+            logger.warning("partner call refused: %s: %s", error.code.value, error.message)
+            raise
+
+    def handle(
+        action: str,
+        request: Request,
+        raw: bytes,
+        work: Callable[[bytes, VerifiedAssertion, list[str | None]], tuple[Any, str | None]],
+    ) -> Any:
+        """Authenticate, admit, run `work` and audit the outcome, refusals included (§10.6):
+        `<action>` or `<action>:<error code>` once the partner is known."""
+        now = clock()
+        client = request.client.host if request.client else "unknown"
+        purpose: list[str | None] = [None]  # set by `work` once the body is parsed
+        try:
+            assertion = authenticate(client, request.headers.get("authorization"), now)
+        except PartnerRefused as error:
+            backend.audit(
+                actor=error.partner,
+                action=f"{action}:{error.code.value}",
+                subject=None,
+                purpose=None,
+            )
+            raise
+        try:
             admit.admit(
                 partner=assertion.partner,
                 jti=assertion.jti,
                 expires_at=assertion.expires_at,
                 now=now,
             )
-        except HealthcodeError as error:
-            # No authenticated partner to audit against: log the refusal (no personal data).
-            logger.warning("partner call refused: %s: %s", error.code.value, error.message)
-            raise
-        return assertion
-
-    # A default value, not an Annotated alias: a local alias cannot be resolved by FastAPI
-    # from the postponed (string) annotations of this module.
-    partner_dependency: Any = Depends(authenticated_partner)
-    router = APIRouter(tags=["partner"])
-
-    def audited(
-        partner: str, action: str, purpose: str | None, work: Callable[[], tuple[Any, str | None]]
-    ) -> Any:
-        """Run `work` -> (answer, subject) and audit it, also when it is refused (§10.6)."""
-        try:
-            answer, subject = work()
+            answer, subject = work(raw, assertion, purpose)
         except HealthcodeError as error:
             backend.audit(
-                actor=partner, action=f"{action}:{error.code.value}", subject=None, purpose=purpose
+                actor=assertion.partner,
+                action=f"{action}:{error.code.value}",
+                subject=None,
+                purpose=purpose[0],
             )
             raise
-        backend.audit(actor=partner, action=action, subject=subject, purpose=purpose)
+        backend.audit(actor=assertion.partner, action=action, subject=subject, purpose=purpose[0])
         return answer
 
-    @router.post("/status", response_model=CredentialAnswer)
-    def status(
-        body: StatusRequest, partner: VerifiedAssertion = partner_dependency
-    ) -> CredentialAnswer:
-        """§10.2 status look-up by ID number: a short-lived credential of this region."""
-
-        def work() -> tuple[CredentialAnswer, str | None]:
-            resident = parse_id_number(body.id_number)
-            token = backend.lookup_status(resident, partner=partner.partner, purpose=body.purpose)
-            # Relay only what verifies: a backend bug must not send out an unverifiable code.
-            result = verify_credential(token, trust(), clock())
-            if not result.valid or result.credential is None:
-                # E.g. a new key not yet in the trust list: say so instead of relaying it.
-                logger.error("own status credential fails verification: %s", result.message)
-                raise TrustUnavailable(
-                    ErrorCode.UPSTREAM_UNAVAILABLE,
-                    f"this issuer's credential does not verify against the current trust list "
-                    f"({result.error}); retry after the next trust-list refresh",
-                )
-            if body.name is not None and mask_name(body.name) != result.credential.masked_name:
-                # Same answer as an unknown citizen: the caller learns nothing about who exists.
-                raise RequestError(ErrorCode.NOT_FOUND, "no citizen with this ID number and name")
-            return _answer(token), result.credential.subject
-
-        answer: CredentialAnswer = audited(partner.partner, "status", body.purpose, work)
-        return answer
-
-    @router.post("/transcode", response_model=CredentialAnswer)
-    def transcode(
-        body: TranscodeRequest, partner: VerifiedAssertion = partner_dependency
-    ) -> CredentialAnswer:
-        """§10.3: a credential of the calling partner's region becomes one of this region."""
-
-        def work() -> tuple[CredentialAnswer, str | None]:
-            result = verify_credential(
-                body.credential.strip(), trust(), clock(), revocations=revocation_checker
+    def status_work(
+        raw: bytes, partner: VerifiedAssertion, purpose: list[str | None]
+    ) -> tuple[CredentialAnswer, str | None]:
+        body = _parse(StatusRequest, raw)
+        purpose[0] = body.purpose
+        resident = parse_id_number(body.id_number)
+        token = backend.lookup_status(
+            resident, name=body.name, partner=partner.partner, purpose=body.purpose
+        )
+        # Relay only what verifies: a backend bug must not send out an unverifiable code.
+        result = verify_credential(token, trust(), clock())
+        if not result.valid or result.credential is None:
+            # E.g. a new key not yet in the trust list: say so instead of relaying it.
+            logger.error("own status credential fails verification: %s", result.message)
+            raise TrustUnavailable(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                f"this issuer's credential does not verify against the current trust list "
+                f"({result.error}); retry after the next trust-list refresh",
             )
-            if not result.valid:
-                assert result.error is not None
-                raise VerificationError(result.error, result.message)
-            if result.profile is not Profile.HC or result.credential is None:
-                raise RequestError(
-                    ErrorCode.INVALID_REQUEST, "only hc-profile credentials carry a colour"
-                )
-            if result.issuer != partner.partner:
-                raise RequestError(
-                    ErrorCode.FORBIDDEN,
-                    f"partner {partner.partner!r} may transcode only its own region's codes "
-                    f"(this one is from {result.issuer!r})",
-                )
-            token = backend.transcode(result, partner=partner.partner)
-            return _answer(token), result.credential.subject
+        if mask_name(body.name) != result.credential.masked_name:
+            # Defence in depth: the backend matched the name's keyed hash before issuing.
+            logger.error("status credential names someone else than asked; not relayed")
+            raise RequestError(ErrorCode.NOT_FOUND, "no citizen with this ID number and name")
+        return _answer(token), result.credential.subject
 
-        answer: CredentialAnswer = audited(partner.partner, "transcode", body.purpose, work)
+    @router.post(
+        "/status", response_model=CredentialAnswer, openapi_extra=_body_schema(StatusRequest)
+    )
+    async def status(request: Request) -> CredentialAnswer:
+        """§10.2 status look-up by ID number and name: a short-lived credential of this region."""
+        raw = await request.body()
+        answer: CredentialAnswer = await run_in_threadpool(
+            handle, "status", request, raw, status_work
+        )
         return answer
 
-    @router.get("/revocations")
-    def revocations(
-        partner: VerifiedAssertion = partner_dependency,
-        since: Annotated[int, Query(ge=0, le=2**53)] = 0,
-    ) -> dict[str, str]:
+    def transcode_work(
+        raw: bytes, partner: VerifiedAssertion, purpose: list[str | None]
+    ) -> tuple[CredentialAnswer, str | None]:
+        body = _parse(TranscodeRequest, raw)
+        purpose[0] = body.purpose
+        # §10.3: verified against the trust list *and* the partner's revocation data; without
+        # a checker the source's revocation would be unknown, so refuse rather than mint.
+        if revocation_checker is None:
+            raise TrustUnavailable(
+                ErrorCode.UPSTREAM_UNAVAILABLE,
+                "transcoding needs the partners' revocation data, which is not configured",
+            )
+        result = verify_credential(
+            body.credential.strip(), trust(), clock(), revocations=revocation_checker
+        )
+        if not result.valid:
+            assert result.error is not None
+            raise VerificationError(result.error, result.message)
+        if result.profile is not Profile.HC or result.credential is None:
+            raise RequestError(
+                ErrorCode.INVALID_REQUEST, "only hc-profile credentials carry a colour"
+            )
+        if result.issuer != partner.partner:
+            raise RequestError(
+                ErrorCode.FORBIDDEN,
+                f"partner {partner.partner!r} may transcode only its own region's codes "
+                f"(this one is from {result.issuer!r})",
+            )
+        token = backend.transcode(result, partner=partner.partner)
+        return _answer(token), result.credential.subject
+
+    @router.post(
+        "/transcode",
+        response_model=CredentialAnswer,
+        openapi_extra=_body_schema(TranscodeRequest),
+    )
+    async def transcode(request: Request) -> CredentialAnswer:
+        """§10.3: a credential of the calling partner's region becomes one of this region."""
+        raw = await request.body()
+        answer: CredentialAnswer = await run_in_threadpool(
+            handle, "transcode", request, raw, transcode_work
+        )
+        return answer
+
+    @router.get(
+        "/revocations",
+        openapi_extra={
+            "parameters": [
+                {
+                    "name": "since",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**53, "default": 0},
+                }
+            ]
+        },
+    )
+    async def revocations(request: Request) -> dict[str, str]:
         """§10.4: the signed revocation list after `since` (jtis only, no personal data)."""
+        since_text = request.query_params.get("since", "0")
 
-        def work() -> tuple[dict[str, str], str | None]:
-            return {"revocation_list": backend.revocation_list(since)}, None
+        def work(
+            raw: bytes, partner: VerifiedAssertion, purpose: list[str | None]
+        ) -> tuple[dict[str, str], str | None]:
+            if not since_text.isdigit() or int(since_text) > 2**53:
+                raise RequestError(ErrorCode.INVALID_REQUEST, "since must be 0..2^53")
+            return {"revocation_list": backend.revocation_list(int(since_text))}, None
 
-        answer: dict[str, str] = audited(partner.partner, "revocations", None, work)
+        answer: dict[str, str] = await run_in_threadpool(handle, "revocations", request, b"", work)
         return answer
 
     return router

@@ -5,31 +5,75 @@ Every change publishes a new trust-list version at once and is audited (store.pu
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from healthcode.errors import ErrorCode, RequestError
+from healthcode.keys import b64url_decode
 from healthcode.trust import IssuerStatus
 from interop.registry import keychanges, store
 from interop.registry.deps import AdminDep, ContextDep, SessionDep
-from interop.registry.models import PublishedDocument
+from interop.registry.models import PendingDocument
 
 router = APIRouter(prefix="/v1", tags=["registry admin"])
 
+_TIME = "%Y-%m-%dT%H:%M:%SZ"
+
 
 class Published(BaseModel):
-    """The trust-list version a change produced."""
+    """The trust-list version a change produced: published (201/200), or pending (202) until
+    the root holders' cosignatures reach the threshold (offline root custody)."""
 
     trust_list_version: int
-    signed_at: str
+    signed_at: str | None = None
+    pending: bool = False
+    signatures: int | None = None
+    threshold: int | None = None
+    #: key rotation only: when the issuer may start signing with the new key (§7.4)
+    use_from: str | None = None
 
     @classmethod
-    def of(cls, record: PublishedDocument) -> Published:
-        return cls(
-            trust_list_version=record.version,
-            signed_at=record.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
+    def of(
+        cls,
+        record: store.Publication,
+        response: Response | None = None,
+        *,
+        threshold: int | None = None,
+    ) -> Published:
+        if isinstance(record, PendingDocument):
+            if response is not None:
+                response.status_code = 202
+            return cls(
+                trust_list_version=record.version,
+                pending=True,
+                signatures=len(json.loads(record.signatures_json)),
+                threshold=threshold,
+            )
+        return cls(trust_list_version=record.version, signed_at=record.published_at.strftime(_TIME))
+
+
+class DetachedSignature(BaseModel):
+    """One root holder's signature over a pending version's payload (JWS JSON member)."""
+
+    protected: str = Field(min_length=1, max_length=1024)
+    signature: str = Field(min_length=1, max_length=256)
+
+
+class PendingView(BaseModel):
+    """What a cosigner reviews: the exact payload bytes, decoded, and who signed so far."""
+
+    trust_list_version: int
+    payload: str
+    document: dict[str, Any]
+    signed_by: list[str]
+    threshold: int
+    prepared_at: str
+    prepared_by: str
+    action: str
 
 
 class IssuerOnboarding(BaseModel):
@@ -60,7 +104,11 @@ class KeyRotation(BaseModel):
 
 @router.post("/admin/issuers", status_code=201)
 def onboard(
-    body: IssuerOnboarding, admin: AdminDep, registry: ContextDep, session: SessionDep
+    body: IssuerOnboarding,
+    admin: AdminDep,
+    registry: ContextDep,
+    session: SessionDep,
+    response: Response,
 ) -> Published:
     """Onboard an issuer and publish."""
     record = store.onboard_issuer(
@@ -76,12 +124,17 @@ def onboard(
         actor=admin,
         lifetime=registry.list_lifetime,
     )
-    return Published.of(record)
+    return Published.of(record, response, threshold=registry.threshold())
 
 
 @router.post("/admin/issuers/{issuer_id}/suspend")
 def suspend(
-    issuer_id: str, body: Reason, admin: AdminDep, registry: ContextDep, session: SessionDep
+    issuer_id: str,
+    body: Reason,
+    admin: AdminDep,
+    registry: ContextDep,
+    session: SessionDep,
+    response: Response,
 ) -> Published:
     """Suspend an issuer: its codes fail with issuer_suspended from the new version on."""
     record = store.set_issuer_status(
@@ -93,12 +146,17 @@ def suspend(
         reason=body.reason,
         lifetime=registry.list_lifetime,
     )
-    return Published.of(record)
+    return Published.of(record, response, threshold=registry.threshold())
 
 
 @router.post("/admin/issuers/{issuer_id}/reinstate")
 def reinstate(
-    issuer_id: str, body: Reason, admin: AdminDep, registry: ContextDep, session: SessionDep
+    issuer_id: str,
+    body: Reason,
+    admin: AdminDep,
+    registry: ContextDep,
+    session: SessionDep,
+    response: Response,
 ) -> Published:
     """Reinstate a suspended issuer."""
     record = store.set_issuer_status(
@@ -110,7 +168,7 @@ def reinstate(
         reason=body.reason,
         lifetime=registry.list_lifetime,
     )
-    return Published.of(record)
+    return Published.of(record, response, threshold=registry.threshold())
 
 
 @router.post("/admin/issuers/{issuer_id}/keys/{kid}/revoke")
@@ -121,6 +179,7 @@ def revoke(
     admin: AdminDep,
     registry: ContextDep,
     session: SessionDep,
+    response: Response,
 ) -> Published:
     """Emergency key revocation: published at once; codes signed by the key fail key_revoked."""
     record = keychanges.revoke_key(
@@ -132,16 +191,56 @@ def revoke(
         reason=body.reason,
         lifetime=registry.list_lifetime,
     )
-    return Published.of(record)
+    return Published.of(record, response, threshold=registry.threshold())
 
 
 @router.post("/admin/publish")
-def publish(admin: AdminDep, registry: ContextDep, session: SessionDep) -> Published:
-    """Re-sign the current state as a new version (the daily re-publication of §7.2)."""
+def publish(
+    admin: AdminDep, registry: ContextDep, session: SessionDep, response: Response
+) -> Published:
+    """Re-sign the current state as a new version (the schedule does this daily, §7.2)."""
     record = store.publish(
         session, registry.keyring(), actor=admin, lifetime=registry.list_lifetime
     )
-    return Published.of(record)
+    return Published.of(record, response, threshold=registry.threshold())
+
+
+@router.get("/admin/pending")
+def pending(admin: AdminDep, registry: ContextDep, session: SessionDep) -> PendingView:
+    """The version gathering root signatures, for cosigners to review (404 when none)."""
+    record = store.pending_version(session)
+    if record is None:
+        raise RequestError(ErrorCode.NOT_FOUND, "no trust-list version is pending")
+    signed_by = [
+        json.loads(b64url_decode(item["protected"]))["kid"]
+        for item in json.loads(record.signatures_json)
+    ]
+    return PendingView(
+        trust_list_version=record.version,
+        payload=record.payload_b64,
+        document=json.loads(b64url_decode(record.payload_b64)),
+        signed_by=signed_by,
+        threshold=registry.threshold(),
+        prepared_at=record.prepared_at.strftime(_TIME),
+        prepared_by=record.prepared_by,
+        action=record.action,
+    )
+
+
+@router.post("/admin/pending/{version}/signatures")
+def cosign(
+    version: int,
+    body: DetachedSignature,
+    admin: AdminDep,
+    registry: ContextDep,
+    session: SessionDep,
+    response: Response,
+) -> Published:
+    """A root holder's detached signature; the version is published at the threshold."""
+    record = store.add_signature(
+        session, registry.keyring(), version, body.model_dump(), actor=admin
+    )
+    return Published.of(record, response, threshold=registry.threshold())
 
 
 @router.get("/admin/audit")
@@ -154,9 +253,15 @@ def audit(
 
 @router.post("/issuers/{issuer_id}/keys", status_code=201)
 def rotate_key(
-    issuer_id: str, body: KeyRotation, registry: ContextDep, session: SessionDep
+    issuer_id: str,
+    body: KeyRotation,
+    registry: ContextDep,
+    session: SessionDep,
+    response: Response,
 ) -> Published:
-    """Key rotation by the issuer itself, authorised by its current key (§7.4)."""
+    """Key rotation by the issuer itself, authorised by its current key (§7.4). The answer's
+    `use_from` says when the issuer may sign with the new key (pending: once published)."""
+    delay = timedelta(seconds=registry.settings.key_activation_delay_s)
     record = keychanges.rotate_key(
         session,
         registry.keyring(),
@@ -165,8 +270,13 @@ def rotate_key(
         authorization=body.authorization,
         possession=body.possession,
         lifetime=registry.list_lifetime,
+        activation_delay=delay,
+        cosign_window=timedelta(seconds=registry.settings.cosign_window_s),
     )
-    return Published.of(record)
+    answer = Published.of(record, response, threshold=registry.threshold())
+    if not isinstance(record, PendingDocument):
+        answer.use_from = (record.published_at + delay).strftime(_TIME)
+    return answer
 
 
 class KeyRevocation(BaseModel):
@@ -177,7 +287,12 @@ class KeyRevocation(BaseModel):
 
 @router.post("/issuers/{issuer_id}/keys/{kid}/revoke")
 def revoke_own_key(
-    issuer_id: str, kid: str, body: KeyRevocation, registry: ContextDep, session: SessionDep
+    issuer_id: str,
+    kid: str,
+    body: KeyRevocation,
+    registry: ContextDep,
+    session: SessionDep,
+    response: Response,
 ) -> Published:
     """Emergency revocation by the issuer itself, proven by one of its keys (§7.4)."""
     record = keychanges.revoke_key_by_issuer(
@@ -188,4 +303,4 @@ def revoke_own_key(
         proof=body.proof,
         lifetime=registry.list_lifetime,
     )
-    return Published.of(record)
+    return Published.of(record, response, threshold=registry.threshold())

@@ -38,6 +38,9 @@ class RegistryContext:
         # Re-read per change: a root rotated by the CLI is used without a restart.
         return RootKeyring.load(self.settings.root_keys_dir)
 
+    def threshold(self) -> int:
+        return self.keyring().current.threshold
+
 
 def context(request: Request) -> RegistryContext:
     registry: RegistryContext = request.app.state.registry
@@ -54,18 +57,26 @@ def require_admin(
     registry: Annotated[RegistryContext, Depends(context)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> str:
-    """The registry_admin role: a bearer token equal to the configured admin token."""
+    """The registry_admin role: the bearer token of a named admin account ("admin:<name>",
+    so the audit log tells officers apart) or the shared admin token ("registry_admin")."""
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise RequestError(ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <admin token>'")
-    expected = registry.settings.admin_token.get_secret_value()
-    if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+    offered = token.strip().encode()
+    settings = registry.settings
+    accounts = [(f"admin:{name}", secret) for name, secret in settings.admin_tokens.items()]
+    actor = None
+    # Compare against every account, so timing does not tell which names exist.
+    for name, secret in [(REGISTRY_ADMIN, settings.admin_token), *accounts]:
+        if hmac.compare_digest(offered, secret.get_secret_value().encode()):
+            actor = name
+    if actor is None:
         client = request.client.host if request.client else "?"
         logger.warning(
             "refused admin request %s %s from %s", request.method, request.url.path, client
         )
         raise RequestError(ErrorCode.UNAUTHENTICATED, "the admin token is not valid")
-    return REGISTRY_ADMIN
+    return actor
 
 
 SessionDep = Annotated[Session, Depends(session)]

@@ -16,10 +16,11 @@ from healthcode.config import DEFAULT_LIMITS, MAX_OFFLINE_CODE_LIFETIME_S
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.keychange import REVOCATION_TYP, proof_kid, verify_rotation_proof
 from healthcode.trust import IssuerStatus, KeyStatus, TrustedKey
-from interop.registry.models import IssuerKeyRecord, PublishedDocument, UsedNonce
+from interop.registry.models import IssuerKeyRecord, UsedNonce
 from interop.registry.signing import RootKeyring
 from interop.registry.store import (
     DEFAULT_LIST_LIFETIME,
+    Publication,
     atomic,
     check_new_kids,
     epoch_of,
@@ -28,7 +29,11 @@ from interop.registry.store import (
     publish,
 )
 
-__all__ = ["revoke_key", "revoke_key_by_issuer", "rotate_key"]
+__all__ = ["DEFAULT_ACTIVATION_DELAY", "revoke_key", "revoke_key_by_issuer", "rotate_key"]
+
+#: §7.4: how long after publication a rotated-in key starts signing (HC_INTEROP_ setting).
+DEFAULT_ACTIVATION_DELAY = timedelta(seconds=300)
+DEFAULT_COSIGN_WINDOW = timedelta(days=1)
 
 
 @atomic
@@ -42,7 +47,7 @@ def revoke_key(
     reason: str = "",
     now: datetime | None = None,
     lifetime: timedelta = DEFAULT_LIST_LIFETIME,
-) -> PublishedDocument:
+) -> Publication:
     """Emergency revocation (§7.4): every code signed by `kid` fails from the new version on."""
     get_issuer(session, issuer_id)
     key = session.get(IssuerKeyRecord, kid)
@@ -99,8 +104,16 @@ def rotate_key(
     possession: str,
     now: datetime | None = None,
     lifetime: timedelta = DEFAULT_LIST_LIFETIME,
-) -> PublishedDocument:
-    """List a new key for an issuer after checking both proofs (§7.4); old keys retire."""
+    activation_delay: timedelta = DEFAULT_ACTIVATION_DELAY,
+    cosign_window: timedelta = DEFAULT_COSIGN_WINDOW,
+) -> Publication:
+    """List a new key for an issuer after checking both proofs (§7.4); old keys retire.
+
+    The issuer switches to the new key `activation_delay` after the list naming it is
+    published, so verifiers know it first; its old keys therefore stay valid for codes issued
+    until then (plus the skew). With the root keys offline the version waits for cosigning,
+    so the old keys' window is `cosign_window` instead.
+    """
     at = (now or datetime.now(UTC)).replace(microsecond=0)
     epoch = epoch_of(at)
     issuer = get_issuer(session, issuer_id)
@@ -156,12 +169,14 @@ def rotate_key(
     session.add(UsedNonce(nonce=granted.nonce, issuer_id=issuer_id, used_at=at))
     _make_room_for_a_key(session, issuer_id, epoch)
     retired = []
+    overlap = activation_delay if keyring.can_sign else cosign_window
+    retire_at = epoch + int(overlap.total_seconds()) + DEFAULT_LIMITS.clock_skew_s
     for old in session.exec(
         select(IssuerKeyRecord).where(
             IssuerKeyRecord.issuer_id == issuer_id, IssuerKeyRecord.status == KeyStatus.ACTIVE
         )
     ):
-        old.status, old.not_after = KeyStatus.RETIRED.value, epoch
+        old.status, old.not_after = KeyStatus.RETIRED.value, retire_at
         session.add(old)
         retired.append(old.kid)
     session.add(
@@ -178,7 +193,7 @@ def rotate_key(
         actor=f"issuer:{issuer_id}",
         action="rotate_key",
         target=f"{issuer_id}/{new_key.kid}",
-        detail=f"retired={retired}",
+        detail=f"retired={retired} until={retire_at}",
         now=at,
         lifetime=lifetime,
     )
@@ -194,7 +209,7 @@ def revoke_key_by_issuer(
     proof: str,
     now: datetime | None = None,
     lifetime: timedelta = DEFAULT_LIST_LIFETIME,
-) -> PublishedDocument:
+) -> Publication:
     """Emergency revocation requested by the issuer itself (§7.4), signed by any of its
     listed, not revoked keys; published at once like an admin revocation."""
     at = (now or datetime.now(UTC)).replace(microsecond=0)

@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-__all__ = ["AuditRecord", "IssuerKeyRecord", "IssuerRecord", "PublishedDocument", "UsedNonce"]
+__all__ = [
+    "AuditRecord",
+    "IssuerKeyRecord",
+    "IssuerRecord",
+    "PendingDocument",
+    "PublishedDocument",
+    "UsedNonce",
+]
 
 
 def utcnow() -> datetime:
@@ -57,6 +64,25 @@ class PublishedDocument(SQLModel, table=True):
     document_json: str
     etag: str = Field(max_length=80)
     published_at: datetime = Field(default_factory=utcnow)
+
+
+class PendingDocument(SQLModel, table=True):
+    """The next trust-list version while it gathers root signatures (offline root custody).
+
+    At most one exists; a later change re-prepares it (new payload, signatures dropped, since
+    they covered the old bytes). When distinct root signatures reach the threshold it becomes
+    a `PublishedDocument` and this row is deleted.
+    """
+
+    __tablename__ = "registry_pending"
+
+    version: int = Field(primary_key=True)
+    kind: str = Field(default="trust_list", max_length=16)
+    payload_b64: str  # exactly the bytes every cosigner signs (JWS payload, base64url)
+    signatures_json: str = "[]"  # JWS JSON signature objects {protected, signature}
+    prepared_at: datetime = Field(default_factory=utcnow)
+    prepared_by: str = Field(default="", max_length=64)
+    action: str = Field(default="", max_length=32)
 
 
 class AuditRecord(SQLModel, table=True):

@@ -36,6 +36,19 @@ def trust_list_version(version: int, request: Request, session: SessionDep) -> R
     return _send(request, document, f"trust list version {version}")
 
 
+@router.get("/timestamp")
+def timestamp(request: Request, session: SessionDep) -> Response:
+    """The newest timestamp (§7.7): fetched on every refresh, even when the list is unchanged."""
+    document = store.latest_document(session, store.TIMESTAMP)
+    if document is None:
+        raise RequestError(ErrorCode.NOT_FOUND, "no timestamp is published")
+    return Response(
+        document.document_json,
+        media_type="application/json",
+        headers={"ETag": document.etag, "Cache-Control": "no-cache"},
+    )
+
+
 @router.get("/root/latest")
 def latest_root(request: Request, session: SessionDep) -> Response:
     """The newest root document (§7.1)."""

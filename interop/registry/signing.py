@@ -3,13 +3,15 @@
 Layout of the root-key directory::
 
     root-1.json, root-2.json, ...   every signed root document (§7.1), never rewritten
-    keys/<kid>.pem                  root private keys (mode 600)
+    keys/<kid>.pem                  root private keys held on this machine (mode 600)
+    timestamp/<kid>.pem             the online timestamp key the root delegates (§7.7)
 
 In the demo the registry holds all n root keys and signs with each of them. In production the
-root keys are held offline by distinct officers: `RootKeyring.sign` signs with the keys present
-on this machine and refuses when fewer than the threshold are present, so a deployment gathers
-the remaining signatures offline (`sign_document` over the same payload, signatures merged into
-one `signatures` array) before publishing. See docs/standard.md §7.1.
+root keys are held offline by distinct officers: the registry then holds fewer than the
+threshold, prepares each new trust-list version as a *pending* version signed by what it
+holds, and the officers cosign it (`healthcode registry cosign`); see interop.registry.store
+and docs/adr/0007. The timestamp key stays online: it signs only short-lived freshness
+documents and emergency removals of trust, never an issuer or a key (docs/standard.md §7.7).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ from healthcode.trustlist import (
 )
 
 __all__ = ["RootKeyring", "init_root", "rotate_root"]
+
+TIMESTAMP_DIR = "timestamp"
 
 DEFAULT_ROOT_LIFETIME = timedelta(days=365)
 _ROOT_FILE = re.compile(r"root-(\d+)\.json")
@@ -53,6 +57,7 @@ class RootKeyring:
     directory: Path
     roots: tuple[RootMetadata, ...]  # version 1..N, each verified against the one before
     held_keys: Mapping[str, SigningKey]  # every root private key on this machine, by kid
+    timestamp_keys: Mapping[str, SigningKey] = field(default_factory=dict)  # online role
 
     @property
     def current(self) -> RootMetadata:
@@ -80,7 +85,23 @@ class RootKeyring:
         for pem in sorted((folder / "keys").glob("*.pem")):
             key = SigningKey.load(pem)
             held[key.kid] = key
-        return cls(folder, tuple(roots), held)
+        stamps = {}
+        for pem in sorted((folder / TIMESTAMP_DIR).glob("*.pem")):
+            key = SigningKey.load(pem)
+            stamps[key.kid] = key
+        return cls(folder, tuple(roots), held, stamps)
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether this machine holds the threshold of the current root (hot custody)."""
+        return len(self.signers()) >= self.current.threshold
+
+    def timestamp_signer(self) -> SigningKey | None:
+        """The held timestamp key the current root delegates, if any."""
+        for kid in self.current.timestamp_keys:
+            if kid in self.timestamp_keys:
+                return self.timestamp_keys[kid]
+        return None
 
     def signers(self, root: RootMetadata | None = None) -> list[SigningKey]:
         """Held private keys of `root` (default: the current root)."""
@@ -119,10 +140,18 @@ def init_root(
     if (folder / "root-1.json").exists():
         raise ValueError(f"{os.fspath(folder)!r} already holds a root; use rotate-root")
     keys = [SigningKey.generate() for _ in range(key_count)]
-    payload = make_root([k.verifying_key for k in keys], threshold, 1, now + lifetime)
+    stamp = SigningKey.generate()
+    payload = make_root(
+        [k.verifying_key for k in keys],
+        threshold,
+        1,
+        now + lifetime,
+        timestamp_keys=[stamp.verifying_key],
+    )
     document = sign_document(payload, keys, ROOT_TYP)
     for key in keys:
         key.save(folder / "keys" / f"{key.kid}.pem")
+    stamp.save(folder / TIMESTAMP_DIR / f"{stamp.kid}.pem")
     _write_new(folder / "root-1.json", document)
     return RootKeyring.load(folder)
 
@@ -149,7 +178,14 @@ def rotate_root(
     kept = [key for kid, key in old.keys.items() if kid not in drop]
     members = kept + [k.verifying_key for k in new_keys]
     new_threshold = threshold if threshold is not None else min(old.threshold, len(members))
-    payload = make_root(members, new_threshold, old.version + 1, now + lifetime)
+    # The online timestamp role carries over; a root from before it existed gets one now.
+    new_stamp = None if old.timestamp_keys else SigningKey.generate()
+    stamp_keys = (
+        list(old.timestamp_keys.values()) if new_stamp is None else [new_stamp.verifying_key]
+    )
+    payload = make_root(
+        members, new_threshold, old.version + 1, now + lifetime, timestamp_keys=stamp_keys
+    )
     held = {**keyring.held_keys, **{k.kid: k for k in new_keys}}
     old_signers = keyring.signers(old)
     if len(old_signers) < old.threshold:
@@ -165,5 +201,7 @@ def rotate_root(
     verify_root_update(old, document)
     for key in new_keys:
         key.save(keyring.directory / "keys" / f"{key.kid}.pem")
+    if new_stamp is not None:
+        new_stamp.save(keyring.directory / TIMESTAMP_DIR / f"{new_stamp.kid}.pem")
     _write_new(keyring.directory / f"root-{old.version + 1}.json", document)
     return RootKeyring.load(keyring.directory)

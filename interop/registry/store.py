@@ -11,38 +11,62 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from healthcode.config import DEFAULT_LIMITS
 from healthcode.credential import ISSUER_ID_PATTERN
-from healthcode.errors import ErrorCode, RequestError
+from healthcode.errors import ErrorCode, RequestError, TrustListError
 from healthcode.idnumber import is_known_division
-from healthcode.keys import VerifyingKey
+from healthcode.keys import VerifyingKey, b64url_decode, b64url_encode
 from healthcode.trust import IssuerEntry, IssuerStatus, KeyStatus, Profile, TrustedKey
-from healthcode.trustlist import TRUST_LIST_TYP, trust_list_payload, verify_trust_list
+from healthcode.trustlist import (
+    TIMESTAMP_TYP,
+    TRUST_LIST_TYP,
+    format_time,
+    parse_time,
+    peek_payload,
+    sign_document,
+    timestamp_payload,
+    trust_list_payload,
+    verify_trust_list,
+)
 from interop.registry.models import (
     AuditRecord,
     IssuerKeyRecord,
     IssuerRecord,
+    PendingDocument,
     PublishedDocument,
 )
 from interop.registry.signing import RootKeyring
 
 __all__ = [
     "DEFAULT_LIST_LIFETIME",
+    "DEFAULT_TIMESTAMP_LIFETIME",
+    "Publication",
+    "add_signature",
     "audit_log",
     "get_document",
     "issuer_entries",
     "latest_document",
     "onboard_issuer",
+    "pending_version",
     "publish",
+    "publish_timestamp",
+    "run_schedule",
     "set_issuer_status",
     "sync_roots",
 ]
 
 DEFAULT_LIST_LIFETIME = timedelta(days=7)  # §7.2: expires at most 7 days after signed_at
-TRUST_LIST, ROOT = "trust_list", "root"
+DEFAULT_TIMESTAMP_LIFETIME = timedelta(days=1)  # §7.7
+TRUST_LIST, ROOT, TIMESTAMP = "trust_list", "root", "timestamp"
+#: What a change produced: a published version, or (root keys offline) a pending one.
+Publication = PublishedDocument | PendingDocument
 _ENDPOINT_NAMES = frozenset({"partner_api", "jwks", "revocations"})
 
 
@@ -50,13 +74,13 @@ _P = ParamSpec("_P")
 
 
 def atomic(
-    change: Callable[Concatenate[Session, _P], PublishedDocument],
-) -> Callable[Concatenate[Session, _P], PublishedDocument]:
+    change: Callable[Concatenate[Session, _P], Publication],
+) -> Callable[Concatenate[Session, _P], Publication]:
     """Roll the session back when a change is refused, so nothing of it is ever committed
     later by another change on the same session."""
 
     @functools.wraps(change)
-    def run(session: Session, /, *args: _P.args, **kwargs: _P.kwargs) -> PublishedDocument:
+    def run(session: Session, /, *args: _P.args, **kwargs: _P.kwargs) -> Publication:
         try:
             return change(session, *args, **kwargs)
         except BaseException:
@@ -168,11 +192,15 @@ def publish(
     detail: str = "",
     now: datetime | None = None,
     lifetime: timedelta = DEFAULT_LIST_LIFETIME,
-) -> PublishedDocument:
+) -> Publication:
     """Sign the registry's current state as the next trust-list version, audit, and commit.
 
     Pending changes in `session` are part of the same transaction: they are committed together
-    with the new version, or (on any failure) not at all.
+    with the new version, or (on any failure) not at all. When this machine holds fewer root
+    keys than the threshold (offline custody, ADR 0007) the version is prepared as pending,
+    signed by what is held, and published once the officers' cosignatures reach the threshold
+    (`add_signature`); the change itself is committed, and emergency removals of trust reach
+    clients at once through the timestamp (`publish_timestamp`).
     """
     signed_at = (now or datetime.now(UTC)).replace(microsecond=0)
     sync_roots(session, keyring)
@@ -184,14 +212,22 @@ def publish(
     payload = trust_list_payload(
         version, keyring.current.version, signed_at, signed_at + lifetime, issuer_entries(session)
     )
+    if not keyring.can_sign:
+        pending = _prepare_pending(session, keyring, payload, version, actor=actor, action=action)
+        session.add(
+            AuditRecord(
+                at=signed_at,
+                actor=actor,
+                action=action,
+                target=target,
+                detail=(detail + " " if detail else "") + f"(pending version {version})",
+            )
+        )
+        _commit(session)
+        session.refresh(pending)
+        return pending
     document = keyring.sign(payload, TRUST_LIST_TYP)
-    # Check what clients will check, so a list they would refuse is never published.
-    verify_trust_list(document, keyring.current, limits=DEFAULT_LIMITS)
-    text, etag = _document_json(document)
-    record = PublishedDocument(
-        kind=TRUST_LIST, version=version, document_json=text, etag=etag, published_at=signed_at
-    )
-    session.add(record)
+    record = _store_list(session, keyring, document, version, signed_at)
     session.add(
         AuditRecord(
             at=signed_at,
@@ -202,6 +238,12 @@ def publish(
             trust_list_version=version,
         )
     )
+    _commit(session)
+    session.refresh(record)
+    return record
+
+
+def _commit(session: Session) -> None:
     try:
         session.commit()
     except IntegrityError as exc:
@@ -209,8 +251,274 @@ def publish(
         raise RequestError(
             ErrorCode.CONFLICT, "another change published the same version; retry"
         ) from exc
+
+
+def _store_list(
+    session: Session,
+    keyring: RootKeyring,
+    document: Mapping[str, Any],
+    version: int,
+    signed_at: datetime,
+) -> PublishedDocument:
+    # Check what clients will check, so a list they would refuse is never published.
+    verify_trust_list(document, keyring.current, limits=DEFAULT_LIMITS)
+    text, etag = _document_json(document)
+    record = PublishedDocument(
+        kind=TRUST_LIST, version=version, document_json=text, etag=etag, published_at=signed_at
+    )
+    session.add(record)
+    return record
+
+
+def _payload_b64(payload: Mapping[str, Any]) -> str:
+    # The exact bytes `sign_document` signs, so held and cosigned signatures cover one payload.
+    return b64url_encode(
+        json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    )
+
+
+def _prepare_pending(
+    session: Session,
+    keyring: RootKeyring,
+    payload: Mapping[str, Any],
+    version: int,
+    *,
+    actor: str,
+    action: str,
+) -> PendingDocument:
+    held = keyring.signers()
+    signatures = sign_document(payload, held, TRUST_LIST_TYP)["signatures"] if held else []
+    # A newer state supersedes a version still gathering signatures: they covered old bytes.
+    for stale in session.exec(select(PendingDocument)):
+        session.delete(stale)
+    session.flush()
+    pending = PendingDocument(
+        version=version,
+        payload_b64=_payload_b64(payload),
+        signatures_json=json.dumps(signatures),
+        prepared_by=actor,
+        action=action,
+    )
+    session.add(pending)
+    return pending
+
+
+def pending_version(session: Session) -> PendingDocument | None:
+    """The version gathering root signatures, if any."""
+    return session.exec(select(PendingDocument).order_by(col(PendingDocument.version))).first()
+
+
+_ECDSA = ec.ECDSA(SHA256())
+
+
+def _checked_signature(
+    keyring: RootKeyring, pending: PendingDocument, signature: Mapping[str, Any]
+) -> tuple[str, dict[str, str]]:
+    """(kid, signature object) of a detached root signature over the pending payload."""
+    protected, value = signature.get("protected"), signature.get("signature")
+    if not isinstance(protected, str) or not isinstance(value, str):
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_MALFORMED, "a signature is {protected, signature}"
+        )
+    try:
+        header = json.loads(b64url_decode(protected))
+        raw = b64url_decode(value)
+    except ValueError as exc:
+        raise TrustListError(ErrorCode.TRUST_LIST_MALFORMED, f"signature: {exc}") from exc
+    if (
+        not isinstance(header, dict)
+        or set(header) != {"alg", "kid", "typ"}
+        or header["alg"] != "ES256"
+        or header["typ"] != TRUST_LIST_TYP
+        or len(raw) != 64
+    ):
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_MALFORMED,
+            f"the protected header must be exactly {{alg: ES256, kid, typ: {TRUST_LIST_TYP}}} "
+            "and the signature 64 bytes r||s",
+        )
+    kid = header["kid"]
+    key = keyring.current.keys.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+            f"{kid!r} is not a key of root version {keyring.current.version}",
+        )
+    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+    try:
+        key.public_key.verify(der, f"{protected}.{pending.payload_b64}".encode("ascii"), _ECDSA)
+    except InvalidSignature:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_BAD_SIGNATURE,
+            f"the signature by {kid!r} does not verify over pending version {pending.version}",
+        ) from None
+    return kid, {"protected": protected, "signature": value}
+
+
+@atomic
+def add_signature(
+    session: Session,
+    keyring: RootKeyring,
+    version: int,
+    signature: Mapping[str, Any],
+    *,
+    actor: str,
+) -> Publication:
+    """Add one root holder's detached signature to the pending version; publish it when the
+    distinct signers reach the root's threshold (§7.2 item 4)."""
+    pending = session.exec(
+        select(PendingDocument).where(PendingDocument.version == version).with_for_update()
+    ).first()
+    if pending is None:
+        raise RequestError(ErrorCode.NOT_FOUND, f"no pending trust-list version {version}")
+    kid, checked = _checked_signature(keyring, pending, signature)
+    collected = {
+        json.loads(b64url_decode(item["protected"]))["kid"]: item
+        for item in json.loads(pending.signatures_json)
+    }
+    collected[kid] = checked  # a kid counts once however often it signs
+    at = datetime.now(UTC).replace(microsecond=0)
+    if len(set(collected) & set(keyring.current.keys)) < keyring.current.threshold:
+        pending.signatures_json = json.dumps(list(collected.values()))
+        session.add(pending)
+        session.add(
+            AuditRecord(
+                at=at, actor=actor, action="cosign", target=str(version), detail=f"kid={kid}"
+            )
+        )
+        _commit(session)
+        session.refresh(pending)
+        return pending
+    document = {"payload": pending.payload_b64, "signatures": list(collected.values())}
+    signed_at = parse_time(peek_payload(document)["signed_at"], "signed_at")
+    record = _store_list(session, keyring, document, version, signed_at)
+    session.delete(pending)
+    session.add(
+        AuditRecord(
+            at=at,
+            actor=actor,
+            action="cosign",
+            target=str(version),
+            detail=f"kid={kid}; published ({pending.action} by {pending.prepared_by})",
+            trust_list_version=version,
+        )
+    )
+    _commit(session)
     session.refresh(record)
     return record
+
+
+def _trust_removals(session: Session, published: PublishedDocument) -> tuple[set[str], set[str]]:
+    """Keys revoked and issuers suspended in the registry since `published` was signed."""
+    listed = peek_payload(published.document_json.encode("utf-8")).get("issuers", [])
+    live_keys = {
+        key["jwk"]["kid"]
+        for entry in listed
+        for key in entry.get("keys", [])
+        if key.get("status") != KeyStatus.REVOKED
+    }
+    active = {entry["id"] for entry in listed if entry.get("status") == IssuerStatus.ACTIVE}
+    revoked = set(
+        session.exec(select(IssuerKeyRecord.kid).where(IssuerKeyRecord.status == KeyStatus.REVOKED))
+    )
+    suspended = set(
+        session.exec(select(IssuerRecord.id).where(IssuerRecord.status == IssuerStatus.SUSPENDED))
+    )
+    return revoked & live_keys, suspended & active
+
+
+def publish_timestamp(
+    session: Session,
+    keyring: RootKeyring,
+    *,
+    now: datetime | None = None,
+    lifetime: timedelta = DEFAULT_TIMESTAMP_LIFETIME,
+    max_age: timedelta | None = None,
+) -> PublishedDocument | None:
+    """Sign a timestamp (§7.7) with the online key, naming the newest list and the emergency
+    removals not yet in it; None when there is nothing to sign (no key, no list) or, with
+    `max_age`, when the newest timestamp is younger than that and still says the same."""
+    signer = keyring.timestamp_signer()
+    newest_list = latest_document(session, TRUST_LIST)
+    if signer is None or newest_list is None:
+        return None
+    at = (now or datetime.now(UTC)).replace(microsecond=0)
+    revoked, suspended = _trust_removals(session, newest_list)
+    latest = latest_document(session, TIMESTAMP)
+    if latest is not None and max_age is not None:
+        said = peek_payload(latest.document_json.encode("utf-8"))
+        same = (
+            said.get("trust_list", {}).get("version") == newest_list.version
+            and said.get("root_version") == keyring.current.version
+            and set(said.get("revoked_keys", [])) == revoked
+            and set(said.get("suspended_issuers", [])) == suspended
+        )
+        if same and at - latest.published_at.replace(tzinfo=UTC) < max_age:
+            return None
+    version = (latest.version if latest is not None else 0) + 1
+    payload = timestamp_payload(
+        version,
+        keyring.current.version,
+        at,
+        at + lifetime,
+        newest_list.version,
+        revoked_keys=sorted(revoked),
+        suspended_issuers=sorted(suspended),
+    )
+    text, etag = _document_json(sign_document(payload, [signer], TIMESTAMP_TYP))
+    record = PublishedDocument(
+        kind=TIMESTAMP, version=version, document_json=text, etag=etag, published_at=at
+    )
+    session.add(record)
+    _commit(session)
+    session.refresh(record)
+    return record
+
+
+def run_schedule(
+    session: Session,
+    keyring: RootKeyring,
+    *,
+    now: datetime | None = None,
+    republish_every: timedelta,
+    list_lifetime: timedelta,
+    timestamp_every: timedelta,
+    timestamp_lifetime: timedelta,
+) -> list[str]:
+    """One tick of the registry's schedule; returns what it did (for the log).
+
+    - the trust list is re-signed when the newest is older than `republish_every` (§7.2: at
+      least daily); with the root keys offline a pending version is prepared, once;
+    - a timestamp is signed when the newest is older than `timestamp_every`, or when it no
+      longer names the newest list or the current emergency removals (§7.7).
+    """
+    at = (now or datetime.now(UTC)).replace(microsecond=0)
+    done: list[str] = []
+    newest = latest_document(session, TRUST_LIST)
+    if (
+        newest is not None
+        and at - newest.published_at.replace(tzinfo=UTC) >= republish_every
+        and pending_version(session) is None
+    ):
+        result = publish(
+            session,
+            keyring,
+            actor="registry:schedule",
+            action="republish",
+            now=at,
+            lifetime=list_lifetime,
+        )
+        done.append(
+            f"prepared pending version {result.version}"
+            if isinstance(result, PendingDocument)
+            else f"re-signed trust list version {result.version}"
+        )
+    stamp = publish_timestamp(
+        session, keyring, now=at, lifetime=timestamp_lifetime, max_age=timestamp_every
+    )
+    if stamp is not None:
+        done.append(f"timestamp {stamp.version} at {format_time(at)}")
+    return done
 
 
 # -- changes ----------------------------------------------------------------------------------
@@ -223,11 +531,20 @@ def get_issuer(session: Session, issuer_id: str) -> IssuerRecord:
     return issuer
 
 
+def _partner_kids(session: Session) -> set[str]:
+    return {
+        str(jwk.get("kid"))
+        for issuer in session.exec(select(IssuerRecord))
+        for jwk in json.loads(issuer.partner_keys_json)
+    }
+
+
 def check_new_kids(session: Session, kids: Sequence[str]) -> None:
+    """Refuse kids already used by any issuer, as a credential or a partner key (§7.3)."""
     if len(set(kids)) != len(kids):
         raise _invalid("a key is listed twice")
     taken = session.exec(select(IssuerKeyRecord.kid).where(col(IssuerKeyRecord.kid).in_(kids)))
-    clash = sorted(taken)
+    clash = sorted({*taken, *(_partner_kids(session) & set(kids))})
     if clash:
         raise RequestError(ErrorCode.CONFLICT, f"keys already registered: {clash}")
 
@@ -247,7 +564,7 @@ def onboard_issuer(
     actor: str,
     now: datetime | None = None,
     lifetime: timedelta = DEFAULT_LIST_LIFETIME,
-) -> PublishedDocument:
+) -> Publication:
     """Add an issuer with its initial keys and publish; refuses bad input before any write."""
     at = now or datetime.now(UTC)
     if not ISSUER_ID_PATTERN.fullmatch(issuer_id):
@@ -292,7 +609,9 @@ def onboard_issuer(
         raise _invalid("partner keys must be distinct from credential-signing keys")
     if session.get(IssuerRecord, issuer_id) is not None:
         raise RequestError(ErrorCode.CONFLICT, f"issuer {issuer_id!r} is already registered")
-    check_new_kids(session, [k.kid for k in keys])
+    # A kid names one key of one issuer, credential or partner key alike: the partner API
+    # finds a caller by the kid of its assertion (§7.3, §10.1).
+    check_new_kids(session, [k.kid for k in keys] + [k.kid for k in partners])
     session.add(
         IssuerRecord(
             id=issuer_id,
@@ -337,7 +656,7 @@ def set_issuer_status(
     reason: str = "",
     now: datetime | None = None,
     lifetime: timedelta = DEFAULT_LIST_LIFETIME,
-) -> PublishedDocument:
+) -> Publication:
     """Suspend or reinstate an issuer and publish at once (§7.2)."""
     issuer = get_issuer(session, issuer_id)
     if issuer.status == status.value:

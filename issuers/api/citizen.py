@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
+from sqlmodel import Session
 
 from healthcode.credential import CodeKind
-from issuers.api.deps import Caller, Context, citizen_subject, image_response
+from healthcode.errors import ErrorCode, RequestError
+from issuers.api.deps import Caller, ClientAddress, Context, citizen_subject, image_response
 from issuers.api.schemas import (
     CorrectionRequest,
     Declaration,
@@ -17,7 +20,15 @@ from issuers.api.schemas import (
     PersonRef,
 )
 from issuers.audit import audit
-from issuers.auth import Principal, Role, issue_access_token, login_staff, request_otp, verify_otp
+from issuers.auth import (
+    Principal,
+    Role,
+    login_staff,
+    open_session,
+    request_otp,
+    revoke_session,
+    verify_otp,
+)
 from issuers.context import IssuerContext
 from issuers.corrections import corrections_of, file_correction
 from issuers.family import bind_dependent, dependent_of, list_dependents, unbind_dependent
@@ -28,15 +39,18 @@ from issuers.store import add_declaration, citizen_by_subject, refresh_if_lapsed
 router = APIRouter(prefix="/v1")
 
 
-def _token_answer(context: IssuerContext, principal: Principal) -> dict[str, Any]:
-    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
-    lifetime = context.settings.access_token_lifetime_s
+def _token_answer(token: str, context: IssuerContext, principal: Principal) -> dict[str, Any]:
     return {
-        "access_token": issue_access_token(principal, secret, lifetime),
+        "access_token": token,
         "token_type": "bearer",
-        "expires_in": lifetime,
+        "expires_in": context.settings.access_token_lifetime_s,
         "role": principal.role.value,
     }
+
+
+def _open_session(context: IssuerContext, session: Session, principal: Principal) -> str:
+    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    return open_session(session, principal, secret, context.settings.access_token_lifetime_s)
 
 
 def profile(citizen: Citizen) -> dict[str, Any]:
@@ -58,24 +72,28 @@ def correction_json(correction: Correction) -> dict[str, Any]:
         "reason": correction.reason,
         "decision_note": correction.decision_note,
         "override_colour": correction.override_colour,
+        "override_until": correction.override_until,
         "created_at": correction.created_at,
         "decided_at": correction.decided_at,
     }
 
 
 @router.post("/auth/otp/request", status_code=202, tags=["auth"])
-def otp_request(body: OtpRequest, context: Context) -> dict[str, str]:
-    """Send a one-time login code (demo mode prints it on the console)."""
+def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, str]:
+    """Send a one-time login code by the configured SMS gateway (demo mode: the console)."""
+    if context.delivery is None:
+        raise RequestError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            "one-time codes cannot be delivered: no SMS gateway is configured "
+            "(HC_ISSUER_OTP_WEBHOOK_URL)",
+        )
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
     with context.session() as session:
-        request_otp(
-            session,
-            body.phone,
-            secret,
-            lifetime_s=context.settings.otp_lifetime_s,
-            demo_mode=context.settings.demo_mode,
-        )
+        code = request_otp(session, body.phone, secret, settings=context.settings, address=address)
         session.commit()
+    if code is not None:
+        expires_at = int(time.time()) + context.settings.otp_lifetime_s
+        context.delivery.send(body.phone, code, expires_at)
     return {"status": "sent if the phone is registered"}
 
 
@@ -84,20 +102,37 @@ def otp_verify(body: OtpVerify, context: Context) -> dict[str, Any]:
     """Exchange phone + one-time code for a citizen access token."""
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
     with context.session() as session:
-        citizen = verify_otp(
-            session, body.phone, body.code, secret, max_attempts=context.settings.otp_max_attempts
-        )
-        audit(session, actor=f"citizen:{citizen.subject}", action="login", subject=citizen.subject)
+        citizen = verify_otp(session, body.phone, body.code, secret, settings=context.settings)
+        principal = Principal(role=Role.CITIZEN, subject=citizen.subject)
+        token = _open_session(context, session, principal)
+        audit(session, actor=principal.actor, action="login", subject=citizen.subject)
         session.commit()
-    return _token_answer(context, Principal(role=Role.CITIZEN, subject=citizen.subject))
+    return _token_answer(token, context, principal)
 
 
 @router.post("/auth/login", tags=["auth"])
-def staff_login(body: Login, context: Context) -> dict[str, Any]:
+def staff_login(body: Login, context: Context, address: ClientAddress) -> dict[str, Any]:
     """Staff, officials, admins and checkpoint devices log in with username and password."""
     with context.session() as session:
-        principal = login_staff(session, body.username, body.password)
-    return _token_answer(context, principal)
+        principal = login_staff(
+            session, body.username, body.password, settings=context.settings, address=address
+        )
+        token = _open_session(context, session, principal)
+        audit(session, actor=principal.actor, action="login", subject=None)
+        session.commit()
+    return _token_answer(token, context, principal)
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"])
+def logout(context: Context, caller: Caller) -> Response:
+    """End the caller's session: its token is refused from the next request on."""
+    assert caller.session_id is not None
+    with context.session() as session:
+        revoke_session(session, caller.session_id)
+        audit(session, actor=caller.actor, action="logout", subject=caller.subject)
+        session.commit()
+    context.sessions.forget(caller.session_id)
+    return Response(status_code=204)
 
 
 def _own_citizen(context: IssuerContext, caller: Principal) -> tuple[str, Citizen]:
@@ -146,7 +181,14 @@ def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> d
         view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
         session.commit()
     context.publish(revoked)
-    return view.to_json()
+    # The print service names the issuer on paper and audits the caller as we do (offline/).
+    settings = context.settings
+    return {
+        **view.to_json(),
+        "issuer": settings.issuer_id,
+        "issuer_name": settings.issuer_name,
+        "actor": actor,
+    }
 
 
 @router.get("/me/code", tags=["citizen"])
@@ -200,6 +242,10 @@ def family(context: Context, caller: Caller) -> list[dict[str, Any]]:
     with context.session() as session:
         members = list_dependents(session, subject)
         audit(session, actor=caller.actor, action="read_family", subject=subject)
+        for _, dependent in members:
+            audit(
+                session, actor=caller.actor, action="read_family_member", subject=dependent.subject
+            )
         session.commit()
     return [{"dependent_ref": b.ref, **profile(c)} for b, c in members]
 
@@ -280,4 +326,7 @@ def my_corrections(context: Context, caller: Caller) -> list[dict[str, Any]]:
     with context.session() as session:
         subjects = [subject] + [c.subject for _, c in list_dependents(session, subject)]
         found = corrections_of(session, subjects)
+        for read in sorted({c.subject for c in found} | {subject}):
+            audit(session, actor=caller.actor, action="read_corrections", subject=read)
+        session.commit()
     return [correction_json(c) for c in found]

@@ -25,7 +25,9 @@ Context = Annotated[IssuerContext, Depends(get_context)]
 def get_principal(
     context: Context, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
-    """The caller of a bearer token; unauthenticated / token_expired otherwise."""
+    """The caller of a bearer token whose session is still open; unauthenticated /
+    token_expired otherwise (a logged-out session or a disabled account is unauthenticated
+    from the next request on, after at most `session_cache_s`)."""
     if authorization is None:
         raise RequestError(
             ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <access token>'; log in first"
@@ -34,10 +36,25 @@ def get_principal(
     if scheme.lower() != "bearer" or not token.strip():
         raise RequestError(ErrorCode.UNAUTHENTICATED, "the Authorization header must be Bearer")
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
-    return read_access_token(token.strip(), secret)
+    principal = read_access_token(token.strip(), secret)
+    if not context.sessions.is_open(principal):
+        raise RequestError(
+            ErrorCode.UNAUTHENTICATED,
+            "this session has ended (logged out, or the account was disabled); log in again",
+        )
+    return principal
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def client_address(request: Request) -> str:
+    """The peer address login limits count by. `X-Forwarded-For` is not trusted: behind a
+    proxy every client shares the proxy's address (issuers/README.md)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
 
 
 def citizen_subject(principal: Principal) -> str:

@@ -1,66 +1,101 @@
-"""Request bodies of the issuer API (field names per the cross-team contract)."""
+"""Request bodies of the issuer API (field names per the cross-team contract).
+
+Every text field refuses control characters and lone surrogates (`Text`, `Line`): PostgreSQL
+cannot store a NUL, no encoder accepts a lone surrogate, and neither ever belongs in a name, a
+reason or a username. A multi-line field (`Text`) may hold newlines and tabs.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from healthcode.credential import StatusColour
-from issuers.corrections import Decision
-from issuers.events import EventKind
+from issuers.corrections import MAX_OVERRIDE_DAYS, Decision
+from issuers.events import EventKind, has_control_characters
+
+_LINE_BREAKS = re.compile(r"[\n\r\t]")
 
 
-class OtpRequest(BaseModel):
-    phone: str = Field(min_length=5, max_length=20, pattern=r"^\+?[0-9]{5,19}$")
+def _single_line(value: str) -> str:
+    if has_control_characters(value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
-class OtpVerify(BaseModel):
-    phone: str = Field(min_length=5, max_length=20)
-    code: str = Field(min_length=4, max_length=10)
+def _multi_line(value: str) -> str:
+    if has_control_characters(_LINE_BREAKS.sub(" ", value)):
+        raise ValueError("must not contain control characters other than line breaks")
+    return value
 
 
-class Login(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=200)
+#: One line of printable text.
+Line = Annotated[str, AfterValidator(_single_line)]
+#: Printable text that may span lines (reasons, notes).
+Text = Annotated[str, AfterValidator(_multi_line)]
+
+_PHONE = r"^\+?[0-9]{5,19}$"
 
 
-class PersonRef(BaseModel):
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class OtpRequest(_Body):
+    phone: str = Field(min_length=5, max_length=20, pattern=_PHONE)
+
+
+class OtpVerify(_Body):
+    phone: str = Field(min_length=5, max_length=20, pattern=_PHONE)
+    code: str = Field(min_length=4, max_length=10, pattern=r"^[0-9]+$")
+
+
+class Login(_Body):
+    username: Line = Field(min_length=1, max_length=64)
+    password: Line = Field(min_length=1, max_length=200)
+
+
+class PersonRef(_Body):
     """An ID number and full name (family binding, counter); only their keyed hashes are kept."""
 
-    id_number: str = Field(min_length=1, max_length=32)
-    name: str = Field(min_length=1, max_length=64)
+    id_number: Line = Field(min_length=1, max_length=32)
+    name: Line = Field(min_length=1, max_length=64)
 
 
 class Registration(PersonRef):
-    phone: str | None = Field(default=None, min_length=5, max_length=20, pattern=r"^\+?[0-9]+$")
+    phone: str | None = Field(default=None, min_length=5, max_length=20, pattern=_PHONE)
 
 
-class Declaration(BaseModel):
+class Declaration(_Body):
     kind: EventKind
-    data: dict[str, Any]
+    #: checked field by field against `issuers.events.EVENT_FIELDS` (which caps list lengths)
+    data: dict[str, Any] = Field(max_length=8)
 
 
-class CorrectionRequest(BaseModel):
-    reason: str = Field(min_length=1, max_length=1000)
+class CorrectionRequest(_Body):
+    reason: Text = Field(min_length=1, max_length=1000)
     #: file for a bound family member instead of oneself
-    dependent_ref: str | None = Field(default=None, max_length=32)
+    dependent_ref: Line | None = Field(default=None, max_length=32)
 
 
-class CorrectionDecision(BaseModel):
+class CorrectionDecision(_Body):
     decision: Decision
-    note: str = Field(min_length=1, max_length=1000)
+    note: Text = Field(min_length=1, max_length=1000)
     override_colour: StatusColour | None = None
+    #: how long an override lasts (default 14 days); it may end earlier (docs/rules.md §6)
+    override_days: int | None = Field(default=None, ge=1, le=MAX_OVERRIDE_DAYS)
 
 
-class StatusLookup(BaseModel):
-    id_number: str = Field(min_length=1, max_length=32)
-    name: str | None = Field(default=None, max_length=64)
+class StatusLookup(_Body):
+    id_number: Line = Field(min_length=1, max_length=32)
+    name: Line | None = Field(default=None, max_length=64)
     assisted: bool = False
-    checkpoint_id: str = Field(min_length=1, max_length=64)
+    checkpoint_id: Line = Field(min_length=1, max_length=64)
 
 
-class NewStaff(BaseModel):
+class NewStaff(_Body):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=200)
-    role: str
+    password: Line = Field(min_length=8, max_length=200)
+    role: Line = Field(max_length=32)

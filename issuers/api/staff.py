@@ -7,7 +7,7 @@ import io
 import tempfile
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from healthcode.credential import CodeKind
@@ -24,7 +24,7 @@ from issuers.api.schemas import (
 )
 from issuers.audit import audit, audit_entries
 from issuers.auth import Role, create_staff, require_role
-from issuers.corrections import decide_correction, open_corrections
+from issuers.corrections import CorrectionState, decide_correction, list_corrections
 from issuers.feeds import FeedKind
 from issuers.importer import import_feed
 from issuers.issuance import code_for_citizen
@@ -35,6 +35,8 @@ router = APIRouter(prefix="/v1")
 
 #: Uploads are spooled to disk past this size, so a feed is never held in memory.
 _SPOOL_BYTES = 1 << 20
+#: Database row ids are 32-bit on PostgreSQL: a larger id in a path is simply not found.
+_MAX_ROW_ID = 2**31 - 1
 
 
 @router.post("/citizens", status_code=201, tags=["staff"])
@@ -92,7 +94,14 @@ def counter_offline_code(body: PersonRef, context: Context, caller: Caller) -> d
         )
         session.commit()
     context.publish(revoked)
-    return view.to_json()
+    # The print service names the issuer on paper and audits the caller as we do (offline/).
+    settings = context.settings
+    return {
+        **view.to_json(),
+        "issuer": settings.issuer_id,
+        "issuer_name": settings.issuer_name,
+        "actor": caller.actor,
+    }
 
 
 @router.post("/checkpoint/status-lookup", tags=["checkpoint"])
@@ -139,6 +148,12 @@ async def upload_feed(
                     ErrorCode.INVALID_REQUEST, "the feed must be UTF-8 CSV text"
                 ) from None
             spool.write(chunk)
+        try:
+            decoder.decode(b"", final=True)  # a file ending inside a multi-byte character
+        except UnicodeDecodeError:
+            raise RequestError(
+                ErrorCode.INVALID_REQUEST, "the feed must be UTF-8 CSV text (it ends mid-character)"
+            ) from None
         spool.seek(0)
         text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
         report = await run_in_threadpool(import_feed, context, text, kind, actor=caller.actor)
@@ -149,17 +164,37 @@ async def upload_feed(
 
 
 @router.get("/corrections", tags=["corrections"])
-def list_open_corrections(context: Context, caller: Caller) -> list[dict[str, Any]]:
-    """Open correction requests, for health officials."""
+def list_corrections_for_officials(
+    context: Context,
+    caller: Caller,
+    state: CorrectionState = CorrectionState.OPEN,
+    after: Annotated[int, Query(ge=0, le=_MAX_ROW_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """Correction requests for health officials: open ones by default, or `state=accepted`,
+    `rejected`, `decided` or `all`; `limit` at a time after id `after`. Each listed citizen's
+    record is audited as read."""
     require_role(caller, Role.HEALTH_OFFICIAL, Role.ADMIN)
     with context.session() as session:
-        found = open_corrections(session)
+        found = list_corrections(session, state, after_id=after, limit=limit)
+        for correction in found:
+            audit(
+                session,
+                actor=caller.actor,
+                action="official_read_correction",
+                subject=correction.subject,
+                reason=f"correction {correction.id} (list {state.value})",
+            )
+        session.commit()
     return [{"subject": c.subject, **correction_json(c)} for c in found]
 
 
 @router.post("/corrections/{correction_id}/decision", tags=["corrections"])
 def decide(
-    correction_id: int, body: CorrectionDecision, context: Context, caller: Caller
+    correction_id: Annotated[int, Path(ge=1, le=_MAX_ROW_ID)],
+    body: CorrectionDecision,
+    context: Context,
+    caller: Caller,
 ) -> dict[str, Any]:
     """Accept (recompute, or override the colour with a reason) or reject a correction."""
     require_role(caller, Role.HEALTH_OFFICIAL)
@@ -171,6 +206,7 @@ def decide(
             decision=body.decision,
             note=body.note,
             override_colour=body.override_colour,
+            override_days=body.override_days,
             official=caller.actor,
         )
         session.commit()
@@ -185,10 +221,18 @@ def read_audit(
     subject: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
-    """The newest audit entries (admins)."""
+    """The newest audit entries (admins); reading the log is itself audited."""
     require_role(caller, Role.ADMIN)
     with context.session() as session:
         entries = audit_entries(session, subject=subject, limit=limit)
+        audit(
+            session,
+            actor=caller.actor,
+            action="read_audit",
+            subject=subject,
+            reason=f"{len(entries)} entries" + ("" if subject else " of all subjects"),
+        )
+        session.commit()
     return [e.model_dump() for e in entries]
 
 

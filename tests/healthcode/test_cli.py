@@ -207,3 +207,158 @@ def test_bench_json_has_the_contract_keys(tmp_path: Path) -> None:
     ):
         assert out[key] > 0
     assert chart.read_bytes().startswith(b"\x89PNG")
+
+
+def _issue_args(keydir: Path, *extra: str) -> list[str]:
+    return ["issue", "--key", str(keydir / "issuer-key.pem"), "--issuer", "cn-sc", *extra]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--status", "green", "--lifetime", "0"],
+        ["--status", "green", "--kind", "phone", "--lifetime", "999999"],
+        ["--status", "green", "--name", "   "],
+        ["--status", "green", "--id-number", "51010419480301123Y"],
+        ["--status", "green", "--id-number", "510104194803011230"],  # wrong check digit
+    ],
+)
+def test_bad_issue_values_are_usage_errors_without_traceback(
+    keydir: Path, extra: list[str]
+) -> None:
+    result = run(*_issue_args(keydir, *extra))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith("healthcode: error: ")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    assert "51010419480301123" not in result.stderr  # the ID number is never echoed
+
+
+def test_bad_issuer_id_is_a_usage_error(keydir: Path) -> None:
+    result = run(
+        "issue", "--key", str(keydir / "issuer-key.pem"), "--issuer", "HTTP://X", "--status", "red"
+    )
+    assert result.returncode == 2
+    assert "invalid_claims" in result.stderr
+
+
+def test_unwritable_png_is_a_usage_error(keydir: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run(*_issue_args(keydir, "--status", "green", "--png", str(blocker / "code.png")))
+    assert result.returncode == 2
+    assert "cannot write" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_id_number_is_pseudonymised_and_never_printed(keydir: Path) -> None:
+    from healthcode.idnumber import pseudonymous_subject
+    from healthcode.jws import parse_compact
+
+    id_number = "11010519491231002X"
+    result = run(
+        *_issue_args(keydir, "--status", "green", "--format", "jws", "--id-number", id_number)
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    claims = parse_compact(token).claims()
+    # The demo secret is used when HC_SUBJECT_SECRET is unset (documented in the README).
+    demo_secret = b"healthcode-demo-subject-secret-not-for-production"
+    assert claims["sub"] == pseudonymous_subject(id_number, demo_secret)
+    assert claims["hc"]["tl"] == "002X"
+    everything = token + json.dumps(claims) + result.stdout + result.stderr
+    assert id_number not in everything
+    assert id_number[:14] not in everything
+
+
+def test_keys_generate_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    assert run("keys", "generate", "--out", str(tmp_path)).returncode == 0
+    first = (tmp_path / "issuer-key.pem").read_bytes()
+    again = run("keys", "generate", "--out", str(tmp_path))
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+    assert (tmp_path / "issuer-key.pem").read_bytes() == first
+    forced = run("keys", "generate", "--out", str(tmp_path), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert (tmp_path / "issuer-key.pem").read_bytes() != first
+    assert stat.S_IMODE((tmp_path / "issuer-key.pem").stat().st_mode) == 0o600
+
+
+def test_keys_generate_into_a_file_path_is_a_usage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = run("keys", "generate", "--out", str(blocker / "keys"))
+    assert result.returncode == 2
+    assert "cannot write keys" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "document", ["[]", '{"keys": [1]}', '{"keys": []}', "not json", '{"keys": [{"kty": "RSA"}]}']
+)
+def test_bad_jwks_file_is_a_usage_error(tmp_path: Path, document: str) -> None:
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(document)
+    code = tmp_path / "code.txt"
+    code.write_text("hc:/56")
+    result = run("verify", "--trust-jwks", str(jwks), "--issuer", "cn-sc", str(code))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "JWKS" in result.stderr
+
+
+def test_jpeg_photo_verifies(keydir: Path, tmp_path: Path) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    png = tmp_path / "code.png"
+    assert run(*_issue_args(keydir, "--status", "yellow", "--png", str(png))).returncode == 0
+    photo = Image.open(png).convert("RGB")
+    buffer = BytesIO()
+    photo.resize((photo.width * 2, photo.height * 2)).save(buffer, "JPEG", quality=60)
+    jpeg = tmp_path / "code.jpg"
+    jpeg.write_bytes(buffer.getvalue())
+    result = run(
+        "verify",
+        "--trust-jwks",
+        str(keydir / "jwks.json"),
+        "--issuer",
+        "cn-sc",
+        "--json",
+        str(jpeg),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout)["status"] == "yellow"
+
+
+@pytest.mark.parametrize(
+    ("bad_part", "error"),
+    [
+        ("shc:/12345/3/5676", "chunk_out_of_range"),  # part number past 4 digits
+        ("shc:/1/3/56ab", "malformed_qr"),  # a non-digit in the digits
+        ("shc:/0/3/5676", "chunk_out_of_range"),
+    ],
+)
+def test_malformed_part_next_to_good_parts_gets_its_code(
+    tmp_path: Path, bad_part: str, error: str
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text(bad_part)
+    parts = [str(SHC / f"example-02-f-qr-code-numeric-value-{i}.txt") for i in (0, 1, 2)]
+    result = run("verify", *SHC_TRUST, *BEFORE_03_EXPIRY, "--json", str(bad), *parts)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1, lines  # one result for the one multi-part code, not a part alone
+    assert json.loads(lines[0])["error"] == error
+
+
+def test_input_over_the_file_limit_is_too_large(keydir: Path, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    with big.open("wb") as handle:
+        handle.write(b"\x89PNG\r\n\x1a\n")
+        handle.truncate(50 * 1024 * 1024 + 10)
+    result = run(
+        "verify", "--trust-jwks", str(keydir / "jwks.json"), "--issuer", "cn-sc", "--json", str(big)
+    )
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["error"] == "input_too_large"

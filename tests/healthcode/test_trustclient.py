@@ -16,6 +16,7 @@ import pytest
 from healthcode import (
     Check,
     CheckOutcome,
+    CodeKind,
     ErrorCode,
     SigningKey,
     TrustListError,
@@ -210,7 +211,9 @@ def test_client_follows_root_rotation_and_persists_it(
     registry.publish()
     assert client.refresh()
     assert (client.root.version, client.current().version) == (3, 2)
-    assert registry.count("/v1/root/2") == registry.count("/v1/root/3") == 1
+    assert registry.count("/v1/root/2", 200) == registry.count("/v1/root/3", 200) == 1
+    # Each refresh probed for the next root until 404 (§7.6 step 1, TUF 5.3).
+    assert registry.count("/v1/root/2", 404) == registry.count("/v1/root/4", 404) == 1
     assert sorted(os.listdir(tmp_path / "cache" / "roots")) == ["2.json", "3.json"]
 
     restarted = make_client()  # pinned root 1 + cached roots 2, 3 + list signed by root 3
@@ -348,3 +351,168 @@ def test_pinned_root_file_loaded_and_damaged_one_refused(
     with pytest.raises(TrustListError) as excinfo:
         TrustListClient(server.url, pinned, tmp_path / "cache", clock=clock)
     assert excinfo.value.code is ErrorCode.TRUST_LIST_THRESHOLD
+
+
+# -- trusted time and the timestamp document (§7.5, §7.7) -------------------------------------
+
+DAY = 86400
+
+
+@pytest.fixture
+def stamped(issuer_key: SigningKey) -> TrustRegistrySimulator:
+    """A registry whose root delegates an online timestamp key; its list was signed 2 days
+    before NOW and has not changed since (nothing re-published it)."""
+    sim = TrustRegistrySimulator(with_timestamp=True)
+    sim.issuers = [issuer_entry("cn-sc", "510000", issuer_key)]
+    sim.publish(signed_at=SIM_NOW - timedelta(days=2))
+    sim.publish_timestamp(signed_at=SIM_NOW)
+    return sim
+
+
+@pytest.fixture
+def stamped_client(
+    stamped: TrustRegistrySimulator, tmp_path: Path, clock: Clock
+) -> Iterator[Callable[..., TrustListClient]]:
+    server = AppServer(stamped.app())
+    clients: list[TrustListClient] = []
+
+    def build(**options: object) -> TrustListClient:
+        client = TrustListClient(
+            server.url,
+            stamped.pinned_root,
+            tmp_path / "stamped-cache",
+            clock=clock,
+            **options,  # type: ignore[arg-type]
+        )
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.stop()
+    server.stop()
+
+
+def test_clock_set_back_a_day_cannot_revive_expired_offline_code(
+    stamped_client: Callable[..., TrustListClient], clock: Clock, make_token: MakeToken
+) -> None:
+    # The audit's reproduction: an offline code expired a day ago, the list signed 2 days ago,
+    # the device clock set back 25 h. The fresh timestamp is what bounds the clock.
+    expired = make_token(kind=CodeKind.OFFLINE, now=NOW - 8 * DAY, lifetime_s=7 * DAY)
+    client = stamped_client()
+    assert client.refresh() is True
+    assert verify_credential(expired, client.current(), NOW).error is ErrorCode.EXPIRED
+    set_back = NOW - 25 * 3600
+    clock.now = set_back
+    result = verify_credential(expired, client.current(), set_back)
+    assert result.error is ErrorCode.CLOCK_BEHIND, result.message
+    assert client.status()["trusted_time"] == "2026-09-21T14:13:20Z"
+
+
+def test_unchanged_list_answered_304_still_moves_trusted_time(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    clock: Clock,
+) -> None:
+    client = stamped_client()
+    assert client.refresh() is True
+    clock.now = NOW + 3600
+    stamped.publish_timestamp(signed_at=SIM_NOW + timedelta(hours=1))
+    assert client.refresh() is False  # the list itself is unchanged
+    assert stamped.count("/v1/trust-list", 304) == 1
+    assert client.current().signed_at == NOW + 3600
+    status = client.status()
+    assert status["timestamp_version"] == 2
+    # A 304 is a successful contact: fetched_at moves with it (it did not before).
+    assert status["fetched_at"] == "2026-09-21T15:13:20Z"
+
+
+def test_trusted_time_survives_restart_offline(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    clock: Clock,
+    make_token: MakeToken,
+) -> None:
+    client = stamped_client()
+    client.refresh()
+    clock.now = NOW + 7200
+    stamped.publish_timestamp(signed_at=SIM_NOW + timedelta(hours=2))
+    client.refresh()
+    client.stop()
+    stamped.available = False
+    clock.now = NOW - 25 * 3600  # the device restarts with its clock set back, offline
+    restarted = stamped_client()
+    assert restarted.current().signed_at == NOW + 7200  # high-water mark, from disk
+    result = verify_credential(make_token(now=clock.now), restarted.current(), clock.now)
+    assert result.error is ErrorCode.CLOCK_BEHIND
+
+
+def test_timestamp_rollback_freeze_and_wrong_signer_refused(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    clock: Clock,
+) -> None:
+    client = stamped_client()
+    old = stamped.served_timestamp
+    assert old is not None
+    stamped.publish_timestamp(signed_at=SIM_NOW + timedelta(minutes=10))
+    client.refresh()
+    cases: list[tuple[bytes, ErrorCode]] = [
+        (old, ErrorCode.TRUST_LIST_ROLLBACK),
+        (
+            stamped.publish_timestamp(
+                expires=SIM_NOW - timedelta(seconds=1), signed_at=SIM_NOW - timedelta(days=1)
+            ),
+            ErrorCode.TRUST_LIST_EXPIRED,
+        ),
+        # A root key is not the timestamp role: the online key is a separate delegation.
+        (
+            stamped.publish_timestamp(signer=stamped.root_keys[0]),
+            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+        ),
+    ]
+    for document, code in cases:
+        stamped.served_timestamp = document
+        with pytest.raises(TrustListError) as excinfo:
+            client.refresh()
+        assert excinfo.value.code is code
+        assert client.status()["timestamp_version"] == 2  # the held timestamp stays
+
+
+def test_emergency_revocation_in_timestamp_applies_until_the_next_list(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    issuer_key: SigningKey,
+    make_token: MakeToken,
+) -> None:
+    client = stamped_client()
+    client.refresh()
+    token = make_token()
+    assert verify_credential(token, client.current(), NOW).valid
+    # Root keys offline: the registry revokes with its online key, in the timestamp.
+    stamped.publish_timestamp(revoked_keys=[issuer_key.kid], suspended_issuers=["cn-xx"])
+    client.refresh()
+    assert verify_credential(token, client.current(), NOW).error is ErrorCode.KEY_REVOKED
+    # The cosigned list that follows decides from then on (here it keeps the key active).
+    stamped.publish()
+    client.refresh()
+    assert verify_credential(token, client.current(), NOW).valid
+
+
+def test_client_probes_for_a_newer_root_the_list_does_not_name(
+    make_client: Callable[..., TrustListClient], registry: TrustRegistrySimulator
+) -> None:
+    client = make_client()
+    client.refresh()
+    old_list, old_keys = registry.served, registry.root_keys
+    # The registry replaced its root (say, a key was compromised); a stale mirror keeps
+    # serving the list signed under root 1. Only probing /v1/root/2 reveals the new root.
+    registry.rotate_root([SigningKey.generate() for _ in range(3)], 2)
+    assert old_list is not None
+    registry.stage(old_list)
+    assert registry.root_keys != old_keys
+    with pytest.raises(TrustListError) as excinfo:
+        client.refresh()
+    # The replaced root keys are no longer root keys: the stale list is refused.
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+    assert client.root.version == 2

@@ -484,14 +484,16 @@ def test_root_rotation_walks_one_version_at_a_time(
     root3 = registry.rotate_root([SigningKey.generate() for _ in range(2)], 1)
     with pytest.raises(TrustListError) as excinfo:
         verify_root_update(state.root, root3)  # skipping root 2
-    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+    # Root 3 carries no signature by the keys of root 1, and those are checked first (§7.1).
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_THRESHOLD
 
     taken = state.update_roots([root2, root3], NOW)
     assert [root.version for root in taken] == [2, 3]
     assert state.root.version == 3
     with pytest.raises(TrustListError) as excinfo:
         verify_root_update(state.root, root2)
-    assert _code(excinfo) is ErrorCode.TRUST_LIST_ROLLBACK
+    # An old root is refused before its version is read: root 3's keys never signed it.
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_THRESHOLD
 
     # Lists must now be signed by root 3's keys and name root 3.
     assert state.update(registry.publish(), NOW)
@@ -533,3 +535,50 @@ def test_payload_builder_refuses_misuse(issuer_key: SigningKey) -> None:
         trust_list_payload(1, 1, SIM_NOW, SIM_NOW, entries)
     with pytest.raises(ValueError, match="clash"):
         trust_list_payload(1, 1, SIM_NOW, SIM_NOW + DAY, entries, extra={"version": 9})
+
+
+# -- order of checks and key uniqueness (§7.2, §7.3) -------------------------------------------
+
+
+def test_unsigned_members_are_never_parsed(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    # A forger's list with a broken issuer JWK: refused for its signer, before any JWK work.
+    bad_entry = issuer_entry_payload(issuer_entry("cn-sc", "510000", issuer_key))
+    bad_entry["keys"][0]["jwk"] = {"kty": "EC", "crv": "P-256", "x": "!", "y": "!", "kid": "k"}
+    payload = trust_list_payload(1, 1, SIM_NOW, SIM_NOW + DAY, [bad_entry])
+    forged = encode(sign_document(payload, [SigningKey.generate()], TRUST_LIST_TYP))
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(forged, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+    # Signed by one root key only (threshold 2): refused for the threshold, not the JWK.
+    below = encode(sign_document(payload, registry.root_keys[:1], TRUST_LIST_TYP))
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(below, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_THRESHOLD
+    # Jointly signed: only then is the JWK read, and found malformed.
+    signed = encode(sign_document(payload, registry.root_keys, TRUST_LIST_TYP))
+    with pytest.raises(TrustListError) as excinfo:
+        state.update(signed, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+
+
+def test_partner_kid_shared_across_issuers_is_malformed(
+    registry: TrustRegistrySimulator, state: TrustListState, issuer_key: SigningKey
+) -> None:
+    partner = SigningKey.generate()
+    other_key = SigningKey.generate()
+    same_partner_key = [
+        issuer_entry("cn-sc", "510000", issuer_key, partner_keys=(partner.verifying_key,)),
+        issuer_entry("cn-gd", "440000", other_key, partner_keys=(partner.verifying_key,)),
+    ]
+    partner_is_other_credential_key = [
+        issuer_entry("cn-sc", "510000", issuer_key, partner_keys=(other_key.verifying_key,)),
+        issuer_entry("cn-gd", "440000", other_key),
+    ]
+    for issuers in (same_partner_key, partner_is_other_credential_key):
+        registry.issuers = list(issuers)
+        with pytest.raises(TrustListError) as excinfo:
+            state.update(registry.publish(), NOW)
+        assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+        assert "belongs to one issuer" in excinfo.value.message

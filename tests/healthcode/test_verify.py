@@ -8,6 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from healthcode import (
     Check,
@@ -128,7 +130,13 @@ CASES: dict[str, tuple[ErrorCode, Callable[..., str]]] = {
     "no_kid": (ErrorCode.MALFORMED_HEADER, lambda t, **_: _header(t, kid=None)),
     "no_zip": (ErrorCode.MALFORMED_HEADER, lambda t, **_: _header(t, zip=None)),
     "crit": (ErrorCode.MALFORMED_HEADER, lambda t, **_: _header(t, crit=["exp"])),
+    "kid_too_long": (ErrorCode.MALFORMED_HEADER, lambda t, **_: _header(t, kid="k" * 129)),
+    "kid_number": (ErrorCode.MALFORMED_HEADER, lambda t, **_: _header(t, kid=7)),
     "alg_none": (ErrorCode.UNSUPPORTED_ALGORITHM, lambda t, **_: _header(t, alg="none")),
+    # Any JSON value may stand where a string belongs; unhashable ones must not crash a lookup.
+    "alg_list": (ErrorCode.UNSUPPORTED_ALGORITHM, lambda t, **_: _header(t, alg=["ES256"])),
+    "alg_object": (ErrorCode.UNSUPPORTED_ALGORITHM, lambda t, **_: _header(t, alg={})),
+    "zip_list": (ErrorCode.UNSUPPORTED_COMPRESSION, lambda t, **_: _header(t, zip=["DEF"])),
     "alg_hs256": (ErrorCode.UNSUPPORTED_ALGORITHM, lambda t, **_: _header(t, alg="HS256")),
     "alg_rs256": (ErrorCode.UNSUPPORTED_ALGORITHM, lambda t, **_: _header(t, alg="RS256")),
     "zip_gzip": (ErrorCode.UNSUPPORTED_COMPRESSION, lambda t, **_: _header(t, zip="GZIP")),
@@ -182,6 +190,43 @@ CASES: dict[str, tuple[ErrorCode, Callable[..., str]]] = {
     "raw_id_as_sub": (
         ErrorCode.INVALID_CLAIMS,
         lambda t, key, mc, **_: _claims(key, mc, sub="51010419480301123X"),
+    ),
+    "time_past_bound": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, exp=2**40),
+    ),
+    "nbf_after_exp": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, nbf=NOW + 7200),
+    ),
+    "source_too_long": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"src": "cn-gd/" + "x" * 200}),
+    ),
+    "source_number": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"src": 5}),
+    ),
+    "tail_too_long": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"tl": "51010419480301123X"}),
+    ),
+    "tail_letters": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"tl": "12AB"}),
+    ),
+    "jti_short": (ErrorCode.INVALID_CLAIMS, lambda t, key, mc, **_: _claims(key, mc, jti="abc")),
+    "reason_unknown": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"rs": "vip"}),
+    ),
+    "kind_unknown": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"k": "paper"}),
+    ),
+    "name_empty": (
+        ErrorCode.INVALID_CLAIMS,
+        lambda t, key, mc, **_: _claims(key, mc, hc={"nm": ""}),
     ),
     "hc_missing": (
         ErrorCode.INVALID_CLAIMS,
@@ -340,3 +385,49 @@ def test_non_string_input_is_a_type_error(trust: TrustStore) -> None:
 
 def test_invalid_utf8_bytes(trust: TrustStore) -> None:
     assert verify_credential(b"\xff\xfe", trust).error is ErrorCode.MALFORMED_INPUT
+
+
+def test_oversized_bytes_are_refused_before_decoding(trust: TrustStore) -> None:
+    # Bytes are capped before UTF-8 decoding (4 bytes per character at most).
+    huge = b"\xff" * (Limits().max_input_chars * 4 + 1)
+    assert verify_credential(huge, trust).error is ErrorCode.INPUT_TOO_LARGE
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    signature=st.binary(min_size=64, max_size=64)
+    | st.tuples(
+        st.sampled_from([b"\x00", b"\x00\x00", b"\x80", b"\x7f", b"\x00\x80", b"\x00\x7f"]),
+        st.binary(min_size=62, max_size=62),
+        st.sampled_from([b"\x00", b"\x80", b"\x01", b"\x00\x00"]),
+    ).map(lambda parts: (parts[0] + parts[1] + parts[2] * 32)[:64])
+)
+def test_fast_der_conversion_equals_the_reference(signature: bytes) -> None:
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    from healthcode.jws import raw_signature_to_der
+
+    expected = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    assert raw_signature_to_der(signature) == expected
+
+
+@pytest.mark.parametrize("bad", ["!", "\n", " ", "*", "\x7f", "é"])
+def test_any_character_outside_base64url_is_refused(
+    bad: str, make_token: MakeToken, trust: TrustStore
+) -> None:
+    token = make_token()
+    header, payload, signature = token.split(".")
+    for part in ("payload", "signature"):
+        for position in (0, 5, -3):
+            if part == "payload":
+                mutated = f"{header}.{payload[:position]}{bad}{payload[position:]}.{signature}"
+            else:
+                mutated = f"{header}.{payload}.{signature[:position]}{bad}{signature[position:]}"
+            result = verify_credential(mutated, trust, now=NOW)
+            assert result.error in {ErrorCode.MALFORMED_JWS, ErrorCode.MALFORMED_SIGNATURE}, (
+                part,
+                position,
+                result.error,
+            )

@@ -8,8 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from healthcode import SigningKey, TrustStore, verify_credential
+from healthcode import Credential, SigningKey, TrustStore, verify_credential
+from healthcode.keys import jwks_document
 from healthcode.qr import encode_numeric
+from tests.builders import craft_token
 from tests.conftest import NOW
 
 _SETTINGS = settings(
@@ -93,3 +95,143 @@ def test_any_valid_credential_round_trips(
     assert result.credential is not None
     assert result.credential.status.value == colour
     assert result.kid == issuer_key.kid
+
+
+# -- hostile structure behind a valid signature ---------------------------------------------------
+# Random text rarely gets past the framing. These strategies build well-formed JWSs whose header
+# or claims hold arbitrary JSON, signed with the trusted key, so every parser after the
+# signature check sees hostile values of every JSON type.
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@_SETTINGS
+@given(
+    alg=st.one_of(st.just("ES256"), _JSON),
+    kid=st.one_of(st.just("KID"), _JSON),
+    zip_=st.one_of(st.just("DEF"), _JSON),
+    extra=st.dictionaries(st.sampled_from(["crit", "typ", "cty", "x5u", "jku"]), _JSON),
+)
+def test_hostile_headers_never_raise(
+    alg: object,
+    kid: object,
+    zip_: object,
+    extra: dict[str, object],
+    issuer_key: SigningKey,
+    make_credential: Callable[..., Credential],
+    trust: TrustStore,
+) -> None:
+    header = {"alg": alg, "kid": issuer_key.kid if kid == "KID" else kid, "zip": zip_, **extra}
+    token = craft_token(issuer_key, header=header, claims=make_credential().to_claims())
+    result = verify_credential(token, trust, now=NOW)
+    as_expected = header == {"alg": "ES256", "kid": issuer_key.kid, "zip": "DEF"} or (
+        set(extra) <= {"typ", "cty", "x5u", "jku"}
+        and header["alg"] == "ES256"
+        and header["kid"] == issuer_key.kid
+        and header["zip"] == "DEF"
+    )
+    assert result.valid is as_expected, (header, result.error, result.message)
+    if not result.valid:
+        assert result.error is not None
+
+
+_CLAIM_NAMES = ["iss", "sub", "iat", "nbf", "exp", "jti", "hc"]
+_HC_NAMES = ["v", "st", "rs", "nm", "tl", "k", "src"]
+
+
+@_SETTINGS
+@given(data=st.data())
+def test_hostile_claims_signed_by_a_trusted_key_never_raise(
+    data: st.DataObject,
+    issuer_key: SigningKey,
+    make_credential: Callable[..., Credential],
+    trust: TrustStore,
+) -> None:
+    claims: dict[str, object] = make_credential().to_claims()
+    hc = dict(claims["hc"])  # type: ignore[call-overload]
+    for name in data.draw(st.lists(st.sampled_from(_CLAIM_NAMES), max_size=3, unique=True)):
+        claims[name] = data.draw(_JSON)
+    for name in data.draw(st.lists(st.sampled_from(_HC_NAMES), max_size=3, unique=True)):
+        hc[name] = data.draw(_JSON)
+    if isinstance(claims.get("hc"), dict):
+        claims["hc"] = hc
+    result = verify_credential(craft_token(issuer_key, claims=claims), trust, now=NOW)
+    if result.valid:
+        # Only values that the standard allows may verify, and then they are what was signed.
+        assert result.credential is not None
+        if isinstance(claims["hc"], dict) and claims["hc"].get("src", "") is None:
+            del claims["hc"]["src"]  # a JSON null source means no source (standard §2.3)
+        assert result.credential.to_claims() == claims
+        result.to_json()
+    else:
+        assert result.error is not None
+        assert result.credential is None
+
+
+_SHC_ISSUER = "https://issuer.example/shc"
+
+
+@_SETTINGS
+@given(data=st.data())
+def test_hostile_smart_health_card_claims_never_raise(
+    data: st.DataObject, issuer_key: SigningKey
+) -> None:
+    shc_trust = TrustStore.from_jwks([(_SHC_ISSUER, jwks_document([issuer_key.verifying_key]))])
+    patient = {
+        "resourceType": "Patient",
+        "name": data.draw(
+            st.one_of(
+                _JSON,
+                st.just(
+                    [
+                        {
+                            "given": data.draw(st.lists(st.text(max_size=6), max_size=3)),
+                            "family": data.draw(_JSON),
+                        }
+                    ]
+                ),
+            )
+        ),
+    }
+    claims: dict[str, object] = {
+        "iss": _SHC_ISSUER,
+        "nbf": data.draw(st.one_of(st.just(NOW - 10), _JSON)),
+        "vc": data.draw(
+            st.one_of(
+                _JSON,
+                st.just(
+                    {
+                        "type": data.draw(
+                            st.one_of(st.just(["https://smarthealth.cards#health-card"]), _JSON)
+                        ),
+                        "credentialSubject": {
+                            "fhirVersion": "4.0.1",
+                            "fhirBundle": data.draw(
+                                st.one_of(
+                                    st.just(
+                                        {"resourceType": "Bundle", "entry": [{"resource": patient}]}
+                                    ),
+                                    _JSON,
+                                )
+                            ),
+                        },
+                    }
+                ),
+            )
+        ),
+    }
+    if data.draw(st.booleans()):
+        claims["exp"] = data.draw(st.one_of(st.just(NOW + 3600), _JSON))
+    result = verify_credential(craft_token(issuer_key, claims=claims), shc_trust, now=NOW)
+    assert result.valid or result.error is not None
+    result.to_json()  # what --json prints must never fail on a verified card either

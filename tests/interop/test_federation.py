@@ -26,8 +26,8 @@ def _first_line(process: subprocess.Popen[bytes], timeout: float) -> bytes:
         return process.stdout.readline()
 
 
-def _up_and_stop(demo: Path, errors: Path) -> dict[str, Any]:
-    """Run `federation up`, check it, SIGTERM it; the URLs it printed."""
+def _up_and_stop(demo: Path, errors: Path, stop_signal: int = signal.SIGTERM) -> dict[str, Any]:
+    """Run `federation up`, check it, stop it with `stop_signal`; the URLs it printed."""
     with (
         errors.open("wb") as stderr,
         subprocess.Popen(
@@ -46,9 +46,13 @@ def _up_and_stop(demo: Path, errors: Path) -> dict[str, Any]:
         ) as process,
     ):
         where = _check_running(process, demo, errors)
-        process.send_signal(signal.SIGTERM)
+        children = json.loads((demo / "federation.json").read_text())["children"]
+        assert set(children) == {"redis", "registry", "cn-sc", "cn-gd", "checkpoint"}
+        process.send_signal(stop_signal)
         status = process.wait(60)
     assert status == 0, errors.read_text()
+    for name, pid in children.items():  # every child stopped, none left behind
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid), name
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -59,11 +63,19 @@ def _up_and_stop(demo: Path, errors: Path) -> dict[str, Any]:
     raise AssertionError("the registry still answers after the federation stopped")
 
 
-def test_federation_up_serves_onboarded_provinces_and_stops_on_sigterm(tmp_path: Path) -> None:
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+def test_federation_up_serves_onboarded_provinces_and_stops_cleanly(tmp_path: Path) -> None:
     demo = tmp_path / "demo"
     first = _up_and_stop(demo, tmp_path / "stderr-1.txt")
-    # A second `up` on the same directory serves the provinces where the registry lists them.
-    second = _up_and_stop(demo, tmp_path / "stderr-2.txt")
+    # A second `up` right after, on the same directory (same ports, some in TIME_WAIT), serves
+    # the provinces where the registry lists them; Ctrl-C (SIGINT) stops every child.
+    second = _up_and_stop(demo, tmp_path / "stderr-2.txt", signal.SIGINT)
     assert second == first
 
 

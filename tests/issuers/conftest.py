@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,17 +13,19 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from healthcode.idnumber import make_id_number, parse_id_number, pseudonymous_subject
 from healthcode.trust import TrustStore
 from issuers.app import create_app
-from issuers.auth import Principal, Role, create_staff, issue_access_token
+from issuers.auth import Principal, Role, create_staff, open_session
 from issuers.context import IssuerContext
 from issuers.db import migrate
 from issuers.settings import IssuerSettings
-from tests.servers import AppServer
+from tests.servers import AppServer, free_port, wait_for_port
 
 TEST_TOKEN_SECRET = "test-token-secret-0123456789abcdef"
 TEST_SUBJECT_SECRET = "test-issuer-subject-secret-0123456789"
@@ -51,11 +54,15 @@ class IssuerService:
         return pseudonymous_subject(parse_id_number(id_number), self.settings.subject_key)
 
     def citizen_headers(self, id_number: str) -> dict[str, str]:
-        token = issue_access_token(
-            Principal(role=Role.CITIZEN, subject=self.subject(id_number)),
-            TEST_TOKEN_SECRET.encode(),
-            600,
-        )
+        """A citizen's bearer token, as a phone login would open it (a session in the DB)."""
+        with self.context.session() as session:
+            token = open_session(
+                session,
+                Principal(role=Role.CITIZEN, subject=self.subject(id_number)),
+                TEST_TOKEN_SECRET.encode(),
+                600,
+            )
+            session.commit()
         return {"Authorization": f"Bearer {token}"}
 
     def staff_headers(self, role: Role, username: str | None = None) -> dict[str, str]:
@@ -103,16 +110,38 @@ def make_settings(tmp: Path, redis_url: str | None, **overrides: Any) -> IssuerS
     return IssuerSettings(**values)
 
 
+class AccessLoggedServer(AppServer):
+    """An `AppServer` whose uvicorn access log is on (the privacy test searches it)."""
+
+    def __init__(self, app: FastAPI, port: int | None = None) -> None:
+        self.port = port or free_port()
+        config = uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="info",
+            access_log=True,
+            # No logging config of uvicorn's own: its records reach the handlers a test adds.
+            log_config=None,
+            lifespan="on",
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        wait_for_port(self.port)
+
+
 @contextlib.contextmanager
 def running_issuer(
     settings: IssuerSettings,
     *,
     trust: Callable[[], TrustStore] | None = None,
     port: int | None = None,
+    access_log: bool = False,
 ) -> Iterator[IssuerService]:
     migrate(settings.database_url)
     app = create_app(settings, trust=trust)
-    server = AppServer(app, port=port)
+    server = (AccessLoggedServer if access_log else AppServer)(app, port=port)
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             yield IssuerService(settings, app.state.context, server, http, app.state.trust)
@@ -125,6 +154,29 @@ def issuer(tmp_path: Path, redis_url: str) -> Iterator[IssuerService]:
     """A cn-sc issuer on SQLite with a real Redis."""
     with running_issuer(make_settings(tmp_path, redis_url)) as service:
         yield service
+
+
+#: Parametrize a test over both databases; `postgres` needs HC_TEST_POSTGRES_URL (always set by
+#: scripts/test) and fails in CI without it, never skips there.
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database: a SQLite file, or a fresh PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'issuer.db'}"
+        return
+    base = request.getfixturevalue("postgres_database_url")
+    with postgres_schema(base) as url:
+        yield url
+
+
+@pytest.fixture
+def any_issuer(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[IssuerService]:
+    """A cn-sc issuer with a real Redis, once on SQLite and once on PostgreSQL."""
+    with running_issuer(make_settings(tmp_path, redis_url, database_url=database_url)) as svc:
+        yield svc
 
 
 @contextlib.contextmanager

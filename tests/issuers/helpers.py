@@ -1,8 +1,14 @@
-"""Test helpers: a RevocationChecker over the signed revocation list, feed CSV builders."""
+"""Test helpers: a RevocationChecker over the signed revocation list, feed CSV builders, a
+TCP proxy that can turn into a black hole."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
+import socket
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -39,3 +45,91 @@ def recent(hours: float = 1.0) -> str:
 def lab_csv(*rows: tuple[str, str, str, str]) -> bytes:
     lines = ["id_number,result,test,sampled_at"] + [",".join(row) for row in rows]
     return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class SwitchableProxy:
+    """A TCP proxy to a real server that can become a black hole: it then accepts connections
+    and reads what is sent, but never forwards or answers anything (a hung Redis)."""
+
+    def __init__(self, target_port: int) -> None:
+        self._target_port = target_port
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port = int(self._listener.getsockname()[1])
+        self.black_hole = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._sockets.append(client)
+            if self.black_hole.is_set():
+                threading.Thread(target=self._swallow, args=(client,), daemon=True).start()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self._target_port))
+            self._sockets.append(upstream)
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    @staticmethod
+    def _swallow(source: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while source.recv(65536):
+                pass
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if not self.black_hole.is_set():
+                    target.sendall(data)
+
+    def close(self) -> None:
+        self._closed = True
+        for sock in [self._listener, *self._sockets]:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+class RecordingWebhook:
+    """A loopback HTTP server standing in for an SMS gateway: it records each JSON POST."""
+
+    def __init__(self) -> None:
+        received: list[tuple[dict[str, str], dict[str, object]]] = []
+        self.received = received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append((dict(self.headers.items()), json.loads(body)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sms"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def wait_for(self, count: int, timeout_s: float = 10.0) -> list[dict[str, object]]:
+        """The bodies once `count` have arrived (fails after `timeout_s`)."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.received) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(self.received) >= count, f"{len(self.received)} of {count} codes delivered"
+        return [body for _, body in self.received]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -84,7 +84,11 @@ def test_traveller_lookup_is_relayed_to_the_home_issuer(tmp_path: Path, redis_ur
 
         unknown = sichuan.http.post(
             "/v1/checkpoint/status-lookup",
-            json={"id_number": citizen_number(103, division="440106"), "checkpoint_id": "x"},
+            json={
+                "id_number": citizen_number(103, division="440106"),
+                "name": "陈十三",
+                "checkpoint_id": "x",
+            },
             headers=checkpoint,
         )
         assert unknown.status_code == 404
@@ -92,7 +96,7 @@ def test_traveller_lookup_is_relayed_to_the_home_issuer(tmp_path: Path, redis_ur
         guangdong.server.stop()
         down = sichuan.http.post(
             "/v1/checkpoint/status-lookup",
-            json={"id_number": traveller, "checkpoint_id": "chengdu-east"},
+            json={"id_number": traveller, "name": "陈十三", "checkpoint_id": "chengdu-east"},
             headers=checkpoint,
         )
         assert down.status_code == 503

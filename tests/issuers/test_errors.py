@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import SQLModel, func, select
 
+from healthcode.errors import ErrorCode, RequestError
 from healthcode.idnumber import check_character
 from issuers.auth import Principal, Role, issue_access_token
-from issuers.models import Citizen, EventRecord
+from issuers.models import AuditEntry, Citizen, EventRecord, StaffAccount
 from tests.issuers.conftest import (
     TEST_TOKEN_SECRET,
     IssuerService,
@@ -33,7 +37,7 @@ def expect(answer: object, status: int, code: str) -> None:
     assert body["text"]["en"]
 
 
-def count(svc: IssuerService, model: type[Citizen] | type[EventRecord]) -> int:
+def count(svc: IssuerService, model: type[SQLModel]) -> int:
     with svc.context.session() as session:
         return int(session.exec(select(func.count()).select_from(model)).one())
 
@@ -65,7 +69,8 @@ def test_authentication_errors(issuer: IssuerService) -> None:
     )
 
 
-def test_request_errors_change_nothing(issuer: IssuerService) -> None:
+def test_request_errors_change_nothing(any_issuer: IssuerService) -> None:
+    issuer = any_issuer
     counter = issuer.staff_headers(Role.COUNTER_STAFF)
     good = citizen_number(41)
     bad_check = good[:-1] + ("1" if good[-1] == "0" else "0")
@@ -266,3 +271,148 @@ def test_cross_province_lookup_without_a_trust_list_is_trust_list_unavailable(
             headers=checkpoint,
         )
         expect(answer, 503, "trust_list_unavailable")
+
+
+def test_bad_input_of_every_kind_is_refused_with_a_code_and_stores_nothing(
+    any_issuer: IssuerService,
+) -> None:
+    issuer = any_issuer
+    good = citizen_number(141)
+    issuer.register(good, "甲乙")
+    citizen = issuer.citizen_headers(good)
+    counter = issuer.staff_headers(Role.COUNTER_STAFF)
+    official = issuer.staff_headers(Role.HEALTH_OFFICIAL)
+    before = (count(issuer, Citizen), count(issuer, EventRecord), count(issuer, AuditEntry))
+
+    def declare(data: object) -> httpx.Response:
+        return issuer.http.post(
+            "/v1/me/declarations",
+            json={"kind": "health_declaration", "data": data},
+            headers=citizen,
+        )
+
+    def declare_raw(data: str) -> httpx.Response:  # what Python's json module parses, NaN too
+        return issuer.http.post(
+            "/v1/me/declarations",
+            content=b'{"kind": "health_declaration", "data": %s}' % data.encode(),
+            headers={**citizen, "Content-Type": "application/json"},
+        )
+
+    # NaN passes every bound and would match the fever rule's `at_least`.
+    expect(declare_raw('{"symptoms": [], "temperature_c": NaN}'), 422, "invalid_request")
+    expect(declare_raw('{"symptoms": [], "temperature_c": Infinity}'), 422, "invalid_request")
+    expect(declare({"symptoms": ["cough"] * 33, "temperature_c": 36.5}), 422, "invalid_request")
+    expect(declare({"symptoms": ["a\u0000b"], "temperature_c": 36.5}), 422, "invalid_request")
+    many_keys = {f"k{i}": i for i in range(9)}
+    expect(declare(many_keys), 422, "invalid_request")
+    itinerary = {"area_code": "510104", "visited_on": "0001-01-01"}
+    expect(
+        issuer.http.post(
+            "/v1/me/declarations", json={"kind": "itinerary", "data": itinerary}, headers=citizen
+        ),
+        422,
+        "invalid_request",
+    )
+    # 200,000 symptoms (about 1.6 MB) are refused for their size before they are parsed.
+    huge = {"symptoms": ["headache"] * 200_000, "temperature_c": 36.5}
+    expect(declare(huge), 413, "input_too_large")
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted while it arrives
+        yield b'{"kind": "health_declaration", "data": {"symptoms": ['
+        for _ in range(20_000):
+            yield b'"headache",'
+        yield b'"x"], "temperature_c": 36.5}}'
+
+    expect(
+        issuer.http.post(
+            "/v1/me/declarations",
+            content=streamed(),
+            headers={**citizen, "Content-Type": "application/json"},
+        ),
+        413,
+        "input_too_large",
+    )
+    # Text PostgreSQL cannot store (NUL) or no encoder accepts (a lone surrogate).
+    expect(
+        issuer.http.post(
+            "/v1/citizens",
+            json={"id_number": citizen_number(142), "name": "张\u0000三"},
+            headers=counter,
+        ),
+        422,
+        "invalid_request",
+    )
+    expect(
+        issuer.http.post(
+            "/v1/citizens",
+            content=b'{"id_number": "%s", "name": "\\ud800"}' % citizen_number(143).encode(),
+            headers={**counter, "Content-Type": "application/json"},
+        ),
+        422,
+        "invalid_request",
+    )
+    expect(
+        issuer.http.post("/v1/auth/login", json={"username": "a\u0000", "password": "x"}),
+        422,
+        "invalid_request",
+    )
+    expect(
+        issuer.http.post("/v1/corrections", json={"reason": "bad\u0007bell"}, headers=citizen),
+        422,
+        "invalid_request",
+    )
+    # A path id beyond the 32-bit row ids of PostgreSQL.
+    expect(
+        issuer.http.post(
+            "/v1/corrections/99999999999999/decision",
+            json={"decision": "reject", "note": "n"},
+            headers=official,
+        ),
+        422,
+        "invalid_request",
+    )
+    expect(issuer.http.get("/v1/audit?limit=0", headers=official), 422, "invalid_request")
+    assert (count(issuer, Citizen), count(issuer, EventRecord), count(issuer, AuditEntry)) == before
+
+
+def test_concurrent_duplicate_requests_are_conflicts_not_errors(any_issuer: IssuerService) -> None:
+    issuer = any_issuer
+    counter = issuer.staff_headers(Role.COUNTER_STAFF)
+    admin = issuer.staff_headers(Role.ADMIN)
+    guardian_id, child_id, twin_id = citizen_number(144), citizen_number(145), citizen_number(146)
+    issuer.register(guardian_id, "孔廿九")
+    issuer.register(child_id, "孔小九")
+    guardian = issuer.citizen_headers(guardian_id)
+    requests: dict[str, Callable[[], httpx.Response]] = {
+        "register": lambda: issuer.http.post(
+            "/v1/citizens", json={"id_number": twin_id, "name": "孔三十"}, headers=counter
+        ),
+        "bind": lambda: issuer.http.post(
+            "/v1/family", json={"id_number": child_id, "name": "孔小九"}, headers=guardian
+        ),
+        "staff": lambda: issuer.http.post(
+            "/v1/staff",
+            json={"username": "twin", "password": "twin-password-1", "role": "counter_staff"},
+            headers=admin,
+        ),
+    }
+    for name, send in requests.items():
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _, send=send: send(), range(8)))
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [201] + [409] * 7, (name, [a.text for a in answers])
+        for answer in answers:
+            if answer.status_code == 409:
+                expect(answer, 409, "conflict")
+
+
+def test_a_unique_violation_at_commit_is_a_conflict(any_issuer: IssuerService) -> None:
+    """What two identical requests racing past the duplicate check end in."""
+    with any_issuer.context.session() as first, any_issuer.context.session() as second:
+        for session in (first, second):
+            session.add(StaffAccount(username="twin-xq7", password_hash="x", role="admin"))
+        first.commit()
+        with pytest.raises(RequestError) as raised:
+            second.commit()
+    assert raised.value.code is ErrorCode.CONFLICT
+    assert "twin-xq7" not in raised.value.message  # the constraint's text is not passed on

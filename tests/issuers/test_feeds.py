@@ -197,6 +197,17 @@ def test_header_may_carry_a_bom_spaces_and_capitals() -> None:
          "column 'valid_until': must be after valid_from"),
         (FeedKind.RISK_AREAS, "510104,high,2026-12-20,", "invalid_request",
          "column 'valid_from': is in the future"),
+        # Year 1 in China time is before datetime.min in UTC: it once crashed the import.
+        (FeedKind.LAB_RESULTS, f"{ID_NUMBER},positive,pcr,0001-01-01", "invalid_request",
+         "column 'sampled_at': the year must be within 1900-2100"),
+        (FeedKind.VACCINATIONS, f"{ID_NUMBER},Sinovac,1,1899-12-31T23:59", "invalid_request",
+         "column 'vaccinated_at': the year must be within 1900-2100"),
+        (FeedKind.CLOSE_CONTACTS, f"{ID_NUMBER},SC-1,0001-01-01T00:00+08:00", "invalid_request",
+         "column 'contact_at': the year must be within 1900-2100"),
+        (FeedKind.RISK_AREAS, "510104,high,2026-11-20,2101-01-01", "invalid_request",
+         "column 'valid_until': the year must be within 1900-2100"),
+        (FeedKind.RISK_AREAS, "510104,high,9999-12-31T23:59:59-12:00,", "invalid_request",
+         "column 'valid_from': the year must be within 1900-2100"),
     ],
 )  # fmt: skip
 def test_each_rejection_reason(kind: FeedKind, row: str, code: str, reason: str) -> None:
@@ -207,6 +218,14 @@ def test_each_rejection_reason(kind: FeedKind, row: str, code: str, reason: str)
     assert reason in rejected.reason
     assert ID_NUMBER not in rejected.reason
     assert ID_NUMBER[:14] not in rejected.reason
+
+
+def test_times_at_the_year_bounds_are_accepted() -> None:
+    """1900 and 2100 are inside; a risk area may be listed until 2100 (past 32-bit epochs)."""
+    assert isinstance(only(f"{ID_NUMBER},negative,pcr,1900-01-01T00:00\n"), FeedRow)
+    area = accepted("510104,high,2026-11-20,2100-12-31T23:59\n", FeedKind.RISK_AREAS)
+    assert isinstance(area.record, RiskArea)
+    assert area.record.valid_until == datetime(2100, 12, 31, 15, 59, tzinfo=UTC)
 
 
 def test_future_tolerance_is_five_minutes() -> None:

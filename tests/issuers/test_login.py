@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
-from sqlmodel import select
+from pydantic import SecretStr
+from sqlmodel import col, select
 
+from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password
-from issuers.models import StaffAccount
+from issuers.auth import Principal, Role, issue_access_token, request_otp, verify_otp
+from issuers.models import AuditEntry, OtpChallenge, StaffAccount
 from tests.issuers.conftest import (
+    STAFF_PASSWORD,
     TEST_SUBJECT_SECRET,
     TEST_TOKEN_SECRET,
+    IssuerService,
     citizen_number,
     make_settings,
     running_issuer,
 )
+from tests.issuers.helpers import RecordingWebhook
 
 
 def test_phone_login_with_one_time_code(
@@ -113,3 +123,221 @@ def test_seed_demo_and_add_user_commands(tmp_path: Path) -> None:
     engine.dispose()
     assert device.role == "checkpoint"
     assert check_password("device-secret-1", device.password_hash)
+
+
+PHONE = "13700000222"
+
+
+@contextlib.contextmanager
+def sms_issuer(
+    tmp_path: Path, redis_url: str, **overrides: object
+) -> Iterator[tuple[IssuerService, RecordingWebhook]]:
+    """An issuer (demo mode off) delivering codes to a loopback SMS gateway."""
+    gateway = RecordingWebhook()
+    settings = make_settings(
+        tmp_path,
+        redis_url,
+        otp_webhook_url=gateway.url,
+        otp_webhook_token=SecretStr("gateway-token-123"),
+        otp_resend_interval_s=0,
+        **overrides,
+    )
+    try:
+        with running_issuer(settings) as svc:
+            yield svc, gateway
+    finally:
+        gateway.close()
+
+
+def test_codes_are_delivered_to_the_sms_gateway(tmp_path: Path, redis_url: str) -> None:
+    with sms_issuer(tmp_path, redis_url) as (svc, gateway):
+        id_number = citizen_number(112)
+        svc.register(id_number, "卫十五", phone=PHONE)
+        assert svc.http.post("/v1/auth/otp/request", json={"phone": PHONE}).status_code == 202
+        assert (
+            svc.http.post("/v1/auth/otp/request", json={"phone": "13700009999"}).status_code == 202
+        )
+        (body,) = gateway.wait_for(1)
+        time.sleep(0.2)
+        assert len(gateway.received) == 1  # nothing is sent to an unknown phone
+        headers, _ = gateway.received[0]
+        assert headers["Authorization"] == "Bearer gateway-token-123"
+        assert (body["phone"], body["issuer"]) == (PHONE, "cn-sc")
+        code = str(body["code"])
+        assert code in str(body["text"])
+        token = svc.http.post("/v1/auth/otp/verify", json={"phone": PHONE, "code": code})
+        assert token.status_code == 200, token.text
+
+
+def test_without_a_delivery_no_code_is_made(tmp_path: Path, redis_url: str) -> None:
+    with running_issuer(make_settings(tmp_path, redis_url)) as svc:  # demo mode off
+        svc.register(citizen_number(113), "蒋十六", phone=PHONE)
+        answer = svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
+        assert answer.status_code == 503
+        assert answer.json()["error"] == "upstream_unavailable"
+        with svc.context.session() as session:
+            assert session.exec(select(OtpChallenge)).all() == []
+
+
+def test_wrong_codes_lock_the_phone_out_and_a_new_code_does_not_reset_it(
+    tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    limits = {"otp_max_attempts": 2, "otp_failure_limit": 4, "otp_request_limit": 3}
+    with sms_issuer(tmp_path, redis_url, **limits) as (svc, gateway):
+        id_number = citizen_number(114)
+        svc.register(id_number, "沈十七", phone=PHONE)
+
+        def verify(code: str) -> httpx.Response:
+            return svc.http.post("/v1/auth/otp/verify", json={"phone": PHONE, "code": code})
+
+        svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
+        first = str(gateway.wait_for(1)[0]["code"])
+        wrong = "000000" if first != "000000" else "111111"
+        assert [verify(wrong).status_code for _ in range(2)] == [401, 401]
+        assert verify(first).status_code == 401  # this code's attempts are used up
+        svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
+        second = str(gateway.wait_for(2)[1]["code"])
+        assert verify("000001" if second != "000001" else "000002").status_code == 401
+        locked = verify(second)  # the right code, but 4 failures within the hour
+        assert locked.status_code == 429, locked.text
+        assert locked.json()["error"] == "rate_limited"
+        assert 3500 < int(locked.headers["Retry-After"]) <= 3600
+        # Codes per phone are limited too (3 per hour): the 4th request is refused.
+        assert svc.http.post("/v1/auth/otp/request", json={"phone": PHONE}).status_code == 202
+        refused = svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "rate_limited"
+
+        with svc.context.session() as session:
+            failures = session.exec(
+                select(AuditEntry).where(AuditEntry.action == "login_failed")
+            ).all()
+        assert len(failures) == 5
+        assert {f.subject for f in failures} == {svc.subject(id_number)}
+        assert all(PHONE not in f"{f.actor} {f.reason}" for f in failures)
+        assert PHONE not in caplog.text
+
+
+def test_a_code_expires(issuer: IssuerService) -> None:
+    settings = issuer.settings
+    issuer.register(citizen_number(115), "韩十八", phone=PHONE)
+    secret = settings.token_secret.get_secret_value().encode()
+    start = time.time()
+    with issuer.context.session() as session:
+        code = request_otp(session, PHONE, secret, settings=settings, address="a", now=start)
+        session.commit()
+    assert code is not None
+    with issuer.context.session() as session, pytest.raises(RequestError) as expired:
+        verify_otp(session, PHONE, code, secret, settings=settings, now=start + 301)
+    assert expired.value.code is ErrorCode.UNAUTHENTICATED
+    assert "no valid login code" in expired.value.message
+    with issuer.context.session() as session:
+        citizen = verify_otp(session, PHONE, code, secret, settings=settings, now=start + 299)
+    assert citizen.phone == PHONE
+
+
+def test_failed_staff_logins_are_limited_per_account_and_per_address(
+    tmp_path: Path, redis_url: str
+) -> None:
+    settings = make_settings(
+        tmp_path, redis_url, login_failure_limit=3, login_failure_limit_per_address=5
+    )
+    with running_issuer(settings) as svc:
+        svc.staff_headers(Role.ADMIN, username="alice")
+        svc.staff_headers(Role.ADMIN, username="bob")
+
+        def login(username: str, password: str) -> httpx.Response:
+            return svc.http.post(
+                "/v1/auth/login", json={"username": username, "password": password}
+            )
+
+        assert [login("alice", "guess").status_code for _ in range(3)] == [401] * 3
+        locked = login("alice", STAFF_PASSWORD)
+        assert locked.status_code == 429, locked.text
+        assert locked.json()["error"] == "rate_limited"
+        assert login("bob", STAFF_PASSWORD).status_code == 200  # another account is not locked
+        # The address: 2 more failures (5 in all, any accounts) lock it out for everyone.
+        assert login("no-such-user", "x").status_code == 401
+        assert login("13800000001", "x").status_code == 401
+        assert login("bob", STAFF_PASSWORD).status_code == 429
+        with svc.context.session() as session:
+            entries = session.exec(
+                select(AuditEntry).where(col(AuditEntry.action).startswith("login_"))
+            ).all()
+        actors = [e.actor for e in entries]
+        assert actors.count("admin:alice") == 4  # 3 failed, 1 refused while locked
+        assert not any("13800000001" in f"{e.actor} {e.reason}" for e in entries)
+
+
+def test_logout_ends_the_session_on_every_replica(tmp_path: Path, redis_url: str) -> None:
+    settings = make_settings(tmp_path, redis_url, session_cache_s=0.5)
+    with running_issuer(settings) as first, running_issuer(settings) as second:
+        headers = first.staff_headers(Role.HEALTH_OFFICIAL)
+        assert first.http.get("/v1/corrections", headers=headers).status_code == 200
+        assert second.http.get("/v1/corrections", headers=headers).status_code == 200
+        assert first.http.post("/v1/auth/logout", headers=headers).status_code == 204
+        after = first.http.get("/v1/corrections", headers=headers)
+        assert after.status_code == 401  # at once where it was ended
+        assert after.json()["error"] == "unauthenticated"
+        time.sleep(0.6)  # the other replica's cache of one look-up
+        assert second.http.get("/v1/corrections", headers=headers).status_code == 401
+        citizen = first.citizen_headers(citizen_number(116))
+        assert first.http.post("/v1/auth/logout", headers=citizen).status_code == 204
+        assert first.http.get("/v1/me", headers=citizen).status_code == 401
+
+
+def test_a_disabled_account_is_refused_from_the_next_request(
+    tmp_path: Path, redis_url: str
+) -> None:
+    settings = make_settings(tmp_path, redis_url, session_cache_s=0.5)
+    env = {
+        **os.environ,
+        "HC_ISSUER_DATABASE_URL": settings.database_url,
+        "HC_ISSUER_REDIS_URL": "",
+        "HC_ISSUER_KEY_DIR": str(settings.key_dir),
+        "HC_ISSUER_TOKEN_SECRET": TEST_TOKEN_SECRET,
+        "HC_ISSUER_SUBJECT_SECRET": TEST_SUBJECT_SECRET,
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "issuers", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    with running_issuer(settings) as svc:
+        headers = svc.staff_headers(Role.ADMIN, username="mallory")
+        assert svc.http.get("/v1/audit", headers=headers).status_code == 200
+        done = cli("disable-user", "mallory")
+        assert done.returncode == 0, done.stderr
+        assert "1 open sessions ended" in done.stdout
+        time.sleep(0.6)
+        assert svc.http.get("/v1/audit", headers=headers).status_code == 401
+        login = {"username": "mallory", "password": STAFF_PASSWORD}
+        refused = svc.http.post("/v1/auth/login", json=login)
+        assert refused.status_code == 401
+        assert "disabled" in refused.json()["message"]
+        assert cli("enable-user", "mallory").returncode == 0
+        assert svc.http.post("/v1/auth/login", json=login).status_code == 200
+        unknown = cli("disable-user", "nobody")
+        assert unknown.returncode == 1
+        assert "not_found" in unknown.stderr
+
+
+def test_a_token_without_an_open_session_is_refused(issuer: IssuerService) -> None:
+    """A token signed with the right secret but for no recorded login (e.g. forged by
+    someone holding an old token format) does not authenticate."""
+    subject = issuer.subject(citizen_number(117))
+    token = issue_access_token(
+        Principal(role=Role.CITIZEN, subject=subject, session_id="no-such-session"),
+        TEST_TOKEN_SECRET.encode(),
+        600,
+    )
+    answer = issuer.http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "unauthenticated"

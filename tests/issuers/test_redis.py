@@ -1,4 +1,4 @@
-"""Redis outages degrade revocation publishing (logged, retried) and never fail a request."""
+"""Redis outages degrade revocation publishing (logged, retried); no request fails or waits."""
 
 from __future__ import annotations
 
@@ -7,23 +7,27 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
 from issuers.auth import Role
-from issuers.revocation import redis_key
+from issuers.revocation import RevocationPublisher, redis_key, revoke_outstanding
 from tests.issuers.conftest import (
     TEST_SUBJECT_SECRET,
     TEST_TOKEN_SECRET,
+    IssuerService,
     citizen_number,
     make_settings,
     running_issuer,
 )
-from tests.issuers.helpers import lab_csv, recent
-from tests.servers import free_port, wait_for_port
+from tests.issuers.helpers import SwitchableProxy, lab_csv, recent
+from tests.servers import RedisServer, free_port, wait_for_port
 
 
 @contextlib.contextmanager
@@ -125,3 +129,114 @@ def test_startup_rebuilds_redis_from_the_database(tmp_path: Path, redis_url: str
     with running_issuer(settings):
         assert client.sismember(redis_key("cn-sc"), green["jti"])
     client.close()
+
+
+def _timed(call: Callable[[], httpx.Response]) -> tuple[float, int]:
+    started = time.monotonic()
+    answer = call()
+    return time.monotonic() - started, answer.status_code
+
+
+def test_a_black_holed_redis_never_slows_requests_and_is_caught_up(
+    tmp_path: Path, redis_server: RedisServer, redis_url: str
+) -> None:
+    proxy = SwitchableProxy(redis_server.port)
+    settings = make_settings(tmp_path, proxy.url, redis_timeout_s=0.3, redis_retry_interval_s=1.0)
+    numbers = [citizen_number(n) for n in range(140, 146)]
+    try:
+        with running_issuer(settings) as svc:
+            publisher = svc.context.publisher
+            assert publisher is not None
+            assert publisher.healthy
+            headers = []
+            for index, number in enumerate(numbers):
+                svc.register(number, f"黑洞{index}")
+                headers.append(svc.citizen_headers(number))
+            greens = [svc.http.get("/v1/me/code", headers=h).json()["jti"] for h in headers]
+
+            proxy.black_hole.set()  # Redis accepts connections and never answers again
+
+            def fever(h: dict[str, str]) -> httpx.Response:
+                return svc.http.post(
+                    "/v1/me/declarations",
+                    json={
+                        "kind": "health_declaration",
+                        "data": {"symptoms": ["fever"], "temperature_c": 38.5},
+                    },
+                    headers=h,
+                )
+
+            # Colour changes revoke codes while Redis hangs: at most one short timeout each.
+            with ThreadPoolExecutor(6) as pool:
+                declared = list(pool.map(lambda h: _timed(lambda: fever(h)), headers))
+            assert [status for _, status in declared] == [201] * 6
+            assert max(elapsed for elapsed, _ in declared) < 1.5, declared
+            assert not publisher.healthy
+            # Requests that revoke nothing never touch Redis at all.
+            with ThreadPoolExecutor(6) as pool:
+                codes = list(
+                    pool.map(
+                        lambda h: _timed(lambda: svc.http.get("/v1/me/code", headers=h)), headers
+                    )
+                )
+            assert [status for _, status in codes] == [200] * 6
+            assert max(elapsed for elapsed, _ in codes) < 1.0, codes
+
+            proxy.black_hole.clear()  # Redis answers again: the worker rebuilds by itself
+            client = redis.Redis.from_url(redis_url)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not publisher.healthy:
+                time.sleep(0.1)
+            assert publisher.healthy
+            assert all(client.sismember(redis_key("cn-sc"), jti) for jti in greens)
+            client.close()
+    finally:
+        proxy.close()
+
+
+def test_a_rebuild_keeps_a_revocation_another_replica_added_meanwhile(
+    issuer: IssuerService, redis_url: str
+) -> None:
+    ctx = issuer.context
+    id_number = citizen_number(147)
+    issuer.register(id_number, "曹廿四")
+    jti = issuer.http.get("/v1/me/code", headers=issuer.citizen_headers(id_number)).json()["jti"]
+    rebuilding = ctx.publisher
+    assert rebuilding is not None
+    other_replica = RevocationPublisher(redis_url, "cn-sc", ctx.engine)
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert other_replica.rebuild()
+        snapshot = rebuilding.snapshot()  # the rebuild has read the database...
+        with ctx.session() as session:  # ...when another replica revokes and publishes a code
+            revoked = revoke_outstanding(session, issuer.subject(id_number))
+            session.commit()
+        assert revoked == [jti]
+        assert other_replica.publish(revoked)
+        assert client.sismember(redis_key("cn-sc"), jti)
+        assert rebuilding.swap_in(snapshot)  # RENAME replaces the set with the snapshot...
+        assert snapshot.jtis == []
+        assert client.sismember(redis_key("cn-sc"), jti)  # ...and the newer row is re-added
+    finally:
+        other_replica.close()
+        client.close()
+
+
+def test_revocations_committed_elsewhere_reach_redis_without_a_publish(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A CLI import whose Redis write failed, or another replica: the worker catches up."""
+    settings = make_settings(tmp_path, redis_url, redis_retry_interval_s=0.5)
+    with running_issuer(settings) as svc:
+        id_number = citizen_number(148)
+        svc.register(id_number, "严廿五")
+        jti = svc.http.get("/v1/me/code", headers=svc.citizen_headers(id_number)).json()["jti"]
+        with svc.context.session() as session:
+            assert revoke_outstanding(session, svc.subject(id_number)) == [jti]
+            session.commit()  # committed, never published by this process
+        client = redis.Redis.from_url(redis_url)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not client.sismember(redis_key("cn-sc"), jti):
+            time.sleep(0.1)
+        assert client.sismember(redis_key("cn-sc"), jti)
+        client.close()

@@ -213,6 +213,43 @@ def test_events_after_now_are_ignored(sichuan: RuleSet) -> None:
     assert decide(sichuan, [future_positive]).colour is StatusColour.GREEN
 
 
+def test_an_ignored_future_event_ends_the_decision_when_it_begins_to_count(
+    sichuan: RuleSet,
+) -> None:
+    """A positive dated 3 minutes ahead (feeds allow 5) must be looked at again then."""
+    soon = NOW + timedelta(minutes=3)
+    positive = Event(EventKind.LAB_RESULT, soon, {"result": "positive", "test": "pcr"})
+    now_decision = decide(sichuan, [positive])
+    assert (now_decision.colour, now_decision.until) == (StatusColour.GREEN, soon)
+    then = decide(sichuan, [positive], now=soon)
+    assert then.colour is StatusColour.RED
+    assert then.until == soon + timedelta(days=14)
+
+
+def test_a_future_event_shortens_a_longer_decision(sichuan: RuleSet) -> None:
+    soon = NOW + timedelta(minutes=3)
+    events = [
+        declaration(1, temperature=38.5),  # yellow until cleared: no lapse of its own
+        Event(EventKind.LAB_RESULT, soon, {"result": "negative", "test": "pcr"}),
+    ]
+    decision = decide(sichuan, events)
+    assert (decision.colour, decision.until) == (StatusColour.YELLOW, soon)
+    assert decide(sichuan, events, now=soon).colour is StatusColour.GREEN
+
+
+def test_a_visit_declared_for_a_later_day_ends_the_decision_when_that_day_begins(
+    sichuan: RuleSet,
+) -> None:
+    day = TODAY + timedelta(days=2)
+    planned = Event(
+        EventKind.ITINERARY, days_ago(1), {"area_code": CHENGDU_DISTRICT, "visited_on": str(day)}
+    )
+    decision = decide(sichuan, [planned], [listed("high")])
+    start_of_day = datetime(day.year, day.month, day.day, tzinfo=CHINA_TIME)
+    assert (decision.colour, decision.until) == (StatusColour.GREEN, start_of_day)
+    assert decide(sichuan, [planned], [listed("high")], now=start_of_day).colour == "red"
+
+
 @pytest.mark.parametrize(
     ("province", "level", "visit_days_ago", "colour"),
     [
@@ -351,6 +388,25 @@ def test_event_requires_an_aware_time() -> None:
         (EventKind.HEALTH_DECLARATION, {"symptoms": [], "temperature_c": 50}, "within"),
         (EventKind.ITINERARY, {"area_code": "510104", "visited_on": "2026-02-30"}, "YYYY-MM-DD"),
         (EventKind.CLOSE_CONTACT, {"case_ref": "x", "note": "y"}, "unknown field"),
+        # Year 1 would overflow when the day is turned into a UTC interval.
+        (EventKind.ITINERARY, {"area_code": "510104", "visited_on": "0001-01-01"}, "1900-2100"),
+        (EventKind.ITINERARY, {"area_code": "510104", "visited_on": "2101-01-01"}, "1900-2100"),
+        (EventKind.ITINERARY, {"area_code": "510104", "visited_on": "1900-01-01"}, None),
+        # NaN passes every comparison with a bound, so it would match `at_least = 37.3`.
+        (EventKind.HEALTH_DECLARATION, {"symptoms": [], "temperature_c": float("nan")}, "finite"),
+        (EventKind.HEALTH_DECLARATION, {"symptoms": [], "temperature_c": float("inf")}, "finite"),
+        (EventKind.HEALTH_DECLARATION, {"symptoms": ["a"] * 32, "temperature_c": 36.6}, None),
+        (
+            EventKind.HEALTH_DECLARATION,
+            {"symptoms": ["a"] * 33, "temperature_c": 36.6},
+            "at most 32",
+        ),
+        (
+            EventKind.HEALTH_DECLARATION,
+            {"symptoms": ["fever\x00"], "temperature_c": 36.6},
+            "printable",
+        ),
+        (EventKind.VACCINATION, {"vaccine": "Sino\ud800", "dose": 1}, "printable"),
     ],
 )
 def test_validate_event_data(kind: EventKind, data: dict[str, Any], message: str | None) -> None:

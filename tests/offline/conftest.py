@@ -1,13 +1,15 @@
-"""Offline-code fixtures: signed offline tokens and their printable form."""
+"""Offline-code fixtures: signed offline tokens, their printable form, a stand-in issuer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from healthcode import CodeKind
+from healthcode import CodeKind, SigningKey
 from offline.sheet import PrintableCode
+from tests.offline.standin import StandInIssuer, stand_in_issuer_app
+from tests.servers import AppServer, serve
 
 OfflineToken = Callable[..., str]
 
@@ -24,7 +26,15 @@ def offline_token(make_token: Callable[..., str]) -> OfflineToken:
 
 @pytest.fixture(scope="session")
 def printable(offline_token: OfflineToken) -> Callable[..., PrintableCode]:
-    def build(**overrides: object) -> PrintableCode:
-        return PrintableCode.from_token(offline_token(**overrides), issuer_name="四川省 Sichuan")
+    def build(issuer_name: str = "四川省 Sichuan", **overrides: object) -> PrintableCode:
+        return PrintableCode.from_token(offline_token(**overrides), issuer_name=issuer_name)
 
     return build
+
+
+@pytest.fixture
+def issuer(issuer_key: SigningKey) -> Iterator[tuple[StandInIssuer, AppServer]]:
+    """A stand-in issuer on a free port (tests/offline/standin.py)."""
+    stand_in = StandInIssuer(issuer_key)
+    with serve(stand_in_issuer_app(stand_in)) as server:
+        yield stand_in, server

@@ -1,8 +1,7 @@
 """The print service against an issuer speaking the Issuer HTTP API, both on real servers.
 
-The issuer here is a small stand-in built on the core's server plumbing: it implements the
-contract's offline-code endpoints (bearer tokens, roles, error bodies) and signs real 7-day
-credentials with the session's issuer key.
+The issuer is the stand-in of tests/offline/standin.py: the contract's offline-code endpoints
+(bearer tokens, roles, error bodies) signing real 7-day credentials with the session's key.
 """
 
 from __future__ import annotations
@@ -10,146 +9,37 @@ from __future__ import annotations
 import io
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Header
 from PIL import Image
-from pydantic import BaseModel
 
-from healthcode import (
-    CodeKind,
-    ErrorCode,
-    RequestError,
-    SigningKey,
-    StatusColour,
-    TrustStore,
-    decode_image,
-    encode_numeric,
-    mask_name,
-    new_credential,
-    sign_credential,
-    verify_credential,
-)
-from healthcode.idnumber import make_id_number, parse_id_number, pseudonymous_subject
-from healthcode.server import create_base_app
+from healthcode import StatusColour, TrustStore, decode_image, verify_credential
+from healthcode.idnumber import pseudonymous_subject
 from offline.app import create_app
+from offline.audit import actor_ref
+from offline.printing import MAX_FAMILY_MEMBERS
 from offline.settings import OfflineSettings
 from tests.conftest import NOW, TEST_SUBJECT_SECRET
+from tests.offline.standin import (
+    CITIZEN_ACTOR,
+    CITIZEN_ID,
+    CITIZEN_TOKEN,
+    ISSUER_NAME,
+    STAFF_ACTOR,
+    STAFF_TOKEN,
+    WALK_IN_ID,
+    StandInIssuer,
+    many_dependents,
+)
 from tests.servers import AppServer, free_port, serve
 
 if shutil.which("pdftoppm") is None:  # pragma: no cover - scripts/test installs it
     raise RuntimeError("pdftoppm (poppler-utils) is missing: run the suite through scripts/test")
-
-CITIZEN_TOKEN = "citizen-session-token-0123456789"
-STAFF_TOKEN = "counter-staff-session-token-0123"
-CITIZEN_ID = make_id_number("510104", date(1948, 3, 1), 123)
-DEPENDENTS = {
-    "dep-grandchild": (
-        make_id_number("510107", date(2016, 7, 9), 45),
-        "李小明",
-        StatusColour.GREEN,
-    ),
-    "dep-grandma": (make_id_number("510105", date(1940, 1, 2), 88), "王秀芳", StatusColour.YELLOW),
-}
-WALK_IN_ID = make_id_number("510106", date(1950, 5, 5), 7)
-
-
-@dataclass
-class StandInIssuer:
-    """Records what it was asked, to show what the print service forwards."""
-
-    key: SigningKey
-    calls: list[tuple[str, str]] = field(default_factory=list)
-    bodies: list[dict[str, Any]] = field(default_factory=list)
-    issue_phone_codes: bool = False
-
-    def token_for(self, id_number: str, name: str, colour: StatusColour) -> dict[str, Any]:
-        resident = parse_id_number(id_number)
-        credential = new_credential(
-            issuer="cn-sc",
-            subject=pseudonymous_subject(resident, TEST_SUBJECT_SECRET),
-            status=colour,
-            masked_name=mask_name(name),
-            id_tail=resident.tail,
-            kind=CodeKind.PHONE if self.issue_phone_codes else CodeKind.OFFLINE,
-            now=NOW,
-        )
-        token = sign_credential(credential, self.key)
-        return {
-            "token": token,
-            "qr_text": encode_numeric(token),
-            "kind": credential.kind.value,
-            "jti": credential.jti,
-        }
-
-
-class WalkIn(BaseModel):
-    id_number: str
-    name: str
-
-
-def stand_in_issuer_app(issuer: StandInIssuer) -> FastAPI:
-    app = create_base_app(title="stand-in issuer")
-
-    def role_of(authorization: str | None, path: str) -> str:
-        issuer.calls.append((path, authorization or ""))
-        roles = {f"Bearer {CITIZEN_TOKEN}": "citizen", f"Bearer {STAFF_TOKEN}": "counter_staff"}
-        role = roles.get(authorization or "")
-        if role is None:
-            raise RequestError(ErrorCode.UNAUTHENTICATED, "log in first")
-        return role
-
-    def need(role: str, wanted: str) -> None:
-        if role != wanted:
-            raise RequestError(ErrorCode.FORBIDDEN, f"this needs role {wanted}")
-
-    @app.post("/v1/me/offline-code")
-    def me(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        need(role_of(authorization, "me"), "citizen")
-        return issuer.token_for(CITIZEN_ID, "张三丰", StatusColour.GREEN)
-
-    @app.get("/v1/family")
-    def family(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        need(role_of(authorization, "family"), "citizen")
-        return {
-            "dependents": [
-                {"dependent_ref": ref, "id_tail": number[-4:]}
-                for ref, (number, _, _) in DEPENDENTS.items()
-            ]
-        }
-
-    @app.post("/v1/family/{ref}/offline-code")
-    def dependent(
-        ref: str, authorization: Annotated[str | None, Header()] = None
-    ) -> dict[str, Any]:
-        need(role_of(authorization, f"family/{ref}"), "citizen")
-        if ref not in DEPENDENTS:
-            raise RequestError(ErrorCode.NOT_FOUND, "no such dependent")
-        number, name, colour = DEPENDENTS[ref]
-        return issuer.token_for(number, name, colour)
-
-    @app.post("/v1/counter/offline-code")
-    def counter(
-        body: WalkIn, authorization: Annotated[str | None, Header()] = None
-    ) -> dict[str, Any]:
-        need(role_of(authorization, "counter"), "counter_staff")
-        issuer.bodies.append(body.model_dump())
-        return issuer.token_for(body.id_number, body.name, StatusColour.RED)
-
-    return app
-
-
-@pytest.fixture
-def issuer(issuer_key: SigningKey) -> Iterator[tuple[StandInIssuer, AppServer]]:
-    stand_in = StandInIssuer(issuer_key)
-    with serve(stand_in_issuer_app(stand_in)) as server:
-        yield stand_in, server
 
 
 @pytest.fixture
@@ -159,11 +49,7 @@ def audit_db(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def printer(issuer: tuple[StandInIssuer, AppServer], audit_db: Path) -> Iterator[httpx.Client]:
-    settings = OfflineSettings(
-        issuer_url=issuer[1].url,
-        audit_database_url=f"sqlite:///{audit_db}",
-        issuer_names={"cn-sc": "四川省卫生健康委员会"},
-    )
+    settings = OfflineSettings(issuer_url=issuer[1].url, audit_database_url=f"sqlite:///{audit_db}")
     with (
         serve(create_app(settings)) as server,
         httpx.Client(base_url=server.url, timeout=60) as client,
@@ -245,8 +131,8 @@ def test_family_sheet_prints_every_dependent(
     assert {row["action"] for row in rows} == {"print_family"}
 
 
-def test_family_sheet_as_card_is_refused_without_audit(
-    printer: httpx.Client, audit_db: Path
+def test_family_sheet_as_card_is_refused_without_asking_the_issuer(
+    printer: httpx.Client, issuer: tuple[StandInIssuer, AppServer], audit_db: Path
 ) -> None:
     response = printer.post(
         "/v1/print/family", params={"layout": "card"}, headers=_auth(CITIZEN_TOKEN)
@@ -254,6 +140,7 @@ def test_family_sheet_as_card_is_refused_without_audit(
 
     assert response.status_code == 422
     assert response.json()["error"] == "invalid_request"
+    assert issuer[0].calls == []
     assert _audit_rows(audit_db) == []
 
 
@@ -394,3 +281,132 @@ def test_settings_come_from_the_hc_offline_environment(
 
     assert settings.issuer_url == "http://127.0.0.1:9999"
     assert settings.issuer_names == {"cn-sc": "四川"}
+
+
+def _pdftotext(pdf: bytes, tmp_path: Path) -> str:
+    source = tmp_path / "printed.pdf"
+    source.write_bytes(pdf)
+    return subprocess.run(
+        ["pdftotext", str(source), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def _pages(pdf: bytes, tmp_path: Path) -> int:
+    source = tmp_path / "pages.pdf"
+    source.write_bytes(pdf)
+    info = subprocess.run(
+        ["pdfinfo", str(source)], check=True, capture_output=True, text=True
+    ).stdout
+    return int(next(line for line in info.splitlines() if line.startswith("Pages:")).split()[1])
+
+
+def test_the_audit_names_the_actor_as_the_issuer_does_and_the_jti(
+    printer: httpx.Client, audit_db: Path
+) -> None:
+    me = printer.post("/v1/print/me", headers=_auth(CITIZEN_TOKEN))
+    counter = printer.post(
+        "/v1/print/counter",
+        json={"id_number": WALK_IN_ID, "name": "赵老伯"},
+        headers=_auth(STAFF_TOKEN),
+    )
+
+    assert me.status_code == counter.status_code == 200
+    citizen_row, staff_row = _audit_rows(audit_db)
+    assert citizen_row["actor"] == CITIZEN_ACTOR
+    assert staff_row["actor"] == STAFF_ACTOR
+    assert citizen_row["actor_ref"] == actor_ref(CITIZEN_TOKEN)
+    assert {citizen_row["channel"], staff_row["channel"]} == {"service"}
+    assert len(citizen_row["jti"]) >= 16
+    assert citizen_row["jti"] != staff_row["jti"]
+
+
+def test_the_issuer_name_comes_from_the_issuers_answer(
+    printer: httpx.Client, tmp_path: Path
+) -> None:
+    response = printer.post("/v1/print/me", headers=_auth(CITIZEN_TOKEN))
+
+    assert response.status_code == 200, response.text
+    assert f"{ISSUER_NAME} (cn-sc)" in _pdftotext(response.content, tmp_path)
+
+
+def test_the_configured_issuer_name_wins_over_the_answer(
+    issuer: tuple[StandInIssuer, AppServer], tmp_path: Path
+) -> None:
+    settings = OfflineSettings(
+        issuer_url=issuer[1].url,
+        audit_database_url=f"sqlite:///{tmp_path / 'audit.db'}",
+        issuer_names={"cn-sc": "四川省卫生健康委员会 Sichuan Health Commission"},
+    )
+    with serve(create_app(settings)) as server:
+        response = httpx.post(f"{server.url}/v1/print/me", headers=_auth(CITIZEN_TOKEN), timeout=60)
+
+    assert response.status_code == 200, response.text
+    assert "Sichuan Health Commission" in _pdftotext(response.content, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("omitted", "said"),
+    [({"issuer_name"}, "does not name issuer cn-sc"), ({"actor"}, "does not say who asked")],
+)
+def test_an_answer_without_issuer_name_or_actor_is_not_printed(
+    printer: httpx.Client,
+    issuer: tuple[StandInIssuer, AppServer],
+    audit_db: Path,
+    omitted: set[str],
+    said: str,
+) -> None:
+    issuer[0].omit = omitted
+
+    response = printer.post("/v1/print/me", headers=_auth(CITIZEN_TOKEN))
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "upstream_unavailable"
+    assert said in response.json()["message"]
+    assert _audit_rows(audit_db) == []
+
+
+def test_a_blank_configured_issuer_name_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="issuer_names"):
+        OfflineSettings(issuer_names={"cn-sc": "   "})
+
+
+def test_a_family_past_twenty_members_is_printed_whole_on_more_pages(
+    printer: httpx.Client,
+    issuer: tuple[StandInIssuer, AppServer],
+    audit_db: Path,
+    tmp_path: Path,
+) -> None:
+    issuer[0].dependents = many_dependents(21)
+
+    response = printer.post("/v1/print/family", headers=_auth(CITIZEN_TOKEN))
+
+    assert response.status_code == 200, response.text
+    assert _pages(response.content, tmp_path) == 4  # 6 + 6 + 6 + 3
+    rows = _audit_rows(audit_db)
+    assert len(rows) == 21
+    assert len({row["jti"] for row in rows}) == 21
+
+
+def test_a_family_past_the_bound_is_refused_before_any_code_is_issued(
+    printer: httpx.Client, issuer: tuple[StandInIssuer, AppServer], audit_db: Path
+) -> None:
+    issuer[0].dependents = many_dependents(MAX_FAMILY_MEMBERS + 1)
+
+    response = printer.post("/v1/print/family", headers=_auth(CITIZEN_TOKEN))
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request"
+    assert f"{MAX_FAMILY_MEMBERS + 1} family members" in response.json()["message"]
+    assert [path for path, _ in issuer[0].calls] == ["family"]
+    assert _audit_rows(audit_db) == []
+
+
+def test_the_family_sheet_leaves_out_the_guardians_own_code(
+    printer: httpx.Client, issuer: tuple[StandInIssuer, AppServer], audit_db: Path
+) -> None:
+    response = printer.post("/v1/print/family", headers=_auth(CITIZEN_TOKEN))
+
+    assert response.status_code == 200, response.text
+    guardian = pseudonymous_subject(CITIZEN_ID, TEST_SUBJECT_SECRET)
+    assert guardian not in {row["subject"] for row in _audit_rows(audit_db)}
+    assert "me" not in [path for path, _ in issuer[0].calls]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import shutil
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +17,12 @@ import httpx
 import pytest
 import redis
 from PIL import Image
+from sqlmodel import select
 
 from healthcode import ErrorCode, StatusColour, TrustStore, decode_image, verify_credential
 from healthcode.verify import VerificationResult
 from issuers.auth import Role
+from issuers.models import AuditEntry, IssuedCode
 from issuers.revocation import RedisRevocationChecker
 from offline.app import create_app
 from offline.settings import OfflineSettings
@@ -44,10 +47,9 @@ def issuer(tmp_path: Path, redis_url: str) -> Iterator[IssuerService]:
 
 @pytest.fixture
 def printer(issuer: IssuerService, tmp_path: Path) -> Iterator[httpx.Client]:
+    # No HC_OFFLINE_ISSUER_NAMES: the issuer's answer names it.
     settings = OfflineSettings(
-        issuer_url=issuer.url,
-        audit_database_url=f"sqlite:///{tmp_path / 'offline-audit.db'}",
-        issuer_names={"cn-sc": "四川省卫生健康委员会"},
+        issuer_url=issuer.url, audit_database_url=f"sqlite:///{tmp_path / 'offline-audit.db'}"
     )
     with (
         serve(create_app(settings)) as server,
@@ -100,6 +102,58 @@ def test_printed_green_code_is_revoked_when_the_citizen_turns_red(
     with sqlite3.connect(tmp_path / "offline-audit.db") as db:
         rows = db.execute("SELECT actor_role, action, subject FROM offline_print_audit").fetchall()
     assert rows == [("citizen", "print_me", issuer.subject(id_number))]
+
+
+def test_print_audit_joins_the_issuers_audit_by_actor_and_jti(
+    issuer: IssuerService, printer: httpx.Client, tmp_path: Path
+) -> None:
+    guardian, child = citizen_number(51), citizen_number(52)
+    issuer.register(guardian, "李建国", phone="13800000051")
+    issuer.register(child, "李小明")
+    headers = issuer.citizen_headers(guardian)
+    bound = issuer.http.post(
+        "/v1/family", json={"id_number": child, "name": "李小明"}, headers=headers
+    )
+    assert bound.status_code == 201, bound.text
+
+    printed = printer.post("/v1/print/family", headers=headers)
+
+    assert printed.status_code == 200, printed.text
+    with sqlite3.connect(tmp_path / "offline-audit.db") as db:
+        ((actor, subject, jti),) = db.execute(
+            "SELECT actor, subject, jti FROM offline_print_audit"
+        ).fetchall()
+    # The guardian printed the child's code: the actor is the guardian, as the issuer says.
+    assert actor == f"citizen:{issuer.subject(guardian)}"
+    assert subject == issuer.subject(child)
+    with issuer.context.session() as session:
+        code = session.get(IssuedCode, jti)
+        assert code is not None
+        assert (code.subject, code.kind) == (subject, "offline")
+        entries = session.exec(
+            select(AuditEntry).where(
+                AuditEntry.actor == actor,
+                AuditEntry.subject == subject,
+                AuditEntry.action == "read_code:offline",
+            )
+        ).all()
+    assert [entry.at for entry in entries] == [code.issued_at]
+
+
+def test_the_sheet_names_the_issuer_from_its_own_answer(
+    issuer: IssuerService, printer: httpx.Client, tmp_path: Path
+) -> None:
+    id_number = citizen_number(61)
+    issuer.register(id_number, "周六")
+
+    printed = printer.post("/v1/print/me", headers=issuer.citizen_headers(id_number))
+
+    assert printed.status_code == 200, printed.text
+    (tmp_path / "me.pdf").write_bytes(printed.content)
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "me.pdf"), "-"], check=True, capture_output=True, text=True
+    ).stdout
+    assert f"{issuer.settings.issuer_name} (cn-sc)" in text
 
 
 def test_guardian_prints_a_family_sheet_and_counter_staff_a_walk_in(

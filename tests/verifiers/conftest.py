@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -15,8 +16,9 @@ from healthcode import IssuerEntry, ReasonCode, SigningKey, StatusColour, Truste
 from healthcode.idnumber import make_id_number
 from tests.servers import AppServer
 from tests.verifiers.standin import Citizen, StandInIssuer
-from verifiers.app import create_app
+from verifiers.app import MAX_SCAN_BODY, answer_scan, create_app, scans_first
 from verifiers.auth import Role
+from verifiers.fastpath import scan_protocol
 from verifiers.settings import VerifierSettings
 from verifiers.trustsource import LocalTrustSource
 
@@ -144,15 +146,27 @@ class RunningCheckpoint:
         return httpx.get(self.url + path, headers=headers, timeout=10, **kwargs)
 
 
-def start_checkpoint(settings: VerifierSettings, trust_store: TrustStore) -> RunningCheckpoint:
-    app = create_app(settings, trust_source=LocalTrustSource(trust_store))
+def start_checkpoint(
+    settings: VerifierSettings, trust_store: TrustStore | None, *, fast_path: bool = False
+) -> RunningCheckpoint:
+    """A checkpoint on a free port; `trust_store` None: the trust source its settings name.
+
+    With `fast_path` it is served as `python -m verifiers` serves it: scans answered inside
+    uvicorn's protocol (verifiers.fastpath), everything else by the app behind `scans_first`.
+    """
+    trust_source = LocalTrustSource(trust_store) if trust_store is not None else None
+    app = create_app(settings, trust_source=trust_source)
     service = app.state.service
     _, device_token = service.auth.add_device("east gate scanner 1")
     service.auth.add_user("staff1", STAFF_PASSWORD, Role.STAFF)
     service.auth.add_user("official1", OFFICIAL_PASSWORD, Role.OFFICIAL)
     staff_token, _ = service.auth.login("staff1", STAFF_PASSWORD)
     official_token, _ = service.auth.login("official1", OFFICIAL_PASSWORD)
-    server = AppServer(app)
+    if fast_path:
+        protocol = scan_protocol(functools.partial(answer_scan, service), MAX_SCAN_BODY)
+        server = AppServer(scans_first(app), http=protocol)
+    else:
+        server = AppServer(app)
     return RunningCheckpoint(server, app, device_token, staff_token, official_token)
 
 

@@ -247,7 +247,12 @@ def test_assisted_lookup_needs_staff_and_is_audited(
     assert sc.issuer.lookups[-1]["assisted"] is True
     audits = checkpoint.service.scan_log.audit_records()
     assisted = [a for a in audits if a.action == "assisted"]
-    assert [a.actor for a in assisted] == ["staff1"]
+    # The device's refused attempt is on record too.
+    device = checkpoint.service.auth.authenticate(checkpoint.device_token).actor
+    assert [(a.actor, a.detail) for a in assisted] == [
+        (device, "error=forbidden"),
+        ("staff1", "result=green error=-"),
+    ]
     assert _no_raw_ids(audits)
 
 
@@ -315,7 +320,32 @@ def test_revocation_published_in_redis_counts_before_the_sync(
         client = redis.Redis.from_url(redis_url)
         client.sadd("hc:revoked:cn-sc", credential.jti)
         client.close()
+        # The background job copies the set into memory (here by hand: no background tasks).
+        assert running.service.refresh_published_revocations()
         answer = running.post("/v1/scan", json={"text": text}).json()
         assert answer["error"] == "revoked"
+    finally:
+        running.server.stop()
+
+
+def test_unconfirmed_status_is_not_shown_like_a_forgery(
+    make_settings: MakeSettings, trust_store: TrustStore, sc: Province, bj: Province
+) -> None:
+    # Never synced: no revocation data, so a genuine code's status cannot be confirmed.
+    running = start_checkpoint(make_settings(hotline="12320"), trust_store)
+    try:
+        answer = running.post("/v1/scan", json={"text": phone_code(sc)}).json()
+        assert answer["display"] == "unconfirmed"
+        assert answer["error"] == "status_unconfirmed"
+        assert answer["issuer_name"] == "四川省 Sichuan"
+        assert [(item["check"], item["within_policy"]) for item in answer["unchecked"]] == [
+            ("revocation", False)
+        ]
+        forged = phone_code(sc).removesuffix(phone_code(sc)[-6:]) + "000000"
+        assert running.post("/v1/scan", json={"text": forged}).json()["display"] == "error"
+        assert [r.result for r in running.service.scan_log.scans()] == ["unconfirmed", "error"]
+        status = running.get("/v1/status").json()
+        assert status["hotline"] == "12320"
+        assert status["result_display_s"] == 5.0
     finally:
         running.server.stop()

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
 
 from healthcode.errors import ErrorCode, RequestError
-from verifiers.auth import Authenticator, Device, Role, StaffUser, check_password, hash_password
+from healthcode.server.security import sign_token
+from verifiers.auth import (
+    Authenticator,
+    Device,
+    LoginThrottle,
+    LoginThrottled,
+    Role,
+    StaffSession,
+    StaffUser,
+    check_password,
+    hash_password,
+)
 from verifiers.scanlog import make_engine
 
 NOW = 1_790_000_000.0
@@ -50,15 +62,85 @@ def test_sessions_expire_and_stop_for_disabled_users(auth: Authenticator) -> Non
     with pytest.raises(RequestError) as expired:
         auth.authenticate(token, now=NOW + 3601)
     assert expired.value.code is ErrorCode.TOKEN_EXPIRED
+    auth.set_disabled("official1", True)
     with Session(auth.engine) as session:
         user = session.get(StaffUser, "official1")
         assert user is not None
-        user.disabled = True
-        session.add(user)
-        session.commit()
+        assert user.disabled
     with pytest.raises(RequestError) as disabled:
         auth.authenticate(token, now=NOW + 10)
     assert disabled.value.code is ErrorCode.UNAUTHENTICATED
+    with pytest.raises(RequestError):
+        auth.login("official1", "official-password-1", now=NOW + 20)
+    # Re-enabling allows new logins, but the sessions the disabling ended stay ended.
+    auth.set_disabled("official1", False)
+    with pytest.raises(RequestError) as still_ended:
+        auth.authenticate(token, now=NOW + 30)
+    assert still_ended.value.code is ErrorCode.UNAUTHENTICATED
+    fresh, _ = auth.login("official1", "official-password-1", now=NOW + 40)
+    assert auth.authenticate(fresh, now=NOW + 50).actor == "official1"
+    with pytest.raises(RequestError) as unknown:
+        auth.set_disabled("nobody", True)
+    assert unknown.value.code is ErrorCode.NOT_FOUND
+
+
+def test_logout_ends_the_session_on_the_server(auth: Authenticator) -> None:
+    auth.add_user("staff1", "staff-password-1", Role.STAFF)
+    first, _ = auth.login("staff1", "staff-password-1")
+    second, _ = auth.login("staff1", "staff-password-1")
+    principal = auth.authenticate(first)
+    assert principal.session_id is not None
+    assert auth.logout(principal) is True
+    with pytest.raises(RequestError) as ended:
+        auth.authenticate(first)
+    assert ended.value.code is ErrorCode.UNAUTHENTICATED
+    # Only that session: the same user's other login goes on.
+    assert auth.authenticate(second).actor == "staff1"
+    device_id, device_token = auth.add_device("gate 9")
+    assert auth.logout(auth.authenticate(device_token)) is False
+    assert auth.authenticate(device_token).actor == device_id
+
+
+def test_session_token_without_a_session_id_is_refused(auth: Authenticator) -> None:
+    """A token signed with the right key but naming no recorded session cannot be used."""
+    auth.add_user("staff1", "staff-password-1", Role.STAFF)
+    for claims in ({"u": "staff1", "r": "staff"}, {"u": "staff1", "r": "staff", "sid": "made-up"}):
+        token = "hcs_" + sign_token(claims, b"s" * 32, prefix="s1", lifetime_s=600)
+        with pytest.raises(RequestError) as refused:
+            auth.authenticate(token)
+        assert refused.value.code is ErrorCode.UNAUTHENTICATED
+
+
+def test_expired_sessions_are_purged(auth: Authenticator) -> None:
+    auth.add_user("staff1", "staff-password-1", Role.STAFF)
+    auth.login("staff1", "staff-password-1", now=NOW)
+    auth.login("staff1", "staff-password-1", now=NOW + 86400 * 3)
+    moment = datetime.fromtimestamp(NOW + 86400 * 2 + 3600, UTC)
+    assert auth.purge_sessions(now=moment) == 1
+    with Session(auth.engine) as session:
+        assert len(list(session.exec(select(StaffSession)))) == 1
+
+
+def test_login_throttle_per_user_and_address() -> None:
+    throttle = LoginThrottle(max_failures=3, window_s=60)
+    for second in range(3):
+        throttle.check("staff1", "10.0.0.1", NOW + second)
+        throttle.failed("staff1", "10.0.0.1", NOW + second)
+    with pytest.raises(LoginThrottled) as caught:
+        throttle.check("staff1", "10.0.0.2", NOW + 10)
+    assert caught.value.code is ErrorCode.RATE_LIMITED
+    assert caught.value.retry_after == 50  # the oldest failure leaves the window at NOW + 60
+    throttle.check("staff1", "10.0.0.1", NOW + 60.5)  # the window has passed
+    # Per address: four times the per-user limit, whichever usernames are tried.
+    for index in range(12):
+        throttle.check(f"user{index}", "10.0.0.9", NOW + 100)
+        throttle.failed(f"user{index}", "10.0.0.9", NOW + 100)
+    with pytest.raises(LoginThrottled):
+        throttle.check("someone-else", "10.0.0.9", NOW + 101)
+    throttle.check("someone-else", "10.0.0.10", NOW + 101)
+    # A success clears the user's count (not the address's).
+    throttle.succeeded("staff1")
+    throttle.check("staff1", "10.0.0.1", NOW + 61)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 
 from healthcode import jwks_document
 from healthcode.cli import main
+from healthcode.errors import HealthcodeError
 from tests.verifiers.conftest import Province
 from verifiers.auth import Authenticator
 from verifiers.scanlog import ScanLog, make_engine
@@ -66,9 +67,62 @@ def test_purge_scans(env: str, capsys: pytest.CaptureFixture[str]) -> None:
     }
     new = {**old, "scanned_at": datetime.now(UTC)}
     log.record_scans([old, new])
+    log.audit(actor="staff1", action="assisted", at=datetime.now(UTC) - timedelta(days=200))
     assert main(["checkpoint", "purge-scans"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"deleted": 1, "retention_days": 28}
+    assert json.loads(capsys.readouterr().out) == {
+        "deleted": 1,
+        "retention_days": 28,
+        "audit_deleted": 1,
+        "audit_retention_days": 180,
+    }
     assert len(log.scans()) == 1
+    assert [a.action for a in log.audit_records()] == ["purge"]
+
+
+def test_list_devices_never_prints_tokens(env: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["checkpoint", "add-device", "--name", "north gate"]) == 0
+    assert main(["checkpoint", "add-device", "--name", "南门 2"]) == 0
+    created = [json.loads(line) for line in capsys.readouterr().out.splitlines()[::2]]
+    assert main(["checkpoint", "revoke-device", created[0]["device_id"]]) == 0
+    capsys.readouterr()
+    assert main(["checkpoint", "list-devices"]) == 0
+    out = capsys.readouterr().out
+    listed = [json.loads(line) for line in out.splitlines()]
+    assert [(d["device_id"], d["name"]) for d in listed] == [
+        (created[0]["device_id"], "north gate"),
+        (created[1]["device_id"], "南门 2"),
+    ]
+    assert listed[0]["revoked_at"] is not None
+    assert listed[1]["revoked_at"] is None
+    assert all(item["token"] not in out for item in created)
+    assert "sha256" not in out
+
+
+def test_disable_and_enable_user(
+    env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STAFF_PASSWORD", "staff-password-99")
+    base = ["checkpoint", "add-user", "s1", "--role", "staff", "--password-env", "STAFF_PASSWORD"]
+    assert main(base) == 0
+    auth = Authenticator(make_engine(env), b"x" * 32, 60)
+    token, _ = auth.login("s1", "staff-password-99")
+    assert main(["checkpoint", "disable-user", "s1"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
+        "username": "s1",
+        "disabled": True,
+    }
+    fresh = Authenticator(make_engine(env), b"x" * 32, 60)  # another process: no cache
+    with pytest.raises(HealthcodeError):
+        fresh.authenticate(token)
+    with pytest.raises(HealthcodeError):
+        fresh.login("s1", "staff-password-99")
+    assert main(["checkpoint", "enable-user", "s1"]) == 0
+    assert fresh.login("s1", "staff-password-99")[1].value == "staff"
+    with pytest.raises(HealthcodeError):
+        fresh.authenticate(token)  # the disabled account's old sessions stay ended
+    assert main(["checkpoint", "disable-user", "nobody"]) == 1
+    actions = [a.action for a in ScanLog(auth.engine, "x").audit_records()]
+    assert actions == ["add_user", "disable_user", "enable_user"]
 
 
 def test_sync_revocations(

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from healthcode import StatusColour, TrustStore, encode_numeric, new_credential
+from healthcode import CodeKind, StatusColour, TrustStore, encode_numeric, new_credential
 from healthcode.jws import sign_credential
 from tests.servers import AppServer, RedisServer
-from tests.verifiers.conftest import SC_GREEN, MakeSettings, Province, start_checkpoint
+from tests.simulators import TrustRegistrySimulator
+from tests.verifiers.conftest import SC_GREEN, MakeSettings, Province, entry, start_checkpoint
 from verifiers.app import CheckpointService
-from verifiers.trustsource import LocalTrustSource
+from verifiers.trustsource import LocalTrustSource, RegistryTrustSource
 
 
 @pytest.fixture
@@ -22,7 +29,12 @@ def own_redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-def _code(province: Province, now: float | None = None) -> tuple[str, str]:
+def _code(
+    province: Province,
+    now: float | None = None,
+    kind: CodeKind = CodeKind.PHONE,
+    lifetime_s: int | None = None,
+) -> tuple[str, str]:
     credential = new_credential(
         issuer=province.issuer.issuer_id,
         subject="c3ViamVjdC1wc2V1ZG9ueW0tMDE",
@@ -30,6 +42,8 @@ def _code(province: Province, now: float | None = None) -> tuple[str, str]:
         masked_name="张*丰",
         id_tail=SC_GREEN[-4:],
         now=now,
+        kind=kind,
+        lifetime_s=lifetime_s,
     )
     return encode_numeric(sign_credential(credential, province.issuer.key)), credential.jti
 
@@ -63,11 +77,29 @@ def test_offline_qr_verifies_and_id_card_is_refused(
         status = running.get("/v1/status").json()
         assert status["offline"] is True
         assert status["revocations"]["cn-sc"]["last_error"].startswith("ConnectError")
+        as_of = running.service.revocations.state("cn-sc").as_of
+        assert status["offline_since"] == as_of
+
+        # Offline but within the staleness bound: still green, and the answer says so.
+        offline = running.post("/v1/scan", json={"text": text}).json()
+        assert offline["display"] == "green"
+        assert offline["unchecked"] == [
+            {
+                "check": "revocation_sync",
+                "since": as_of,
+                "age_s": offline["unchecked"][0]["age_s"],
+                "within_policy": True,
+                "text": {
+                    "en": "offline: revocation data from the last sync",
+                    "zh": "离线：使用上次同步的作废数据",
+                },
+            }
+        ]
+        assert 0 <= offline["unchecked"][0]["age_s"] < 60
 
         # Past the freshness bound the same code is never green: status_unconfirmed.
-        as_of = running.service.revocations.state("cn-sc").as_of
         late = running.service.checkpoint.verify_text(text, now=as_of + 901).to_json()
-        assert late["display"] == "error"
+        assert late["display"] == "unconfirmed"
         assert late["error"] == "status_unconfirmed"
         assert late["unchecked"][0]["check"] == "revocation"
         assert late["unchecked"][0]["since"] == as_of
@@ -125,3 +157,174 @@ def test_catches_up_by_itself_when_the_network_returns(
             restarted.stop()
     finally:
         running.server.stop()
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[str]:
+    """A TCP listener that accepts connections and never answers: a black-holed Redis."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                connection, _ = listener.accept()
+                held.append(connection)  # kept open, never read, never answered
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    finally:
+        stop.set()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def test_black_holed_redis_never_holds_up_a_scan(
+    make_settings: MakeSettings, trust_store: TrustStore, sc: Province
+) -> None:
+    with black_hole() as redis_url:
+        settings = make_settings(
+            redis_url=redis_url,
+            revocation_redis_url=redis_url,
+            background_tasks=True,
+            revocation_mirror_interval_s=0.2,
+        )
+        running = start_checkpoint(settings, trust_store)
+        try:
+            revocations = running.service.revocations
+            _wait_for(lambda: all(revocations.state(i) for i in ("cn-sc", "cn-bj")))
+            _wait_for(lambda: revocations.state("cn-sc").as_of is not None)  # type: ignore[union-attr]
+            codes = [_code(sc)[0] for _ in range(20)]
+            started = time.monotonic()
+            answers = [running.post("/v1/scan", json={"text": text}).json() for text in codes]
+            elapsed = time.monotonic() - started
+            assert [answer["display"] for answer in answers] == ["green"] * 20
+            for answer in answers:
+                assert answer["checks"]["revocation"] == "passed"
+                (item,) = answer["unchecked"]
+                assert item["check"] == "published_revocations"
+                assert item["within_policy"] is True
+                assert "last sync" in item["text"]["en"]
+            # Blocking on Redis cost >= 0.2 s a scan (4 s here); the copy costs nothing.
+            assert elapsed < 2.0, elapsed
+            status = running.get("/v1/status").json()
+            assert status["offline"] is True
+            assert status["published_revocations"]["current"] is False
+        finally:
+            running.server.stop()
+
+
+def test_registry_issuers_and_redis_down_then_back(
+    make_settings: MakeSettings, tmp_path: Path, sc: Province, bj: Province, own_redis: RedisServer
+) -> None:
+    """Acceptance: every source stops; QR and printed codes verify, ID-card reads are refused,
+    the answers say what could not be checked since when; then it all catches up by itself."""
+    simulator = TrustRegistrySimulator(now=datetime.now(UTC))
+    simulator.issuers = [
+        entry(sc.issuer, sc.url, "四川省 Sichuan"),
+        entry(bj.issuer, bj.url, "北京市 Beijing"),
+    ]
+    simulator.publish()
+    registry = AppServer(simulator.app())
+    pinned = tmp_path / "root.json"
+    pinned.write_text(json.dumps(simulator.pinned_root))
+    settings = make_settings(
+        registry_url=registry.url,
+        pinned_root=pinned,
+        redis_url=own_redis.url,
+        revocation_redis_url=own_redis.url,
+        background_tasks=True,
+        revocation_sync_interval_s=0.3,
+        revocation_mirror_interval_s=0.2,
+    )
+    running = start_checkpoint(settings, None)
+    restarted: list[AppServer] = []
+    try:
+        service = running.service
+        assert isinstance(service.trust_source, RegistryTrustSource)
+
+        def online() -> bool:
+            status = running.get("/v1/status").json()
+            return status["offline"] is False and set(status["revocations"]) == {"cn-sc", "cn-bj"}
+
+        _wait_for(online)
+        phone, phone_jti = _code(sc)
+        printed, _ = _code(sc, kind=CodeKind.OFFLINE, lifetime_s=7 * 86400)
+        for text in (phone, printed):
+            answer = running.post("/v1/scan", json={"text": text}).json()
+            assert (answer["display"], answer["unchecked"]) == ("green", [])
+
+        for server in (registry, sc.server, bj.server):
+            server.stop()
+        own_redis.stop()
+        down_at = time.time()  # everything was reachable until shortly before
+
+        def offline_everywhere() -> bool:
+            status = running.get("/v1/status").json()
+            return (
+                status["trust_list"]["offline_since"] is not None
+                and all(r["last_error"] for r in status["revocations"].values())
+                and status["published_revocations"]["current"] is False
+            )
+
+        _wait_for(offline_everywhere)
+        status = running.get("/v1/status").json()
+        assert status["offline"] is True
+        assert status["offline_since"] <= down_at
+        as_of = service.revocations.state("cn-sc").as_of
+        for text, kind in ((phone, "phone"), (printed, "offline")):
+            response = running.post("/v1/scan", json={"text": text})
+            assert response.status_code == 200
+            answer = response.json()
+            assert answer["display"] == "green", answer
+            assert answer["kind"] == kind
+            assert answer["checks"]["revocation"] == "passed"
+            items = {item["check"]: item for item in answer["unchecked"]}
+            assert set(items) == {"revocation_sync", "published_revocations", "trust_list_sync"}
+            assert all(item["within_policy"] for item in items.values())
+            assert items["revocation_sync"]["since"] == as_of
+            assert items["trust_list_sync"]["since"] <= down_at
+            assert items["published_revocations"]["since"] <= down_at
+            assert all(item["text"]["zh"] and item["text"]["en"] for item in items.values())
+
+        refused = running.post("/v1/id-card", json={"id_number": SC_GREEN, "name": "张三丰"})
+        assert refused.status_code == 503
+        assert refused.json()["error"] == "unavailable_offline"
+
+        # Meanwhile the citizen's status changed at the issuer.
+        sc.issuer.revoked.append((phone_jti, int(time.time()) + 3600))
+        own_redis.restart()
+        restarted += [
+            AppServer(simulator.app(), port=registry.port),
+            AppServer(sc.issuer.app(), port=sc.server.port),
+            AppServer(bj.issuer.app(), port=bj.server.port),
+        ]
+        _wait_for(online)
+        assert service.trust_source.outage() is None
+        assert running.post("/v1/scan", json={"text": phone}).json()["error"] == "revoked"
+        back = running.post("/v1/scan", json={"text": printed}).json()
+        assert (back["display"], back["unchecked"]) == ("green", [])
+        assert (
+            running.post("/v1/id-card", json={"id_number": SC_GREEN, "name": "张三丰"}).json()[
+                "display"
+            ]
+            == "green"
+        )
+    finally:
+        running.server.stop()
+        for server in restarted:
+            server.stop()

@@ -7,11 +7,14 @@ from pathlib import Path
 import orjson
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from healthcode import IssuerEntry, SigningKey, TrustedKey
 from healthcode.errors import ErrorCode, VerificationError
 from healthcode.jws import sign_compact
 from healthcode.trust import KeyStatus, RevocationStatus
+from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 
 NOW = 1_790_000_000
@@ -144,22 +147,57 @@ def test_published_set_adds_revocations_but_never_freshness(
 ) -> None:
     client = redis.Redis.from_url(redis_url)
     client.sadd("hc:revoked:cn-sc", "p" * 22)
+    published = PublishedRevocations(redis.Redis.from_url(redis_url), carry_s=900)
     cache = RevocationCache(tmp_path, max_age_s=900)
+    # Not copied yet: the in-memory copy knows nothing (the scan path never asks Redis).
+    assert cache.checker(NOW, published).revocation_status("cn-sc", "p" * 22) is (
+        RevocationStatus.UNKNOWN
+    )
+    assert published.refresh(["cn-sc", "cn-bj"], now=NOW)
+    assert published.status.current
     # No synced data: a published jti is revoked, any other is still unknown.
-    assert cache.checker(NOW, client).revocation_status("cn-sc", "p" * 22) is (
+    assert cache.checker(NOW, published).revocation_status("cn-sc", "p" * 22) is (
         RevocationStatus.REVOKED
     )
-    assert cache.checker(NOW, client).revocation_status("cn-sc", "q" * 22) is (
+    assert cache.checker(NOW, published).revocation_status("cn-sc", "q" * 22) is (
+        RevocationStatus.UNKNOWN
+    )
+    assert cache.checker(NOW, published).revocation_status("cn-bj", "p" * 22) is (
         RevocationStatus.UNKNOWN
     )
     cache.apply(issuer, signed_list(issuer_key, seq=1), now=NOW)
-    assert cache.checker(NOW, client).revocation_status("cn-sc", "q" * 22) is (
+    assert cache.checker(NOW, published).revocation_status("cn-sc", "q" * 22) is (
         RevocationStatus.NOT_REVOKED
     )
     client.close()
-    # Redis gone: no news, the synced data answers.
-    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    assert cache.checker(NOW, dead).revocation_status("cn-sc", "p" * 22) is (
-        RevocationStatus.NOT_REVOKED
+
+
+def test_published_copy_keeps_what_it_saw_when_redis_forgets_or_fails(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.sadd("hc:revoked:cn-sc", "p" * 22, "r" * 22)
+    published = PublishedRevocations(redis.Redis.from_url(redis_url), carry_s=900)
+    assert published.refresh(["cn-sc"], now=NOW)
+    # Redis restarted empty (or mid-rebuild): what was seen stays revoked for carry_s.
+    client.delete("hc:revoked:cn-sc")
+    client.sadd("hc:revoked:cn-sc", "s" * 22)
+    assert published.refresh(["cn-sc"], now=NOW + 600)
+    assert published.is_revoked("cn-sc", "p" * 22)
+    assert published.is_revoked("cn-sc", "s" * 22)
+    assert published.refresh(["cn-sc"], now=NOW + 901)
+    assert not published.is_revoked("cn-sc", "p" * 22)
+    assert published.is_revoked("cn-sc", "s" * 22)
+    client.close()
+    # Redis gone: the copy stays as it was, and says since when it is not current.
+    dead = PublishedRevocations(
+        redis.Redis(
+            host="127.0.0.1", port=1, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+        ),
+        carry_s=900,
     )
-    dead.close()
+    assert not dead.refresh(["cn-sc"], now=NOW)
+    assert not dead.refresh(["cn-sc"], now=NOW + 5)
+    assert dead.status.failing_since == NOW
+    assert dead.status.synced_at is None
+    assert dead.status.last_error is not None
+    assert dead.status.last_error.startswith("ConnectionError")
+    assert not dead.is_revoked("cn-sc", "p" * 22)

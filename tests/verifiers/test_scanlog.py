@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from verifiers.scanlog import ScanLog, export_csv, make_engine
+from verifiers.settings import VerifierSettings
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -59,3 +60,23 @@ def test_purge_and_export_postgres(postgres_database_url: str) -> None:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM checkpoint_scans"))
         engine.dispose()
+
+
+def test_audit_records_are_purged_after_their_own_retention(tmp_path: Path) -> None:
+    log = ScanLog(make_engine(f"sqlite:///{tmp_path / 'scans.db'}"), "cp-1")
+    for days in (400, 181, 179, 30):
+        log.audit(actor="staff1", action="assisted", at=NOW - timedelta(days=days))
+    assert log.purge_audit(retention_days=180, now=NOW) == 2
+    assert [round((NOW - _utc(a.at)).days) for a in log.audit_records()] == [179, 30]
+    with pytest.raises(ValueError, match="retention_days"):
+        log.purge_audit(retention_days=0)
+
+
+def test_audit_retention_below_six_months_is_refused() -> None:
+    VerifierSettings(demo_mode=True, audit_retention_days=180)
+    with pytest.raises(ValueError, match="audit_retention_days"):
+        VerifierSettings(demo_mode=True, audit_retention_days=28)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

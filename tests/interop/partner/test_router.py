@@ -36,6 +36,7 @@ from healthcode.server import create_base_app
 from healthcode.trust import IssuerStatus, RevocationStatus
 from healthcode.verify import VerificationResult
 from interop.partner import create_partner_router, make_client_assertion
+from interop.partner.guard import RedisPartnerGuard
 from tests.servers import AppServer, free_port
 
 SECRET = b"partner-test-subject-secret-0123"
@@ -50,10 +51,13 @@ class SichuanBackend:
     issuer_id: str = "cn-sc"
     audits: list[dict[str, str | None]] = field(default_factory=list)
 
-    def lookup_status(self, resident: ResidentId, *, partner: str, purpose: str) -> str:
+    issued: int = 0
+
+    def lookup_status(self, resident: ResidentId, *, name: str, partner: str, purpose: str) -> str:
         subject = pseudonymous_subject(resident, SECRET)
-        if subject != pseudonymous_subject(SC_CITIZEN, SECRET):
+        if subject != pseudonymous_subject(SC_CITIZEN, SECRET) or name != "张三丰":
             raise RequestError(ErrorCode.NOT_FOUND, "no such citizen")
+        self.issued += 1
         credential = new_credential(
             issuer=self.issuer_id,
             subject=subject,
@@ -140,6 +144,7 @@ class PartnerApi:
     ) -> None:
         self.backend = SichuanBackend(backend_key or federation.sc_key)
         served_trust = trust or federation.trust
+        options.setdefault("revocation_checker", RevokedJtis(set()))
         port = free_port()
         self.audience = audience or f"http://127.0.0.1:{port}/partner/v1"
         app: FastAPI = create_base_app(title="cn-sc partner API (test)")
@@ -212,7 +217,7 @@ def test_status_lookup_returns_a_credential_that_verifies(api: PartnerApi) -> No
 def test_status_lookup_refusals_reveal_nothing(api: PartnerApi) -> None:
     other = make_id_number("510104", __import__("datetime").date(1960, 5, 6), 333)
     unknown = api.http.post(
-        "/status", json={"id_number": other, "purpose": "p"}, headers=api.bearer()
+        "/status", json={"id_number": other, "name": "张三丰", "purpose": "p"}, headers=api.bearer()
     )
     wrong_name = api.http.post(
         "/status",
@@ -223,16 +228,119 @@ def test_status_lookup_refusals_reveal_nothing(api: PartnerApi) -> None:
     assert unknown.json()["error"] == wrong_name.json()["error"] == "not_found"
     broken = SC_CITIZEN[:-1] + ("0" if SC_CITIZEN[-1] != "0" else "1")
     invalid = api.http.post(
-        "/status", json={"id_number": broken, "purpose": "p"}, headers=api.bearer()
+        "/status",
+        json={"id_number": broken, "name": "张三丰", "purpose": "p"},
+        headers=api.bearer(),
     )
     assert invalid.status_code == 422
     assert invalid.json()["error"] == "invalid_id_number"
     assert broken not in invalid.text
+    assert api.backend.issued == 0  # nothing was issued for a wrong name or number
     assert [a["action"] for a in api.backend.audits] == [
         "status:not_found",
         "status:not_found",
         "status:invalid_id_number",
     ]
+
+
+def test_status_lookup_requires_the_name(api: PartnerApi) -> None:
+    # §10.2: the name is required; without it a number alone would reveal a citizen's colour.
+    answer = api.http.post(
+        "/status", json={"id_number": SC_CITIZEN, "purpose": "p"}, headers=api.bearer()
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "invalid_request"
+    assert SC_CITIZEN not in answer.text
+    assert api.backend.issued == 0
+    # Authenticated, so the refusal is audited against the partner (§10.6).
+    assert api.backend.audits == [
+        {"actor": "cn-gd", "action": "status:invalid_request", "subject": None, "purpose": None}
+    ]
+
+
+def test_authenticated_refusals_are_audited(
+    make_api: Callable[..., PartnerApi], federation: Federation, redis_url: str
+) -> None:
+    moment = (time.time() // 60) * 60 + 30
+    api = make_api(redis_url, rate_limit_per_minute=3, clock=lambda: moment)
+    headers = api.bearer(now=moment)
+    assert api.http.get("/revocations", headers=headers).status_code == 200
+    assert api.http.get("/revocations", headers=headers).status_code == 401  # replay
+    assert api.http.get("/revocations", headers=api.bearer(now=moment)).status_code == 200
+    assert api.http.get("/revocations", headers=api.bearer(now=moment)).status_code == 429
+    bad_since = api.http.get("/revocations?since=x", headers=api.bearer(now=moment + 60))
+    assert bad_since.status_code in (422, 429)
+    suspended = [
+        replace(entry, status=IssuerStatus.SUSPENDED) if entry.id == "cn-gd" else entry
+        for entry in federation.trust.issuers.values()
+    ]
+    down = make_api(f"redis://127.0.0.1:{free_port()}/0")
+    assert down.http.get("/revocations", headers=down.bearer()).status_code == 503
+    gone = make_api(redis_url, trust=TrustStore(suspended))
+    assert gone.http.get("/revocations", headers=gone.bearer()).status_code == 401
+    assert [a["action"] for a in api.backend.audits][:4] == [
+        "revocations",
+        "revocations:assertion_replayed",
+        "revocations",
+        "revocations:rate_limited",
+    ]
+    assert all(a["actor"] == "cn-gd" for a in api.backend.audits)
+    assert [a["action"] for a in down.backend.audits] == ["revocations:upstream_unavailable"]
+    assert [a["action"] for a in gone.backend.audits] == ["revocations:assertion_invalid"]
+    # A forged assertion authenticates nobody: logged, not audited against a partner.
+    forged = make_api(redis_url)
+    forged.http.get("/revocations", headers=forged.bearer(SigningKey.generate()))
+    assert forged.backend.audits == []
+
+
+def test_flood_of_forged_assertions_is_refused_before_verification(
+    make_api: Callable[..., PartnerApi], redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import interop.partner.router as router_module
+
+    moment = (time.time() // 60) * 60 + 30
+    api = make_api(redis_url, failure_limit_per_minute=3, clock=lambda: moment)
+    stranger = SigningKey.generate()
+    codes = [
+        api.http.get("/revocations", headers=api.bearer(stranger)).status_code for _ in range(3)
+    ]
+    assert codes == [401, 401, 401]
+    verified: list[str] = []
+    real = router_module.verify_client_assertion
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        verified.append("x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(router_module, "verify_client_assertion", counting)
+    refused = api.http.get("/revocations", headers=api.bearer(stranger))
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "rate_limited"
+    assert verified == []  # no ES256 work for the flooding address
+    # Keys are scoped to the callee: another province on the same Redis is not affected.
+    other = RedisPartnerGuard(
+        redis_url, callee="cn-xx", limit_per_minute=1, failure_limit_per_minute=3
+    )
+    other.screen(client="127.0.0.1", now=moment)
+    other.admit(partner="cn-gd", jti="j" * 22, expires_at=int(moment) + 60, now=moment)
+    other.close()
+
+
+def test_no_redis_is_refused_outside_demo_mode(federation: Federation) -> None:
+    with pytest.raises(ValueError, match="needs redis_url"):
+        create_partner_router(
+            SichuanBackend(federation.sc_key),
+            trust=lambda: federation.trust,
+            redis_url=None,
+            audience="http://x/partner/v1",
+        )
+    assert create_partner_router(
+        SichuanBackend(federation.sc_key),
+        trust=lambda: federation.trust,
+        redis_url=None,
+        audience="http://x/partner/v1",
+        demo_mode=True,
+    )
 
 
 def test_assertion_signed_by_an_unlisted_key_is_invalid(api: PartnerApi) -> None:
@@ -421,7 +529,7 @@ def test_backend_credential_that_does_not_verify_is_not_relayed(
 ) -> None:
     # The backend signs with a key the trust list does not (yet) hold.
     api = make_api(redis_url, backend_key=SigningKey.generate())
-    body = {"id_number": SC_CITIZEN, "purpose": "p"}
+    body = {"id_number": SC_CITIZEN, "name": "张三丰", "purpose": "p"}
     answer = api.http.post("/status", json=body, headers=api.bearer())
     assert answer.status_code == 503
     assert answer.json()["error"] == "upstream_unavailable"

@@ -11,7 +11,7 @@ import pytest
 from healthcode import ErrorCode, SigningKey, jwks_document, verify_credential
 from healthcode.keychange import make_revocation_request, make_rotation_request
 from healthcode.trust import IssuerStatus, KeyStatus
-from healthcode.trustlist import peek_payload
+from healthcode.trustlist import parse_time, peek_payload
 from tests.interop.conftest import Registry
 
 MakeToken = Callable[..., str]
@@ -119,9 +119,14 @@ def test_key_rotation_with_both_proofs(
     assert statuses == {old.kid: KeyStatus.RETIRED, new.kid: KeyStatus.ACTIVE}
     now = time.time() + 1
     assert verify_credential(make_token(key=new, now=now), trust, now).valid
-    # A code the old key signs after the rotation falls outside its window.
-    late = make_token(key=old, now=now + 5)
-    assert verify_credential(late, trust, now + 5).error is ErrorCode.KEY_NOT_VALID
+    # §7.4: the issuer signs with the new key only from use_from (verifiers learn it first),
+    # so the old key stays valid for codes issued until then, plus the skew; not after.
+    use_from = parse_time(answer.json()["use_from"], "use_from").timestamp()
+    assert use_from >= now - 1 + 300 - 2  # the default activation delay
+    until = use_from + 120
+    assert verify_credential(make_token(key=old, now=now + 5), trust, now + 5).valid
+    late = make_token(key=old, now=until + 1)
+    assert verify_credential(late, trust, until + 1).error is ErrorCode.KEY_NOT_VALID
     # The same request again is refused (the key is listed, the nonce used).
     assert registry.http.post("/v1/issuers/cn-sc/keys", json=request).status_code in (401, 409)
 

@@ -1,0 +1,131 @@
+"""Delivering one-time login codes: an SMS gateway's webhook, or the console in demo mode.
+
+`make_delivery(settings)` picks one: a webhook when `HC_ISSUER_OTP_WEBHOOK_URL` is set,
+else the console when demo mode is on, else none (the OTP endpoint then answers
+`upstream_unavailable`: a citizen cannot log in without a way to receive the code).
+
+The webhook is called from a background thread, so a registered phone's answer takes as long as
+an unknown one's (the endpoint does not reveal who is registered) and a slow gateway never
+holds a request. The body is JSON: `{"phone", "code", "expires_at", "issuer", "text"}`, with
+`Authorization: Bearer <HC_ISSUER_OTP_WEBHOOK_TOKEN>` when a token is set; any 2xx is success.
+A failure is logged with the masked phone only, and the citizen asks for a new code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from typing import Protocol
+
+import httpx
+
+from issuers.settings import IssuerSettings
+
+logger = logging.getLogger("issuers.delivery")
+
+#: Codes waiting for the gateway; more are dropped (and logged) rather than held in memory.
+MAX_QUEUED = 1000
+
+
+def mask_phone(phone: str) -> str:
+    """The phone as logs show it: all but the last 4 digits starred."""
+    return "*" * max(0, len(phone) - 4) + phone[-4:]
+
+
+class CodeDelivery(Protocol):
+    """Sends a login code to a phone; `send` must not block on the network."""
+
+    def send(self, phone: str, code: str, expires_at: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ConsoleDelivery:
+    """Demo only: there is no SMS gateway, so the code goes to the console and the log."""
+
+    def send(self, phone: str, code: str, expires_at: int) -> None:
+        message = f"[demo] one-time login code for phone {mask_phone(phone)}: {code}"
+        print(message, flush=True)
+        logger.warning(message)
+
+    def close(self) -> None:
+        pass
+
+
+class WebhookDelivery:
+    """POSTs each code to an SMS gateway from a worker thread."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        issuer: str,
+        issuer_name: str,
+        token: str | None,
+        timeout_s: float,
+        lifetime_s: int,
+    ) -> None:
+        self.url = url
+        self._issuer = issuer
+        self._issuer_name = issuer_name
+        self._lifetime_min = max(1, lifetime_s // 60)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(timeout=timeout_s, headers=headers)
+        self._queue: queue.Queue[tuple[str, str, int] | None] = queue.Queue(MAX_QUEUED)
+        self._thread = threading.Thread(target=self._run, name="otp-webhook", daemon=True)
+        self._thread.start()
+
+    def send(self, phone: str, code: str, expires_at: int) -> None:
+        try:
+            self._queue.put_nowait((phone, code, expires_at))
+        except queue.Full:
+            logger.warning("one-time code for %s dropped: the SMS queue is full", mask_phone(phone))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            phone, code, expires_at = item
+            text = (
+                f"【{self._issuer_name}】您的登录验证码：{code}，{self._lifetime_min}分钟内有效。"
+                f" Your login code: {code} (valid {self._lifetime_min} min)."
+            )
+            body = {
+                "phone": phone,
+                "code": code,
+                "expires_at": expires_at,
+                "issuer": self._issuer,
+                "text": text,
+            }
+            try:
+                response = self._http.post(self.url, json=body)
+                response.raise_for_status()
+            except httpx.HTTPError as exc:
+                logger.warning(
+                    "one-time code for %s not delivered: the SMS gateway failed (%s)",
+                    mask_phone(phone),
+                    type(exc).__name__,
+                )
+
+    def close(self) -> None:
+        with contextlib.suppress(queue.Full):
+            self._queue.put(None, timeout=5)
+        self._thread.join(timeout=10)
+        self._http.close()
+
+
+def make_delivery(settings: IssuerSettings) -> CodeDelivery | None:
+    """The configured delivery: webhook, else console in demo mode, else None."""
+    if settings.otp_webhook_url:
+        token = settings.otp_webhook_token
+        return WebhookDelivery(
+            settings.otp_webhook_url,
+            issuer=settings.issuer_id,
+            issuer_name=settings.issuer_name,
+            token=None if token is None else token.get_secret_value(),
+            timeout_s=settings.otp_webhook_timeout_s,
+            lifetime_s=settings.otp_lifetime_s,
+        )
+    if settings.demo_mode:
+        return ConsoleDelivery()
+    return None

@@ -1,0 +1,78 @@
+"""Rolling-window limits on logins: wrong one-time codes, codes sent, failed staff logins.
+
+Each counted event is an `AuthAttempt` row in the database, so every replica sees the same
+counts and a restart forgets nothing. A row holds a keyed HMAC of the phone number, username
+or client address (never the value) and a time; a check counts the rows of one key within the
+window and refuses with `rate_limited` (429, `Retry-After`) at the limit.
+
+The limits lock out an attacker and, by design, the victim too while the window lasts (a
+phone guessed at cannot log in for up to an hour): the price of a 6-digit code that cannot be
+brute-forced. Concurrent requests may overshoot a limit by the number in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from enum import StrEnum
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from healthcode.errors import ErrorCode, RequestError
+from issuers.models import AuthAttempt
+
+_KEY_CONTEXT = b"hc-attempt-v1:"
+
+
+class Scope(StrEnum):
+    """What is counted, and by what it is keyed."""
+
+    OTP_SENT_PHONE = "otp_sent:phone"
+    OTP_SENT_ADDRESS = "otp_sent:address"
+    OTP_FAILED_PHONE = "otp_failed:phone"
+    LOGIN_FAILED_ACCOUNT = "login_failed:account"
+    LOGIN_FAILED_ADDRESS = "login_failed:address"
+
+
+class LoginLimited(RequestError):
+    """Too many attempts within the window; `retry_after` seconds until one more is allowed."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message)
+        self.retry_after = max(1, retry_after)
+
+
+def attempt_key(secret: bytes, scope: Scope, value: str) -> str:
+    """The keyed HMAC a phone, username or address is counted under."""
+    message = _KEY_CONTEXT + f"{scope.value}:{value}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def check_limit(
+    session: Session, scope: Scope, key: str, *, limit: int, window_s: int, now: int, what: str
+) -> None:
+    """Raise `LoginLimited` if `key` has `limit` or more events within the window."""
+    since = now - window_s
+    count, oldest = session.exec(
+        select(func.count(), func.min(AuthAttempt.at)).where(
+            AuthAttempt.scope == scope.value,
+            AuthAttempt.key == key,
+            col(AuthAttempt.at) > since,
+        )
+    ).one()
+    if int(count) >= limit:
+        retry_after = int(oldest or now) + window_s - now
+        raise LoginLimited(f"too many {what}; try again in {max(1, retry_after)} s", retry_after)
+
+
+def record_attempt(session: Session, scope: Scope, key: str, *, now: int, window_s: int) -> None:
+    """Count one event of `key` (in the caller's transaction) and forget its expired ones."""
+    session.execute(
+        delete(AuthAttempt).where(
+            col(AuthAttempt.scope) == scope.value,
+            col(AuthAttempt.key) == key,
+            col(AuthAttempt.at) <= now - window_s,
+        )
+    )
+    session.add(AuthAttempt(scope=scope.value, key=key, at=now))
