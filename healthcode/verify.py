@@ -7,6 +7,7 @@ attacker's bytes are never decompressed unless they were signed by a trusted key
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -383,7 +384,7 @@ def _check_revocation(
     status = revocations.revocation_status(issuer_id, jti)
     as_of = getattr(revocations, "as_of", None)
     if isinstance(as_of, int | float):
-        notes.append(f"revocation data as of {_iso(as_of)}")
+        notes.append(_as_of_note(as_of))
     if status is RevocationStatus.REVOKED:
         raise VerificationError(
             ErrorCode.REVOKED, "the issuer revoked this code (the citizen's status changed)"
@@ -393,6 +394,12 @@ def _check_revocation(
             ErrorCode.STATUS_UNCONFIRMED,
             "revocation data is missing or too old to rule out a status change",
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _as_of_note(as_of: float) -> str:
+    # The same few sync times recur on every scan; formatting a date costs more than a lookup.
+    return f"revocation data as of {_iso(as_of)}"
 
 
 def _iso(epoch: float) -> str:

@@ -582,3 +582,14 @@ def test_partner_kid_shared_across_issuers_is_malformed(
             state.update(registry.publish(), NOW)
         assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
         assert "belongs to one issuer" in excinfo.value.message
+
+
+def test_list_naming_a_newer_root_than_held_is_refused(
+    registry: TrustRegistrySimulator, state: TrustListState
+) -> None:
+    # Signed by the held root's keys but claiming a root the verifier has not seen: it must
+    # fetch that root first (§7.2 item 6), not take the list on the old root's word.
+    with pytest.raises(TrustListError) as excinfo:
+        verify_trust_list(registry.publish(root_version=state.root.version + 1), state.root)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+    assert "update the root" in str(excinfo.value)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlmodel import Session
 
-from verifiers.scanlog import ScanLog, export_csv, make_engine
+from verifiers.scanlog import EXPORT_COLUMNS, ScanLog, ScanRecord, export_csv, make_engine
 from verifiers.settings import VerifierSettings
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -37,6 +38,27 @@ def _exercise(log: ScanLog) -> None:
     lines = "".join(export_csv(log.scans())).splitlines()
     assert lines[0] == "checkpoint_id,scanned_at,mode,actor,subject,id_tail,issuer,result,error"
     assert lines[1].startswith("cp-1,2026-10-04T")
+    # Rows written with the driver's executemany read back through the ORM exactly as written,
+    # to the microsecond, and alike rows written through SQLAlchemy compare with them.
+    odd = NOW - timedelta(hours=5, microseconds=123456)
+    log.record_scans([{**_record(0), "scanned_at": odd, "error": "bad_signature", "subject": None}])
+    with Session(log.engine) as session:
+        session.add(
+            ScanRecord(checkpoint_id="cp-1", scanned_at=odd, mode="qr", actor="orm", result="error")
+        )
+        session.commit()
+    written = [r for r in log.scans(since=odd - timedelta(microseconds=1)) if r.scanned_at]
+    assert len(written) == 2
+    for record in written:
+        assert record.scanned_at.replace(tzinfo=UTC) == odd
+    driver = next(r for r in written if r.actor == "dev-1")
+    assert (driver.error, driver.subject, driver.id_tail) == ("bad_signature", None, "123X")
+    assert log.scans(since=odd + timedelta(microseconds=1)) == []
+
+
+def test_insert_covers_every_column_but_the_id() -> None:
+    columns = [column.name for column in ScanRecord.__table__.columns]  # type: ignore[attr-defined]
+    assert sorted(columns) == sorted(["id", *EXPORT_COLUMNS])
 
 
 def test_purge_and_export_sqlite(tmp_path: Path) -> None:
