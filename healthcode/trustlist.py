@@ -819,6 +819,29 @@ def _trusted_key(raw: object, what: str) -> TrustedKey:
 # -- update rules -----------------------------------------------------------------------------
 
 
+def _newer_and_fresh(
+    what: str, offered: int, held: int | None, expires: datetime, expired: bool
+) -> bool:
+    """§7.6 for a signed document offered to a holder: False if it is the held version.
+
+    Raises TrustListError: rollback (an older version than held), expired (a freeze).
+    """
+    if held is not None and offered < held:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_ROLLBACK,
+            f"{what} version {offered} is older than the held version {held}",
+        )
+    if held is not None and offered == held:
+        return False
+    if expired:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_EXPIRED,
+            f"{what} version {offered} expired at {format_time(expires)} "
+            "(possible freeze attack)",
+        )
+    return True
+
+
 class TrustListState:
     """The verified root and trust list a client holds, and the rules to change them (§7.6).
 
@@ -891,24 +914,18 @@ class TrustListState:
         with self._lock:
             offered = verify_timestamp(document, self._root)
             held = self._timestamp
-            if held is not None and offered.version < held.version:
-                raise TrustListError(
-                    ErrorCode.TRUST_LIST_ROLLBACK,
-                    f"timestamp version {offered.version} is older than the held version "
-                    f"{held.version}",
-                )
-            if held is not None and offered.version == held.version:
-                return False
             # A timestamp naming an older list than the held one is the registry's schedule
             # lagging a publication by a tick: it still vouches for the time, and its removals
             # do not apply to the newer list (trust_store). The held list is never replaced by
             # it, so this is no rollback.
-            if offered.is_expired(now):
-                raise TrustListError(
-                    ErrorCode.TRUST_LIST_EXPIRED,
-                    f"timestamp version {offered.version} expired at "
-                    f"{format_time(offered.expires)} (possible freeze attack)",
-                )
+            if not _newer_and_fresh(
+                "timestamp",
+                offered.version,
+                held.version if held is not None else None,
+                offered.expires,
+                offered.is_expired(now),
+            ):
+                return False
             self._timestamp = offered
             self._store = None
             return True
@@ -944,20 +961,14 @@ class TrustListState:
         with self._lock:
             offered = verify_trust_list(document, self._root, limits=self.limits)
             held = self._trust_list
-            if held is not None and offered.version < held.version:
-                raise TrustListError(
-                    ErrorCode.TRUST_LIST_ROLLBACK,
-                    f"trust list version {offered.version} is older than the held version "
-                    f"{held.version}",
-                )
-            if held is not None and offered.version == held.version:
+            if not _newer_and_fresh(
+                "trust list",
+                offered.version,
+                held.version if held is not None else None,
+                offered.expires,
+                offered.is_expired(now),
+            ):
                 return False
-            if offered.is_expired(now):
-                raise TrustListError(
-                    ErrorCode.TRUST_LIST_EXPIRED,
-                    f"trust list version {offered.version} expired at "
-                    f"{format_time(offered.expires)} (possible freeze attack)",
-                )
             if self._root.is_expired(now):
                 raise TrustListError(
                     ErrorCode.TRUST_LIST_EXPIRED,

@@ -32,8 +32,7 @@ from offline.printing import (
     PrintAction,
     PrintJob,
     check_layout,
-    fetch_family_codes,
-    fetch_offline_code,
+    fetch_codes,
     render_and_audit,
 )
 from offline.settings import OfflineSettings
@@ -107,19 +106,14 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
         walk_in: dict[str, str] | None = None,
     ) -> Response:
         check_layout(action, layout)
-        if action is PrintAction.FAMILY:
-            codes = fetch_family_codes(client, token, issuer_names=settings.issuer_names)
-        else:
-            codes = [
-                fetch_offline_code(
-                    client,
-                    action,
-                    token,
-                    issuer_names=settings.issuer_names,
-                    dependent_ref=dependent_ref,
-                    walk_in=walk_in,
-                )
-            ]
+        codes = fetch_codes(
+            client,
+            action,
+            token,
+            issuer_names=settings.issuer_names,
+            dependent_ref=dependent_ref,
+            walk_in=walk_in,
+        )
         job = render_and_audit(
             codes,
             action=action,

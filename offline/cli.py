@@ -43,8 +43,7 @@ from offline.printing import (
     OutputFormat,
     PrintAction,
     check_layout,
-    fetch_family_codes,
-    fetch_offline_code,
+    fetch_codes,
     render_and_audit,
 )
 from offline.settings import OfflineSettings
@@ -164,19 +163,14 @@ def _fetch(
     walk_in = _walk_in(args.walk_in) if action is PrintAction.COUNTER else None
     url = args.issuer_url or settings.issuer_url
     with httpx.Client(base_url=url, timeout=settings.issuer_timeout_s) as client:
-        if action is PrintAction.FAMILY:
-            fetched = fetch_family_codes(client, token, issuer_names=settings.issuer_names)
-        else:
-            fetched = [
-                fetch_offline_code(
-                    client,
-                    action,
-                    token,
-                    issuer_names=settings.issuer_names,
-                    dependent_ref=args.dependent,
-                    walk_in=walk_in,
-                )
-            ]
+        fetched = fetch_codes(
+            client,
+            action,
+            token,
+            issuer_names=settings.issuer_names,
+            dependent_ref=args.dependent,
+            walk_in=walk_in,
+        )
     return action, fetched, actor_ref(token)
 
 

@@ -199,6 +199,30 @@ def fetch_offline_code(
     return _fetched(answer, issuer_names)
 
 
+def fetch_codes(
+    client: httpx.Client,
+    action: PrintAction,
+    bearer_token: str,
+    *,
+    issuer_names: Mapping[str, str],
+    dependent_ref: str | None = None,
+    walk_in: Mapping[str, str] | None = None,
+) -> list[FetchedCode]:
+    """The codes one print needs from the issuer: a family's, or the single one of `action`."""
+    if action is PrintAction.FAMILY:
+        return fetch_family_codes(client, bearer_token, issuer_names=issuer_names)
+    return [
+        fetch_offline_code(
+            client,
+            action,
+            bearer_token,
+            issuer_names=issuer_names,
+            dependent_ref=dependent_ref,
+            walk_in=walk_in,
+        )
+    ]
+
+
 def _dependent_refs(listing: Any) -> list[str]:
     """Refs from `GET /v1/family`: a list, or an object holding one, of {"dependent_ref"}."""
     if isinstance(listing, dict):

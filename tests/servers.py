@@ -17,6 +17,23 @@ import uvicorn
 from fastapi import FastAPI
 
 
+def redis_command(binary: str, port: int, directory: str | os.PathLike[str]) -> list[str]:
+    """A loopback-only redis-server that keeps nothing on disk (as the machines' own)."""
+    return [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        os.fspath(directory),
+    ]
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -45,19 +62,7 @@ class RedisServer:
             raise RuntimeError("redis-server is not installed; scripts/test installs it")
         self._dir = tempfile.mkdtemp(prefix="hc-redis-")
         self._process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self._dir,
-            ],
+            redis_command(binary, self.port, self._dir),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -27,7 +27,7 @@ from tests.issuers.conftest import (
     running_issuer,
 )
 from tests.issuers.helpers import SwitchableProxy, lab_csv, recent
-from tests.servers import RedisServer, free_port, wait_for_port
+from tests.servers import RedisServer, free_port, redis_command, wait_for_port
 
 
 @contextlib.contextmanager
@@ -36,19 +36,7 @@ def redis_on(port: int, directory: Path) -> Iterator[str]:
     binary = shutil.which("redis-server")
     assert binary is not None
     process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory),
-        ],
+        redis_command(binary, port, directory),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

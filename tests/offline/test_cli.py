@@ -49,6 +49,22 @@ def _audit_rows(audit_db: Path) -> list[dict[str, Any]]:
         return [dict(row) for row in db.execute("SELECT * FROM offline_print_audit ORDER BY id")]
 
 
+def _print_from_issuer(url: str, token_file: Path, *extra: str) -> int:
+    """`healthcode offline print --from-issuer` against `url` with a bearer token file."""
+    return main(
+        [
+            "offline",
+            "print",
+            "--from-issuer",
+            "--issuer-url",
+            url,
+            "--bearer-token-file",
+            str(token_file),
+            *extra,
+        ]
+    )
+
+
 def _token_file(tmp_path: Path, token: str) -> Path:
     path = tmp_path / "session.token"
     path.write_text(token + "\n")
@@ -229,18 +245,8 @@ def test_print_from_the_issuer_with_a_bearer_token_file(
 ) -> None:
     out = tmp_path / "me.png"
 
-    status = main(
-        [
-            "offline",
-            "print",
-            "--from-issuer",
-            "--issuer-url",
-            issuer[1].url,
-            "--bearer-token-file",
-            str(_token_file(tmp_path, CITIZEN_TOKEN)),
-            "--out",
-            str(out),
-        ]
+    status = _print_from_issuer(
+        issuer[1].url, _token_file(tmp_path, CITIZEN_TOKEN), "--out", str(out)
     )
 
     assert status == 0, capsys.readouterr().err
@@ -264,19 +270,8 @@ def test_print_a_family_sheet_from_the_issuer(
 ) -> None:
     out = tmp_path / "family.pdf"
 
-    status = main(
-        [
-            "offline",
-            "print",
-            "--from-issuer",
-            "--issuer-url",
-            issuer[1].url,
-            "--bearer-token-file",
-            str(_token_file(tmp_path, CITIZEN_TOKEN)),
-            "--family",
-            "--out",
-            str(out),
-        ]
+    status = _print_from_issuer(
+        issuer[1].url, _token_file(tmp_path, CITIZEN_TOKEN), "--family", "--out", str(out)
     )
 
     assert status == 0, capsys.readouterr().err
@@ -297,22 +292,15 @@ def test_counter_staff_print_a_walk_in_from_a_file(
     walk_in = tmp_path / "walk-in.json"
     walk_in.write_text(json.dumps({"id_number": WALK_IN_ID, "name": "赵老伯"}))
 
-    status = main(
-        [
-            "offline",
-            "print",
-            "--from-issuer",
-            "--issuer-url",
-            issuer[1].url,
-            "--bearer-token-file",
-            str(_token_file(tmp_path, STAFF_TOKEN)),
-            "--walk-in",
-            str(walk_in),
-            "--layout",
-            "card",
-            "--out",
-            str(tmp_path / "walk-in.pdf"),
-        ]
+    status = _print_from_issuer(
+        issuer[1].url,
+        _token_file(tmp_path, STAFF_TOKEN),
+        "--walk-in",
+        str(walk_in),
+        "--layout",
+        "card",
+        "--out",
+        str(tmp_path / "walk-in.pdf"),
     )
 
     assert status == 0
@@ -334,18 +322,8 @@ def test_a_refusal_by_the_issuer_prints_nothing(
 ) -> None:
     out = tmp_path / "me.pdf"
 
-    status = main(
-        [
-            "offline",
-            "print",
-            "--from-issuer",
-            "--issuer-url",
-            issuer[1].url,
-            "--bearer-token-file",
-            str(_token_file(tmp_path, "stolen-or-expired")),
-            "--out",
-            str(out),
-        ]
+    status = _print_from_issuer(
+        issuer[1].url, _token_file(tmp_path, "stolen-or-expired"), "--out", str(out)
     )
 
     assert status == 1
@@ -357,18 +335,11 @@ def test_a_refusal_by_the_issuer_prints_nothing(
 def test_an_unreachable_issuer_is_upstream_unavailable(
     tmp_path: Path, audit_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main(
-        [
-            "offline",
-            "print",
-            "--from-issuer",
-            "--issuer-url",
-            f"http://127.0.0.1:{free_port()}",
-            "--bearer-token-file",
-            str(_token_file(tmp_path, CITIZEN_TOKEN)),
-            "--out",
-            str(tmp_path / "me.pdf"),
-        ]
+    status = _print_from_issuer(
+        f"http://127.0.0.1:{free_port()}",
+        _token_file(tmp_path, CITIZEN_TOKEN),
+        "--out",
+        str(tmp_path / "me.pdf"),
     )
 
     assert status == 1
