@@ -836,8 +836,7 @@ def _newer_and_fresh(
     if expired:
         raise TrustListError(
             ErrorCode.TRUST_LIST_EXPIRED,
-            f"{what} version {offered} expired at {format_time(expires)} "
-            "(possible freeze attack)",
+            f"{what} version {offered} expired at {format_time(expires)} (possible freeze attack)",
         )
     return True
 
