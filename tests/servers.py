@@ -87,10 +87,23 @@ class RedisServer:
 class AppServer:
     """A FastAPI app served by uvicorn in a background thread on a free port."""
 
-    def __init__(self, app: Any, port: int | None = None, *, http: Any = "auto") -> None:
+    def __init__(
+        self,
+        app: Any,
+        port: int | None = None,
+        *,
+        http: Any = "auto",
+        timeout_keep_alive: int = 5,
+    ) -> None:
         self.port = port or free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", http=http
+            app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            http=http,
+            timeout_keep_alive=timeout_keep_alive,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -100,6 +113,10 @@ class AppServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def connections(self) -> list[Any]:
+        """The protocol objects of the connections the server holds open now."""
+        return list(self._server.server_state.connections)
 
     def stop(self) -> None:
         self._server.should_exit = True

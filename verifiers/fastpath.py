@@ -7,7 +7,9 @@ dicts and two socket writes (head, then body): about as much as the verification
 httptools protocol that answers a plain `POST /v1/scan` in the parser callbacks, with the same
 handler the ASGI route uses and one socket write; every other request, and any scan that is
 not plain (pipelined behind a request still being answered, `Expect: 100-continue`, an
-upgrade), goes through uvicorn and the app unchanged. ADR 0009 records why and what it costs.
+upgrade), goes through uvicorn and the app unchanged. Keep-alive timing and back-pressure
+(stop reading while the client is not reading its answers) follow uvicorn's. ADR 0009 records
+why and what it costs.
 
 The subclass relies on uvicorn's `HttpToolsProtocol` callbacks; the uvicorn versions it is
 known to work with are pinned in pyproject.toml and tests/verifiers/test_fastpath.py runs it in
@@ -52,8 +54,13 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
         _scan_body: list[bytes] | None = None
         _scan_size = 0
         _scan_authorization: str | None = None
+        #: True while reading is paused because answers are not being read by the client.
+        _paused_for_answers = False
 
         def on_headers_complete(self) -> None:
+            # A request is arriving: the connection is not idle. uvicorn cancels the idle
+            # timer once per packet; a packet of pipelined scans re-arms it per answer.
+            self._unset_keepalive_if_required()
             parser = self.parser
             if (
                 self.url == _SCAN_PATH
@@ -126,11 +133,28 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
                 self._log_access(status)
             if not keep_alive:
                 self.transport.close()
-            elif not self.transport.is_closing():
-                # As uvicorn does after each response: close an idle keep-alive connection.
-                self.timeout_keep_alive_task = self.loop.call_later(
-                    self.timeout_keep_alive, self.timeout_keep_alive_handler
-                )
+                return
+            if self.transport.is_closing():
+                return
+            if self.flow.write_paused:
+                # The client is not reading its answers: stop reading its requests until the
+                # transport drains (resume_writing), so answers never pile up in memory.
+                self._paused_for_answers = True
+                self.flow.pause_reading()
+            # As uvicorn does after each response: close an idle keep-alive connection.
+            self._unset_keepalive_if_required()
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._paused_for_answers:
+                self._paused_for_answers = False
+                # uvicorn pauses reading for its own reasons too (a pipelined request waiting
+                # for the app, a large body); leave those to uvicorn.
+                if (self.cycle is None or self.cycle.response_complete) and not self.pipeline:
+                    self.flow.resume_reading()
 
         def _log_access(self, status: int) -> None:
             client: Any = self.client

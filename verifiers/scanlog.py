@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, event, insert
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, select
 
 logger = logging.getLogger("verifiers.scanlog")
@@ -54,6 +55,18 @@ class AuditRecord(SQLModel, table=True):
 
 
 _EMPTY_SCAN: dict[str, Any] = {"subject": None, "id_tail": None, "issuer": None, "error": None}
+
+#: The length limit of each text column: values are cut to fit before they are buffered, so a
+#: long value (a device name, an issuer id) never makes PostgreSQL refuse a whole batch.
+_TEXT_LIMITS: tuple[tuple[str, int], ...] = tuple(
+    (column.name, column.type.length)
+    for column in ScanRecord.__table__.columns  # type: ignore[attr-defined]
+    if isinstance(getattr(column.type, "length", None), int)
+)
+
+#: Scan records held in memory at most while the database is unreachable (about 100 MB); past
+#: it the oldest are dropped and counted in the log, so an outage cannot exhaust memory.
+MAX_PENDING_SCANS = 200_000
 
 EXPORT_COLUMNS = (
     "checkpoint_id",
@@ -105,6 +118,8 @@ class ScanLog:
         self.engine = engine
         self.checkpoint_id = checkpoint_id
         self._pending: list[dict[str, Any]] = []
+        self.max_pending = MAX_PENDING_SCANS
+        self._dropped = 0  # records dropped since the last flush (buffer full)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
@@ -117,9 +132,12 @@ class ScanLog:
 
     def record_scans(self, records: Sequence[dict[str, Any]]) -> None:
         """Record scans (buffered if configured; else in one transaction, all or nothing)."""
-        rows = [{**_EMPTY_SCAN, **item, "checkpoint_id": self.checkpoint_id} for item in records]
+        rows = [
+            _fit({**_EMPTY_SCAN, **item, "checkpoint_id": self.checkpoint_id}) for item in records
+        ]
         with self._lock:
             self._pending.extend(rows)
+            self._bound_pending()
         if self._thread is None:
             self.flush()
 
@@ -128,16 +146,59 @@ class ScanLog:
         with self._write_lock:
             with self._lock:
                 rows, self._pending = self._pending, []
+                dropped, self._dropped = self._dropped, 0
+            if dropped:
+                logger.warning(
+                    "scan log buffer full (%d records): %d oldest scan records dropped; "
+                    "check the database connection",
+                    self.max_pending,
+                    dropped,
+                )
             if not rows:
                 return
             try:
                 # One executemany in one transaction: all rows or none.
                 with self.engine.begin() as connection:
                     _insert_scans(connection, rows)
+            except (DataError, IntegrityError):
+                # A value the database refuses: write row by row, so one bad record is
+                # dropped (and counted) instead of blocking every record after it forever.
+                self._insert_one_by_one(rows)
             except Exception:
-                with self._lock:  # keep them for the next attempt, in order
+                with self._lock:  # the database is unavailable: keep them, in order
                     self._pending[:0] = rows
+                    self._bound_pending()
                 raise
+
+    def _bound_pending(self) -> None:
+        # Called with self._lock held.
+        overflow = len(self._pending) - self.max_pending
+        if overflow > 0:
+            del self._pending[:overflow]
+            self._dropped += overflow
+
+    def _insert_one_by_one(self, rows: list[dict[str, Any]]) -> None:
+        refused: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            try:
+                with self.engine.begin() as connection:
+                    _insert_scans(connection, [row])
+            except (DataError, IntegrityError) as error:
+                # Count by the driver error's class only: its message can quote the values.
+                kind = type(error.orig).__name__
+                refused[kind] = refused.get(kind, 0) + 1
+            except Exception:
+                with self._lock:
+                    self._pending[:0] = rows[index:]
+                    self._bound_pending()
+                raise
+        if refused:
+            logger.error(
+                "%d of %d scan records refused by the database and dropped (%s)",
+                sum(refused.values()),
+                len(rows),
+                ", ".join(f"{kind}: {count}" for kind, count in sorted(refused.items())),
+            )
 
     def _flush_loop(self, interval_s: float) -> None:
         while not self._stop.wait(interval_s):
@@ -212,6 +273,15 @@ class ScanLog:
     def audit_records(self) -> list[AuditRecord]:
         with Session(self.engine) as session:
             return list(session.exec(select(AuditRecord).order_by(col(AuditRecord.id))))
+
+
+def _fit(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with each text value cut to its column's length."""
+    for name, limit in _TEXT_LIMITS:
+        value = row[name]
+        if value is not None and len(value) > limit:
+            row[name] = value[:limit]
+    return row
 
 
 def _insert_scans(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -234,3 +234,77 @@ def test_a_failing_handler_answers_500_and_closes() -> None:
         connection.close()
     finally:
         server.stop()
+
+
+async def _lifespan_only(scope: Any, receive: Any, send: Any) -> None:
+    """An app for protocol-level tests: the fast path answers every scan itself."""
+    assert scope["type"] == "lifespan"
+    while (await receive())["type"] != "lifespan.shutdown":
+        await send({"type": "lifespan.startup.complete"})
+    await send({"type": "lifespan.shutdown.complete"})
+
+
+def _constant_answer(authorization: str | None, body: bytes) -> Any:
+    return 200, ((b"content-type", b"application/json"),), b'{"display": "green"}' + b" " * 1000
+
+
+def test_pipelined_scans_leave_one_keep_alive_timer() -> None:
+    # Each answer re-arms the idle timer; a timer armed by an earlier answer in the same
+    # packet must not survive to close a connection that has been busy since.
+    server = AppServer(
+        _lifespan_only, http=scan_protocol(_constant_answer, 1024), timeout_keep_alive=1
+    )
+    try:
+        connection = Connection(server.port)
+        connection.send(scan_request(b'{"text": "x"}', "token") * 3)
+        for _ in range(3):
+            assert connection.read_response()[0] == 200
+        time.sleep(0.6)
+        connection.send(scan_request(b'{"text": "x"}', "token"))
+        assert connection.read_response()[0] == 200
+        # 1.3 s after the pipelined packet, 0.7 s after the last answer: still open.
+        time.sleep(0.7)
+        connection.send(scan_request(b'{"text": "x"}', "token"))
+        assert connection.read_response()[0] == 200
+        # And idle past the timeout it is closed, as uvicorn closes idle connections.
+        assert connection.closed_by_server()
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_a_client_that_does_not_read_stops_being_read() -> None:
+    # A client pipelining scans without reading the answers must not make the server buffer
+    # every answer: once the socket's write buffer is full the server stops reading.
+    server = AppServer(_lifespan_only, http=scan_protocol(_constant_answer, 1024))
+    try:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        sock.connect(("127.0.0.1", server.port))
+        sock.setblocking(False)
+        request = scan_request(b'{"text": "x"}', "token") * 100
+        sent, stalled_since = 0, None
+        deadline = time.monotonic() + 30
+        while sent < 64 * 1024 * 1024 and time.monotonic() < deadline:
+            try:
+                sent += sock.send(request)
+                stalled_since = None
+            except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                if time.monotonic() - stalled_since > 2:
+                    break
+                time.sleep(0.01)
+        (protocol,) = server.connections()
+        buffered = protocol.transport.get_write_buffer_size()
+        assert stalled_since is not None, f"the server read all {sent} bytes sent"
+        assert buffered < 1024 * 1024, f"{buffered} bytes of answers buffered"
+        # Reading the answers resumes the server: the connection still answers scans.
+        sock.setblocking(True)
+        sock.settimeout(10)
+        received = 0
+        while received < 64 * 1024:
+            received += len(sock.recv(65536))
+        sock.close()
+    finally:
+        server.stop()

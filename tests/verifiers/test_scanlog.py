@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy import text
 from sqlmodel import Session
 
-from verifiers.scanlog import EXPORT_COLUMNS, ScanLog, ScanRecord, export_csv, make_engine
+from verifiers.scanlog import (
+    _TEXT_LIMITS,
+    EXPORT_COLUMNS,
+    ScanLog,
+    ScanRecord,
+    export_csv,
+    make_engine,
+)
 from verifiers.settings import VerifierSettings
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -102,3 +109,85 @@ def test_audit_retention_below_six_months_is_refused() -> None:
 
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _exercise_bad_rows(log: ScanLog, caplog: pytest.LogCaptureFixture) -> None:
+    long_actor = "east gate scanner " * 10  # longer than the column's 80 characters
+    refused = {**_record(1), "issuer": "cn-\x00sc"}  # PostgreSQL refuses NUL in text
+    log.record_scans([_record(1), {**_record(1), "actor": long_actor}])
+    log.record_scans([refused, _record(1, "red")])
+    log.flush()
+    rows = log.scans()
+    actors = sorted(row.actor for row in rows)
+    assert long_actor[:80] in actors  # cut to fit, not refused
+    assert all(len(row.actor) <= 80 for row in rows)
+    if log.engine.dialect.name == "postgresql":
+        assert len(rows) == 3  # the refused row was dropped, the others written
+        assert "1 of 4 scan records refused" in caplog.text
+        assert "\x00" not in caplog.text  # the refused value is not logged
+        assert "cn-" not in caplog.text
+    else:
+        assert len(rows) == 4
+    # Nothing is stuck: the next scans are written.
+    log.record_scans([_record(0)])
+    log.flush()
+    assert len(log.scans()) == len(rows) + 1
+
+
+def test_a_bad_row_never_blocks_the_scan_log_sqlite(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = ScanLog(make_engine(f"sqlite:///{tmp_path / 'scans.db'}"), "cp-1", flush_interval_s=60)
+    try:
+        _exercise_bad_rows(log, caplog)
+    finally:
+        log.close()
+
+
+@pytest.mark.postgres
+def test_a_bad_row_never_blocks_the_scan_log_postgres(
+    postgres_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = make_engine(postgres_database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM checkpoint_scans"))
+    log = ScanLog(engine, "cp-1", flush_interval_s=60)
+    try:
+        _exercise_bad_rows(log, caplog)
+    finally:
+        log.close()
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM checkpoint_scans"))
+        engine.dispose()
+
+
+def test_an_unreachable_database_keeps_a_bounded_buffer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "scans.db"
+    log = ScanLog(make_engine(f"sqlite:///{database}"), "cp-1", flush_interval_s=60)
+    log.max_pending = 5
+    with log.engine.begin() as connection:
+        connection.execute(text("DROP TABLE checkpoint_scans"))  # every insert now fails
+    log.record_scans([_record(1, "red")] + [_record(1)] * 6)
+    with pytest.raises(Exception, match="checkpoint_scans"):
+        log.flush()
+    assert "2 oldest scan records dropped" in caplog.text
+    ScanRecord.metadata.create_all(log.engine)  # the database is back
+    log.record_scans([_record(0, "yellow")])
+    log.close()
+    # The buffer kept the newest five and the new one, in order; the red record was dropped.
+    assert [row.result for row in log.scans()] == ["green"] * 4 + ["yellow"]
+
+
+def test_every_text_column_has_its_limit_applied() -> None:
+    assert dict(_TEXT_LIMITS) == {
+        "checkpoint_id": 64,
+        "mode": 16,
+        "actor": 80,
+        "subject": 64,
+        "id_tail": 4,
+        "issuer": 64,
+        "result": 16,
+        "error": 40,
+    }
