@@ -9,9 +9,11 @@
 It starts from the last good list on disk (so a checkpoint boots offline). Each refresh, as in
 TUF's client workflow: probe `GET /v1/root/{held+1}` until 404 and walk the root forward; ask
 for the list with `If-None-Match`; fetch the short-lived timestamp (§7.7) even when the list
-is unchanged (a 304), so the trusted time keeps moving. It applies the update rules of
-`TrustListState` and writes what it took atomically (temp file + rename). The trusted time is
-a persisted high-water mark: it never goes backwards, across restarts included (§7.5).
+is unchanged (a 304) or refused, so the trusted time keeps moving. It applies the update rules
+of `TrustListState` and writes what it took atomically (temp file + rename). The trusted time
+is a persisted high-water mark: it never goes backwards, across restarts included (§7.5),
+except when a new root replaces the timestamp keys (then it falls back to the held list's
+`signed_at`, on disk too).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import tempfile
@@ -26,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 
@@ -217,9 +220,34 @@ class TrustListClient:
 
     def _refresh(self) -> bool:
         now = self._clock()
-        # (1) §7.1 / TUF 5.3: probe for root N+1 until 404, whatever the list names.
-        self._walk_roots(now)
-        # (2) the list, conditionally.
+        refused: HealthcodeError | None = None
+        taken = False
+        try:
+            # (1) §7.1 / TUF 5.3: probe for root N+1 until 404, whatever the list names.
+            self._walk_roots(now)
+            # (2) the list, conditionally.
+            taken = self._refresh_list(now)
+        except HealthcodeError as error:
+            refused = error
+        try:
+            # (3) §7.7: the timestamp moves the trusted time even when the list is unchanged
+            # (a 304) or was refused: a bad list offered must not also stop the clock check.
+            self._refresh_timestamp(now)
+        except HealthcodeError as error:
+            if refused is None:
+                raise
+            # The list's refusal is what the caller hears; this one is only logged.
+            log.warning(
+                "trust timestamp refresh failed too: %s: %s", error.code.value, error.message
+            )
+        finally:
+            self._persist_meta()
+            self._persist_trusted_time()
+        if refused is not None:
+            raise refused
+        return taken
+
+    def _refresh_list(self, now: float) -> bool:
         headers = {"Accept": "application/json"}
         if self._etag is not None and self._state.trust_list is not None:
             headers["If-None-Match"] = self._etag
@@ -232,12 +260,6 @@ class TrustListClient:
             if taken:
                 self._persist(TRUST_LIST_FILE, body)
         self._fetched_at = now  # the registry answered: a 304 is a successful contact too
-        try:
-            # (3) §7.7: the timestamp moves the trusted time even when the list is unchanged.
-            self._refresh_timestamp(now)
-        finally:
-            self._persist_meta()
-            self._persist_trusted_time()
         return taken
 
     def _refresh_timestamp(self, now: float) -> None:
@@ -263,7 +285,14 @@ class TrustListClient:
             documents.append(body)
         if not documents:
             return
-        for root, document in zip(self._state.update_roots(documents, now), documents, strict=True):
+        taken = self._state.update_roots(documents, now)
+        if self._state.timestamp is None:
+            # The new root replaced the timestamp keys, so the state dropped the held timestamp
+            # and lowered the trusted time (a stolen key's mark must not come back from disk).
+            # Written before the roots: a crash in between cannot pair the new root with it.
+            self._remove(TIMESTAMP_FILE)
+            self._persist_trusted_time()
+        for root, document in zip(taken, documents, strict=True):
             self._persist(f"{ROOTS_DIR}/{root.version}.json", document)
         # The held list was signed under the old root: fetch it whole, so the list offered
         # now is checked against the new root (a 304 would skip that).
@@ -352,15 +381,25 @@ class TrustListClient:
             except TrustListError as error:
                 log.warning("cached timestamp %s refused: %s", path, error.message)
         saved = self._read_json(TRUSTED_TIME_FILE).get("trusted_time")
-        if isinstance(saved, int | float) and not isinstance(saved, bool):
+        if _is_epoch(saved):
             self._state.note_trusted_time(float(saved))
             self._saved_trusted_time = float(saved)
+        elif saved is not None or (self.cache_dir / TRUSTED_TIME_FILE).is_file():
+            # We only ever write a finite epoch; NaN, infinity or a year past 9999 (JSON parses
+            # 1e400 as infinity) is damage. Ignored, the held documents' signed times bound
+            # the clock meanwhile, and the next refresh writes a good value over it.
+            log.error(
+                "%s in %s holds %r, not a time; ignored as corrupt",
+                TRUSTED_TIME_FILE,
+                self.cache_dir,
+                saved,
+            )
         meta = self._read_meta()
         if self._state.trust_list is not None:
             etag = meta.get("etag")
             self._etag = etag if isinstance(etag, str) else None
         fetched_at = meta.get("fetched_at")
-        if isinstance(fetched_at, int | float):
+        if _is_epoch(fetched_at):
             self._fetched_at = float(fetched_at)
 
     def _read_meta(self) -> dict[str, Any]:
@@ -378,10 +417,18 @@ class TrustListClient:
         self._persist(META_FILE, _dump(meta))
 
     def _persist_trusted_time(self) -> None:
+        # Written when it differs, not only when higher: the state lowers it when a new root
+        # replaces the timestamp keys (TrustListState.update_roots), and disk must follow.
         trusted = self._state.trusted_time
-        if trusted > self._saved_trusted_time:
+        if trusted != self._saved_trusted_time:
             self._persist(TRUSTED_TIME_FILE, _dump({"trusted_time": trusted}))
             self._saved_trusted_time = trusted
+
+    def _remove(self, name: str) -> None:
+        try:
+            (self.cache_dir / name).unlink(missing_ok=True)
+        except OSError as exc:
+            log.error("cannot remove %s from the trust cache: %s", name, exc)
 
     def _persist(self, name: str, data: bytes) -> None:
         # A failed write must not cost the list just verified (it may carry a key revocation):
@@ -415,6 +462,20 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+#: 9999-12-31T23:59:59Z, the last second `format_time` (and datetime) can show.
+_LAST_EPOCH = 253_402_300_799
+
+
+def _is_epoch(value: object) -> TypeGuard[int | float]:
+    """A time this client could have written: a finite number of seconds within 1970..9999."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 <= value <= _LAST_EPOCH
+    )
 
 
 def _dump(document: Mapping[str, Any]) -> bytes:

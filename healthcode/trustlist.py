@@ -12,9 +12,10 @@ Serialization (RFC 7515 §7.2.1) with ES256 signatures over P-256 keys:
 `verify_root_update`, `verify_trust_list` and `verify_timestamp` check one document each (§7.1,
 §7.2 items 1-6, §7.7); signatures are checked over the payload bytes before any member of the
 payload is parsed. `TrustListState` holds the verified root, list and timestamp, the trusted
-time (a high-water mark that never goes backwards) and applies the client update rules (§7.6:
-rollback, equal version, freeze). Every refusal raises `TrustListError` with a stable code.
-Nothing here touches the network or the disk: `healthcode.trustclient` does that.
+time (a high-water mark that never goes backwards, unless a new root replaces the timestamp
+keys) and applies the client update rules (§7.6: rollback, equal version, freeze). Every
+refusal raises `TrustListError` with a stable code. Nothing here touches the network or the
+disk: `healthcode.trustclient` does that.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import binascii
 import copy
 import dataclasses
 import json
+import math
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -46,6 +48,7 @@ from healthcode.trust import IssuerEntry, IssuerStatus, KeyStatus, Profile, Trus
 __all__ = [
     "DEFAULT_STALE_GRACE_S",
     "MAX_DOCUMENT_BYTES",
+    "MAX_TIMESTAMP_VALIDITY_S",
     "ROOT_TYP",
     "ROOT_TYPE",
     "SPEC",
@@ -57,6 +60,7 @@ __all__ = [
     "TimestampDocument",
     "TrustListDocument",
     "TrustListState",
+    "decode_unsigned_trust_list",
     "format_time",
     "issuer_entry_payload",
     "load_root",
@@ -64,6 +68,7 @@ __all__ = [
     "parse_time",
     "peek_payload",
     "sign_document",
+    "strict_b64url_decode",
     "timestamp_payload",
     "trust_list_payload",
     "verify_root_update",
@@ -82,6 +87,9 @@ ALGORITHM = "ES256"
 SIGNATURE_BYTES = 64  # r||s, 32 bytes each for P-256
 #: A held list past `expires` keeps verifying this long, reported stale (§7.6: 24 h).
 DEFAULT_STALE_GRACE_S = 24 * 3600
+#: Longest a timestamp may be valid, `expires - signed_at` (§7.7). The online key signs it, so
+#: this bounds how far ahead a stolen key can pin the trusted time, and for how long.
+MAX_TIMESTAMP_VALIDITY_S = 7 * 24 * 3600
 #: Largest root or trust-list document accepted (34 provinces with 16 keys each fit in ~1 MB).
 MAX_DOCUMENT_BYTES = 4 * 1024 * 1024
 
@@ -230,6 +238,10 @@ def timestamp_payload(
         raise ValueError("versions must be >= 1")
     if expires <= signed_at:
         raise ValueError("expires must be after signed_at")
+    if (expires - signed_at).total_seconds() > MAX_TIMESTAMP_VALIDITY_S:
+        raise ValueError(
+            f"a timestamp is valid for at most {MAX_TIMESTAMP_VALIDITY_S} s (7 days, §7.7)"
+        )
     return {
         "_type": TIMESTAMP_TYPE,
         "spec": SPEC,
@@ -439,6 +451,13 @@ def verify_timestamp(document: Mapping[str, Any] | bytes, root: RootMetadata) ->
     expires = parse_time(payload.get("expires"), "timestamp 'expires'")
     if expires <= signed_at:
         raise _malformed("timestamp 'expires' must be after 'signed_at'")
+    if (expires - signed_at).total_seconds() > MAX_TIMESTAMP_VALIDITY_S:
+        # Verifiers refuse what the registry never signs: a long-lived timestamp would let a
+        # stolen online key pin the trusted time (and its removals) for that long (§7.7).
+        raise _malformed(
+            f"timestamp version {version} is valid from {format_time(signed_at)} to "
+            f"{format_time(expires)}; at most 7 days ({MAX_TIMESTAMP_VALIDITY_S} s) allowed"
+        )
     named = payload.get("trust_list")
     if not isinstance(named, Mapping):
         raise _malformed("timestamp 'trust_list' must be an object")
@@ -469,9 +488,41 @@ def verify_timestamp(document: Mapping[str, Any] | bytes, root: RootMetadata) ->
     )
 
 
+def decode_unsigned_trust_list(
+    payload_b64: str, root: RootMetadata, *, limits: Limits = DEFAULT_LIMITS
+) -> TrustListDocument:
+    """Decode and check a trust-list payload **before** it is signed, as a cosigner reviews
+    the bytes it is about to sign (§7.7): strict base64url, the members of §7.2 item 5
+    (`_type`, spec, issuer entries) and `root_version` equal to `root`'s (item 6).
+
+    No signature is checked: `root` is the root the cosigner trusts (walked from its pinned
+    root), and the result is exactly what `payload_b64` says, for display and review.
+
+    Raises:
+        TrustListError: malformed, or naming another root version (rollback / unknown root).
+    """
+    payload = _json_object(strict_b64url_decode(payload_b64, "payload"))
+    envelope = {"payload": payload_b64, "signatures": []}
+    trust_list = _trust_list_from_payload(payload, envelope, limits)
+    if trust_list.root_version < root.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_ROLLBACK,
+            f"trust list version {trust_list.version} names root {trust_list.root_version}, "
+            f"older than the current root {root.version}",
+        )
+    if trust_list.root_version > root.version:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
+            f"trust list version {trust_list.version} names root {trust_list.root_version}, "
+            f"newer than root {root.version}, the newest known here",
+        )
+    return trust_list
+
+
 def peek_payload(document: Mapping[str, Any] | bytes) -> Mapping[str, Any]:
-    """The payload of a signed document, **unverified**: for display and routing only (e.g.
-    showing a cosigner what a pending version says before they sign it)."""
+    """The payload of a signed document, **unverified**: for routing only (e.g. the registry
+    reading a field of a document it stored). A cosigner reviews with
+    `decode_unsigned_trust_list` instead."""
     envelope = _parse_envelope(document)
     payload_bytes, _ = _decode_envelope(envelope, None)
     return _json_object(payload_bytes)
@@ -490,8 +541,11 @@ def _public_jwk(key: VerifyingKey) -> dict[str, str]:
     return jwk
 
 
-def _strict_b64decode(text: object, what: str) -> bytes:
-    # One accepted encoding per byte string: unpadded base64url with zero unused bits.
+def strict_b64url_decode(text: object, what: str) -> bytes:
+    """Decode unpadded base64url with exactly one accepted encoding per byte string (§2.1:
+    the alphabet only, no padding, zero unused bits); anything else is
+    `trust_list_malformed` naming `what`. For every base64url member of trust-list
+    documents and their signatures, so no two encodings of one signature are stored."""
     if not isinstance(text, str) or not _B64URL_PATTERN.fullmatch(text) or len(text) % 4 == 1:
         raise _malformed(f"{what} is not unpadded base64url")
     try:
@@ -535,14 +589,14 @@ def _decode_envelope(
         raise _malformed("document has no string 'payload' (JWS JSON General Serialization)")
     if not isinstance(raw_signatures, list) or not raw_signatures:
         raise _malformed("document has no non-empty 'signatures' array")
-    payload = _strict_b64decode(payload_b64, "payload")
+    payload = strict_b64url_decode(payload_b64, "payload")
     signatures: list[_Signature] = []
     for index, item in enumerate(raw_signatures):
         what = f"signature {index}"
         if not isinstance(item, Mapping):
             raise _malformed(f"{what} is not a JSON object")
         protected = item.get("protected")
-        header_bytes = _strict_b64decode(protected, f"{what} protected header")
+        header_bytes = strict_b64url_decode(protected, f"{what} protected header")
         try:
             header = json.loads(header_bytes)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -555,7 +609,7 @@ def _decode_envelope(
             raise _malformed(f"{what} kid must be a non-empty string")
         if typ is not None and header["typ"] != typ:
             raise _malformed(f"{what} typ must be {typ!r}, got {header['typ']!r}")
-        signature = _strict_b64decode(item.get("signature"), f"{what} value")
+        signature = strict_b64url_decode(item.get("signature"), f"{what} value")
         if len(signature) != SIGNATURE_BYTES:
             raise _malformed(f"{what} is {len(signature)} bytes; ES256 needs 64-byte r||s")
         signing_input = f"{protected}.{payload_b64}".encode("ascii")
@@ -890,7 +944,8 @@ class TrustListState:
     @property
     def trusted_time(self) -> float:
         """The latest registry-signed time seen (list, timestamp or persisted high-water mark);
-        a device clock earlier than this minus the skew is wrong (§7.5). Never decreases."""
+        a device clock earlier than this minus the skew is wrong (§7.5). Never decreases,
+        except when a root update replaces the timestamp keys (`update_roots`)."""
         held, stamp = self._trust_list, self._timestamp
         return max(
             self._trusted_time,
@@ -899,9 +954,17 @@ class TrustListState:
         )
 
     def note_trusted_time(self, moment: float) -> None:
-        """Raise the high-water mark (e.g. to the value persisted before a restart)."""
+        """Raise the high-water mark (e.g. to the value persisted before a restart).
+
+        Raises:
+            ValueError: `moment` is NaN or infinite (a damaged file, not a time): NaN would
+                compare false and silently stop the mark, infinity would refuse every clock.
+        """
+        moment = float(moment)
+        if not math.isfinite(moment):
+            raise ValueError(f"trusted time must be a finite epoch, got {moment!r}")
         with self._lock:
-            self._trusted_time = max(self._trusted_time, float(moment))
+            self._trusted_time = max(self._trusted_time, moment)
 
     def update_timestamp(self, document: Mapping[str, Any] | bytes, now: datetime | float) -> bool:
         """Offer a timestamp (§7.7); returns True if it replaced the held one.
@@ -935,6 +998,11 @@ class TrustListState:
         """Walk root N -> N+1 -> ... through `documents` (in order); all or nothing.
 
         Returns the roots taken. The final root must not be expired (`trust_list_expired`).
+
+        When the walk changes the timestamp keys (§7.7) the held timestamp is dropped and the
+        trusted-time high-water mark falls back to the held list's `signed_at`: the online key
+        is replaced because it may have been stolen, and a timestamp it signed far ahead must
+        not keep pinning the clock forward (every verification `clock_behind`) after that.
         """
         with self._lock:
             root = self._root
@@ -947,6 +1015,11 @@ class TrustListState:
                     ErrorCode.TRUST_LIST_EXPIRED,
                     f"root version {root.version} expired at {format_time(root.expires)}",
                 )
+            # kid is the key's RFC 7638 thumbprint, so equal kid sets are equal keys.
+            if set(root.timestamp_keys) != set(self._root.timestamp_keys):
+                self._timestamp = None
+                self._trusted_time = 0.0
+                self._store = None
             self._root = root
             return taken
 

@@ -31,6 +31,8 @@ from interop.settings import InteropSettings
 __all__ = ["register"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+#: `--new-timestamp-key` given without a file: generate the new key
+_GENERATE = object()
 
 
 def _default(name: str) -> str:
@@ -175,12 +177,26 @@ def _publish(session: Session, keyring: RootKeyring, args: argparse.Namespace) -
 
 
 def _rotate_root(session: Session, keyring: RootKeyring, args: argparse.Namespace) -> int:
+    from healthcode.keys import SigningKey
+
+    new_timestamp_key: SigningKey | bool = args.new_timestamp_key is _GENERATE
+    if isinstance(args.new_timestamp_key, Path):
+        try:
+            new_timestamp_key = SigningKey.load(args.new_timestamp_key)
+        except (OSError, ValueError) as exc:
+            print(
+                f"healthcode registry: cannot read the timestamp key {args.new_timestamp_key}: "
+                f"{exc}",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     try:
         rotated = rotate_root(
             keyring,
             add=args.add,
             drop=args.drop,
             threshold=args.threshold,
+            new_timestamp_key=new_timestamp_key,
             now=datetime.now(UTC),
             lifetime=timedelta(days=args.lifetime_days),
         )
@@ -196,6 +212,7 @@ def _rotate_root(session: Session, keyring: RootKeyring, args: argparse.Namespac
             "root_version": rotated.current.version,
             "threshold": rotated.current.threshold,
             "keys": list(rotated.current.keys),
+            "timestamp_keys": sorted(rotated.current.timestamp_keys),
             "trust_list_version": record.version,
             "pending": isinstance(record, PendingDocument),
         }
@@ -204,10 +221,17 @@ def _rotate_root(session: Session, keyring: RootKeyring, args: argparse.Namespac
 
 
 def _cosign(args: argparse.Namespace) -> int:
-    """Review the pending version at a registry and add this root key's signature to it."""
+    """Review the pending version at a registry and add this root key's signature to it.
+
+    What is shown and what is signed are one string: the pending payload, decoded and checked
+    here against the root chain walked from `--root` (interop.registry.review), never the
+    registry's own decoded copy.
+    """
     import httpx
 
     from healthcode.keys import SigningKey
+    from healthcode.trustlist import load_root
+    from interop.registry.review import review_pending
 
     token = os.environ.get(args.token_env)
     if not token:
@@ -218,35 +242,43 @@ def _cosign(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"healthcode registry: cannot read the root key {args.key}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        pinned = load_root(args.root.read_bytes())
+    except (OSError, HealthcodeError) as exc:
+        reason = exc.message if isinstance(exc, HealthcodeError) else exc
+        print(
+            f"healthcode registry: cannot use the pinned root {args.root}: {reason}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     headers = {"Authorization": f"Bearer {token}"}
     base = args.registry.rstrip("/")
+    now = datetime.now(UTC)
     with httpx.Client(timeout=30.0) as http:
         try:
-            view = http.get(f"{base}/v1/admin/pending", headers=headers)
-            if view.status_code != 200:
-                print(f"healthcode registry: {view.status_code}: {view.text}", file=sys.stderr)
-                return EXIT_FAILED
-            pending = view.json()
-            if args.version is not None and pending["trust_list_version"] != args.version:
-                print(
-                    f"healthcode registry: version {pending['trust_list_version']} is pending, "
-                    f"not {args.version}; review it first",
-                    file=sys.stderr,
-                )
-                return EXIT_FAILED
-            # Sign exactly the bytes served, after showing what they say.
-            document = pending["document"]
-            print(
-                f"pending trust list {pending['trust_list_version']} ({pending['action']} by "
-                f"{pending['prepared_by']}): {len(document.get('issuers', []))} issuers, "
-                f"signed by {len(pending['signed_by'])} of {pending['threshold']}",
-                file=sys.stderr,
-            )
-            signature = _detached_signature(key, pending["payload"])
-            answer = http.post(
-                f"{base}/v1/admin/pending/{pending['trust_list_version']}/signatures",
-                json=signature,
+            review = review_pending(
+                http,
+                base,
+                pinned,
+                signer_kid=key.kid,
                 headers=headers,
+                now=now,
+                expected_version=args.version,
+                min_validity=store.MIN_PUBLISH_VALIDITY,
+            )
+        except HealthcodeError as exc:
+            print(f"healthcode registry: {exc.code.value}: {exc.message}", file=sys.stderr)
+            return EXIT_FAILED
+        print("\n".join(review.lines(now)), file=sys.stderr)
+        version = review.proposed.version
+        if not args.yes and not _confirm(f"sign trust list version {version} with {key.kid}?"):
+            print("healthcode registry: not signed", file=sys.stderr)
+            return EXIT_FAILED
+        # The very string decoded and shown above.
+        signature = _detached_signature(key, review.payload_b64)
+        try:
+            answer = http.post(
+                f"{base}/v1/admin/pending/{version}/signatures", json=signature, headers=headers
             )
         except httpx.HTTPError as exc:
             print(f"healthcode registry: {base} unreachable: {exc}", file=sys.stderr)
@@ -256,6 +288,15 @@ def _cosign(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     _print(answer.json())
     return EXIT_OK
+
+
+def _confirm(question: str) -> bool:
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    try:
+        reply = sys.stdin.readline()
+    except (OSError, ValueError):  # no usable stdin: never a yes
+        return False
+    return reply.strip().lower() in {"y", "yes"}
 
 
 def _detached_signature(key: Any, payload_b64: str) -> dict[str, str]:
@@ -331,13 +372,32 @@ def register(commands: Any) -> None:
     rotate.add_argument("--drop", action="append", default=[], help="kid of a root key to remove")
     rotate.add_argument("--threshold", type=int, help="threshold of the new root")
     rotate.add_argument("--lifetime-days", type=int, default=365)
+    rotate.add_argument(
+        "--new-timestamp-key",
+        nargs="?",
+        type=Path,
+        const=_GENERATE,
+        metavar="PEM",
+        help="replace the online timestamp key (§7.7), e.g. after it was stolen: with the "
+        "private key in PEM, else a fresh one",
+    )
 
     cosign = actions.add_parser(
         "cosign", help="review the pending trust-list version and add a root key's signature"
     )
     cosign.add_argument("--registry", required=True, help="registry base URL")
     cosign.add_argument("--key", type=Path, required=True, help="your root private key (PEM)")
+    cosign.add_argument(
+        "--root",
+        type=Path,
+        required=True,
+        help="your pinned root document (root-1.json as shipped); newer roots are fetched and "
+        "verified from it",
+    )
     cosign.add_argument("--version", type=int, help="refuse unless this version is pending")
+    cosign.add_argument(
+        "--yes", action="store_true", help="sign after the review without asking (scripts)"
+    )
     cosign.add_argument(
         "--token-env", default="HC_INTEROP_ADMIN_TOKEN", help="variable holding your admin token"
     )

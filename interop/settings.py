@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from healthcode.server import ServiceSettings
 from healthcode.server.settings import DEMO_SECRET_PREFIX
+from healthcode.trustlist import MAX_TIMESTAMP_VALIDITY_S
 
 __all__ = ["InteropSettings"]
 
@@ -36,7 +37,7 @@ class InteropSettings(ServiceSettings):
     #: a fresh timestamp (§7.7) is signed this often by the online key: at least hourly
     timestamp_interval_s: int = Field(default=900, ge=1, le=3600)
     #: lifetime of each timestamp; past it a client refuses the timestamp (freeze)
-    timestamp_lifetime_s: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    timestamp_lifetime_s: int = Field(default=24 * 3600, ge=60, le=MAX_TIMESTAMP_VALIDITY_S)
     #: §7.4: a rotated-in key signs only this long after the list listing it is published, so
     #: verifiers refreshing at this interval or faster know it first; the old key stays valid
     #: for codes issued until then (plus the clock skew)

@@ -20,9 +20,6 @@ from issuers.settings import IssuerSettings
 
 logger = logging.getLogger("issuers")
 
-#: How often partners' revocation feeds are applied to codes transcoded from theirs.
-PARTNER_SYNC_INTERVAL_S = 60.0
-
 
 def _own_trust(context: IssuerContext) -> Callable[[], TrustStore]:
     """Without a registry: trust only this issuer's own keys (single-province use)."""
@@ -155,7 +152,12 @@ async def _sync_partners(
     store: PartnerRevocations,
 ) -> None:
     """Keep partners' revocation data fresh and revoke transcoded codes whose source was
-    revoked (standard §10.3); the first round runs at start-up."""
+    revoked (standard §10.3); the first round runs at start-up, then one every
+    `partner_sync_interval_s`.
+
+    Nothing a round raises ends this task: it would stop every partner's sync for good while
+    the service keeps answering, with transcodes failing closed once the data are stale.
+    (Each partner's failure is already caught and logged inside the round.)"""
     from issuers.partner_sync import sync_partner_revocations
 
     while True:
@@ -169,4 +171,6 @@ async def _sync_partners(
             )
         except HealthcodeError as error:  # no trust list yet: try again next round
             logger.warning("partner revocation sync skipped: %s", error.code.value)
-        await asyncio.sleep(PARTNER_SYNC_INTERVAL_S)
+        except Exception:
+            logger.exception("partner revocation sync round failed; retrying next round")
+        await asyncio.sleep(context.settings.partner_sync_interval_s)

@@ -194,13 +194,23 @@ class SessionCache:
         at = time.time() if now is None else now
         with Session(self._engine) as session:
             record = session.get(AuthSession, session_id)
-        is_open = (
-            record is not None
-            and record.revoked_at is None
-            and record.expires_at > at
-            and record.principal == principal.session_principal
-            and record.role == principal.role.value
-        )
+            is_open = (
+                record is not None
+                and record.revoked_at is None
+                and record.expires_at > at
+                and record.principal == principal.session_principal
+                and record.role == principal.role.value
+            )
+            if is_open and principal.username is not None:
+                # The account decides too: a login racing `disable-user` can commit its
+                # session just after the disable ended the account's sessions.
+                enabled = session.exec(
+                    select(StaffAccount.id).where(
+                        StaffAccount.username == principal.username,
+                        col(StaffAccount.disabled_at).is_(None),
+                    )
+                ).first()
+                is_open = enabled is not None
         with self._lock:
             self._entries[session_id] = (checked, is_open)
             self._entries.move_to_end(session_id)
@@ -274,17 +284,18 @@ def login_staff(
         raise
     # Hash even for unknown users so the answer time does not reveal which usernames exist.
     stored = account.password_hash if account else hash_password("unknown-user")
-    problem = None
+    why = None
     if not check_password(password, stored) or account is None:
-        problem = RequestError(ErrorCode.UNAUTHENTICATED, "wrong username or password")
+        why = "wrong username or password"
     elif account.disabled_at is not None:
-        problem = RequestError(ErrorCode.UNAUTHENTICATED, "this account is disabled")
-    if problem is not None:
+        # Only the audit log says so: answering "disabled" would confirm the password.
+        why = "account disabled"
+    if why is not None:
         record_attempt(session, Scope.LOGIN_FAILED_ACCOUNT, account_key, now=at, window_s=window)
         record_attempt(session, Scope.LOGIN_FAILED_ADDRESS, address_key, now=at, window_s=window)
-        audit(session, actor=actor, action="login_failed", subject=None, reason=problem.message)
+        audit(session, actor=actor, action="login_failed", subject=None, reason=why)
         session.commit()
-        raise problem
+        raise RequestError(ErrorCode.UNAUTHENTICATED, "wrong username or password")
     assert account is not None
     return Principal(role=Role(account.role), username=account.username)
 
@@ -310,16 +321,19 @@ def set_staff_disabled(
 ) -> int:
     """Disable (ending every session of) or re-enable an account; returns sessions ended.
 
+    Re-enabling ends any session still open: one opened by a login that raced the disable
+    (refused while the account was disabled, see `SessionCache`) must not come back to life.
     The caller commits. Raises not_found for an unknown username.
     """
     at = int(time.time() if now is None else now)
     account = session.exec(select(StaffAccount).where(StaffAccount.username == username)).first()
     if account is None:
         raise RequestError(ErrorCode.NOT_FOUND, f"no account {username!r}")
+    was_disabled = account.disabled_at is not None
     account.disabled_at = at if disabled else None
     session.add(account)
-    if not disabled:
-        return 0
+    if not disabled and not was_disabled:
+        return 0  # enabling an enabled account leaves its sessions alone
     result = session.execute(
         update(AuthSession)
         .where(

@@ -9,6 +9,11 @@ an unknown one's (the endpoint does not reveal who is registered) and a slow gat
 holds a request. The body is JSON: `{"phone", "code", "expires_at", "issuer", "text"}`, with
 `Authorization: Bearer <HC_ISSUER_OTP_WEBHOOK_TOKEN>` when a token is set; any 2xx is success.
 A failure is logged with the masked phone only, and the citizen asks for a new code.
+
+The worker outlives every failure: an error with one message (the gateway's, or any other)
+loses that code only. While the gateway keeps failing the worker waits between messages,
+`backoff_s` doubled per failure in a row up to `MAX_BACKOFF_S`, and a code that expired
+while queued is not sent at all.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from typing import Protocol
 
 import httpx
@@ -27,6 +33,10 @@ logger = logging.getLogger("issuers.delivery")
 
 #: Codes waiting for the gateway; more are dropped (and logged) rather than held in memory.
 MAX_QUEUED = 1000
+#: The wait after a failed delivery, doubled per failure in a row up to `MAX_BACKOFF_S`: a
+#: gateway that is down is not hammered, and codes still reach it soon after it recovers.
+BACKOFF_S = 0.5
+MAX_BACKOFF_S = 30.0
 
 
 def mask_phone(phone: str) -> str:
@@ -66,14 +76,17 @@ class WebhookDelivery:
         token: str | None,
         timeout_s: float,
         lifetime_s: int,
+        backoff_s: float = BACKOFF_S,
     ) -> None:
         self.url = url
         self._issuer = issuer
         self._issuer_name = issuer_name
         self._lifetime_min = max(1, lifetime_s // 60)
+        self._backoff_s = backoff_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(timeout=timeout_s, headers=headers)
         self._queue: queue.Queue[tuple[str, str, int] | None] = queue.Queue(MAX_QUEUED)
+        self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="otp-webhook", daemon=True)
         self._thread.start()
 
@@ -84,8 +97,26 @@ class WebhookDelivery:
             logger.warning("one-time code for %s dropped: the SMS queue is full", mask_phone(phone))
 
     def _run(self) -> None:
+        failures = 0  # in a row
         while (item := self._queue.get()) is not None:
-            phone, code, expires_at = item
+            if self._deliver(*item):
+                failures = 0
+                continue
+            failures += 1
+            if not self._closing.is_set():
+                wait_s = min(MAX_BACKOFF_S, self._backoff_s * 2 ** (failures - 1))
+                self._closing.wait(wait_s)  # close() ends the wait
+
+    def _deliver(self, phone: str, code: str, expires_at: int) -> bool:
+        """Send one code; False if that failed (logged). Never raises: the worker thread
+        serves every later login, so nothing about one message may end it."""
+        try:
+            if expires_at <= time.time():
+                # Waited out a gateway outage in the queue: the citizen has asked again.
+                logger.warning(
+                    "one-time code for %s not sent: it expired in the queue", mask_phone(phone)
+                )
+                return True
             text = (
                 f"【{self._issuer_name}】您的登录验证码：{code}，{self._lifetime_min}分钟内有效。"
                 f" Your login code: {code} (valid {self._lifetime_min} min)."
@@ -97,17 +128,27 @@ class WebhookDelivery:
                 "issuer": self._issuer,
                 "text": text,
             }
-            try:
-                response = self._http.post(self.url, json=body)
-                response.raise_for_status()
-            except httpx.HTTPError as exc:
-                logger.warning(
-                    "one-time code for %s not delivered: the SMS gateway failed (%s)",
-                    mask_phone(phone),
-                    type(exc).__name__,
-                )
+            response = self._http.post(self.url, json=body)
+            response.raise_for_status()
+        except httpx.HTTPError as exc:
+            logger.warning(
+                "one-time code for %s not delivered: the SMS gateway failed (%s)",
+                mask_phone(phone),
+                type(exc).__name__,
+            )
+            return False
+        except Exception as exc:
+            # The type only, no message or traceback: either could hold the phone or code.
+            logger.error(
+                "one-time code for %s not delivered: unexpected %s",
+                mask_phone(str(phone)),
+                type(exc).__name__,
+            )
+            return False
+        return True
 
     def close(self) -> None:
+        self._closing.set()
         with contextlib.suppress(queue.Full):
             self._queue.put(None, timeout=5)
         self._thread.join(timeout=10)

@@ -3,7 +3,9 @@
 Each counted event is an `AuthAttempt` row in the database, so every replica sees the same
 counts and a restart forgets nothing. A row holds a keyed HMAC of the phone number, username
 or client address (never the value) and a time; a check counts the rows of one key within the
-window and refuses with `rate_limited` (429, `Retry-After`) at the limit.
+window and refuses with `rate_limited` (429, `Retry-After`) at the limit. Recording an event
+also deletes a bounded batch of the scope's expired rows, so the table holds about one
+window's worth of events.
 
 The limits lock out an attacker and, by design, the victim too while the window lasts (a
 phone guessed at cannot log in for up to an hour): the price of a 6-digit code that cannot be
@@ -23,6 +25,8 @@ from healthcode.errors import ErrorCode, RequestError
 from issuers.models import AuthAttempt
 
 _KEY_CONTEXT = b"hc-attempt-v1:"
+#: Expired attempt rows deleted at most per recorded attempt.
+PRUNE_BATCH = 100
 
 
 class Scope(StrEnum):
@@ -67,12 +71,18 @@ def check_limit(
 
 
 def record_attempt(session: Session, scope: Scope, key: str, *, now: int, window_s: int) -> None:
-    """Count one event of `key` (in the caller's transaction) and forget its expired ones."""
-    session.execute(
-        delete(AuthAttempt).where(
-            col(AuthAttempt.scope) == scope.value,
-            col(AuthAttempt.key) == key,
-            col(AuthAttempt.at) <= now - window_s,
-        )
+    """Count one event of `key` (in the caller's transaction) and forget expired ones.
+
+    Expired rows of *any* key of the scope go, not only this key's: most keys never come back
+    (a username typed once, an address seen once) and their rows would stay forever. At most
+    `PRUNE_BATCH` per call (by `ix_authattempt_scope_at`), so a login never waits on a large
+    delete; each call adds one row and removes up to that many, so a backlog drains quickly.
+    """
+    expired = (
+        select(AuthAttempt.id)
+        .where(AuthAttempt.scope == scope.value, col(AuthAttempt.at) <= now - window_s)
+        .order_by(col(AuthAttempt.at))
+        .limit(PRUNE_BATCH)
     )
+    session.execute(delete(AuthAttempt).where(col(AuthAttempt.id).in_(expired.scalar_subquery())))
     session.add(AuthAttempt(scope=scope.value, key=key, at=now))

@@ -84,7 +84,11 @@ class AuthAttempt(SQLModel, table=True):
     `key` is a keyed HMAC of the phone number, username or client address, never the value.
     """
 
-    __table_args__ = (Index("ix_authattempt_scope_key_at", "scope", "key", "at"),)
+    __table_args__ = (
+        Index("ix_authattempt_scope_key_at", "scope", "key", "at"),
+        # Expired rows of every key are pruned by scope and time (limits.record_attempt).
+        Index("ix_authattempt_scope_at", "scope", "at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     scope: str = Field(max_length=32)

@@ -11,17 +11,25 @@ Two uses: `/transcode` checks the source against it and fails closed when the pa
 is older than `max_age_s` (`RevocationStatus.UNKNOWN` → `status_unconfirmed`); each sync
 revokes every outstanding local code whose source is among *all* the partner's known
 revocations, so a code transcoded after its source was revoked (and synced) is revoked too.
+
+A partner's feed is checked field by field before any of it is used (`parse_revocation_list`):
+a wrong type, a missing key or a value out of range refuses the whole feed, as a checkpoint
+does, so the partner's data go stale and transcodes of its codes fail closed. Each partner is
+synced on its own: a bad feed, an unreachable partner or a database error while applying one
+partner's feed is logged with the partner's id and the others are synced all the same.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import jwt
@@ -41,6 +49,41 @@ _QUERY_CHUNK = 500
 #: Partner revocation data older than this makes a transcode fail closed (as at checkpoints).
 MAX_PARTNER_DATA_AGE_S = 900
 STORE_FILE = "partner-revocations.json"
+#: The largest feed answer read from a partner (as checkpoints bound the lists they fetch).
+MAX_PARTNER_FEED_BYTES = 8 * 1024 * 1024
+#: `seq` is stored in a BIGINT (`partnerrevocationcursor.seq`) and sent back as `since`.
+_MAX_SEQ = 2**63 - 1
+#: Epoch seconds: far beyond any real expiry (as `healthcode.credential` bounds times).
+_MAX_TIME = 2**40
+#: A credential `jti` (standard §2): what a transcoded code's source names.
+_JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerFeed:
+    """A partner's verified revocation list, every field checked (standard §10.4)."""
+
+    seq: int
+    issued_at: float
+    #: revoked jti -> its exp
+    entries: dict[str, int]
+
+
+def _stored_state(value: object) -> dict[str, Any] | None:
+    """One partner's state as read from disk, or None when it is not what `apply` writes
+    (that partner then has no data: stale, synced again from seq 0)."""
+    if not isinstance(value, dict):
+        return None
+    seq, as_of, revoked = value.get("seq"), value.get("as_of"), value.get("revoked")
+    if type(seq) is not int or not 0 <= seq <= _MAX_SEQ:
+        return None
+    if as_of is not None and not (type(as_of) in (int, float) and 0 <= as_of <= _MAX_TIME):
+        return None
+    if not isinstance(revoked, dict) or not all(
+        isinstance(jti, str) and type(exp) is int for jti, exp in revoked.items()
+    ):
+        return None
+    return {"seq": seq, "as_of": as_of, "revoked": revoked}
 
 
 class PartnerRevocations:
@@ -56,7 +99,12 @@ class PartnerRevocations:
         except (OSError, ValueError):
             loaded = {}
         if isinstance(loaded, dict):
-            self._state = {k: v for k, v in loaded.items() if isinstance(v, dict)}
+            for partner_id, value in loaded.items():
+                state = _stored_state(value)
+                if state is None:
+                    logger.warning("ignoring unreadable stored revocations of %s", partner_id)
+                else:
+                    self._state[partner_id] = state
 
     @classmethod
     def for_context(cls, ctx: IssuerContext) -> PartnerRevocations:
@@ -75,21 +123,17 @@ class PartnerRevocations:
         with self._lock:
             return set(self._state.get(partner_id, {}).get("revoked", {}))
 
-    def apply(self, partner: IssuerEntry, data: Mapping[str, Any], now: float) -> None:
-        """Merge a verified feed payload; expired entries are dropped."""
-        entries = {
-            str(entry["jti"]): int(entry.get("exp", 0))
-            for entry in data.get("entries", [])
-            if isinstance(entry, dict) and isinstance(entry.get("jti"), str)
-        }
-        issued_at = data.get("issued_at")
+    def apply(self, partner: IssuerEntry, feed: PartnerFeed, now: float) -> None:
+        """Merge a verified feed; expired entries are dropped."""
         with self._lock:
             known = self._state.setdefault(partner.id, {"seq": 0, "as_of": None, "revoked": {}})
-            revoked = {**known.get("revoked", {}), **entries}
+            revoked = {**known["revoked"], **feed.entries}
             known["revoked"] = {jti: exp for jti, exp in revoked.items() if exp + SKEW_S >= now}
-            known["seq"] = max(int(known.get("seq", 0)), int(data.get("seq", 0)))
-            if isinstance(issued_at, int | float):
-                known["as_of"] = max(float(known.get("as_of") or 0), float(issued_at))
+            known["seq"] = max(known["seq"], feed.seq)
+            # Fresh as of the partner's signed time, never later than our own clock: a partner
+            # whose clock runs ahead must not keep its data "fresh" for longer.
+            as_of = min(feed.issued_at, now)
+            known["as_of"] = as_of if known["as_of"] is None else max(known["as_of"], as_of)
             snapshot = json.dumps(self._state).encode("utf-8")
         try:
             write_atomic(self.path, snapshot)
@@ -117,6 +161,10 @@ class PartnerRevocationChecker:
                 self._refresh(issuer)
             except HealthcodeError as error:
                 logger.warning("revocations of %s unavailable: %s", issuer, error.message)
+            except Exception:
+                # E.g. the trust list cannot be read: the data stay stale and the transcode
+                # fails closed (`status_unconfirmed`) rather than with a server error.
+                logger.exception("revocations of %s not refreshed", issuer)
         if not self._store.fresh(issuer, now):
             return RevocationStatus.UNKNOWN
         if jti in self._store.revoked(issuer):
@@ -128,8 +176,55 @@ def _upstream(message: str) -> RequestError:
     return RequestError(ErrorCode.UPSTREAM_UNAVAILABLE, message)
 
 
-def verify_revocation_list(document: str, partner: IssuerEntry) -> Mapping[str, Any]:
-    """The payload of a partner's revocation list, verified with one of its active keys."""
+def _malformed(partner: IssuerEntry, what: str) -> RequestError:
+    return _upstream(
+        f"{partner.id}'s revocation list is malformed ({what}); it is refused, and transcodes "
+        f"of {partner.id} codes fail closed until {partner.id} serves a valid one (§10.4)"
+    )
+
+
+def _bounded_int(value: object, high: int) -> TypeGuard[int]:
+    """An integer 0..high; not a bool (JSON `true` is no number) nor a float."""
+    return type(value) is int and 0 <= value <= high
+
+
+def parse_revocation_list(data: object, partner: IssuerEntry) -> PartnerFeed:
+    """The checked fields of a partner's verified feed payload; raises `RequestError`
+    (upstream_unavailable) naming the first field that is wrong."""
+    if not isinstance(data, dict):
+        raise _malformed(partner, "the payload is not a JSON object")
+    if data.get("iss") != partner.id:
+        raise _upstream(f"{partner.id}'s revocation list names another issuer")
+    seq = data.get("seq")
+    if not _bounded_int(seq, _MAX_SEQ):
+        raise _malformed(partner, f"'seq' must be an integer 0-{_MAX_SEQ}")
+    if not _bounded_int(data.get("since"), _MAX_SEQ):
+        raise _malformed(partner, f"'since' must be an integer 0-{_MAX_SEQ}")
+    issued_at = data.get("issued_at")
+    if not (
+        isinstance(issued_at, int | float)
+        and not isinstance(issued_at, bool)
+        and 0 <= issued_at <= _MAX_TIME  # NaN and infinities fail this too
+    ):
+        raise _malformed(partner, f"'issued_at' must be a time in seconds 0-{_MAX_TIME}")
+    entries = data.get("entries")
+    if not isinstance(entries, list):
+        raise _malformed(partner, "'entries' must be a list")
+    revoked: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise _malformed(partner, f"entry {index} is not an object")
+        jti, exp = entry.get("jti"), entry.get("exp")
+        if not (isinstance(jti, str) and _JTI.fullmatch(jti)):
+            raise _malformed(partner, f"entry {index}: 'jti' must be 16-64 base64url characters")
+        if not _bounded_int(exp, _MAX_TIME):
+            raise _malformed(partner, f"entry {index}: 'exp' must be a time in seconds")
+        revoked[jti] = exp
+    return PartnerFeed(seq=seq, issued_at=float(issued_at), entries=revoked)
+
+
+def verify_revocation_list(document: str, partner: IssuerEntry) -> PartnerFeed:
+    """A partner's revocation list, verified with one of its active keys and checked."""
     try:
         kid = jwt.get_unverified_header(document).get("kid")
     except jwt.InvalidTokenError:
@@ -142,9 +237,7 @@ def verify_revocation_list(document: str, partner: IssuerEntry) -> Mapping[str, 
         data = json.loads(payload)
     except (jwt.InvalidTokenError, ValueError):
         raise _upstream(f"{partner.id}'s revocation list does not verify") from None
-    if not isinstance(data, dict) or data.get("iss") != partner.id:
-        raise _upstream(f"{partner.id}'s revocation list names another issuer")
-    return data
+    return parse_revocation_list(data, partner)
 
 
 def apply_partner_revocations(
@@ -158,9 +251,9 @@ def apply_partner_revocations(
     """Take a partner's feed, then revoke every outstanding local code transcoded from any
     source the partner has revoked so far (not only from this feed's new entries)."""
     at = int(time.time() if now is None else now)
-    data = verify_revocation_list(document, partner)
+    feed = verify_revocation_list(document, partner)
     store = store or PartnerRevocations.for_context(ctx)
-    store.apply(partner, data, at)
+    store.apply(partner, feed, at)
     known = store.revoked(partner.id)
     prefix = f"{partner.id}/"
     revoked: list[str] = []
@@ -178,7 +271,7 @@ def apply_partner_revocations(
         cursor = session.get(PartnerRevocationCursor, partner.id) or PartnerRevocationCursor(
             issuer=partner.id
         )
-        cursor.seq = max(cursor.seq, int(data.get("seq", 0)))
+        cursor.seq = max(cursor.seq, feed.seq)
         cursor.synced_at = at
         session.add(cursor)
         session.commit()
@@ -203,15 +296,28 @@ def fetch_partner_revocations(
         partner_key, partner=ctx.settings.issuer_id, audience=partner_api
     )
     try:
-        response = http.get(
+        with http.stream(
+            "GET",
             partner_api.rstrip("/") + "/revocations",
             params={"since": since},
             headers={"Authorization": f"Bearer {assertion}"},
-        )
-        response.raise_for_status()
-        return str(response.json()["revocation_list"])
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        ) as response:
+            response.raise_for_status()
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_PARTNER_FEED_BYTES:
+                    raise _upstream(
+                        f"revocations of {partner.id} not fetched: the answer is larger than "
+                        f"{MAX_PARTNER_FEED_BYTES} bytes"
+                    )
+        answer = json.loads(body)
+    except (httpx.HTTPError, ValueError) as exc:
         raise _upstream(f"revocations of {partner.id} not fetched: {type(exc).__name__}") from exc
+    document = answer.get("revocation_list") if isinstance(answer, dict) else None
+    if not isinstance(document, str):
+        raise _upstream(f"{partner.id}'s revocations answer holds no 'revocation_list' string")
+    return document
 
 
 def sync_partner_revocations(
@@ -228,7 +334,9 @@ def sync_partner_revocations(
 
     Every partner is synced, not only those with outstanding transcodes: /transcode needs
     fresh data to accept a source at all. Returns the number of local codes revoked per
-    partner, for partners where it is > 0; an unreachable partner is logged and skipped.
+    partner, for partners where it is > 0. A partner that fails (unreachable, a refused feed,
+    a database error while applying it) is logged with its id and skipped until the next
+    round; it never stops the others.
     """
     at = int(time.time() if now is None else now)
     store = store or PartnerRevocations.for_context(ctx)
@@ -247,6 +355,15 @@ def sync_partner_revocations(
                 count = len(apply_partner_revocations(ctx, partner, document, at, store=store))
             except RequestError as exc:
                 logger.warning("revocations of %s not synced: %s", partner.id, exc.message)
+                continue
+            except Exception as exc:
+                # A database or programming error with this partner's feed: the others must
+                # still be synced, and this one is tried again next round.
+                logger.exception(
+                    "revocations of %s not synced: unexpected %s; retried next round",
+                    partner.id,
+                    type(exc).__name__,
+                )
                 continue
             if count:
                 results[partner.id] = count

@@ -74,6 +74,8 @@ class IssuerSettings(ServiceSettings):
     #: Largest feed upload accepted by the API (the CLI has no limit).
     max_feed_bytes: int = 2 << 30
     partner_rate_limit_per_minute: int = 600
+    #: How often partners' revocation feeds are fetched and applied (the first round at start).
+    partner_sync_interval_s: float = 60.0
 
     @field_validator("issuer_id")
     @classmethod
@@ -101,6 +103,13 @@ class IssuerSettings(ServiceSettings):
     def _offline_lifetime(cls, value: int) -> int:
         if not 0 < value <= MAX_OFFLINE_CODE_LIFETIME_S:
             raise ValueError(f"offline_lifetime_s must be 1..{MAX_OFFLINE_CODE_LIFETIME_S}")
+        return value
+
+    @field_validator("partner_sync_interval_s")
+    @classmethod
+    def _partner_sync_interval(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError("partner_sync_interval_s must be more than 0 seconds")
         return value
 
     @field_validator("otp_webhook_url")

@@ -1,14 +1,17 @@
 """Replay protection and rate limits for partner calls, shared by every replica (§10.1, §10.5).
 
 Both live in Redis so that N replicas behind a load balancer refuse a replayed assertion and
-share one per-partner budget. Both checks are one pipelined round trip. If Redis cannot be
-reached the call is refused (`upstream_unavailable`): without replay protection an intercepted
-assertion could be replayed, so the API fails closed.
+share one per-partner budget. Both checks are one atomic round trip (a Lua script), and only a
+jti not seen before counts against the partner: a replay spends nothing of its budget. If Redis
+cannot be reached the call is refused (`upstream_unavailable`): without replay protection an
+intercepted assertion could be replayed, so the API fails closed.
 
 Keys are scoped to the callee (`hc:partner:{callee}:...`), so provinces sharing a Redis never
 share budgets or jtis. Before any ES256 verification a caller address that sent too many
-assertions which failed to verify this minute is refused (`screen`): a flood of forged
-assertions costs one Redis read each, not a signature check.
+refused assertions this minute (forged, authenticated but refused, replayed: the router calls
+`note_failure` for each) is refused (`screen`): a flood of them costs one Redis read each, not
+a signature check. The address is the one the ASGI server reports (interop/README.md: which
+proxy headers that trusts).
 """
 
 from __future__ import annotations
@@ -73,6 +76,21 @@ def _redis_down(exc: Exception) -> TrustUnavailable:
     )
 
 
+#: Admission in one atomic round trip: record the jti if new, and only then count the call
+#: against the partner, so a replayed assertion (anyone who captured one can resend it) never
+#: spends the partner's budget. Returns -1 for a replay, else the calls in this window.
+_ADMIT_SCRIPT = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return -1
+end
+local used = redis.call('INCR', KEYS[2])
+if used == 1 then
+  redis.call('EXPIRE', KEYS[2], ARGV[2])
+end
+return used
+"""
+
+
 def _replayed() -> RequestError:
     return RequestError(
         ErrorCode.ASSERTION_REPLAYED, "this assertion jti was already used; sign a new one"
@@ -95,6 +113,8 @@ class RedisPartnerGuard:
             redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
         )
         self._prefix = f"hc:partner:{callee}"
+        # EVALSHA, falling back to EVAL once after a Redis restart (redis-py's Script).
+        self._admit = self._redis.register_script(_ADMIT_SCRIPT)
         self.limit_per_minute = limit_per_minute
         self.failure_limit_per_minute = failure_limit_per_minute
         self.skew_s = skew_s
@@ -131,18 +151,15 @@ class RedisPartnerGuard:
         # The jti is kept until the assertion could no longer pass the time checks anyway.
         jti_ttl = max(1, int(expires_at + self.skew_s - now) + 1)
         rate_key = f"{self._prefix}:rate:{partner}:{window}"
+        jti_key = f"{self._prefix}:jti:{partner}:{jti}"
         try:
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.set(f"{self._prefix}:jti:{partner}:{jti}", 1, nx=True, ex=jti_ttl)
-            pipe.set(rate_key, 0, nx=True, ex=RATE_WINDOW_S * 2)
-            pipe.incr(rate_key)
-            first_use, _, used = pipe.execute()
+            used = int(self._admit(keys=[jti_key, rate_key], args=[jti_ttl, RATE_WINDOW_S * 2]))
         except redis.RedisError as exc:
             raise _redis_down(exc) from exc
-        if not first_use:
+        if used < 0:
             raise _replayed()
-        if int(used) > self.limit_per_minute:
-            raise _refuse(partner, int(used), self.limit_per_minute, retry_after)
+        if used > self.limit_per_minute:
+            raise _refuse(partner, used, self.limit_per_minute, retry_after)
 
     def close(self) -> None:
         self._redis.close()

@@ -8,6 +8,7 @@ data stays behind `PartnerBackend`, which the issuer service implements.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
@@ -44,7 +45,12 @@ __all__ = ["PartnerBackend", "create_partner_router"]
 
 logger = logging.getLogger("interop.partner")
 _Body = TypeVar("_Body", bound=BaseModel)
+#: Largest request body read; larger ones are refused before any authentication work.
 _MAX_BODY_BYTES = 32 * 1024
+#: `since` of GET /revocations: ASCII digits only. str.isdigit() also takes "²" (which int()
+#: then refuses: a 500) and int() reads "١٢" or "１２" as 12; 16 digits hold 2^53.
+_SINCE_PATTERN = re.compile(r"[0-9]{1,16}")
+_MAX_SINCE = 2**53
 
 
 class PartnerBackend(Protocol):
@@ -112,11 +118,36 @@ def _answer(token: str) -> CredentialAnswer:
     return CredentialAnswer(token=token, qr_text=encode_numeric(token), credential=token)
 
 
+async def _read_body(request: Request) -> bytes:
+    """The request body, refused (413 `input_too_large`) past `_MAX_BODY_BYTES` before any
+    authentication work: at once when Content-Length says so, else as soon as the streamed
+    bytes pass it, so no caller, authenticated or not, makes us buffer more."""
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > _MAX_BODY_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_BODY_BYTES:
+            raise _too_large()
+    return bytes(body)
+
+
+def _too_large() -> RequestError:
+    # Nobody is authenticated yet: logged, not audited (§10.6).
+    logger.warning(
+        "partner call refused before authentication: body over %d bytes", _MAX_BODY_BYTES
+    )
+    return RequestError(
+        ErrorCode.INPUT_TOO_LARGE,
+        f"the request body is over {_MAX_BODY_BYTES} bytes; partner requests are small JSON",
+    )
+
+
 def _parse(model: type[_Body], raw: bytes) -> _Body:
     """Validate a body after authentication, so a refused body is audited (§10.6). Messages
-    name fields only: an input value (an ID number) is never echoed."""
-    if len(raw) > _MAX_BODY_BYTES:
-        raise RequestError(ErrorCode.INVALID_REQUEST, f"body over {_MAX_BODY_BYTES} bytes")
+    name fields only: an input value (an ID number) is never echoed. `raw` is at most
+    `_MAX_BODY_BYTES` (`_read_body`)."""
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
@@ -185,8 +216,10 @@ def create_partner_router(
         revocation_checker: revocation data of the partners' credentials offered to
             /transcode (§10.3); it must fail closed (`unknown`) when its data is stale.
         demo_mode: allows the in-process guard.
-        failure_limit_per_minute: assertions that fail to verify, per caller address, before
-            that address is refused without verifying (§10.5).
+        failure_limit_per_minute: refused assertions (failing to verify, authenticated but
+            refused, replayed) per caller address and minute before that address is refused
+            without verifying (§10.5). The address is `request.client`, as the ASGI server
+            reports it (interop/README.md says which proxy headers uvicorn trusts for it).
 
     Raises:
         ValueError: no `redis_url` and no `guard` outside demo mode.
@@ -207,12 +240,14 @@ def create_partner_router(
             return verify_client_assertion(
                 _bearer(authorization), trust(), audience=audience, now=now
             )
-        except PartnerRefused:
-            raise
         except HealthcodeError as error:
+            # Every refused assertion cost a signature check (or was garbage): forged ones and
+            # authenticated-but-refused ones (suspended partner, wrong aud, expired) alike
+            # count toward this address's budget, so neither can be sent at ES256 cost for ever.
             admit.note_failure(client=client, now=now)
-            # Nobody authenticated to audit against: log the refusal (no personal data).
-            logger.warning("partner call refused: %s: %s", error.code.value, error.message)
+            if not isinstance(error, PartnerRefused):
+                # Nobody authenticated to audit against: log the refusal (no personal data).
+                logger.warning("partner call refused: %s: %s", error.code.value, error.message)
             raise
 
     def handle(
@@ -245,6 +280,10 @@ def create_partner_router(
             )
             answer, subject = work(raw, assertion, purpose)
         except HealthcodeError as error:
+            if error.code is ErrorCode.ASSERTION_REPLAYED:
+                # Whoever replays a captured assertion spends this address's budget (the guard
+                # left the partner's own budget alone: the jti was not new).
+                admit.note_failure(client=client, now=now)
             backend.audit(
                 actor=assertion.partner,
                 action=f"{action}:{error.code.value}",
@@ -285,7 +324,7 @@ def create_partner_router(
     )
     async def status(request: Request) -> CredentialAnswer:
         """§10.2 status look-up by ID number and name: a short-lived credential of this region."""
-        raw = await request.body()
+        raw = await _read_body(request)
         answer: CredentialAnswer = await run_in_threadpool(
             handle, "status", request, raw, status_work
         )
@@ -329,7 +368,7 @@ def create_partner_router(
     )
     async def transcode(request: Request) -> CredentialAnswer:
         """§10.3: a credential of the calling partner's region becomes one of this region."""
-        raw = await request.body()
+        raw = await _read_body(request)
         answer: CredentialAnswer = await run_in_threadpool(
             handle, "transcode", request, raw, transcode_work
         )
@@ -343,7 +382,12 @@ def create_partner_router(
                     "name": "since",
                     "in": "query",
                     "required": False,
-                    "schema": {"type": "integer", "minimum": 0, "maximum": 2**53, "default": 0},
+                    "schema": {
+                        "type": "integer",
+                        "minimum": 0,
+                        "maximum": _MAX_SINCE,
+                        "default": 0,
+                    },
                 }
             ]
         },
@@ -355,8 +399,10 @@ def create_partner_router(
         def work(
             raw: bytes, partner: VerifiedAssertion, purpose: list[str | None]
         ) -> tuple[dict[str, str], str | None]:
-            if not since_text.isdigit() or int(since_text) > 2**53:
-                raise RequestError(ErrorCode.INVALID_REQUEST, "since must be 0..2^53")
+            if not _SINCE_PATTERN.fullmatch(since_text) or int(since_text) > _MAX_SINCE:
+                raise RequestError(
+                    ErrorCode.INVALID_REQUEST, "since must be an integer 0..2^53 in ASCII digits"
+                )
             return {"revocation_list": backend.revocation_list(int(since_text))}, None
 
         answer: dict[str, str] = await run_in_threadpool(handle, "revocations", request, b"", work)

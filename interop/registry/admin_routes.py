@@ -13,8 +13,8 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from healthcode.errors import ErrorCode, RequestError
-from healthcode.keys import b64url_decode
 from healthcode.trust import IssuerStatus
+from healthcode.trustlist import strict_b64url_decode
 from interop.registry import keychanges, store
 from interop.registry.deps import AdminDep, ContextDep, SessionDep
 from interop.registry.models import PendingDocument
@@ -212,13 +212,13 @@ def pending(admin: AdminDep, registry: ContextDep, session: SessionDep) -> Pendi
     if record is None:
         raise RequestError(ErrorCode.NOT_FOUND, "no trust-list version is pending")
     signed_by = [
-        json.loads(b64url_decode(item["protected"]))["kid"]
+        json.loads(strict_b64url_decode(item["protected"], "a stored signature"))["kid"]
         for item in json.loads(record.signatures_json)
     ]
     return PendingView(
         trust_list_version=record.version,
         payload=record.payload_b64,
-        document=json.loads(b64url_decode(record.payload_b64)),
+        document=json.loads(strict_b64url_decode(record.payload_b64, "the pending payload")),
         signed_by=signed_by,
         threshold=registry.threshold(),
         prepared_at=record.prepared_at.strftime(_TIME),

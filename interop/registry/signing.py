@@ -162,6 +162,7 @@ def rotate_root(
     add: int = 1,
     drop: Sequence[str] = (),
     threshold: int | None = None,
+    new_timestamp_key: SigningKey | bool = False,
     now: datetime,
     lifetime: timedelta = DEFAULT_ROOT_LIFETIME,
 ) -> RootKeyring:
@@ -169,6 +170,11 @@ def rotate_root(
 
     The new document carries signatures of every held key of root N (at least threshold(N)) and
     of every key of root N+1 held here (at least threshold(N+1)), as §7.1 requires.
+
+    The online timestamp key (§7.7) carries over unless `new_timestamp_key` is given: a key
+    (brought by an officer) or True (generate one). It then replaces every timestamp key of
+    root N, which clients stop trusting at once, their trusted time included (a stolen key's
+    timestamps no longer pin their clocks); the replaced private keys are deleted here.
     """
     old = keyring.current
     unknown = set(drop) - set(old.keys)
@@ -179,7 +185,15 @@ def rotate_root(
     members = kept + [k.verifying_key for k in new_keys]
     new_threshold = threshold if threshold is not None else min(old.threshold, len(members))
     # The online timestamp role carries over; a root from before it existed gets one now.
-    new_stamp = None if old.timestamp_keys else SigningKey.generate()
+    new_stamp: SigningKey | None
+    if isinstance(new_timestamp_key, SigningKey):
+        new_stamp = new_timestamp_key
+    elif new_timestamp_key or not old.timestamp_keys:
+        new_stamp = SigningKey.generate()
+    else:
+        new_stamp = None
+    if new_stamp is not None and new_stamp.kid in old.timestamp_keys:
+        raise ValueError(f"{new_stamp.kid!r} is already the timestamp key; bring a new one")
     stamp_keys = (
         list(old.timestamp_keys.values()) if new_stamp is None else [new_stamp.verifying_key]
     )
@@ -204,4 +218,9 @@ def rotate_root(
     if new_stamp is not None:
         new_stamp.save(keyring.directory / TIMESTAMP_DIR / f"{new_stamp.kid}.pem")
     _write_new(keyring.directory / f"root-{old.version + 1}.json", document)
+    if new_stamp is not None:
+        # Only after root N+1 is written: until then the old key is still the one to use.
+        # A replaced key may be the stolen one; no root trusts it any more, so nothing needs it.
+        for kid in old.timestamp_keys:
+            (keyring.directory / TIMESTAMP_DIR / f"{kid}.pem").unlink(missing_ok=True)
     return RootKeyring.load(keyring.directory)

@@ -22,15 +22,17 @@ from healthcode.config import DEFAULT_LIMITS
 from healthcode.credential import ISSUER_ID_PATTERN
 from healthcode.errors import ErrorCode, RequestError, TrustListError
 from healthcode.idnumber import is_known_division
-from healthcode.keys import VerifyingKey, b64url_decode, b64url_encode
+from healthcode.keys import VerifyingKey, b64url_encode
 from healthcode.trust import IssuerEntry, IssuerStatus, KeyStatus, Profile, TrustedKey
 from healthcode.trustlist import (
     TIMESTAMP_TYP,
     TRUST_LIST_TYP,
+    decode_unsigned_trust_list,
     format_time,
     parse_time,
     peek_payload,
     sign_document,
+    strict_b64url_decode,
     timestamp_payload,
     trust_list_payload,
     verify_trust_list,
@@ -47,6 +49,7 @@ from interop.registry.signing import RootKeyring
 __all__ = [
     "DEFAULT_LIST_LIFETIME",
     "DEFAULT_TIMESTAMP_LIFETIME",
+    "MIN_PUBLISH_VALIDITY",
     "Publication",
     "add_signature",
     "audit_log",
@@ -64,6 +67,10 @@ __all__ = [
 
 DEFAULT_LIST_LIFETIME = timedelta(days=7)  # §7.2: expires at most 7 days after signed_at
 DEFAULT_TIMESTAMP_LIFETIME = timedelta(days=1)  # §7.7
+#: A cosigned version is published only with at least this much validity left (§7.7): one
+#: expiring sooner would reach verifiers (nearly) expired, and they would refuse it as a
+#: freeze within the hour; it has to be re-proposed instead.
+MIN_PUBLISH_VALIDITY = timedelta(hours=1)
 TRUST_LIST, ROOT, TIMESTAMP = "trust_list", "root", "timestamp"
 #: What a change produced: a published version, or (root keys offline) a pending one.
 Publication = PublishedDocument | PendingDocument
@@ -320,11 +327,17 @@ def _checked_signature(
         raise TrustListError(
             ErrorCode.TRUST_LIST_MALFORMED, "a signature is {protected, signature}"
         )
+    # Strict, as verifiers decode the published document: a lenient decoder would accept
+    # padding or stray characters, store them verbatim, and every verifier (and our own check
+    # at the threshold) would then refuse the document these strings end up in.
+    header_bytes = strict_b64url_decode(protected, "the signature's protected header")
+    raw = strict_b64url_decode(value, "the signature value")
     try:
-        header = json.loads(b64url_decode(protected))
-        raw = b64url_decode(value)
+        header = json.loads(header_bytes)
     except ValueError as exc:
-        raise TrustListError(ErrorCode.TRUST_LIST_MALFORMED, f"signature: {exc}") from exc
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_MALFORMED, f"the protected header is not JSON ({exc})"
+        ) from exc
     if (
         not isinstance(header, dict)
         or set(header) != {"alg", "kid", "typ"}
@@ -355,6 +368,22 @@ def _checked_signature(
     return kid, {"protected": protected, "signature": value}
 
 
+def _check_publishable(keyring: RootKeyring, pending: PendingDocument, at: datetime) -> None:
+    """Refuse a pending version that can no longer be published usefully: under another root
+    than the current one, or with less than `MIN_PUBLISH_VALIDITY` left. Checked on every
+    cosignature, so officers learn at once rather than when the last one signs."""
+    proposed = decode_unsigned_trust_list(pending.payload_b64, keyring.current)
+    if proposed.expires - at < MIN_PUBLISH_VALIDITY:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_EXPIRED,
+            f"pending version {pending.version} expires at {format_time(proposed.expires)}, "
+            f"less than {int(MIN_PUBLISH_VALIDITY.total_seconds()) // 60} minutes from now: "
+            "verifiers would get it (nearly) expired. It is not published; re-propose it "
+            "(POST /v1/admin/publish or `healthcode registry publish`) and cosign the new "
+            "version",
+        )
+
+
 @atomic
 def add_signature(
     session: Session,
@@ -363,21 +392,23 @@ def add_signature(
     signature: Mapping[str, Any],
     *,
     actor: str,
+    now: datetime | None = None,
 ) -> Publication:
     """Add one root holder's detached signature to the pending version; publish it when the
     distinct signers reach the root's threshold (§7.2 item 4)."""
+    at = (now or datetime.now(UTC)).replace(microsecond=0)
     pending = session.exec(
         select(PendingDocument).where(PendingDocument.version == version).with_for_update()
     ).first()
     if pending is None:
         raise RequestError(ErrorCode.NOT_FOUND, f"no pending trust-list version {version}")
+    _check_publishable(keyring, pending, at)
     kid, checked = _checked_signature(keyring, pending, signature)
     collected = {
-        json.loads(b64url_decode(item["protected"]))["kid"]: item
+        json.loads(strict_b64url_decode(item["protected"], "a stored signature"))["kid"]: item
         for item in json.loads(pending.signatures_json)
     }
     collected[kid] = checked  # a kid counts once however often it signs
-    at = datetime.now(UTC).replace(microsecond=0)
     if len(set(collected) & set(keyring.current.keys)) < keyring.current.threshold:
         pending.signatures_json = json.dumps(list(collected.values()))
         session.add(pending)

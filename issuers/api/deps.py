@@ -49,8 +49,8 @@ Caller = Annotated[Principal, Depends(get_principal)]
 
 
 def client_address(request: Request) -> str:
-    """The peer address login limits count by. `X-Forwarded-For` is not trusted: behind a
-    proxy every client shares the proxy's address (issuers/README.md)."""
+    """The peer address login limits count by: the one uvicorn reports, which takes
+    `X-Forwarded-For` only from peers in `FORWARDED_ALLOW_IPS` (issuers/README.md)."""
     return request.client.host if request.client is not None else "unknown"
 
 

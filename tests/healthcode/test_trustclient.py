@@ -24,8 +24,14 @@ from healthcode import (
     verify_credential,
 )
 from healthcode.keys import b64url_encode
-from healthcode.trustclient import TRUST_LIST_FILE, TrustListClient, write_atomic
-from healthcode.trustlist import MAX_DOCUMENT_BYTES
+from healthcode.trustclient import (
+    TIMESTAMP_FILE,
+    TRUST_LIST_FILE,
+    TRUSTED_TIME_FILE,
+    TrustListClient,
+    write_atomic,
+)
+from healthcode.trustlist import MAX_DOCUMENT_BYTES, format_time
 from tests.conftest import NOW
 from tests.servers import AppServer
 from tests.simulators import SIM_NOW, TrustRegistrySimulator, issuer_entry
@@ -516,3 +522,105 @@ def test_client_probes_for_a_newer_root_the_list_does_not_name(
     # The replaced root keys are no longer root keys: the stale list is refused.
     assert excinfo.value.code is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
     assert client.root.version == 2
+
+
+def test_refused_list_still_fetches_the_timestamp(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    clock: Clock,
+) -> None:
+    client = stamped_client()
+    assert client.refresh() is True
+    # The registry (or a man in the middle) now offers a list the client refuses ...
+    first = stamped.lists[1]
+    stamped.publish(signed_at=SIM_NOW - timedelta(days=1))
+    assert client.refresh() is True
+    stamped.stage(first)
+    # ... while the online key keeps vouching for the time.
+    clock.now = NOW + 3600
+    stamped.publish_timestamp(signed_at=SIM_NOW + timedelta(hours=1))
+    stamps = stamped.count("/v1/timestamp")
+    with pytest.raises(TrustListError) as excinfo:
+        client.refresh()
+    assert excinfo.value.code is ErrorCode.TRUST_LIST_ROLLBACK  # the list's refusal is reported
+    assert stamped.count("/v1/timestamp") == stamps + 1
+    status = client.status()
+    assert status["timestamp_version"] == 2
+    assert status["trusted_time"] == format_time(NOW + 3600)
+    assert status["last_error"]["code"] == "trust_list_rollback"
+
+
+def test_rotated_timestamp_key_resets_the_persisted_trusted_time(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    tmp_path: Path,
+    make_token: MakeToken,
+) -> None:
+    client = stamped_client()
+    client.refresh()
+    # The online key is stolen; the thief pushes the trusted time a month ahead.
+    stamped.publish_timestamp(signed_at=SIM_NOW + timedelta(days=30))
+    client.refresh()
+    token = make_token(now=NOW)
+    assert verify_credential(token, client.current(), NOW).error is ErrorCode.CLOCK_BEHIND
+    # The officers replace the online key in root 2 and re-sign the list under it.
+    stamped.timestamp_key = SigningKey.generate()
+    stamped.rotate_root(stamped.root_keys, 2)
+    stamped.publish()
+    stamped.publish_timestamp(signed_at=SIM_NOW)
+    assert client.refresh() is True
+    assert client.status()["trusted_time"] == format_time(NOW)
+    assert verify_credential(token, client.current(), NOW).valid
+    cache = tmp_path / "stamped-cache"
+    assert json.loads((cache / TRUSTED_TIME_FILE).read_bytes()) == {"trusted_time": NOW}
+    # Nor does the stolen mark come back from disk after a restart, offline.
+    client.stop()
+    stamped.available = False
+    restarted = stamped_client()
+    assert restarted.status()["trusted_time"] == format_time(NOW)
+    assert verify_credential(token, restarted.current(), NOW).valid
+
+
+def test_rotated_timestamp_key_drops_the_cached_timestamp_file(
+    stamped_client: Callable[..., TrustListClient],
+    stamped: TrustRegistrySimulator,
+    tmp_path: Path,
+) -> None:
+    client = stamped_client()
+    client.refresh()
+    cache = tmp_path / "stamped-cache"
+    assert (cache / TIMESTAMP_FILE).is_file()
+    stamped.timestamp_key = SigningKey.generate()
+    stamped.rotate_root(stamped.root_keys, 2)
+    stamped.publish()
+    stamped.served_timestamp = None  # the new key has signed nothing yet
+    with pytest.raises(TrustUnavailable):
+        client.refresh()  # /v1/timestamp answers 404
+    assert client.root.version == 2
+    assert client.status()["timestamp_version"] is None
+    # A timestamp signed by the old key is not left behind to be refused on every start.
+    assert not (cache / TIMESTAMP_FILE).exists()
+
+
+@pytest.mark.parametrize("saved", ["NaN", "Infinity", "-Infinity", "1e400", "1e20", "-5"])
+def test_corrupt_trusted_time_file_is_ignored_not_fatal(
+    stamped_client: Callable[..., TrustListClient],
+    tmp_path: Path,
+    make_token: MakeToken,
+    caplog: pytest.LogCaptureFixture,
+    saved: str,
+) -> None:
+    client = stamped_client()
+    client.refresh()
+    client.stop()
+    path = tmp_path / "stamped-cache" / TRUSTED_TIME_FILE
+    path.write_text('{"trusted_time": ' + saved + "}")
+    with caplog.at_level("ERROR", logger="healthcode.trustclient"):
+        restarted = stamped_client()
+    assert any(TRUSTED_TIME_FILE in record.getMessage() for record in caplog.records)
+    # The held documents still bound the clock; the status screen and verification work.
+    assert restarted.status()["trusted_time"] == format_time(NOW)
+    assert verify_credential(make_token(now=NOW), restarted.current(), NOW).valid
+    # The next refresh writes a good value over the damaged one.
+    restarted.refresh()
+    assert json.loads(path.read_bytes()) == {"trusted_time": NOW}

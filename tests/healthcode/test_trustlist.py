@@ -30,7 +30,9 @@ from healthcode import (
 )
 from healthcode.keys import b64url_encode
 from healthcode.trustlist import (
+    MAX_TIMESTAMP_VALIDITY_S,
     ROOT_TYP,
+    TIMESTAMP_TYP,
     TRUST_LIST_TYP,
     TrustListState,
     format_time,
@@ -39,6 +41,7 @@ from healthcode.trustlist import (
     make_root,
     parse_time,
     sign_document,
+    timestamp_payload,
     trust_list_payload,
     verify_root_update,
     verify_trust_list,
@@ -593,3 +596,87 @@ def test_list_naming_a_newer_root_than_held_is_refused(
         verify_trust_list(registry.publish(root_version=state.root.version + 1), state.root)
     assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
     assert "update the root" in str(excinfo.value)
+
+
+# -- timestamp role (§7.7) --------------------------------------------------------------------
+
+
+@pytest.fixture
+def stamped(issuer_key: SigningKey) -> TrustRegistrySimulator:
+    """A registry whose root delegates an online timestamp key, with a list signed at NOW."""
+    sim = TrustRegistrySimulator(with_timestamp=True)
+    sim.issuers = [issuer_entry("cn-sc", "510000", issuer_key)]
+    sim.publish()
+    return sim
+
+
+def test_stolen_timestamp_key_rotated_out_stops_pinning_the_clock(
+    stamped: TrustRegistrySimulator, make_token: MakeToken
+) -> None:
+    state = TrustListState(load_root(stamped.pinned_root))
+    assert state.update(stamped.served or b"", NOW)
+    stolen = stamped.timestamp_key
+    assert stolen is not None
+    # The thief signs a timestamp a month ahead: every verifier now says clock_behind.
+    ahead = stamped.publish_timestamp(signed_at=SIM_NOW + 30 * DAY)
+    assert state.update_timestamp(ahead, NOW)
+    assert state.trusted_time == NOW + 30 * DAY.total_seconds()
+    token = make_token(now=NOW)
+    assert verify_credential(token, state.trust_store(), NOW).error is ErrorCode.CLOCK_BEHIND
+    # The officers replace the online key in root 2 (same root keys).
+    stamped.timestamp_key = SigningKey.generate()
+    state.update_roots([stamped.rotate_root(stamped.root_keys, 2)], NOW)
+    # The held timestamp was signed by a key no longer trusted: it and the mark it set go.
+    assert state.timestamp is None
+    assert state.trusted_time == NOW  # the held list's signed_at, signed by the root keys
+    assert verify_credential(token, state.trust_store(), NOW).valid
+    # A further timestamp by the stolen key is refused; the new key's is taken.
+    with pytest.raises(TrustListError) as excinfo:
+        state.update_timestamp(stamped.publish_timestamp(signer=stolen), NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY
+    assert state.update_timestamp(stamped.publish_timestamp(signed_at=SIM_NOW), NOW)
+
+
+def test_root_update_keeping_the_timestamp_key_keeps_the_timestamp_and_mark(
+    stamped: TrustRegistrySimulator,
+) -> None:
+    state = TrustListState(load_root(stamped.pinned_root))
+    state.update(stamped.served or b"", NOW)
+    state.update_timestamp(stamped.publish_timestamp(signed_at=SIM_NOW + DAY / 2), NOW)
+    state.note_trusted_time(NOW + 3 * 3600)
+    state.update_roots([stamped.rotate_root([SigningKey.generate() for _ in range(3)], 2)], NOW)
+    assert state.timestamp is not None
+    assert state.trusted_time == NOW + DAY.total_seconds() / 2
+
+
+def test_timestamp_valid_for_over_seven_days_is_refused(stamped: TrustRegistrySimulator) -> None:
+    state = TrustListState(load_root(stamped.pinned_root))
+    state.update(stamped.served or b"", NOW)
+    assert MAX_TIMESTAMP_VALIDITY_S == 7 * 86400
+    # Exactly the bound is allowed ...
+    week = timedelta(seconds=MAX_TIMESTAMP_VALIDITY_S)
+    assert state.update_timestamp(stamped.publish_timestamp(expires=SIM_NOW + week), NOW)
+    # ... a second more is not: a stolen key must not sign a timestamp valid for a year.
+    too_long = _sign_timestamp(stamped, expires=SIM_NOW + week + timedelta(seconds=1))
+    with pytest.raises(TrustListError) as excinfo:
+        state.update_timestamp(too_long, NOW)
+    assert _code(excinfo) is ErrorCode.TRUST_LIST_MALFORMED
+    assert "7 days" in excinfo.value.message
+    with pytest.raises(ValueError, match="at most"):
+        timestamp_payload(1, 1, SIM_NOW, SIM_NOW + week + timedelta(seconds=1), 1)
+
+
+def _sign_timestamp(stamped: TrustRegistrySimulator, *, expires: Any) -> bytes:
+    """A timestamp the payload builder would refuse to make (signed by the real online key)."""
+    payload = timestamp_payload(9, 1, SIM_NOW, SIM_NOW + DAY, 1)
+    payload["expires"] = format_time(expires)
+    assert stamped.timestamp_key is not None
+    return encode(sign_document(payload, [stamped.timestamp_key], TIMESTAMP_TYP))
+
+
+def test_note_trusted_time_refuses_non_finite_values() -> None:
+    state = TrustListState(load_root(TrustRegistrySimulator().pinned_root))
+    for value in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(ValueError, match="finite"):
+            state.note_trusted_time(value)
+    assert state.trusted_time == 0.0

@@ -15,6 +15,7 @@ from healthcode import ErrorCode, SigningKey, TrustListError, jwks_document, ver
 from healthcode.cli import main
 from healthcode.trustlist import TrustListState, load_root
 from interop.app import create_app
+from interop.registry.signing import RootKeyring
 from interop.settings import InteropSettings
 from tests.servers import serve
 
@@ -122,4 +123,57 @@ def test_unreadable_jwks_file_is_a_usage_error(
     missing = str(tmp_path / "missing.json")
     argv = ["onboard", *where, "--id", "cn-sc", "--name", "x", "--region", "510000"]
     assert main(["registry", *argv, "--jwks", missing]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_rotate_root_replaces_a_stolen_timestamp_key(
+    tmp_path: Path, where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "init-root", *where)[0] == 0
+    root_dir = tmp_path / "root"
+    stolen = RootKeyring.load(root_dir).current.timestamp_keys
+    # Without the option the online key carries over.
+    assert run(capsys, "rotate-root", *where, "--add", "0")[0] == 0
+    assert set(RootKeyring.load(root_dir).current.timestamp_keys) == set(stolen)
+    # With it, a fresh key replaces it, and the replaced (perhaps stolen) private key goes.
+    status, out = run(capsys, "rotate-root", *where, "--add", "0", "--new-timestamp-key")
+    assert status == 0, capsys.readouterr().err
+    keyring = RootKeyring.load(root_dir)
+    fresh = set(keyring.current.timestamp_keys)
+    assert out["root_version"] == 3
+    assert out["timestamp_keys"] == sorted(fresh)
+    assert fresh
+    assert not fresh & set(stolen)
+    signer = keyring.timestamp_signer()
+    assert signer is not None
+    assert signer.kid in fresh
+    assert sorted(p.stem for p in (root_dir / "timestamp").glob("*.pem")) == sorted(fresh)
+    # An officer may bring the new key (generated elsewhere) as a PEM file.
+    brought = SigningKey.generate()
+    brought.save(tmp_path / "online.pem")
+    online = str(tmp_path / "online.pem")
+    status, out = run(capsys, "rotate-root", *where, "--add", "0", "--new-timestamp-key", online)
+    assert (status, out["timestamp_keys"]) == (0, [brought.kid])
+    signer = RootKeyring.load(root_dir).timestamp_signer()
+    assert signer is not None
+    assert signer.kid == brought.kid
+    # Clients walking the chain from root 1 accept every step.
+    state = TrustListState(load_root((root_dir / "root-1.json").read_bytes()))
+    state.update_roots(
+        [(root_dir / f"root-{n}.json").read_bytes() for n in (2, 3, 4)], datetime.now(UTC)
+    )
+    assert set(state.root.timestamp_keys) == {brought.kid}
+
+
+def test_rotate_root_refuses_a_root_key_as_the_timestamp_key(
+    tmp_path: Path, where: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "init-root", *where)[0] == 0
+    root_key = next((tmp_path / "root" / "keys").glob("*.pem"))
+    argv = ["rotate-root", *where, "--add", "0", "--new-timestamp-key", str(root_key)]
+    assert main(["registry", *argv]) == 1
+    assert "timestamp keys must differ from the root keys" in capsys.readouterr().err
+    assert not (tmp_path / "root" / "root-2.json").exists()
+    missing = ["rotate-root", *where, "--new-timestamp-key", str(tmp_path / "nope.pem")]
+    assert main(["registry", *missing]) == 2
     assert "cannot read" in capsys.readouterr().err

@@ -7,8 +7,9 @@ both trust one TrustStore built from their live key rings (the registry's role i
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from healthcode.keys import SigningKey
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
@@ -22,9 +23,19 @@ PROVINCES = {"cn-sc": ("四川省 Sichuan", "510000"), "cn-gd": ("广东省 Guan
 
 @contextlib.contextmanager
 def two_provinces(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path,
+    redis_url: str,
+    *,
+    extra_partners: Sequence[IssuerEntry] = (),
+    background_sync: bool = True,
+    **overrides: Any,
 ) -> Iterator[tuple[IssuerService, IssuerService, TrustStore]]:
-    """Sichuan and Guangdong issuers, and the trust store they (and a checkpoint) share."""
+    """Sichuan and Guangdong issuers, and the trust store they (and a checkpoint) share.
+
+    `extra_partners` are listed first in that store (e.g. `PartnerFeedServer` entries);
+    `background_sync=False` runs both without their background partner sync (the partner keys
+    are still `<tmp_path>/<issuer id>/partner.pem`, for a test to sync itself); `overrides` are
+    settings of both issuers."""
     settings: dict[str, IssuerSettings] = {}
     ports: dict[str, int] = {}
     partner_keys: dict[str, SigningKey] = {}
@@ -40,28 +51,32 @@ def two_provinces(
             issuer_id=issuer_id,
             region=region,
             public_url=f"http://127.0.0.1:{ports[issuer_id]}",
-            partner_key_file=directory / "partner.pem",
+            partner_key_file=directory / "partner.pem" if background_sync else None,
+            **overrides,
         )
         Keyring(settings[issuer_id].key_dir, keep_retired_s=3600).signing_key()
 
     def trust() -> TrustStore:
         return TrustStore(
             [
-                IssuerEntry(
-                    id=issuer_id,
-                    name=PROVINCES[issuer_id][0],
-                    region=PROVINCES[issuer_id][1],
-                    keys=tuple(
-                        TrustedKey(key)
-                        for key in Keyring(s.key_dir, keep_retired_s=3600).published_keys()
-                    ),
-                    endpoints={
-                        "partner_api": s.partner_audience,
-                        "revocations": f"http://127.0.0.1:{ports[issuer_id]}/v1/revocations",
-                    },
-                    partner_keys=(partner_keys[issuer_id].verifying_key,),
-                )
-                for issuer_id, s in settings.items()
+                *extra_partners,
+                *(
+                    IssuerEntry(
+                        id=issuer_id,
+                        name=PROVINCES[issuer_id][0],
+                        region=PROVINCES[issuer_id][1],
+                        keys=tuple(
+                            TrustedKey(key)
+                            for key in Keyring(s.key_dir, keep_retired_s=3600).published_keys()
+                        ),
+                        endpoints={
+                            "partner_api": s.partner_audience,
+                            "revocations": f"http://127.0.0.1:{ports[issuer_id]}/v1/revocations",
+                        },
+                        partner_keys=(partner_keys[issuer_id].verifying_key,),
+                    )
+                    for issuer_id, s in settings.items()
+                ),
             ]
         )
 

@@ -1,5 +1,5 @@
 """Test helpers: a RevocationChecker over the signed revocation list, feed CSV builders, a
-TCP proxy that can turn into a black hole."""
+TCP proxy that can turn into a black hole, an SMS gateway and a partner serving any feed."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from healthcode.keys import load_jwks
-from healthcode.trust import RevocationStatus
+from healthcode.jws import sign_compact
+from healthcode.keys import SigningKey, load_jwks
+from healthcode.trust import IssuerEntry, RevocationStatus, TrustedKey
 
 
 class SignedListChecker:
@@ -102,15 +104,25 @@ class SwitchableProxy:
 
 
 class RecordingWebhook:
-    """A loopback HTTP server standing in for an SMS gateway: it records each JSON POST."""
+    """A loopback HTTP server standing in for an SMS gateway: it records each JSON POST it
+    accepts in `received`. The first `fail_first` POSTs are answered 503 (a gateway outage)
+    instead; `attempts` holds the monotonic time of every POST, failed or not."""
 
-    def __init__(self) -> None:
+    def __init__(self, fail_first: int = 0) -> None:
         received: list[tuple[dict[str, str], dict[str, object]]] = []
+        attempts: list[float] = []
         self.received = received
+        self.attempts = attempts
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                attempts.append(time.monotonic())
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if len(attempts) <= fail_first:
+                    self.send_response(503)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 received.append((dict(self.headers.items()), json.loads(body)))
                 self.send_response(204)
                 self.end_headers()
@@ -129,6 +141,53 @@ class RecordingWebhook:
             time.sleep(0.02)
         assert len(self.received) >= count, f"{len(self.received)} of {count} codes delivered"
         return [body for _, body in self.received]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class PartnerFeedServer:
+    """A partner issuer's API on loopback whose revocation feed the test writes: each
+    `GET /partner/v1/revocations` answers `{"revocation_list": <JWS>}` (standard §10.4), the JWS
+    signed with the partner's own trusted credential key over whatever `payload()` returns,
+    well-formed or not. `requests` counts the feeds served."""
+
+    def __init__(self, issuer_id: str, payload: Callable[[], object]) -> None:
+        self.issuer_id = issuer_id
+        self.key = SigningKey.generate()
+        self.requests = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if not self.path.startswith("/partner/v1/revocations"):
+                    self.send_error(404)
+                    return
+                server.requests += 1
+                signed = sign_compact(json.dumps(payload()).encode(), server.key, compress=False)
+                body = json.dumps({"revocation_list": signed}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def entry(self) -> IssuerEntry:
+        """The partner as the trust list lists it: its key active, its partner API here."""
+        return IssuerEntry(
+            id=self.issuer_id,
+            name=self.issuer_id,
+            keys=(TrustedKey(self.key.verifying_key),),
+            endpoints={"partner_api": f"{self.url}/partner/v1"},
+        )
 
     def close(self) -> None:
         self._server.shutdown()

@@ -19,8 +19,19 @@ from sqlmodel import col, select
 
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password
-from issuers.auth import Principal, Role, issue_access_token, request_otp, verify_otp
-from issuers.models import AuditEntry, OtpChallenge, StaffAccount
+from issuers.auth import (
+    Principal,
+    Role,
+    create_staff,
+    issue_access_token,
+    login_staff,
+    open_session,
+    request_otp,
+    set_staff_disabled,
+    verify_otp,
+)
+from issuers.limits import Scope, record_attempt
+from issuers.models import AuditEntry, AuthAttempt, OtpChallenge, StaffAccount
 from tests.issuers.conftest import (
     STAFF_PASSWORD,
     TEST_SUBJECT_SECRET,
@@ -321,7 +332,7 @@ def test_a_disabled_account_is_refused_from_the_next_request(
         login = {"username": "mallory", "password": STAFF_PASSWORD}
         refused = svc.http.post("/v1/auth/login", json=login)
         assert refused.status_code == 401
-        assert "disabled" in refused.json()["message"]
+        assert refused.json()["message"] == "wrong username or password"
         assert cli("enable-user", "mallory").returncode == 0
         assert svc.http.post("/v1/auth/login", json=login).status_code == 200
         unknown = cli("disable-user", "nobody")
@@ -341,3 +352,108 @@ def test_a_token_without_an_open_session_is_refused(issuer: IssuerService) -> No
     answer = issuer.http.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 401
     assert answer.json()["error"] == "unauthenticated"
+
+
+def test_a_disabled_account_is_refused_like_a_wrong_password(issuer: IssuerService) -> None:
+    """The answer to the right password of a disabled account is the one a wrong password
+    gets: it must not tell a guesser that the password was right. The audit says why."""
+    issuer.staff_headers(Role.ADMIN, username="carol")
+    with issuer.context.session() as session:
+        set_staff_disabled(session, "carol", disabled=True)
+        session.commit()
+
+    def login(password: str) -> httpx.Response:
+        return issuer.http.post("/v1/auth/login", json={"username": "carol", "password": password})
+
+    right, wrong = login(STAFF_PASSWORD), login("not-the-password")
+    assert right.status_code == wrong.status_code == 401
+    assert right.json() == wrong.json()
+    with issuer.context.session() as session:
+        reasons = session.exec(
+            select(AuditEntry.reason)
+            .where(AuditEntry.action == "login_failed", AuditEntry.actor == "admin:carol")
+            .order_by(col(AuditEntry.id))
+        ).all()
+    assert reasons == ["account disabled", "wrong username or password"]
+
+
+def test_a_login_racing_disable_user_leaves_no_usable_session(any_issuer: IssuerService) -> None:
+    """A login checks the password of a still-enabled account, an admin's `disable-user`
+    commits (ending the sessions open so far), then the login commits its new session: that
+    session must not authenticate, nor come back when the account is enabled again."""
+    svc = any_issuer
+    ctx = svc.context
+    with ctx.session() as session:
+        create_staff(session, "racer", STAFF_PASSWORD, Role.ADMIN)
+        session.commit()
+    with ctx.session() as login:
+        principal = login_staff(
+            login, "racer", STAFF_PASSWORD, settings=svc.settings, address="127.0.0.1"
+        )
+        with ctx.session() as admin:
+            assert set_staff_disabled(admin, "racer", disabled=True) == 0  # none open yet
+            admin.commit()
+        token = open_session(login, principal, TEST_TOKEN_SECRET.encode(), 600)
+        login.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    refused = svc.http.get("/v1/audit", headers=headers)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["error"] == "unauthenticated"
+
+    with ctx.session() as admin:
+        assert set_staff_disabled(admin, "racer", disabled=False) == 1  # the raced session
+        admin.commit()
+    time.sleep(svc.settings.session_cache_s + 0.1)
+    assert svc.http.get("/v1/audit", headers=headers).status_code == 401
+    fresh = svc.http.post("/v1/auth/login", json={"username": "racer", "password": STAFF_PASSWORD})
+    assert fresh.status_code == 200, fresh.text
+    again = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+    assert svc.http.get("/v1/audit", headers=again).status_code == 200
+
+
+def test_old_attempts_of_every_key_are_pruned_a_bounded_batch_at_a_time(
+    any_issuer: IssuerService,
+) -> None:
+    """Keys that never come back (a username typed once, an address seen once) must not keep
+    their rows forever: each recorded attempt also deletes expired rows of other keys of its
+    scope, at most a batch of them, so one login never does unbounded work."""
+    window = 900
+    t0 = 1_800_000_000
+    scope = Scope.LOGIN_FAILED_ADDRESS
+    with any_issuer.context.session() as session:
+        for number in range(250):
+            record_attempt(session, scope, f"address-{number}", now=t0, window_s=window)
+        # Another scope's rows with a longer window are not this scope's to judge.
+        record_attempt(session, Scope.OTP_SENT_PHONE, "phone", now=t0, window_s=3600)
+        session.commit()
+
+    def expired_left() -> int:
+        with any_issuer.context.session() as session:
+            return len(
+                session.exec(
+                    select(AuthAttempt.id).where(
+                        AuthAttempt.scope == scope.value, col(AuthAttempt.at) <= t0
+                    )
+                ).all()
+            )
+
+    later = t0 + window
+    with any_issuer.context.session() as session:
+        record_attempt(session, scope, "a-new-address", now=later, window_s=window)
+        session.commit()
+    assert expired_left() == 150
+    for number in range(2):
+        with any_issuer.context.session() as session:
+            record_attempt(session, scope, f"newer-{number}", now=later, window_s=window)
+            session.commit()
+    assert expired_left() == 0
+    with any_issuer.context.session() as session:
+        kept = session.exec(select(AuthAttempt.scope, AuthAttempt.key)).all()
+    assert sorted(kept) == sorted(
+        [
+            (Scope.OTP_SENT_PHONE.value, "phone"),
+            (scope.value, "a-new-address"),
+            (scope.value, "newer-0"),
+            (scope.value, "newer-1"),
+        ]
+    )

@@ -9,10 +9,13 @@ Create Date: 2026-11-23 10:00:00
 - `authsession` (server-side sessions: logout, disabled accounts) and `authattempt` (rolling
   windows of login failures and one-time codes sent); `staffaccount.disabled_at`.
 - `citizen.override_until`, `citizen.evidence_after` and `correction.override_until`: an
-  official's override ends (docs/rules.md §6).
+  official's override ends (docs/rules.md §6). Overrides decided before this revision get
+  the values `decide_correction` records (`_backfill_overrides`).
 """
 
 from __future__ import annotations
+
+import time
 
 import sqlalchemy as sa
 from alembic import op
@@ -60,6 +63,73 @@ def _retype(old: type[sa.types.TypeEngine[int]], new: type[sa.types.TypeEngine[i
                 )
 
 
+#: What an override decided before this revision lasts: the default of `override_days`
+#: (issuers.corrections.DEFAULT_OVERRIDE_DAYS, copied: a migration must not change with the code).
+_OVERRIDE_DAYS = 14
+
+
+def _backfill_overrides() -> None:
+    """Give every override decided under 0002 (which never ended and hid every event) what
+    `decide_correction` now records, measured from the decision, not from this migration:
+
+    - `correction.override_until` = its `decided_at` + 14 days, for accepted overrides;
+    - `citizen.override_until` = that of the decision that set the citizen's override (the
+      newest accepted override correction; accepting one without an override cleared it);
+    - `citizen.evidence_after` = the id of the citizen's newest event recorded by the decision:
+      the official judged those. Later events are new evidence (docs/rules.md §6) -- counting
+      everything up to the migration as judged would hide for good a positive recorded after
+      the decision; leaving it NULL would count the overridden positive again and end the
+      override at the next re-evaluation;
+    - `citizen.status_until` no later than the expiry, so the issuer re-evaluates then (0002
+      kept no `until` for an override).
+
+    A citizen with an override but no accepted correction (not made by the service) is
+    treated as decided now.
+    """
+    bind = op.get_bind()
+    lifetime_s = _OVERRIDE_DAYS * 86400
+    bind.execute(
+        sa.text(
+            "UPDATE correction SET override_until = decided_at + :lifetime "
+            "WHERE state = 'accepted' AND override_colour IS NOT NULL "
+            "AND decided_at IS NOT NULL AND override_until IS NULL"
+        ),
+        {"lifetime": lifetime_s},
+    )
+    overridden = bind.execute(
+        sa.text(
+            "SELECT citizen.id, citizen.subject, citizen.status_until, ("
+            "  SELECT MAX(correction.decided_at) FROM correction"
+            "  WHERE correction.subject = citizen.subject AND correction.state = 'accepted'"
+            "  AND correction.override_colour IS NOT NULL"
+            ") AS decided_at FROM citizen WHERE citizen.override_colour IS NOT NULL"
+        )
+    ).all()
+    now = int(time.time())
+    for row in overridden:
+        decided_at = now if row.decided_at is None else int(row.decided_at)
+        judged = bind.execute(
+            sa.text(
+                "SELECT MAX(id) FROM eventrecord WHERE subject = :subject AND created_at <= :at"
+            ),
+            {"subject": row.subject, "at": decided_at},
+        ).scalar()
+        until = decided_at + lifetime_s
+        status_until = until if row.status_until is None else min(int(row.status_until), until)
+        bind.execute(
+            sa.text(
+                "UPDATE citizen SET override_until = :until, evidence_after = :judged, "
+                "status_until = :status_until WHERE id = :id"
+            ),
+            {
+                "until": until,
+                "judged": int(judged or 0),
+                "status_until": status_until,
+                "id": row.id,
+            },
+        )
+
+
 def upgrade() -> None:
     _retype(sa.Integer, sa.BigInteger)
     op.create_table(
@@ -91,6 +161,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("evidence_after", sa.Integer(), nullable=True))
     with op.batch_alter_table("correction", schema=None) as batch_op:
         batch_op.add_column(sa.Column("override_until", sa.BigInteger(), nullable=True))
+    _backfill_overrides()
 
 
 def downgrade() -> None:

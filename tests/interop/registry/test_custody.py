@@ -19,8 +19,9 @@ from sqlmodel import Session
 from healthcode import ErrorCode, SigningKey, TrustListError, verify_credential
 from healthcode.trust import KeyStatus
 from healthcode.trustlist import TrustListState, load_root
-from interop.app import create_app, create_engine_for
+from interop.app import create_app, create_engine_for, init_database
 from interop.registry import store
+from interop.registry.models import PendingDocument
 from interop.registry.signing import RootKeyring, init_root
 from interop.settings import InteropSettings
 from tests.interop.conftest import ADMIN_TOKEN, Registry
@@ -74,6 +75,9 @@ def _cosign(registry: Registry, key_file: Path, token: str = OFFICER_TOKEN) -> d
             registry.server.url,
             "--key",
             str(key_file),
+            "--root",
+            str(registry.root_dir / "root-1.json"),
+            "--yes",
         ],
         env={**os.environ, "HC_INTEROP_ADMIN_TOKEN": token},
         capture_output=True,
@@ -82,6 +86,7 @@ def _cosign(registry: Registry, key_file: Path, token: str = OFFICER_TOKEN) -> d
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert "pending trust list version" in done.stderr  # the review came before the signature
     answer: dict[str, object] = json.loads(done.stdout)
     return answer
 
@@ -241,3 +246,80 @@ def test_partner_kid_must_be_unique_at_onboarding(registry: Registry) -> None:
     third["partner_keys"] = [first["jwks"]["keys"][0]]
     assert registry.post_admin("/v1/admin/issuers", third).status_code == 409
     assert registry.http.get("/v1/trust-list/2").status_code == 404
+
+
+@pytest.fixture
+def three_officers(tmp_path: Path) -> tuple[RootKeyring, list[SigningKey], Session]:
+    """A 3-of-3 root: the host holds one key, two officers hold the others; a store session."""
+    folder = tmp_path / "root3"
+    init_root(folder, key_count=3, threshold=3, now=datetime.now(UTC))
+    officers = []
+    for pem in sorted((folder / "keys").glob("*.pem"))[1:]:
+        officers.append(SigningKey.load(pem))
+        pem.unlink()
+    keyring = RootKeyring.load(folder)
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'custody.db'}")
+    init_database(engine, keyring)
+    return keyring, officers, Session(engine)
+
+
+def test_padded_or_junk_cosignature_is_refused_not_stored(
+    three_officers: tuple[RootKeyring, list[SigningKey], Session],
+) -> None:
+    from interop.cli import _detached_signature
+
+    keyring, officers, session = three_officers
+    pending = store.publish(session, keyring, actor="t")
+    assert isinstance(pending, PendingDocument)
+    good = _detached_signature(officers[0], pending.payload_b64)
+    # Both decode to the same 64 bytes under a lenient decoder, and verify; once stored they
+    # would make the published document non-canonical, and every later cosign fail.
+    for variant in (
+        {**good, "signature": good["signature"] + "=="},
+        {**good, "signature": good["signature"][:10] + "!" + good["signature"][10:]},
+        {**good, "protected": good["protected"] + "="},
+    ):
+        with pytest.raises(TrustListError) as refused:
+            store.add_signature(session, keyring, pending.version, variant, actor="li")
+        assert refused.value.code is ErrorCode.TRUST_LIST_MALFORMED
+        assert "base64url" in refused.value.message
+    held = store.pending_version(session)
+    assert held is not None
+    assert len(json.loads(held.signatures_json)) == 1  # only the host's own
+    # The canonical signatures of both officers publish it.
+    store.add_signature(session, keyring, pending.version, good, actor="li")
+    last = _detached_signature(officers[1], pending.payload_b64)
+    published = store.add_signature(session, keyring, pending.version, last, actor="zhao")
+    assert not isinstance(published, PendingDocument)
+    session.close()
+
+
+def test_nearly_expired_pending_version_is_not_cosigned_or_published(
+    three_officers: tuple[RootKeyring, list[SigningKey], Session],
+) -> None:
+    from interop.cli import _detached_signature
+
+    keyring, officers, session = three_officers
+    now = datetime.now(UTC).replace(microsecond=0)
+    # Prepared a week ago with the usual lifetime: 50 minutes of it are left.
+    pending = store.publish(session, keyring, actor="t", now=now - timedelta(days=7, minutes=-50))
+    assert isinstance(pending, PendingDocument)
+    assert timedelta(hours=1) == store.MIN_PUBLISH_VALIDITY
+    for officer in officers:
+        signature = _detached_signature(officer, pending.payload_b64)
+        with pytest.raises(TrustListError) as refused:
+            store.add_signature(session, keyring, pending.version, signature, actor="li", now=now)
+        assert refused.value.code is ErrorCode.TRUST_LIST_EXPIRED
+        assert "re-propose" in refused.value.message
+    assert store.latest_document(session, store.TRUST_LIST) is None
+    # Re-proposed, the fresh version is cosigned and published.
+    fresh = store.publish(session, keyring, actor="t", now=now)
+    assert isinstance(fresh, PendingDocument)
+    for officer in officers:
+        signature = _detached_signature(officer, fresh.payload_b64)
+        record = store.add_signature(
+            session, keyring, fresh.version, signature, actor="li", now=now
+        )
+    assert not isinstance(record, PendingDocument)
+    assert record.version == 1
+    session.close()
