@@ -379,27 +379,8 @@ def _smallest_version(prefix: str, digit_count: int, level: int) -> int:
     raise qrcode.exceptions.DataOverflowError(f"{digit_count} digits exceed version 40")
 
 
-def qr_code(
-    text: str, *, error_correction: str = "M", border: int = 4, best_mask: bool = True
-) -> qrcode.QRCode:
-    """Build the QR symbol for QR text: prefix in a byte segment, digits in a numeric segment.
-
-    Args:
-        text: QR text from `encode_numeric` (`hc:/<digits>`, `shc:/<digits>`) or one part
-            `shc:/<i>/<n>/<digits>` (the chunk header joins the byte segment).
-        error_correction: `"L"`, `"M"` (default), `"Q"` or `"H"`.
-        border: Quiet zone in modules (4 is what the QR standard asks for).
-        best_mask: Score all eight mask patterns and keep the most readable (ISO/IEC 18004
-            §7.8.3), as printed codes need; False uses mask 0 and is ~5x faster, which is what
-            on-screen phone codes use (any mask is valid; decoders read it from the symbol).
-
-    Returns:
-        A made `qrcode.QRCode`; `.version` is its size (1..40).
-
-    Raises:
-        ValueError: `text` is not prefix-plus-digits, the level or border is invalid, or the
-            text does not fit a version-40 QR code at this level.
-    """
+def _symbol_plan(text: str, error_correction: str, border: int) -> tuple[int, str, str, int]:
+    """Check the arguments and size the symbol: (qrcode level, prefix, digits, version)."""
     level = _EC_LEVELS.get(error_correction)
     if level is None:
         raise ValueError(f"error_correction must be one of L, M, Q, H (got {error_correction!r})")
@@ -410,8 +391,41 @@ def qr_code(
         raise ValueError("QR text must be 'hc:/' or 'shc:/' (optionally 'i/n/') then digits")
     prefix, digits = match.group(1), match.group(2)
     try:
+        return level, prefix, digits, _smallest_version(prefix, len(digits), level)
+    except qrcode.exceptions.DataOverflowError as exc:
+        raise ValueError(
+            f"{len(digits)} digits do not fit one QR code at level {error_correction}"
+        ) from exc
+
+
+def qr_code(
+    text: str, *, error_correction: str = "M", border: int = 4, best_mask: bool = True
+) -> qrcode.QRCode:
+    """Build the QR symbol for QR text with the `qrcode` package: prefix in a byte segment,
+    digits in a numeric segment, at the smallest version the standard's bit budget allows.
+
+    `qr_matrix` (and every renderer) builds the same symbol with zxing-cpp's encoder instead,
+    and falls back to this construction should the two ever disagree on the size.
+
+    Args:
+        text: QR text from `encode_numeric` (`hc:/<digits>`, `shc:/<digits>`) or one part
+            `shc:/<i>/<n>/<digits>` (the chunk header joins the byte segment).
+        error_correction: `"L"`, `"M"` (default), `"Q"` or `"H"`.
+        border: Quiet zone in modules (4 is what the QR standard asks for).
+        best_mask: Score all eight mask patterns and keep the most readable (ISO/IEC 18004
+            §7.8.3); False uses mask 0 and is ~5x faster (any mask is valid; decoders read it
+            from the symbol).
+
+    Returns:
+        A made `qrcode.QRCode`; `.version` is its size (1..40).
+
+    Raises:
+        ValueError: `text` is not prefix-plus-digits, the level or border is invalid, or the
+            text does not fit a version-40 QR code at this level.
+    """
+    level, prefix, digits, version = _symbol_plan(text, error_correction, border)
+    try:
         # Sizing the symbol ourselves spares qrcode's trial encoding of the data.
-        version = _smallest_version(prefix, len(digits), level)
         qr = qrcode.QRCode(
             version=version,
             error_correction=level,
@@ -434,17 +448,43 @@ def qr_matrix(
 ) -> list[list[bool]]:
     """The modules of the QR code for `text`, quiet zone included; `True` is dark.
 
+    The symbol comes from zxing-cpp's encoder (C++: about four times the `qrcode` package's
+    speed with a fixed mask, while scoring all eight masks, ADR 0010). It segments the text as
+    `qr_code` does (byte prefix, numeric digits); its size is checked against the version the
+    standard's bit budget gives, and on any difference the `qrcode` construction is used.
+
+    Args:
+        best_mask: for the `qrcode` fallback only (see `qr_code`); the zxing-cpp encoder always
+            keeps the most readable of the eight masks.
+
     Raises:
         ValueError: as `qr_code`.
     """
-    qr = qr_code(text, error_correction=error_correction, border=border, best_mask=best_mask)
-    size = qr.modules_count + 2 * border
+    _, _, _, version = _symbol_plan(text, error_correction, border)
+    side_modules = 4 * version + 17
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=error_correction)
+    # zxingcpp.Image implements the buffer protocol; its stubs do not say so.
+    image = memoryview(symbol.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
+    if image.shape != (side_modules, side_modules) or symbol.ec_level != error_correction:
+        qr = qr_code(text, error_correction=error_correction, border=0, best_mask=best_mask)
+        modules = [[bool(m) for m in row] for row in qr.modules]
+    else:
+        # One byte per module, 0 for dark: dark -> 1, light -> 0, then one bool per module.
+        dark = image.tobytes().translate(_DARK_PIXELS)
+        modules = [
+            list(map(bool, dark[start : start + side_modules]))
+            for start in range(0, len(dark), side_modules)
+        ]
+    size = side_modules + 2 * border
     blank = [False] * size
     side = [False] * border
     rows = [blank[:] for _ in range(border)]
-    rows.extend(side + [bool(m) for m in row] + side for row in qr.modules)
+    rows.extend(side + row + side for row in modules)
     rows.extend(blank[:] for _ in range(border))
     return rows
+
+
+_DARK_PIXELS: Final = bytes([1] + [0] * 255)
 
 
 def _check_scale(scale: int) -> None:

@@ -409,6 +409,45 @@ def test_qr_matrix_includes_quiet_zone() -> None:
     assert sum(row[0] for row in matrix) == 1
 
 
+@pytest.mark.parametrize("level", ["L", "M", "Q", "H"])
+def test_qr_matrix_from_zxing_is_the_standard_size_and_reads_back(level: str) -> None:
+    # The C++ encoder must segment as qr_code does (byte prefix, numeric digits): the same,
+    # smallest version at every length, the asked level, and the same text read back.
+    import zxingcpp
+
+    for length in (1, 2, 3, 17, 80, 211, 450, 600, 997):
+        text = encode_numeric(fake_jws(length, seed=length))
+        try:
+            version = qr_code(text, error_correction=level).version
+        except ValueError:
+            continue  # too long for this level
+        symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=level)
+        modules = symbol.to_image(scale=1, add_quiet_zones=False)
+        assert memoryview(modules).shape == (4 * version + 17,) * 2, (level, length)  # type: ignore[arg-type]
+        png = render_png(text, error_correction=level, scale=3)
+        image = Image.open(io.BytesIO(png)).convert("L")
+        (read,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        assert (read.text, read.ec_level) == (text, level)
+    chunk = "shc:/2/3/" + "56" * 300
+    assert len(qr_matrix(chunk)) == 4 * qr_code(chunk).version + 17 + 8
+    assert decode_image(render_png(chunk)) == [chunk]
+
+
+def test_qr_matrix_falls_back_to_qrcode_when_the_sizes_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import healthcode.qr as qr_module
+
+    text = encode_numeric(fake_jws(300))
+    version = qr_code(text).version
+    # Ask for one version more than zxing-cpp's encoder picks: the fallback must build it.
+    planned = qr_module._smallest_version
+    monkeypatch.setattr(qr_module, "_smallest_version", lambda *a: planned(*a) + 1)
+    matrix = qr_matrix(text, border=0)
+    assert len(matrix) == 4 * (version + 1) + 17
+    assert decode_image(render_png(text)) == [text]
+
+
 # -- rendering -----------------------------------------------------------------------------------
 
 
