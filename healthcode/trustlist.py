@@ -411,19 +411,7 @@ def verify_trust_list(
     # (5) only now the members: it parses and has them, `_type` = hc-trustlist
     trust_list = _trust_list_from_payload(_json_object(payload_bytes), envelope, limits)
     # (6) root_version is the held root's
-    if trust_list.root_version < root.version:
-        raise TrustListError(
-            ErrorCode.TRUST_LIST_ROLLBACK,
-            f"trust list version {trust_list.version} was signed under root "
-            f"{trust_list.root_version}, older than the held root {root.version}",
-        )
-    if trust_list.root_version > root.version:
-        raise TrustListError(
-            ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
-            f"trust list version {trust_list.version} names root version "
-            f"{trust_list.root_version} but root {root.version} is held; update the root "
-            "first (§7.1)",
-        )
+    _require_root_version(trust_list, root)
     return trust_list
 
 
@@ -504,19 +492,25 @@ def decode_unsigned_trust_list(
     payload = _json_object(strict_b64url_decode(payload_b64, "payload"))
     envelope = {"payload": payload_b64, "signatures": []}
     trust_list = _trust_list_from_payload(payload, envelope, limits)
+    _require_root_version(trust_list, root)
+    return trust_list
+
+
+def _require_root_version(trust_list: TrustListDocument, root: RootMetadata) -> None:
+    """§7.2 item 6: a trust list names the root it was signed under, which must be `root`."""
     if trust_list.root_version < root.version:
         raise TrustListError(
             ErrorCode.TRUST_LIST_ROLLBACK,
-            f"trust list version {trust_list.version} names root {trust_list.root_version}, "
-            f"older than the current root {root.version}",
+            f"trust list version {trust_list.version} was signed under root "
+            f"{trust_list.root_version}, older than the held root {root.version}",
         )
     if trust_list.root_version > root.version:
         raise TrustListError(
             ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
-            f"trust list version {trust_list.version} names root {trust_list.root_version}, "
-            f"newer than root {root.version}, the newest known here",
+            f"trust list version {trust_list.version} names root version "
+            f"{trust_list.root_version} but root {root.version} is held; update the root "
+            "first (§7.1)",
         )
-    return trust_list
 
 
 def peek_payload(document: Mapping[str, Any] | bytes) -> Mapping[str, Any]:

@@ -108,6 +108,21 @@ class Federation:
     trust: TrustStore
 
 
+def count_assertion_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Spy on the router's client-assertion check: one entry per signature verified."""
+    import interop.partner.router as router_module
+
+    verified: list[str] = []
+    real = router_module.verify_client_assertion
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        verified.append("x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(router_module, "verify_client_assertion", counting)
+    return verified
+
+
 @pytest.fixture(scope="module")
 def federation() -> Federation:
     sc_key, gd_key, gd_partner = SigningKey.generate(), SigningKey.generate(), SigningKey.generate()
@@ -299,7 +314,6 @@ def test_authenticated_refusals_are_audited(
 def test_flood_of_forged_assertions_is_refused_before_verification(
     make_api: Callable[..., PartnerApi], redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import interop.partner.router as router_module
 
     moment = (time.time() // 60) * 60 + 30
     api = make_api(redis_url, failure_limit_per_minute=3, clock=lambda: moment)
@@ -308,14 +322,7 @@ def test_flood_of_forged_assertions_is_refused_before_verification(
         api.http.get("/revocations", headers=api.bearer(stranger)).status_code for _ in range(3)
     ]
     assert codes == [401, 401, 401]
-    verified: list[str] = []
-    real = router_module.verify_client_assertion
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        verified.append("x")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(router_module, "verify_client_assertion", counting)
+    verified = count_assertion_checks(monkeypatch)
     refused = api.http.get("/revocations", headers=api.bearer(stranger))
     assert refused.status_code == 429
     assert refused.json()["error"] == "rate_limited"
@@ -588,7 +595,6 @@ def test_replays_do_not_spend_the_partners_budget(guarded: Callable[..., Partner
 def test_replays_and_authenticated_refusals_count_toward_the_address_budget(
     guarded: Callable[..., PartnerApi], federation: Federation, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import interop.partner.router as router_module
 
     moment = (time.time() // 60) * 60 + 30
     api = guarded(failure_limit_per_minute=3, clock=lambda: moment)
@@ -596,14 +602,7 @@ def test_replays_and_authenticated_refusals_count_toward_the_address_budget(
     assert api.http.get("/revocations", headers=captured).status_code == 200
     for _ in range(3):
         assert api.http.get("/revocations", headers=captured).status_code == 401
-    verified: list[str] = []
-    real = router_module.verify_client_assertion
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        verified.append("x")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(router_module, "verify_client_assertion", counting)
+    verified = count_assertion_checks(monkeypatch)
     # The replaying address is now refused before any signature check, even with a fresh one.
     refused = api.http.get("/revocations", headers=api.bearer(now=moment))
     assert refused.status_code == 429
@@ -626,16 +625,8 @@ def test_replays_and_authenticated_refusals_count_toward_the_address_budget(
 def test_oversized_body_is_refused_before_authentication(
     api: PartnerApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import interop.partner.router as router_module
 
-    verified: list[str] = []
-    real = router_module.verify_client_assertion
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        verified.append("x")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(router_module, "verify_client_assertion", counting)
+    verified = count_assertion_checks(monkeypatch)
     big = {"id_number": SC_CITIZEN, "name": "张三丰", "purpose": "x" * (40 * 1024)}
     answer = api.http.post("/status", json=big, headers=api.bearer())
     assert answer.status_code == 413
