@@ -156,6 +156,20 @@ class Federation:
             return self.http.get(f"{audience}{path}", headers=headers)
         return self.http.post(f"{audience}{path}", json=body, headers=headers)
 
+    def import_positive_test(self, province: str, citizen: dict[str, Any]) -> None:
+        """A positive PCR result for `citizen`, sampled now, through the province's lab feed."""
+        sampled = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        feed = f"id_number,result,test,sampled_at\n{citizen['id_number']},positive,pcr,{sampled}\n"
+        imported = self.http.post(
+            f"{self.provinces[province]}/v1/feeds/lab_results",
+            content=feed.encode(),
+            headers={
+                **self.issuer_headers(province, "health_official"),
+                "Content-Type": "text/csv",
+            },
+        )
+        assert imported.status_code == 200, imported.text
+
     def status(self) -> dict[str, Any]:
         answer = self.http.get(f"{self.checkpoint}/v1/status", headers=self.checkpoint_headers())
         assert answer.status_code == 200, answer.text
@@ -343,17 +357,7 @@ def test_transcoding_a_to_b_and_revoking_the_source(federation: Federation) -> N
     assert local_claims.status == source_claims.status
 
     # Guangdong revokes the source (the citizen tests positive).
-    sampled = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    feed = f"id_number,result,test,sampled_at\n{citizen['id_number']},positive,pcr,{sampled}\n"
-    imported = federation.http.post(
-        f"{federation.provinces['cn-gd']}/v1/feeds/lab_results",
-        content=feed.encode(),
-        headers={
-            **federation.issuer_headers("cn-gd", "health_official"),
-            "Content-Type": "text/csv",
-        },
-    )
-    assert imported.status_code == 200, imported.text
+    federation.import_positive_test("cn-gd", citizen)
     # Sichuan's partner sync revokes the code it transcoded; its checkpoint shows it.
     result, _ = _until(
         TRANSCODE_REVOCATION_BOUND_S,
@@ -372,17 +376,7 @@ def test_status_change_in_a_reaches_b_id_card_reads(federation: Federation) -> N
     assert first["display"] == StatusColour.GREEN.value, first
     assert first["home_issuer"] == "cn-gd"
 
-    sampled = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    feed = f"id_number,result,test,sampled_at\n{traveller['id_number']},positive,pcr,{sampled}\n"
-    imported = federation.http.post(
-        f"{federation.provinces['cn-gd']}/v1/feeds/lab_results",
-        content=feed.encode(),
-        headers={
-            **federation.issuer_headers("cn-gd", "health_official"),
-            "Content-Type": "text/csv",
-        },
-    )
-    assert imported.status_code == 200, imported.text
+    federation.import_positive_test("cn-gd", traveller)
     seen, _ = _until(
         STATUS_CHANGE_DEADLINE_S,
         lambda: (lambda r: r if r["display"] == StatusColour.RED.value else None)(

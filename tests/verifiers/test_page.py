@@ -233,12 +233,11 @@ def _y4m(png: bytes, path: Path, width: int = 800, height: int = 600, frames: in
             out.write(b"FRAME\n" + luma + chroma)
 
 
-def test_camera_scan_with_vendored_jsqr(
-    playwright: Playwright, tmp_path: Path, checkpoint: RunningCheckpoint, sc: Province
-) -> None:
+def _browser_filming(playwright: Playwright, tmp_path: Path, qr_text: str) -> Browser:
+    """Chromium whose fake camera films the QR code of `qr_text` (granted without a prompt)."""
     video = tmp_path / "qr.y4m"
-    _y4m(render_png(_code(sc, StatusColour.YELLOW, ReasonCode.CLOSE_CONTACT), scale=4), video)
-    browser = playwright.chromium.launch(
+    _y4m(render_png(qr_text, scale=4), video)
+    return playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
             *ARGS,
@@ -246,6 +245,14 @@ def test_camera_scan_with_vendored_jsqr(
             "--use-fake-device-for-media-stream",
             f"--use-file-for-fake-video-capture={video}",
         ],
+    )
+
+
+def test_camera_scan_with_vendored_jsqr(
+    playwright: Playwright, tmp_path: Path, checkpoint: RunningCheckpoint, sc: Province
+) -> None:
+    browser = _browser_filming(
+        playwright, tmp_path, _code(sc, StatusColour.YELLOW, ReasonCode.CLOSE_CONTACT)
     )
     try:
         with logged_in(browser, checkpoint.url) as page:
@@ -420,16 +427,8 @@ def test_every_error_code_has_a_chinese_hint() -> None:
 def test_camera_code_seen_while_a_scan_is_checked_is_not_lost(
     playwright: Playwright, tmp_path: Path, checkpoint: RunningCheckpoint, sc: Province
 ) -> None:
-    video = tmp_path / "qr.y4m"
-    _y4m(render_png(_code(sc, StatusColour.YELLOW, ReasonCode.CLOSE_CONTACT), scale=4), video)
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            *ARGS,
-            "--use-fake-ui-for-media-stream",
-            "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}",
-        ],
+    browser = _browser_filming(
+        playwright, tmp_path, _code(sc, StatusColour.YELLOW, ReasonCode.CLOSE_CONTACT)
     )
     try:
         with logged_in(browser, checkpoint.url) as page:
