@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 
 import uvicorn
@@ -17,6 +18,12 @@ def main() -> None:
     settings = VerifierSettings()
     level = logging.getLevelName(settings.log_level.upper())
     app = create_app(settings)
+    # Everything loaded so far (modules, the app, settings) lives as long as the process. Out
+    # of the collector's sight, a full collection under load walks what scans created since
+    # instead of 118 000 objects more: no pause of ~80 ms every few seconds of peak load
+    # (docs/performance-checkpoint.md).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         # A plain scan is answered inside uvicorn's HTTP protocol (verifiers.fastpath); any
         # other request, and a scan the fast path passes on, reaches the app with the scan

@@ -363,22 +363,19 @@ class CheckpointService:
     ) -> None:
         """Record answers in the scan log (`subject` overrides the credential's pseudonym)."""
         now = datetime.now(UTC)
-        records = []
         for answer in answers:
-            credential = answer.result.credential
-            records.append(
-                {
-                    "scanned_at": now,
-                    "mode": answer.mode,
-                    "actor": principal.actor,
-                    "subject": subject if subject is not None else answer.subject,
-                    "id_tail": credential.id_tail if credential else id_tail,
-                    "issuer": answer.result.issuer if answer.result.valid else None,
-                    "result": answer.display,
-                    "error": answer.result.error.value if answer.result.error else None,
-                }
+            result = answer.result
+            credential = result.credential
+            self.scan_log.record_scan(
+                now,
+                answer.mode,
+                principal.actor,
+                subject if subject is not None else answer.subject,
+                credential.id_tail if credential else id_tail,
+                result.issuer if result.valid else None,
+                answer.display,
+                result.error._value_ if result.error else None,
             )
-        self.scan_log.record_scans(records)
 
     def _log_refusal(
         self,

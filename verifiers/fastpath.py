@@ -11,6 +11,18 @@ upgrade), goes through uvicorn and the app unchanged. Keep-alive timing and back
 (stop reading while the client is not reading its answers) follow uvicorn's. ADR 0009 records
 why and what it costs.
 
+Scans are answered in batches, one per event-loop pass (`_ScanBatch`): the scans read in a
+pass are verified one after the other once the pass's reads are done, and their answers then
+leave together. The verifications run back to back instead of between socket reads, and the
+kernel wakes a reader once per burst of answers instead of once per answer. On the two-core
+benchmark VM that took 20 % off the server's CPU per scan without adding latency: an answer
+is written as soon as the batch it came in with is verified, as it was written after the
+scans before it in the same pass (docs/performance-checkpoint.md). Pipelined answers on one
+connection go out in one write. Anything else written on a connection (uvicorn answering a
+request it was handed, a 400 or 500, a half-close, shutdown) answers that connection's
+waiting scans first, so answers never change order. A scan whose connection has closed
+before its batch runs is not verified and not logged: nobody would see the answer.
+
 The subclass relies on uvicorn's `HttpToolsProtocol` callbacks; the uvicorn versions it is
 known to work with are pinned in pyproject.toml and tests/verifiers/test_fastpath.py runs it in
 a real uvicorn server.
@@ -39,6 +51,30 @@ _INTERNAL_ERROR = (
 _logger = logging.getLogger("verifiers.fastpath")
 
 
+class _ScanBatch:
+    """The connections with scans read in this event-loop pass, answered together after it."""
+
+    __slots__ = ("connections", "loop")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.connections: list[Any] = []
+
+    def add(self, connection: Any) -> None:
+        """Answer `connection`'s scans with this pass's batch (it has none waiting yet)."""
+        if not self.connections:
+            # Runs after the I/O callbacks of this pass: every scan read in it is waiting.
+            self.loop.call_soon(self.run)
+        self.connections.append(connection)
+
+    def run(self) -> None:
+        connections, self.connections = self.connections, []
+        for connection in connections:
+            connection.answer_jobs()
+        for connection in connections:
+            connection.write_queued()
+
+
 def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol]:
     """A uvicorn `http=` protocol class that answers plain scans with `answer`.
 
@@ -48,6 +84,8 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             first `max_body + 1` bytes (the handler refuses it) and the rest is discarded.
     """
 
+    batches: dict[Any, _ScanBatch] = {}  # one per event loop serving this protocol
+
     class ScanFastPathProtocol(HttpToolsProtocol):
         """uvicorn's httptools protocol with `POST /v1/scan` answered in place."""
 
@@ -56,10 +94,24 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
         _scan_authorization: str | None = None
         #: True while reading is paused because answers are not being read by the client.
         _paused_for_answers = False
+        #: Scans read and waiting for this pass's batch: (authorization, body, keep-alive).
+        _jobs: list[tuple[str | None, bytes, bool]] | None = None
+        #: Answers of the batch not yet written; whether the last of them keeps the
+        #: connection open.
+        _queued: list[bytes] | None = None
+        _queued_keep_alive = True
+        _batch: _ScanBatch
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            batch = batches.get(self.loop)
+            if batch is None:
+                batch = batches[self.loop] = _ScanBatch(self.loop)
+            self._batch = batch
 
         def on_headers_complete(self) -> None:
-            # A request is arriving: the connection is not idle. uvicorn cancels the idle
-            # timer once per packet; a packet of pipelined scans re-arms it per answer.
+            # A request is arriving: the connection is not idle (the timer a batch armed
+            # after writing must not close it while this request waits for its batch).
             self._unset_keepalive_if_required()
             parser = self.parser
             if (
@@ -79,6 +131,8 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
                         break
                 return
             self._scan_body = None
+            # uvicorn answers this one itself, straight to the socket: earlier scans first.
+            self._answer_waiting()
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
@@ -100,15 +154,32 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
                 return
             self._scan_body = None
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            keep_alive = self.parser.should_keep_alive()
-            try:
-                status, headers, content = answer(self._scan_authorization, body)
-            except Exception:
-                _logger.exception("scan handler failed")
-                self.transport.write(_INTERNAL_ERROR)
-                self.transport.close()
+            job = (self._scan_authorization, body, self.parser.should_keep_alive())
+            if self._jobs is None:
+                self._jobs = [job]
+                self._batch.add(self)
+            else:
+                self._jobs.append(job)
+
+        def answer_jobs(self) -> None:
+            """Answer the scans waiting on this connection (queued, written by the batch)."""
+            jobs = self._jobs
+            if jobs is None:
                 return
-            self._respond(status, headers, content, keep_alive)
+            self._jobs = None
+            for authorization, body, keep_alive in jobs:
+                if self.transport.is_closing() or not self._queued_keep_alive:
+                    return  # the client went away, or asked to close before these
+                try:
+                    status, headers, content = answer(authorization, body)
+                except Exception:
+                    _logger.exception("scan handler failed")
+                    self.write_queued()
+                    if not self.transport.is_closing():
+                        self.transport.write(_INTERNAL_ERROR)
+                        self.transport.close()
+                    return
+                self._respond(status, headers, content, keep_alive)
 
         def _respond(
             self,
@@ -127,14 +198,27 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             if not keep_alive:
                 parts.append(b"connection: close\r\n")
             parts += (b"\r\n", content)
-            self.transport.write(b"".join(parts))
             self.server_state.total_requests += 1
             if self.access_log:
                 self._log_access(status)
-            if not keep_alive:
-                self.transport.close()
+            self._queued_keep_alive = keep_alive
+            if self._queued is None:
+                self._queued = [b"".join(parts)]
+            else:
+                self._queued.append(b"".join(parts))
+
+        def write_queued(self) -> None:
+            """Write the queued answers in one write, then what uvicorn does after an answer."""
+            queued = self._queued
+            if queued is None:
                 return
-            if self.transport.is_closing():
+            self._queued = None
+            transport = self.transport
+            if transport.is_closing():
+                return  # the client went away: nobody to answer
+            transport.write(queued[0] if len(queued) == 1 else b"".join(queued))
+            if not self._queued_keep_alive:
+                transport.close()
                 return
             if self.flow.write_paused:
                 # The client is not reading its answers: stop reading its requests until the
@@ -146,6 +230,31 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self.timeout_keep_alive_handler
             )
+
+        def _answer_waiting(self) -> None:
+            """Answer and write this connection's waiting scans now, ahead of its batch."""
+            self.answer_jobs()
+            self.write_queued()
+
+        def eof_received(self) -> None:
+            # The client sent its last request and half-closed: the transport closes after
+            # this returns, so its answers must be in the transport by then.
+            self._answer_waiting()
+            super().eof_received()
+
+        def shutdown(self) -> None:
+            self._answer_waiting()
+            super().shutdown()
+
+        def handle_websocket_upgrade(self) -> None:
+            self._answer_waiting()
+            super().handle_websocket_upgrade()
+
+        def send_400_response(self, msg: str) -> None:
+            # uvicorn refuses what the parser cannot read after the scans before it.
+            self._answer_waiting()
+            if not self.transport.is_closing():
+                super().send_400_response(msg)
 
         def resume_writing(self) -> None:
             super().resume_writing()

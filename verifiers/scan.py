@@ -52,7 +52,7 @@ class ScanAnswer:
     def display(self) -> Display:
         credential = self.result.credential
         if self.result.valid and credential is not None:
-            return credential.status.value
+            return credential.status._value_
         if self.result.valid and self.result.profile is Profile.SHC:
             return "card"  # a verified SMART Health Card: facts, but no colour (standard §8)
         if self.result.error is ErrorCode.STATUS_UNCONFIRMED:
@@ -70,7 +70,8 @@ class ScanAnswer:
         An answer with a credential (every verified health code, the common case by far) is
         built here directly: the generic `VerificationResult.to_json`, trimmed afterwards,
         costs more than the rest of the answer together. Same members, same order
-        (tests/verifiers/test_scan_answer.py compares the two).
+        (tests/verifiers/test_scan_answer.py compares the two). Enum values are read as
+        `_value_` (the member's plain attribute; `.value` is a Python-level property).
         """
         result = self.result
         credential = result.credential
@@ -82,11 +83,11 @@ class ScanAnswer:
             error, profile = result.error, result.profile
             out = {
                 "valid": result.valid,
-                "error": error.value if error is not None else None,
+                "error": error._value_ if error is not None else None,
                 "message": result.message,
                 "issuer": result.issuer,
                 "issuer_name": result.issuer_name,
-                "profile": profile.value if profile is not None else None,
+                "profile": profile._value_ if profile is not None else None,
                 "checked_at": result.checked_at,
                 "checks": _checks_json(result.checks),
                 "notes": list(result.notes),
@@ -94,11 +95,11 @@ class ScanAnswer:
             if error is not None:
                 info = ERROR_INFO[error]
                 out["error_text"] = {"en": info.en, "zh": info.zh}
-            out["status"] = credential.status.value
-            out["reason"] = credential.reason.value
+            out["status"] = credential.status._value_
+            out["reason"] = credential.reason._value_
             out["masked_name"] = credential.masked_name
             out["id_tail"] = credential.id_tail
-            out["kind"] = credential.kind.value
+            out["kind"] = credential.kind._value_
             out["issued_at"] = credential.issued_at
             out["expires_at"] = credential.expires_at
         out["display"] = self.display

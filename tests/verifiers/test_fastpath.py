@@ -152,6 +152,76 @@ def test_connection_close_and_http_1_0_close_after_the_answer(
         connection.close()
 
 
+def test_nothing_is_answered_behind_a_connection_close_answer() -> None:
+    server = AppServer(_lifespan_only, http=scan_protocol(_numbered_answer(), 1024))
+    try:
+        connection = Connection(server.port)
+        connection.send(
+            scan_request(b'{"text": "x"}', "token")
+            + scan_request(b'{"text": "x"}', "token", extra=b"connection: close\r\n")
+            + scan_request(b'{"text": "x"}', "token")
+        )
+        first, second = connection.read_response(), connection.read_response()
+        assert (first[2], second[2]) == (b"answer 1", b"answer 2")
+        assert second[1][b"connection"] == b"close"
+        assert connection.closed_by_server()
+        assert connection.buffer == b""  # the third scan, behind the close, got no answer
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_a_scan_before_unreadable_bytes_is_answered_before_the_400() -> None:
+    server = AppServer(_lifespan_only, http=scan_protocol(_numbered_answer(), 1024))
+    try:
+        connection = Connection(server.port)
+        connection.send(scan_request(b'{"text": "x"}', "token") + b"NOT HTTP\r\n\r\n")
+        assert connection.read_response()[2] == b"answer 1"
+        assert connection.read_response()[0] == 400
+        assert connection.closed_by_server()
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_a_client_that_half_closes_still_gets_its_answers() -> None:
+    # A scanner script that sends its scans and shuts down its sending side (nc -N, curl
+    # with a body from stdin) must still read every answer.
+    server = AppServer(_lifespan_only, http=scan_protocol(_numbered_answer(), 1024))
+    try:
+        connection = Connection(server.port)
+        connection.send(scan_request(b'{"text": "x"}', "token") * 2)
+        connection.sock.shutdown(socket.SHUT_WR)
+        answers = [connection.read_response()[2] for _ in range(2)]
+        assert answers == [b"answer 1", b"answer 2"]
+        assert connection.closed_by_server()
+        connection.close()
+    finally:
+        server.stop()
+
+
+def test_answers_before_a_handler_failure_are_written_before_the_500() -> None:
+    answer = _numbered_answer()
+
+    def fails_on_boom(authorization: str | None, body: bytes) -> Any:
+        if b"boom" in body:
+            raise RuntimeError("bug")
+        return answer(authorization, body)
+
+    server = AppServer(_lifespan_only, http=scan_protocol(fails_on_boom, 1024))
+    try:
+        connection = Connection(server.port)
+        connection.send(
+            scan_request(b'{"text": "x"}', "token") + scan_request(b'{"text": "boom"}', "token")
+        )
+        assert connection.read_response()[2] == b"answer 1"
+        assert connection.read_response()[:1] == (500,)
+        assert connection.closed_by_server()
+        connection.close()
+    finally:
+        server.stop()
+
+
 def test_refusals_are_the_standard_error_answers(fast: RunningCheckpoint, sc: Province) -> None:
     connection = Connection(fast.server.port)
     connection.send(scan_request(scan_body(phone_code(sc)), None))
@@ -246,6 +316,18 @@ async def _lifespan_only(scope: Any, receive: Any, send: Any) -> None:
 
 def _constant_answer(authorization: str | None, body: bytes) -> Any:
     return 200, ((b"content-type", b"application/json"),), b'{"display": "green"}' + b" " * 1000
+
+
+def _numbered_answer() -> Any:
+    """An answerer whose answers say how many scans it has answered: order is visible."""
+    count = 0
+
+    def answer(authorization: str | None, body: bytes) -> Any:
+        nonlocal count
+        count += 1
+        return 200, ((b"content-type", b"text/plain"),), b"answer %d" % count
+
+    return answer
 
 
 def test_pipelined_scans_leave_one_keep_alive_timer() -> None:

@@ -134,6 +134,63 @@ def _exercise_bad_rows(log: ScanLog, caplog: pytest.LogCaptureFixture) -> None:
     assert len(log.scans()) == len(rows) + 1
 
 
+def _exercise_large_flush(log: ScanLog) -> None:
+    # More rows than one INSERT statement holds, and a remainder: every row arrives as
+    # recorded, in order, none lost or shifted at a statement boundary.
+    records = [
+        {
+            **_record(0),
+            "scanned_at": NOW + timedelta(microseconds=index),
+            "subject": f"subject-{index:04d}",
+            "id_tail": f"{index % 10000:04d}",
+            "result": ("green", "yellow", "red")[index % 3],
+            "error": None if index % 7 else "revoked",
+        }
+        for index in range(257)
+    ]
+    log.record_scans(records)
+    log.flush()
+    rows = log.scans()
+    assert len(rows) == len(records)
+    for record, row in zip(records, rows, strict=True):
+        assert _utc(row.scanned_at) == record["scanned_at"]
+        assert (row.subject, row.id_tail, row.result, row.error) == (
+            record["subject"],
+            record["id_tail"],
+            record["result"],
+            record["error"],
+        )
+        assert (row.checkpoint_id, row.mode, row.actor, row.issuer) == (
+            "cp-1",
+            "qr",
+            "dev-1",
+            "cn-sc",
+        )
+
+
+def test_a_large_flush_writes_every_row_sqlite(tmp_path: Path) -> None:
+    log = ScanLog(make_engine(f"sqlite:///{tmp_path / 'scans.db'}"), "cp-1", flush_interval_s=60)
+    try:
+        _exercise_large_flush(log)
+    finally:
+        log.close()
+
+
+@pytest.mark.postgres
+def test_a_large_flush_writes_every_row_postgres(postgres_database_url: str) -> None:
+    engine = make_engine(postgres_database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM checkpoint_scans"))
+    log = ScanLog(engine, "cp-1", flush_interval_s=60)
+    try:
+        _exercise_large_flush(log)
+    finally:
+        log.close()
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM checkpoint_scans"))
+        engine.dispose()
+
+
 def test_a_bad_row_never_blocks_the_scan_log_sqlite(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
