@@ -142,6 +142,21 @@ def _library_rate(key: SigningKey, tokens: list[str], state_dir: Path) -> float:
     return best
 
 
+def server_environment(port: int, database_url: str, state: Path, jwks: Path) -> dict[str, str]:
+    """The environment of a benchmarked `python -m verifiers`: one issuer, no background jobs."""
+    return {
+        **os.environ,
+        "HC_VERIFIER_DEMO_MODE": "true",
+        "HC_VERIFIER_PORT": str(port),
+        "HC_VERIFIER_LOG_LEVEL": "warning",
+        "HC_VERIFIER_DATABASE_URL": database_url,
+        "HC_VERIFIER_STATE_DIR": str(state),
+        "HC_VERIFIER_BACKGROUND_TASKS": "false",
+        "HC_VERIFIER_TRUST_JWKS": json.dumps({"cn-sc": str(jwks)}),
+        "HC_VERIFIER_TRUST_ISSUERS": json.dumps({"cn-sc": {"name": "四川省", "region": "510000"}}),
+    }
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process, from /proc (Linux)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -364,17 +379,7 @@ def main() -> int:
     library_before = library_rate()
 
     port = _free_port()
-    env = {
-        **os.environ,
-        "HC_VERIFIER_DEMO_MODE": "true",
-        "HC_VERIFIER_PORT": str(port),
-        "HC_VERIFIER_LOG_LEVEL": "warning",
-        "HC_VERIFIER_DATABASE_URL": database_url,
-        "HC_VERIFIER_STATE_DIR": str(state),
-        "HC_VERIFIER_BACKGROUND_TASKS": "false",
-        "HC_VERIFIER_TRUST_JWKS": json.dumps({"cn-sc": str(work / "cn-sc.jwks.json")}),
-        "HC_VERIFIER_TRUST_ISSUERS": json.dumps({"cn-sc": {"name": "四川省", "region": "510000"}}),
-    }
+    env = server_environment(port, database_url, state, work / "cn-sc.jwks.json")
     command = [sys.executable, "-m", "verifiers"]
     if pinned:
         command = ["taskset", "-c", "0", *command]

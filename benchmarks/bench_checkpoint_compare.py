@@ -46,18 +46,8 @@ def _start(source: Path, work: Path, name: str) -> tuple[subprocess.Popen[bytes]
     database_url = f"sqlite:///{work / f'checkpoint-{name}.db'}"
     _, token = Authenticator(make_engine(database_url), b"x" * 32, 60).add_device("bench")
     port = bench._free_port()
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(source),  # this version's packages ahead of the installed tree
-        "HC_VERIFIER_DEMO_MODE": "true",
-        "HC_VERIFIER_PORT": str(port),
-        "HC_VERIFIER_LOG_LEVEL": "warning",
-        "HC_VERIFIER_DATABASE_URL": database_url,
-        "HC_VERIFIER_STATE_DIR": str(state),
-        "HC_VERIFIER_BACKGROUND_TASKS": "false",
-        "HC_VERIFIER_TRUST_JWKS": json.dumps({"cn-sc": str(work / "cn-sc.jwks.json")}),
-        "HC_VERIFIER_TRUST_ISSUERS": json.dumps({"cn-sc": {"name": "四川省", "region": "510000"}}),
-    }
+    env = bench.server_environment(port, database_url, state, work / "cn-sc.jwks.json")
+    env["PYTHONPATH"] = str(source)  # this version's packages ahead of the installed tree
     command = ["taskset", "-c", "0", sys.executable, "-m", "verifiers"]
     return subprocess.Popen(command, env=env, cwd=source), port, token
 

@@ -15,9 +15,10 @@ Scans are answered in batches, one per event-loop pass (`_ScanBatch`): the scans
 pass are verified one after the other once the pass's reads are done, and their answers then
 leave together. The verifications run back to back instead of between socket reads, and the
 kernel wakes a reader once per burst of answers instead of once per answer. On the two-core
-benchmark VM that took 20 % off the server's CPU per scan without adding latency: an answer
-is written as soon as the batch it came in with is verified, as it was written after the
-scans before it in the same pass (docs/performance-checkpoint.md). Pipelined answers on one
+benchmark VM that took about a fifth off the server's CPU per scan. The price: an answer
+waits until the rest of its batch is verified (a pass's worth of scans, one or two
+milliseconds at the benchmark's eight connections); the benchmark's p50 and p99 did not move
+(docs/performance-checkpoint.md). Pipelined answers on one
 connection go out in one write. Anything else written on a connection (uvicorn answering a
 request it was handed, a 400 or 500, a half-close, shutdown) answers that connection's
 waiting scans first, so answers never change order. A scan whose connection has closed

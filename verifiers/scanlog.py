@@ -172,23 +172,8 @@ class ScanLog:
         error: str | None,
     ) -> None:
         """Record one scan: `record_scans` for the one record a scan request makes."""
-        self._add(
-            [
-                _fit_row(
-                    (
-                        self.checkpoint_id,
-                        scanned_at,
-                        mode,
-                        actor,
-                        subject,
-                        id_tail,
-                        issuer,
-                        result,
-                        error,
-                    )
-                )
-            ]
-        )
+        row = (self.checkpoint_id, scanned_at, mode, actor, subject, id_tail, issuer, result, error)
+        self._add([_fit_row(row)])
 
     def _add(self, rows: list[ScanRow]) -> None:
         with self._lock:
@@ -346,7 +331,7 @@ def _fit_row(row: ScanRow) -> ScanRow:
 
 
 def _insert_scans(connection: Connection, rows: Sequence[ScanRow]) -> None:
-    """Insert scan rows with the driver's executemany, skipping SQLAlchemy's per-row work.
+    """Insert scan rows with multi-row INSERTs on the driver, skipping SQLAlchemy's per-row work.
 
     Every scan of a busy checkpoint ends up here, and compiling and binding each row through
     SQLAlchemy cost more than a tenth of a scan (docs/performance-checkpoint.md). The values
@@ -368,9 +353,7 @@ def _insert_scans(connection: Connection, rows: Sequence[ScanRow]) -> None:
         chunk = rows[start : start + _ROWS_PER_INSERT]
         values: list[Any] = []
         for row in chunk:
-            values += row
-            if sqlite:
-                values[-8] = _sqlite_datetime(row[1])  # scanned_at, second of the nine
+            values += (row[0], _sqlite_datetime(row[1]), *row[2:]) if sqlite else row
         connection.exec_driver_sql(_multi_row_insert(marker, len(chunk)), tuple(values))
 
 

@@ -7,6 +7,7 @@ exactly as a client sees them.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -153,8 +154,7 @@ def test_connection_close_and_http_1_0_close_after_the_answer(
 
 
 def test_nothing_is_answered_behind_a_connection_close_answer() -> None:
-    server = AppServer(_lifespan_only, http=scan_protocol(_numbered_answer(), 1024))
-    try:
+    with _serving(_numbered_answer()) as server:
         connection = Connection(server.port)
         connection.send(
             scan_request(b'{"text": "x"}', "token")
@@ -167,28 +167,22 @@ def test_nothing_is_answered_behind_a_connection_close_answer() -> None:
         assert connection.closed_by_server()
         assert connection.buffer == b""  # the third scan, behind the close, got no answer
         connection.close()
-    finally:
-        server.stop()
 
 
 def test_a_scan_before_unreadable_bytes_is_answered_before_the_400() -> None:
-    server = AppServer(_lifespan_only, http=scan_protocol(_numbered_answer(), 1024))
-    try:
+    with _serving(_numbered_answer()) as server:
         connection = Connection(server.port)
         connection.send(scan_request(b'{"text": "x"}', "token") + b"NOT HTTP\r\n\r\n")
         assert connection.read_response()[2] == b"answer 1"
         assert connection.read_response()[0] == 400
         assert connection.closed_by_server()
         connection.close()
-    finally:
-        server.stop()
 
 
 def test_a_client_that_half_closes_still_gets_its_answers() -> None:
     # A scanner script that sends its scans and shuts down its sending side (nc -N, curl
     # with a body from stdin) must still read every answer.
-    server = AppServer(_lifespan_only, http=scan_protocol(_numbered_answer(), 1024))
-    try:
+    with _serving(_numbered_answer()) as server:
         connection = Connection(server.port)
         connection.send(scan_request(b'{"text": "x"}', "token") * 2)
         connection.sock.shutdown(socket.SHUT_WR)
@@ -196,8 +190,6 @@ def test_a_client_that_half_closes_still_gets_its_answers() -> None:
         assert answers == [b"answer 1", b"answer 2"]
         assert connection.closed_by_server()
         connection.close()
-    finally:
-        server.stop()
 
 
 def test_answers_before_a_handler_failure_are_written_before_the_500() -> None:
@@ -208,8 +200,7 @@ def test_answers_before_a_handler_failure_are_written_before_the_500() -> None:
             raise RuntimeError("bug")
         return answer(authorization, body)
 
-    server = AppServer(_lifespan_only, http=scan_protocol(fails_on_boom, 1024))
-    try:
+    with _serving(fails_on_boom) as server:
         connection = Connection(server.port)
         connection.send(
             scan_request(b'{"text": "x"}', "token") + scan_request(b'{"text": "boom"}', "token")
@@ -218,8 +209,6 @@ def test_answers_before_a_handler_failure_are_written_before_the_500() -> None:
         assert connection.read_response()[:1] == (500,)
         assert connection.closed_by_server()
         connection.close()
-    finally:
-        server.stop()
 
 
 def test_refusals_are_the_standard_error_answers(fast: RunningCheckpoint, sc: Province) -> None:
@@ -284,24 +273,24 @@ def test_expect_100_continue_goes_through_the_app(fast: RunningCheckpoint, sc: P
 
 
 def test_a_failing_handler_answers_500_and_closes() -> None:
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        # Only the lifespan reaches the app: the fast path answers scans itself.
-        assert scope["type"] == "lifespan"
-        while (await receive())["type"] != "lifespan.shutdown":
-            await send({"type": "lifespan.startup.complete"})
-        await send({"type": "lifespan.shutdown.complete"})
-
     def broken(authorization: str | None, body: bytes) -> Any:
         raise RuntimeError("bug")
 
-    server = AppServer(app, http=scan_protocol(broken, 1024))
-    try:
+    with _serving(broken) as server:
         connection = Connection(server.port)
         connection.send(scan_request(b'{"text": "x"}', "token"))
         status, _, body = connection.read_response()
         assert (status, body) == (500, b"Internal Server Error")
         assert connection.closed_by_server()
         connection.close()
+
+
+@contextlib.contextmanager
+def _serving(answer: Any, **options: Any) -> Iterator[AppServer]:
+    """A real uvicorn server whose fast path answers every scan with `answer`."""
+    server = AppServer(_lifespan_only, http=scan_protocol(answer, 1024), **options)
+    try:
+        yield server
     finally:
         server.stop()
 
@@ -333,10 +322,7 @@ def _numbered_answer() -> Any:
 def test_pipelined_scans_leave_one_keep_alive_timer() -> None:
     # Each answer re-arms the idle timer; a timer armed by an earlier answer in the same
     # packet must not survive to close a connection that has been busy since.
-    server = AppServer(
-        _lifespan_only, http=scan_protocol(_constant_answer, 1024), timeout_keep_alive=1
-    )
-    try:
+    with _serving(_constant_answer, timeout_keep_alive=1) as server:
         connection = Connection(server.port)
         connection.send(scan_request(b'{"text": "x"}', "token") * 3)
         for _ in range(3):
@@ -351,15 +337,12 @@ def test_pipelined_scans_leave_one_keep_alive_timer() -> None:
         # And idle past the timeout it is closed, as uvicorn closes idle connections.
         assert connection.closed_by_server()
         connection.close()
-    finally:
-        server.stop()
 
 
 def test_a_client_that_does_not_read_stops_being_read() -> None:
     # A client pipelining scans without reading the answers must not make the server buffer
     # every answer: once the socket's write buffer is full the server stops reading.
-    server = AppServer(_lifespan_only, http=scan_protocol(_constant_answer, 1024))
-    try:
+    with _serving(_constant_answer) as server:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
@@ -388,5 +371,3 @@ def test_a_client_that_does_not_read_stops_being_read() -> None:
         while received < 64 * 1024:
             received += len(sock.recv(65536))
         sock.close()
-    finally:
-        server.stop()
