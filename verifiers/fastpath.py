@@ -173,14 +173,15 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
                     return  # the client went away, or asked to close before these
                 try:
                     status, headers, content = answer(authorization, body)
+                    self._respond(status, headers, content, keep_alive)
                 except Exception:
+                    # A bug: this connection gets a 500 and is closed; the batch goes on.
                     _logger.exception("scan handler failed")
                     self.write_queued()
                     if not self.transport.is_closing():
                         self.transport.write(_INTERNAL_ERROR)
                         self.transport.close()
                     return
-                self._respond(status, headers, content, keep_alive)
 
         def _respond(
             self,

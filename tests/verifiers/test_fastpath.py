@@ -201,14 +201,21 @@ def test_answers_before_a_handler_failure_are_written_before_the_500() -> None:
         return answer(authorization, body)
 
     with _serving(fails_on_boom) as server:
-        connection = Connection(server.port)
+        connection, neighbour = Connection(server.port), Connection(server.port)
+        # Sent together, so the neighbour's scan is usually in the failing scan's batch.
         connection.send(
             scan_request(b'{"text": "x"}', "token") + scan_request(b'{"text": "boom"}', "token")
         )
+        neighbour.send(scan_request(b'{"text": "x"}', "token"))
         assert connection.read_response()[2] == b"answer 1"
         assert connection.read_response()[:1] == (500,)
         assert connection.closed_by_server()
+        # The other connection is answered, and keeps being answered.
+        assert neighbour.read_response()[0] == 200
+        neighbour.send(scan_request(b'{"text": "x"}', "token"))
+        assert neighbour.read_response()[0] == 200
         connection.close()
+        neighbour.close()
 
 
 def test_refusals_are_the_standard_error_answers(fast: RunningCheckpoint, sc: Province) -> None:
