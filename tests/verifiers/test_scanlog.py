@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlmodel import Session
 
 from verifiers.scanlog import (
@@ -78,17 +79,23 @@ def test_purge_refuses_zero_retention(tmp_path: Path) -> None:
         log.purge(retention_days=0)
 
 
-@pytest.mark.postgres
-def test_purge_and_export_postgres(postgres_database_url: str) -> None:
+@pytest.fixture
+def postgres_engine(postgres_database_url: str) -> Iterator[Engine]:
+    """The test PostgreSQL with an empty scan table, emptied again afterwards."""
     engine = make_engine(postgres_database_url)
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM checkpoint_scans"))
     try:
-        _exercise(ScanLog(engine, "cp-1"))
+        yield engine
     finally:
         with engine.begin() as connection:
             connection.execute(text("DELETE FROM checkpoint_scans"))
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_purge_and_export_postgres(postgres_engine: Engine) -> None:
+    _exercise(ScanLog(postgres_engine, "cp-1"))
 
 
 def test_audit_records_are_purged_after_their_own_retention(tmp_path: Path) -> None:
@@ -177,18 +184,12 @@ def test_a_large_flush_writes_every_row_sqlite(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-def test_a_large_flush_writes_every_row_postgres(postgres_database_url: str) -> None:
-    engine = make_engine(postgres_database_url)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM checkpoint_scans"))
-    log = ScanLog(engine, "cp-1", flush_interval_s=60)
+def test_a_large_flush_writes_every_row_postgres(postgres_engine: Engine) -> None:
+    log = ScanLog(postgres_engine, "cp-1", flush_interval_s=60)
     try:
         _exercise_large_flush(log)
     finally:
         log.close()
-        with engine.begin() as connection:
-            connection.execute(text("DELETE FROM checkpoint_scans"))
-        engine.dispose()
 
 
 def test_a_bad_row_never_blocks_the_scan_log_sqlite(
@@ -203,19 +204,13 @@ def test_a_bad_row_never_blocks_the_scan_log_sqlite(
 
 @pytest.mark.postgres
 def test_a_bad_row_never_blocks_the_scan_log_postgres(
-    postgres_database_url: str, caplog: pytest.LogCaptureFixture
+    postgres_engine: Engine, caplog: pytest.LogCaptureFixture
 ) -> None:
-    engine = make_engine(postgres_database_url)
-    with engine.begin() as connection:
-        connection.execute(text("DELETE FROM checkpoint_scans"))
-    log = ScanLog(engine, "cp-1", flush_interval_s=60)
+    log = ScanLog(postgres_engine, "cp-1", flush_interval_s=60)
     try:
         _exercise_bad_rows(log, caplog)
     finally:
         log.close()
-        with engine.begin() as connection:
-            connection.execute(text("DELETE FROM checkpoint_scans"))
-        engine.dispose()
 
 
 def test_an_unreachable_database_keeps_a_bounded_buffer(
