@@ -23,9 +23,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from healthcode.errors import HealthcodeError
+
+if TYPE_CHECKING:
+    from issuers.partner_sync import PartnerSyncReport
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -211,13 +214,32 @@ def _sync_partners(args: argparse.Namespace) -> int:
     client.refresh()  # type: ignore[attr-defined]
     context = IssuerContext.create(settings)
     try:
-        results = sync_partner_revocations(
+        report = sync_partner_revocations(
             context, current(), SigningKey.load(settings.partner_key_file)
         )
     finally:
         context.close()
-    for partner, count in sorted(results.items()):
-        print(f"{partner}: {count} transcoded codes revoked")
+    return print_partner_sync(report, out=sys.stdout, err=sys.stderr)
+
+
+def print_partner_sync(report: PartnerSyncReport, *, out: TextIO, err: TextIO) -> int:
+    """Print a sync round partner by partner; the exit status fails if any partner failed,
+    so a scheduler that runs the command sees it (the codes of that partner stay unchecked)."""
+    from issuers.partner_sync import MAX_PARTNER_DATA_AGE_S
+
+    for partner in report.synced:
+        revoked = report.revoked.get(partner, 0)
+        print(f"{partner}: synced, {revoked} transcoded codes revoked", file=out)
+    for partner, reason in sorted(report.failed.items()):
+        print(f"{partner}: NOT synced: {reason}", file=err)
+    if report.failed:
+        print(
+            f"{len(report.failed)} of {len(report.failed) + len(report.synced)} partners not "
+            "synced; transcodes of their codes fail closed once their data are older than "
+            f"{MAX_PARTNER_DATA_AGE_S} s. Check their partner API, then run this again.",
+            file=err,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -320,6 +320,23 @@ def fetch_partner_revocations(
     return document
 
 
+@dataclass(frozen=True)
+class PartnerSyncReport:
+    """What one round of `sync_partner_revocations` did, partner by partner."""
+
+    #: partner id -> local codes revoked in this round (partners with none are left out)
+    revoked: dict[str, int]
+    #: partner id -> why its feed was not synced (tried again next round)
+    failed: dict[str, str]
+    #: partners whose feed was fetched and applied
+    synced: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """True when no partner failed."""
+        return not self.failed
+
+
 def sync_partner_revocations(
     ctx: IssuerContext,
     trust: TrustStore,
@@ -329,18 +346,19 @@ def sync_partner_revocations(
     now: float | None = None,
     store: PartnerRevocations | None = None,
     only: str | None = None,
-) -> dict[str, int]:
+) -> PartnerSyncReport:
     """Fetch and apply every partner's revocation feed (or `only` one partner's).
 
     Every partner is synced, not only those with outstanding transcodes: /transcode needs
-    fresh data to accept a source at all. Returns the number of local codes revoked per
-    partner, for partners where it is > 0. A partner that fails (unreachable, a refused feed,
-    a database error while applying it) is logged with its id and skipped until the next
-    round; it never stops the others.
+    fresh data to accept a source at all. A partner that fails (unreachable, a refused feed,
+    a database error while applying it) is logged with its id, named in the report's
+    `failed` and skipped until the next round; it never stops the others.
     """
     at = int(time.time() if now is None else now)
     store = store or PartnerRevocations.for_context(ctx)
-    results: dict[str, int] = {}
+    revoked: dict[str, int] = {}
+    failed: dict[str, str] = {}
+    synced: list[str] = []
     client = http or httpx.Client(timeout=10.0)
     try:
         for partner in trust.issuers.values():
@@ -355,6 +373,7 @@ def sync_partner_revocations(
                 count = len(apply_partner_revocations(ctx, partner, document, at, store=store))
             except RequestError as exc:
                 logger.warning("revocations of %s not synced: %s", partner.id, exc.message)
+                failed[partner.id] = exc.message
                 continue
             except Exception as exc:
                 # A database or programming error with this partner's feed: the others must
@@ -364,10 +383,12 @@ def sync_partner_revocations(
                     partner.id,
                     type(exc).__name__,
                 )
+                failed[partner.id] = f"unexpected {type(exc).__name__} (see the service log)"
                 continue
+            synced.append(partner.id)
             if count:
-                results[partner.id] = count
+                revoked[partner.id] = count
     finally:
         if http is None:
             client.close()
-    return results
+    return PartnerSyncReport(revoked=revoked, failed=failed, synced=tuple(synced))

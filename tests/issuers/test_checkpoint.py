@@ -147,8 +147,8 @@ def test_partner_transcodes_a_code_of_its_region(tmp_path: Path, redis_url: str)
         assert sichuan.settings.partner_key_file is not None
         sichuan_key = SigningKey.load(sichuan.settings.partner_key_file)
         trust = sichuan.context_trust()
-        synced = sync_partner_revocations(sichuan.context, trust, sichuan_key)
-        assert synced == {"cn-gd": 1}
+        report = sync_partner_revocations(sichuan.context, trust, sichuan_key)
+        assert (report.revoked, report.failed, report.synced) == ({"cn-gd": 1}, {}, ("cn-gd",))
         checker = RedisRevocationChecker(redis.Redis.from_url(redis_url))
         after = verify_credential(answer.json()["credential"], sichuan.trust(), revocations=checker)
         assert after.error is ErrorCode.REVOKED
@@ -157,4 +157,4 @@ def test_partner_transcodes_a_code_of_its_region(tmp_path: Path, redis_url: str)
         assert stored is not None
         assert stored.source == f"cn-gd/{source['jti']}"
         assert stored.revoked_at is not None
-        assert sync_partner_revocations(sichuan.context, trust, sichuan_key) == {}
+        assert sync_partner_revocations(sichuan.context, trust, sichuan_key).revoked == {}

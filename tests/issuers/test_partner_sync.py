@@ -4,6 +4,7 @@ while applying it, never stops the others from syncing nor the background sync i
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import time
@@ -18,8 +19,14 @@ from healthcode.credential import new_jti
 from healthcode.keys import SigningKey
 from healthcode.trust import TrustStore
 from issuers.auth import Role
+from issuers.cli import print_partner_sync
 from issuers.models import IssuedCode, PartnerRevocationCursor
-from issuers.partner_sync import MAX_PARTNER_FEED_BYTES, STORE_FILE, PartnerRevocations
+from issuers.partner_sync import (
+    MAX_PARTNER_FEED_BYTES,
+    STORE_FILE,
+    PartnerRevocations,
+    PartnerSyncReport,
+)
 from issuers.partner_sync import sync_partner_revocations as sync
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
 from tests.issuers.federation import two_provinces
@@ -143,7 +150,18 @@ def test_malformed_feeds_and_a_database_error_are_refused_per_partner(
         store = PartnerRevocations.for_context(sichuan.context)
         partner_key = SigningKey.load(tmp_path / "cn-sc" / "partner.pem")
 
-        assert sync(sichuan.context, trust, partner_key, store=store) == {"cn-gd": 1}
+        report = sync(sichuan.context, trust, partner_key, store=store)
+
+        assert (report.revoked, report.synced) == ({"cn-gd": 1}, ("cn-gd",))
+        assert set(report.failed) == set(MALFORMED) | {"cn-database-fails"}
+        for partner_id, (_, what) in MALFORMED.items():
+            assert what in report.failed[partner_id], (partner_id, report.failed[partner_id])
+        assert "OperationalError" in report.failed["cn-database-fails"]
+        out, err = io.StringIO(), io.StringIO()
+        assert print_partner_sync(report, out=out, err=err) == 1
+        assert out.getvalue() == "cn-gd: synced, 1 transcoded codes revoked\n"
+        assert f"{len(MALFORMED) + 1} of {len(MALFORMED) + 2} partners not synced" in err.getvalue()
+        assert "cn-database-fails: NOT synced: unexpected OperationalError" in err.getvalue()
 
         assert revoked_jti in store.revoked("cn-gd")
         with sichuan.context.session() as session:
@@ -228,6 +246,17 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+def test_a_complete_round_exits_zero_and_names_each_partner() -> None:
+    report = PartnerSyncReport(revoked={"cn-gd": 2}, failed={}, synced=("cn-gd", "cn-hb"))
+    out, err = io.StringIO(), io.StringIO()
+    assert print_partner_sync(report, out=out, err=err) == 0
+    assert out.getvalue().splitlines() == [
+        "cn-gd: synced, 2 transcoded codes revoked",
+        "cn-hb: synced, 0 transcoded codes revoked",
+    ]
+    assert err.getvalue() == ""
 
 
 def test_a_damaged_store_file_costs_only_the_damaged_partner(tmp_path: Path) -> None:
