@@ -519,23 +519,37 @@ def run_schedule(
     """One tick of the registry's schedule; returns what it did (for the log).
 
     - the trust list is re-signed when the newest is older than `republish_every` (§7.2: at
-      least daily); with the root keys offline a pending version is prepared, once;
+      least daily); with the root keys offline a pending version is prepared, once, and left
+      to gather its cosignatures;
+    - a pending version that can no longer be published (less than `MIN_PUBLISH_VALIDITY`
+      left, or prepared under an earlier root) is re-proposed as a fresh pending version.
+      Otherwise nothing would ever be re-signed again and every verifier would fail closed
+      once the published list expires; the cosignatures it had gathered are lost (they
+      covered its bytes), the audit log says so;
     - a timestamp is signed when the newest is older than `timestamp_every`, or when it no
       longer names the newest list or the current emergency removals (§7.7).
     """
     at = (now or datetime.now(UTC)).replace(microsecond=0)
     done: list[str] = []
     newest = latest_document(session, TRUST_LIST)
-    if (
-        newest is not None
-        and at - newest.published_at.replace(tzinfo=UTC) >= republish_every
-        and pending_version(session) is None
-    ):
+    pending = pending_version(session)
+    due = newest is not None and at - newest.published_at.replace(tzinfo=UTC) >= republish_every
+    detail = ""
+    if pending is not None:
+        try:
+            _check_publishable(keyring, pending, at)
+            due = False  # still publishable: the officers are cosigning it
+        except TrustListError as exc:
+            due = True
+            detail = f"re-proposes pending version {pending.version}: {exc.code.value}"
+            done.append(f"pending version {pending.version} can no longer be published")
+    if due:
         result = publish(
             session,
             keyring,
             actor="registry:schedule",
             action="republish",
+            detail=detail,
             now=at,
             lifetime=list_lifetime,
         )

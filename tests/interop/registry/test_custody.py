@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from healthcode import ErrorCode, SigningKey, TrustListError, verify_credential
 from healthcode.trust import KeyStatus
@@ -322,4 +322,55 @@ def test_nearly_expired_pending_version_is_not_cosigned_or_published(
         )
     assert not isinstance(record, PendingDocument)
     assert record.version == 1
+    session.close()
+
+
+def test_schedule_re_proposes_a_pending_version_that_can_no_longer_be_published(
+    three_officers: tuple[RootKeyring, list[SigningKey], Session],
+) -> None:
+    from interop.cli import _detached_signature
+    from interop.registry.models import AuditRecord
+
+    keyring, officers, session = three_officers
+    now = datetime.now(UTC).replace(microsecond=0)
+    schedule = {
+        "republish_every": timedelta(days=1),
+        "list_lifetime": timedelta(days=7),
+        "timestamp_every": timedelta(hours=1),
+        "timestamp_lifetime": timedelta(days=1),
+    }
+    stale = store.publish(session, keyring, actor="t", now=now - timedelta(days=7, minutes=-50))
+    assert isinstance(stale, PendingDocument)
+    stale_payload = stale.payload_b64
+    # A day before, the same version still had a week left: the schedule leaves it to the
+    # officers, with the one signature it gathered.
+    assert store.run_schedule(session, keyring, now=now - timedelta(days=1), **schedule) == []
+    held = store.pending_version(session)
+    assert held is not None
+    assert held.payload_b64 == stale_payload
+
+    done = store.run_schedule(session, keyring, now=now, **schedule)
+
+    assert done == [
+        "pending version 1 can no longer be published",
+        "prepared pending version 1",
+    ]
+    fresh = store.pending_version(session)
+    assert fresh is not None
+    assert fresh.payload_b64 != stale_payload
+    audit = session.exec(select(AuditRecord).where(AuditRecord.action == "republish")).all()
+    assert [record.detail for record in audit] == [
+        "re-proposes pending version 1: trust_list_expired (pending version 1)"
+    ]
+    # Nothing more to do a minute later: the fresh version waits for its cosignatures.
+    assert store.run_schedule(session, keyring, now=now + timedelta(minutes=1), **schedule) == []
+    for officer in officers:
+        signature = _detached_signature(officer, fresh.payload_b64)
+        record = store.add_signature(
+            session, keyring, fresh.version, signature, actor="li", now=now + timedelta(minutes=2)
+        )
+    assert not isinstance(record, PendingDocument)
+    listed = store.latest_document(session, store.TRUST_LIST)
+    assert listed is not None
+    assert listed.version == 1
     session.close()
