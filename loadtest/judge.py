@@ -1,0 +1,336 @@
+"""Judging a Locust run against its goals, and the report ops read afterwards.
+
+Locust writes `<prefix>_stats.csv` (one row per request name, plus "Aggregated") and
+`<prefix>_stats_history.csv` (the aggregate once a second). `judge` reads the first against
+`Goals`: per request name a p95 and a p99 limit, a largest share of failed requests, and the
+rule that every expected request name was sent at all (a scenario that sent nothing proves
+nothing). `write_report` writes report.md and `plot_history` latency.png (Pillow only).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtest import requests as names
+from loadtest.errors import LoadTestError, LoadTestErrorCode
+
+__all__ = [
+    "DEFAULT_GOALS",
+    "Goals",
+    "LatencyGoal",
+    "RequestStats",
+    "Verdict",
+    "judge",
+    "plot_history",
+    "read_stats",
+    "write_report",
+]
+
+
+@dataclass(frozen=True)
+class LatencyGoal:
+    p95_ms: float
+    p99_ms: float
+
+
+@dataclass(frozen=True)
+class Goals:
+    """What a peak test must show (loadtest/README.md says why these numbers)."""
+
+    requests: Mapping[str, LatencyGoal]
+    #: The largest share of one request name's requests that may fail (0.001 = 0.1 %).
+    max_failure_ratio: float = 0.001
+
+    @classmethod
+    def from_json(cls, data: object) -> Goals:
+        """A goals file: `{"max_failure_ratio": 0.001, "requests": {name: {"p95_ms": ..,
+        "p99_ms": ..}}}`; names left out keep the defaults."""
+        if not isinstance(data, dict) or not isinstance(data.get("requests", {}), dict):
+            raise _goals_invalid("a goals file is an object with a 'requests' object")
+        requests = dict(DEFAULT_GOALS.requests)
+        for name, limits in data.get("requests", {}).items():
+            try:
+                p95, p99 = float(limits["p95_ms"]), float(limits["p99_ms"])
+            except (TypeError, KeyError, ValueError) as exc:
+                raise _goals_invalid(f"goal {name!r} needs numbers p95_ms and p99_ms") from exc
+            if not (0 < p95 <= p99 and math.isfinite(p99)):
+                raise _goals_invalid(f"goal {name!r}: need 0 < p95_ms <= p99_ms")
+            requests[name] = LatencyGoal(p95, p99)
+        ratio = data.get("max_failure_ratio", DEFAULT_GOALS.max_failure_ratio)
+        if not isinstance(ratio, int | float) or not 0 <= ratio < 1:
+            raise _goals_invalid("max_failure_ratio must be a number from 0 to below 1")
+        return cls(requests=requests, max_failure_ratio=float(ratio))
+
+    @classmethod
+    def load(cls, path: Path) -> Goals:
+        try:
+            return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            raise _goals_invalid(f"cannot read the goals file {path}: {exc}") from exc
+
+
+#: A checkpoint must show its answer "within a fraction of a second" (DESIGN.md): a scan is
+#: local work (p95 250 ms); an ID-card read of another province's traveller crosses to the
+#: home province's partner API (p95 800 ms); what a citizen's phone opens, 500 ms.
+DEFAULT_GOALS = Goals(
+    requests={
+        names.SCAN: LatencyGoal(250, 500),
+        names.ID_CARD: LatencyGoal(800, 1500),
+        names.CITIZEN_CODE: LatencyGoal(500, 1000),
+        names.CITIZEN_CODE_PNG: LatencyGoal(800, 1500),
+        names.CITIZEN_PROFILE: LatencyGoal(500, 1000),
+        names.PARTNER_STATUS: LatencyGoal(800, 1500),
+        names.PARTNER_REVOCATIONS: LatencyGoal(1000, 2000),
+    }
+)
+
+
+@dataclass(frozen=True)
+class RequestStats:
+    """One row of Locust's stats: a request name's totals and percentiles."""
+
+    name: str
+    requests: int
+    failures: int
+    requests_per_s: float
+    median_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @property
+    def failure_ratio(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+
+@dataclass(frozen=True)
+class Check:
+    """One goal as measured."""
+
+    name: str
+    what: str
+    limit: str
+    measured: str
+    passed: bool
+
+
+@dataclass
+class Verdict:
+    stats: list[RequestStats]
+    aggregate: RequestStats | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+
+def _number(value: str) -> float:
+    return float(value) if value not in ("", "N/A") else math.nan
+
+
+def read_stats(path: Path) -> tuple[list[RequestStats], RequestStats | None]:
+    """The rows of a Locust `_stats.csv` (request names, then the "Aggregated" row)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except OSError as exc:
+        raise LoadTestError(
+            LoadTestErrorCode.STATS_MISSING,
+            f"no Locust statistics at {path} ({exc}): did the run start? See locust.log",
+        ) from exc
+    stats: list[RequestStats] = []
+    aggregate: RequestStats | None = None
+    try:
+        for row in rows:
+            item = RequestStats(
+                name=row["Name"],
+                requests=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                requests_per_s=_number(row["Requests/s"]),
+                median_ms=_number(row["50%"]),
+                p95_ms=_number(row["95%"]),
+                p99_ms=_number(row["99%"]),
+                max_ms=_number(row["Max Response Time"]),
+            )
+            if row["Name"] == "Aggregated" and not row.get("Type"):
+                aggregate = item
+            else:
+                stats.append(item)
+    except (KeyError, ValueError) as exc:
+        raise LoadTestError(
+            LoadTestErrorCode.STATS_MISSING, f"{path} is not a Locust stats file ({exc})"
+        ) from exc
+    return stats, aggregate
+
+
+def judge(stats_csv: Path, goals: Goals, expected: Iterable[str]) -> Verdict:
+    """Measure the run in `stats_csv` against `goals`; `expected` request names must appear."""
+    stats, aggregate = read_stats(stats_csv)
+    verdict = Verdict(stats=stats, aggregate=aggregate)
+    by_name = {item.name: item for item in stats}
+    for name in expected:
+        if by_name.get(name) is None or by_name[name].requests == 0:
+            verdict.checks.append(
+                # Nothing proven. Locust shares users out by weight: too few users leave a
+                # scenario with none.
+                Check(name, "requests sent", ">= 1", "0 (too few --users?)", passed=False)
+            )
+    for item in stats:
+        ratio = item.failure_ratio
+        verdict.checks.append(
+            Check(
+                item.name,
+                "failed requests",
+                f"<= {goals.max_failure_ratio:.2%}",
+                f"{ratio:.2%} ({item.failures} of {item.requests})",
+                passed=ratio <= goals.max_failure_ratio,
+            )
+        )
+        goal = goals.requests.get(item.name)
+        if goal is None:
+            continue
+        for what, measured, limit in (
+            ("p95", item.p95_ms, goal.p95_ms),
+            ("p99", item.p99_ms, goal.p99_ms),
+        ):
+            verdict.checks.append(
+                Check(
+                    item.name,
+                    what,
+                    f"<= {limit:g} ms",
+                    f"{measured:g} ms",
+                    passed=measured <= limit,  # NaN (no answer timed) fails
+                )
+            )
+    return verdict
+
+
+def write_report(
+    verdict: Verdict, path: Path, *, run: Mapping[str, Any], notes: Iterable[str] = ()
+) -> Path:
+    """report.md: the verdict first, then each request name's figures and each goal."""
+    lines = [
+        "# Peak test report",
+        "",
+        f"**{'PASSED' if verdict.passed else 'FAILED'}**"
+        + (
+            ""
+            if verdict.passed
+            else ": " + "; ".join(f"{c.name} {c.what} {c.measured}" for c in verdict.failed())
+        ),
+        "",
+        "Run: " + ", ".join(f"{key} {value}" for key, value in run.items()),
+        f"Judged: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC",
+        "",
+        *(f"**Note**: {note}\n" for note in notes),
+        "| request | requests | failed | req/s | p50 ms | p95 ms | p99 ms | max ms |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    rows = [*verdict.stats, *([verdict.aggregate] if verdict.aggregate else [])]
+    for item in rows:
+        lines.append(
+            f"| {item.name} | {item.requests} | {item.failures} | {item.requests_per_s:.1f} | "
+            f"{item.median_ms:g} | {item.p95_ms:g} | {item.p99_ms:g} | {item.max_ms:.0f} |"
+        )
+    lines += ["", "| request | goal | limit | measured | |", "|---|---|---|---|---|"]
+    for check in verdict.checks:
+        mark = "ok" if check.passed else "**FAILED**"
+        lines.append(f"| {check.name} | {check.what} | {check.limit} | {check.measured} | {mark} |")
+    lines += ["", "![requests per second and latency over the run](latency.png)", ""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def _history(path: Path) -> list[dict[str, float]]:
+    points = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row.get("Name") != "Aggregated":
+                continue
+            points.append(
+                {
+                    "t": float(row["Timestamp"]),
+                    "users": float(row["User Count"]),
+                    "rps": _number(row["Requests/s"]),
+                    "fails": _number(row["Failures/s"]),
+                    "p50": _number(row["50%"]),
+                    "p95": _number(row["95%"]),
+                }
+            )
+    return points
+
+
+def plot_history(history_csv: Path, path: Path) -> Path:
+    """latency.png: requests/s (and failures/s) above, p50 and p95 latency below, over time."""
+    from PIL import Image, ImageDraw
+
+    points = _history(history_csv)
+    if not points:
+        raise LoadTestError(LoadTestErrorCode.STATS_MISSING, f"{history_csv} holds no samples")
+    start = points[0]["t"]
+    width, height, left, right = 900, 560, 70, 20
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    span = max(1.0, points[-1]["t"] - start)
+
+    def panel(
+        top: int, bottom: int, series: list[tuple[str, str, tuple[int, int, int]]], unit: str
+    ) -> None:
+        values = [p[key] for key, _, _ in series for p in points if not math.isnan(p[key])]
+        peak = max(values, default=1.0) or 1.0
+        draw.rectangle((left, top, width - right, bottom), outline=(160, 160, 160))
+        for fraction in (0, 0.5, 1):
+            y = bottom - fraction * (bottom - top)
+            draw.text((5, y - 6), f"{peak * fraction:.0f} {unit}", "black")
+        for index, (key, label, colour) in enumerate(series):
+            line = [
+                (
+                    left + (p["t"] - start) / span * (width - left - right),
+                    bottom - p[key] / peak * (bottom - top),
+                )
+                for p in points
+                if not math.isnan(p[key])
+            ]
+            if len(line) > 1:
+                draw.line(line, fill=colour, width=2)
+            draw.text((left + 10 + index * 150, top + 5), label, colour)
+
+    draw.text((left, 8), "peak test: aggregate of all requests", "black")
+    panel(
+        30,
+        260,
+        [("rps", "requests/s", (30, 120, 200)), ("fails", "failures/s", (200, 40, 40))],
+        "/s",
+    )
+    panel(
+        290,
+        520,
+        [("p50", "p50 latency", (60, 150, 80)), ("p95", "p95 latency", (200, 120, 40))],
+        "ms",
+    )
+    for fraction in (0, 0.25, 0.5, 0.75, 1):
+        x = left + fraction * (width - left - right)
+        draw.line((x, 520, x, 525), fill="black")
+        draw.text((x - 8, 527), f"{span * fraction:.0f}", "black")
+    draw.text(
+        (left, 543),
+        f"seconds since the first sample; users at the end: {points[-1]['users']:.0f}",
+        "black",
+    )
+    image.save(path)
+    return path
+
+
+def _goals_invalid(message: str) -> LoadTestError:
+    return LoadTestError(LoadTestErrorCode.GOALS_INVALID, message)

@@ -1,0 +1,247 @@
+"""Locust users of a peak test: checkpoints scanning, ID-card reads, citizens, partner regions.
+
+Run by `python -m loadtest run` (headless, with a time limit); it can also be given to Locust
+directly: `HC_LOADTEST_PLAN=plan.json locust -f loadtest/locustfile.py`. Settings come from
+the environment:
+
+- `HC_LOADTEST_PLAN`: the plan file (`loadtest.plan`), required;
+- `HC_LOADTEST_THINK_S`: mean seconds between two actions of one simulated user (default 1;
+  each wait is drawn between half and one and a half times it);
+- `HC_LOADTEST_PARTNER_RATE`: calls per second of all partner users together (default 2; the
+  partner API allows 600 a minute per partner by default, standard §10.5).
+
+Every answer is checked, not only its status: a scan or an ID-card read must show the colour
+the plan expects, a citizen's code must be an `hc:/` code, a partner look-up must return a
+credential. Request names are fixed strings (the report groups by them) and failure messages
+say what was wrong without quoting what was sent, so no ID number reaches Locust's output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jwt
+from locust import FastHttpUser, between, constant_throughput, task
+
+from healthcode.keys import SigningKey
+from loadtest.plan import ExpectedAnswer, LoadPlan, ProvinceTarget
+from loadtest.requests import (
+    CITIZEN_CODE,
+    CITIZEN_CODE_PNG,
+    CITIZEN_PROFILE,
+    ID_CARD,
+    PARTNER_REVOCATIONS,
+    PARTNER_STATUS,
+    SCAN,
+)
+
+_T = TypeVar("_T")
+
+
+def _plan() -> LoadPlan:
+    path = os.environ.get("HC_LOADTEST_PLAN")
+    if not path:
+        raise SystemExit("set HC_LOADTEST_PLAN to a plan file (python -m loadtest prepare)")
+    return LoadPlan.load(Path(path))
+
+
+PLAN = _plan()
+THINK_S = float(os.environ.get("HC_LOADTEST_THINK_S", "1"))
+PARTNER_RATE = float(os.environ.get("HC_LOADTEST_PARTNER_RATE", "2"))
+
+
+def _cycle(items: tuple[_T, ...]) -> Iterator[_T]:
+    """The items in turn from a random start, so users do not all send the same one."""
+    start = random.randrange(len(items))
+    return itertools.cycle(items[start:] + items[:start])
+
+
+def _check_display(response: Any, expected: ExpectedAnswer) -> None:
+    if response.status_code != 200:
+        response.failure(f"HTTP {response.status_code}")
+        return
+    try:
+        shown = response.json().get("display")
+    except ValueError:
+        response.failure("the answer is not JSON")
+        return
+    if shown != expected.display:
+        response.failure(f"shown {shown}, expected {expected.display}")
+
+
+class CheckpointScanner(FastHttpUser):
+    """A checkpoint gate: scans phone and printed codes."""
+
+    weight = 4
+    host = PLAN.checkpoint.url
+    wait_time = between(THINK_S / 2, THINK_S * 1.5)
+
+    def on_start(self) -> None:
+        self.scans = _cycle(PLAN.checkpoint.scans)
+        self.headers = {"Authorization": f"Bearer {PLAN.checkpoint.token}"}
+
+    @task
+    def scan(self) -> None:
+        expected = next(self.scans)
+        with self.client.post(
+            "/v1/scan",
+            json={"text": expected.text},
+            headers=self.headers,
+            name=SCAN,
+            catch_response=True,
+        ) as response:
+            _check_display(response, expected)
+
+
+if PLAN.checkpoint.id_cards:
+
+    class IdCardReader(FastHttpUser):
+        """A checkpoint reading ID cards (travellers of every province)."""
+
+        weight = 1
+        host = PLAN.checkpoint.url
+        wait_time = between(THINK_S / 2, THINK_S * 1.5)
+
+        def on_start(self) -> None:
+            self.cards = _cycle(PLAN.checkpoint.id_cards)
+            self.headers = {"Authorization": f"Bearer {PLAN.checkpoint.token}"}
+
+        @task
+        def read(self) -> None:
+            expected = next(self.cards)
+            assert expected.person is not None
+            with self.client.post(
+                "/v1/id-card",
+                json={"id_number": expected.person.id_number, "name": expected.person.name},
+                headers=self.headers,
+                name=ID_CARD,
+                catch_response=True,
+            ) as response:
+                _check_display(response, expected)
+
+
+class _Citizen(FastHttpUser):
+    """A citizen's phone: opens the code (mostly), its image, the profile."""
+
+    abstract = True
+    province: ProvinceTarget
+    wait_time = between(THINK_S / 2, THINK_S * 1.5)
+
+    def on_start(self) -> None:
+        token = random.choice(self.province.citizen_tokens)
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.image_etag: str | None = None
+
+    @task(8)
+    def code(self) -> None:
+        with self.client.get(
+            "/v1/me/code", headers=self.headers, name=CITIZEN_CODE, catch_response=True
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+            elif not str(response.json().get("qr_text", "")).startswith("hc:/"):
+                response.failure("the answer holds no hc:/ code")
+
+    @task(2)
+    def code_image(self) -> None:
+        headers = dict(self.headers)
+        if self.image_etag:
+            headers["If-None-Match"] = self.image_etag  # as the citizen page does
+        with self.client.get(
+            "/v1/me/code.png", headers=headers, name=CITIZEN_CODE_PNG, catch_response=True
+        ) as response:
+            if response.status_code == 200 and response.content[:8] == b"\x89PNG\r\n\x1a\n":
+                self.image_etag = response.headers.get("etag")
+            elif response.status_code != 304:
+                response.failure(f"HTTP {response.status_code}, not a PNG")
+
+    @task(1)
+    def profile(self) -> None:
+        with self.client.get(
+            "/v1/me", headers=self.headers, name=CITIZEN_PROFILE, catch_response=True
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+            elif "colour" not in response.json():
+                response.failure("the profile holds no colour")
+
+
+# One citizen class per province with citizens (Locust gives each class its own host).
+for _province in PLAN.provinces:
+    if _province.citizen_tokens:
+        _name = "Citizen_" + "".join(c if c.isalnum() else "_" for c in _province.id)
+        globals()[_name] = type(
+            _name,
+            (_Citizen,),
+            {"abstract": False, "weight": 6, "host": _province.url, "province": _province},
+        )
+
+
+if PLAN.partner is not None and PLAN.partner.people:
+    _partner = PLAN.partner
+    _partner_key = SigningKey.load(Path(_partner.key_file))
+
+    class PartnerRegion(FastHttpUser):
+        """Another province's system: status look-ups for ID-card reads, revocation pulls."""
+
+        fixed_count = 1  # one partner system, paced by HC_LOADTEST_PARTNER_RATE
+        host = _partner.url
+        wait_time = constant_throughput(PARTNER_RATE)
+
+        def on_start(self) -> None:
+            self.people = _cycle(_partner.people)
+            # A partner system starts from the full list, then pulls it now and then.
+            self.revocations()
+
+        def _headers(self) -> dict[str, str]:
+            now = int(time.time())
+            # A fresh assertion per call (standard §10.1: each jti is accepted once).
+            assertion = jwt.encode(
+                {
+                    "iss": _partner.partner_id,
+                    "sub": _partner.partner_id,
+                    "aud": _partner.audience,
+                    "iat": now,
+                    "exp": now + 60,
+                    "jti": secrets.token_urlsafe(24),
+                },
+                _partner_key.private_key,
+                algorithm="ES256",
+                headers={"kid": _partner_key.kid, "typ": "JWT"},
+            )
+            return {"Authorization": f"Bearer {assertion}"}
+
+        @task(4)
+        def status(self) -> None:
+            person = next(self.people)
+            with self.client.post(
+                "/status",
+                json={"id_number": person.id_number, "name": person.name, "purpose": "load test"},
+                headers=self._headers(),
+                name=PARTNER_STATUS,
+                catch_response=True,
+            ) as response:
+                if response.status_code != 200:
+                    response.failure(f"HTTP {response.status_code}")
+                elif not response.json().get("credential"):
+                    response.failure("the answer holds no credential")
+
+        @task(1)
+        def revocations(self) -> None:
+            with self.client.get(
+                "/revocations?since=0",
+                headers=self._headers(),
+                name=PARTNER_REVOCATIONS,
+                catch_response=True,
+            ) as response:
+                if response.status_code != 200:
+                    response.failure(f"HTTP {response.status_code}")
+                elif not response.json().get("revocation_list"):
+                    response.failure("the answer holds no revocation list")

@@ -1,0 +1,161 @@
+"""A peak test end to end: the demo federation started as the README starts it, a plan
+prepared from it, Locust run headless against it for a few seconds, and the run judged."""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadtest import requests as names
+from loadtest.judge import read_stats
+from loadtest.plan import CheckpointTarget, ExpectedAnswer, LoadPlan
+
+
+def _loadtest(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "loadtest", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`healthcode federation up --json` in its own directory, stopped with Ctrl-C after."""
+    directory = tmp_path_factory.mktemp("peak") / "demo"
+    errors = directory.parent / "federation-stderr.txt"
+    with (
+        errors.open("wb") as stderr,
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "healthcode.cli",
+                "federation",
+                "up",
+                "--json",
+                "--dir",
+                directory,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        ) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(process.stdout, selectors.EVENT_READ)
+                assert selector.select(240), errors.read_text()
+            where = json.loads(process.stdout.readline() or b"null")
+            assert where, errors.read_text()
+            assert where["checkpoint"], errors.read_text()
+            yield directory
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(60)
+
+
+@pytest.fixture(scope="module")
+def plan(federation: Path) -> Path:
+    path = federation.parent / "plan.json"
+    done = _loadtest("prepare", "--federation", str(federation), "--out", str(path))
+    assert done.returncode == 0, done.stderr
+    assert "codes" in done.stdout
+    return path
+
+
+def test_a_peak_test_of_the_demo_federation_meets_its_goals(plan: Path, tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    done = _loadtest(
+        *("run", "--plan", str(plan), "--out", str(out), "--users", "20"),
+        *("--spawn-rate", "20", "--run-time", "8", "--think", "0.5"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED" in done.stdout
+    assert "req/s" in done.stderr  # progress while it ran
+    stats, aggregate = read_stats(out / "locust_stats.csv")
+    by_name = {item.name: item for item in stats}
+    every = [
+        names.SCAN,
+        names.ID_CARD,
+        names.CITIZEN_CODE,
+        names.CITIZEN_CODE_PNG,
+        names.CITIZEN_PROFILE,
+        names.PARTNER_STATUS,
+        names.PARTNER_REVOCATIONS,
+    ]
+    assert set(by_name) == set(every)
+    for name in every:  # every scenario ran, and every answer was the expected one
+        assert by_name[name].requests >= 1, name
+        assert by_name[name].failures == 0, name
+    assert aggregate is not None
+    assert aggregate.requests >= 50
+    assert (out / "report.md").read_text().splitlines()[2] == "**PASSED**"
+    assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "locust.html").stat().st_size > 0
+    # Nothing of the plan's personal data or credentials reaches the run's files.
+    loaded = LoadPlan.load(plan)
+    secrets = [card.person.id_number for card in loaded.checkpoint.id_cards if card.person]
+    secrets += [loaded.checkpoint.token, *loaded.provinces[0].citizen_tokens]
+    for path in out.iterdir():
+        text = path.read_bytes().decode("utf-8", "replace")
+        for secret in secrets:
+            assert secret not in text, (path.name, secret[:6])
+
+
+def test_a_wrong_colour_under_load_fails_the_run(plan: Path, tmp_path: Path) -> None:
+    loaded = LoadPlan.load(plan)
+    flipped = {"green": "red", "red": "green", "yellow": "green"}
+    wrong = LoadPlan(
+        checkpoint=CheckpointTarget(
+            url=loaded.checkpoint.url,
+            token=loaded.checkpoint.token,
+            scans=tuple(
+                ExpectedAnswer(display=flipped[scan.display], text=scan.text)
+                for scan in loaded.checkpoint.scans
+            ),
+            id_cards=loaded.checkpoint.id_cards,
+        ),
+        provinces=loaded.provinces,
+        partner=loaded.partner,
+    ).save(tmp_path / "wrong.json")
+    out = tmp_path / "report"
+    done = _loadtest(
+        *("run", "--plan", str(wrong), "--out", str(out), "--users", "20"),
+        *("--spawn-rate", "20", "--run-time", "4", "--think", "0.3"),
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"MISSED  {names.SCAN}: failed requests 100.00%" in done.stdout
+    report = (out / "report.md").read_text()
+    assert f"{names.SCAN} failed requests 100.00%" in report.splitlines()[2]
+    failures = (out / "locust_failures.csv").read_text()
+    assert "expected red" in failures or "expected green" in failures
+
+
+def test_a_plan_aimed_off_this_machine_sends_nothing(plan: Path, tmp_path: Path) -> None:
+    data = json.loads(plan.read_text())
+    data["checkpoint"]["url"] = "http://192.0.2.1:8400"
+    remote = tmp_path / "remote.json"
+    remote.write_text(json.dumps(data))
+    out = tmp_path / "report"
+    done = _loadtest("run", "--plan", str(remote), "--out", str(out), "--run-time", "1")
+    assert done.returncode == 2
+    assert "target_not_loopback" in done.stderr
+    assert "--allow-host 192.0.2.1" in done.stderr
+    assert not out.exists()
+
+
+def test_prepare_refuses_a_folder_with_no_federation(tmp_path: Path) -> None:
+    done = _loadtest("prepare", "--federation", str(tmp_path), "--out", str(tmp_path / "p.json"))
+    assert done.returncode == 2
+    assert "federation_unreadable" in done.stderr
+    assert not (tmp_path / "p.json").exists()
