@@ -76,55 +76,55 @@ def _check_display(response: Any, expected: ExpectedAnswer) -> None:
         response.failure(f"shown {shown}, expected {expected.display}")
 
 
-class CheckpointScanner(FastHttpUser):
-    """A checkpoint gate: scans phone and printed codes."""
+class _CheckpointUser(FastHttpUser):
+    """A checkpoint device: each request must show the colour the plan expects."""
 
-    weight = 4
+    abstract = True
     host = PLAN.checkpoint.url
     wait_time = between(THINK_S / 2, THINK_S * 1.5)
 
     def on_start(self) -> None:
-        self.scans = _cycle(PLAN.checkpoint.scans)
         self.headers = {"Authorization": f"Bearer {PLAN.checkpoint.token}"}
 
-    @task
-    def scan(self) -> None:
-        expected = next(self.scans)
+    def _check(self, path: str, body: dict[str, Any], expected: ExpectedAnswer, name: str) -> None:
         with self.client.post(
-            "/v1/scan",
-            json={"text": expected.text},
-            headers=self.headers,
-            name=SCAN,
-            catch_response=True,
+            path, json=body, headers=self.headers, name=name, catch_response=True
         ) as response:
             _check_display(response, expected)
 
 
+class CheckpointScanner(_CheckpointUser):
+    """A checkpoint gate: scans phone and printed codes."""
+
+    weight = 4
+
+    def on_start(self) -> None:
+        super().on_start()
+        self.scans = _cycle(PLAN.checkpoint.scans)
+
+    @task
+    def scan(self) -> None:
+        expected = next(self.scans)
+        self._check("/v1/scan", {"text": expected.text}, expected, SCAN)
+
+
 if PLAN.checkpoint.id_cards:
 
-    class IdCardReader(FastHttpUser):
+    class IdCardReader(_CheckpointUser):
         """A checkpoint reading ID cards (travellers of every province)."""
 
         weight = 1
-        host = PLAN.checkpoint.url
-        wait_time = between(THINK_S / 2, THINK_S * 1.5)
 
         def on_start(self) -> None:
+            super().on_start()
             self.cards = _cycle(PLAN.checkpoint.id_cards)
-            self.headers = {"Authorization": f"Bearer {PLAN.checkpoint.token}"}
 
         @task
         def read(self) -> None:
             expected = next(self.cards)
             assert expected.person is not None
-            with self.client.post(
-                "/v1/id-card",
-                json={"id_number": expected.person.id_number, "name": expected.person.name},
-                headers=self.headers,
-                name=ID_CARD,
-                catch_response=True,
-            ) as response:
-                _check_display(response, expected)
+            body = {"id_number": expected.person.id_number, "name": expected.person.name}
+            self._check("/v1/id-card", body, expected, ID_CARD)
 
 
 class _Citizen(FastHttpUser):

@@ -82,11 +82,11 @@ def prepare_plan(directory: Path, *, staff_user: str = DEMO_STAFF_USER) -> LoadP
             tokens: list[str] = []
             for citizen in citizens:
                 person = Person(id_number=citizen["id_number"], name=citizen["name"])
-                printed = _post(
+                printed = _call(
                     http,
                     f"{url}/v1/counter/offline-code",
-                    {"id_number": person.id_number, "name": person.name},
-                    counter_token,
+                    body={"id_number": person.id_number, "name": person.name},
+                    token=counter_token,
                     what=f"a printed code at {pid}",
                 )
                 scans.append(ExpectedAnswer(display=printed["status"], text=printed["qr_text"]))
@@ -94,7 +94,9 @@ def prepare_plan(directory: Path, *, staff_user: str = DEMO_STAFF_USER) -> LoadP
                 if citizen.get("phone"):
                     token = _citizen_token(http, url, directory / "logs" / f"{pid}.log", citizen)
                     tokens.append(token)
-                    code = _get(http, f"{url}/v1/me/code", token, what=f"a phone code at {pid}")
+                    code = _call(
+                        http, f"{url}/v1/me/code", token=token, what=f"a phone code at {pid}"
+                    )
                     scans.append(ExpectedAnswer(display=code["status"], text=code["qr_text"]))
             provinces.append(ProvinceTarget(id=pid, url=url, citizen_tokens=tuple(tokens)))
     partner: PartnerTarget | None = None
@@ -159,31 +161,31 @@ def _failed(what: str, answer: httpx.Response) -> LoadTestError:
     )
 
 
-def _post(
-    http: httpx.Client, url: str, body: Mapping[str, Any], token: str | None, *, what: str
+def _call(
+    http: httpx.Client,
+    url: str,
+    *,
+    what: str,
+    body: Mapping[str, Any] | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
+    """POST `body` (GET without one) as the bearer of `token`; the JSON answer."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    answer = http.post(url, json=body, headers=headers)
+    if body is None:
+        answer = http.get(url, headers=headers)
+    else:
+        answer = http.post(url, json=body, headers=headers)
     if answer.status_code not in (200, 201, 202):
         raise _failed(what, answer)
     data: dict[str, Any] = answer.json()
     return data
 
 
-def _get(http: httpx.Client, url: str, token: str, *, what: str) -> dict[str, Any]:
-    answer = http.get(url, headers={"Authorization": f"Bearer {token}"})
-    if answer.status_code != 200:
-        raise _failed(what, answer)
-    data: dict[str, Any] = answer.json()
-    return data
-
-
 def _login(http: httpx.Client, url: str, username: str, password: str) -> str:
-    answer = _post(
+    answer = _call(
         http,
         f"{url}/v1/auth/login",
-        {"username": username, "password": password},
-        None,
+        body={"username": username, "password": password},
         what=f"logging in as {username} at {url}",
     )
     return str(answer["access_token"])
@@ -194,7 +196,7 @@ def _citizen_token(http: httpx.Client, url: str, log: Path, citizen: Mapping[str
     phone = str(citizen["phone"])
     masked = "*" * (len(phone) - 4) + phone[-4:]
     start = log.stat().st_size if log.exists() else 0
-    _post(http, f"{url}/v1/auth/otp/request", {"phone": phone}, None, what="an OTP request")
+    _call(http, f"{url}/v1/auth/otp/request", body={"phone": phone}, what="an OTP request")
     deadline = time.monotonic() + OTP_WAIT_S
     code: str | None = None
     while code is None:
@@ -214,11 +216,10 @@ def _citizen_token(http: httpx.Client, url: str, log: Path, citizen: Mapping[str
                     "configured sends them there, and its plan must be written by hand)",
                 )
             time.sleep(0.1)
-    answer = _post(
+    answer = _call(
         http,
         f"{url}/v1/auth/otp/verify",
-        {"phone": phone, "code": code},
-        None,
+        body={"phone": phone, "code": code},
         what=f"logging in citizen {masked}",
     )
     return str(answer["access_token"])

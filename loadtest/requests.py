@@ -12,3 +12,14 @@ CITIZEN_CODE_PNG = "citizen: code image"
 CITIZEN_PROFILE = "citizen: profile"
 PARTNER_STATUS = "partner: status look-up"
 PARTNER_REVOCATIONS = "partner: revocation list"
+
+#: Every request name, in the order the report lists them.
+ALL = (
+    SCAN,
+    ID_CARD,
+    CITIZEN_CODE,
+    CITIZEN_CODE_PNG,
+    CITIZEN_PROFILE,
+    PARTNER_STATUS,
+    PARTNER_REVOCATIONS,
+)

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import selectors
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -135,3 +140,36 @@ def serve(app: FastAPI) -> Iterator[AppServer]:
 def postgres_url() -> str | None:
     """The PostgreSQL URL scripts/test provides (a server it found or started), if any."""
     return os.environ.get("HC_TEST_POSTGRES_URL")
+
+
+@contextlib.contextmanager
+def demo_federation(
+    directory: Path, *, env: Mapping[str, str] | None = None, startup_timeout_s: float = 240
+) -> Iterator[dict[str, Any]]:
+    """`healthcode federation up --json --dir directory`, as the README's demo starts it.
+
+    Yields the URLs it printed; stops it with Ctrl-C (SIGINT) afterwards. Its stderr (the
+    start-up steps, a failing child's log tail) goes to `<directory>-stderr.txt`."""
+    errors = directory.with_name(directory.name + "-stderr.txt")
+    command = [sys.executable, "-m", "healthcode.cli", "federation", "up", "--json"]
+    with (
+        errors.open("wb") as stderr,
+        subprocess.Popen(
+            [*command, "--dir", str(directory)],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env={**os.environ, **(env or {})},
+        ) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            with selectors.DefaultSelector() as selector:
+                selector.register(process.stdout, selectors.EVENT_READ)
+                assert selector.select(startup_timeout_s), errors.read_text()
+            line = process.stdout.readline()
+            assert line, errors.read_text()
+            urls: dict[str, Any] = json.loads(line)
+            yield urls
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(60)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from healthcode.keys import b64url_decode, b64url_encode
 from healthcode.trustclient import TrustListClient
 from healthcode.trustlist import TrustListState, load_root
 from interop.partner import make_client_assertion
+from tests.servers import demo_federation
 
 START_TIMEOUT_S = 240
 #: §10.7: a remote checkpoint shows a status change within the 60 s cache plus request time.
@@ -201,36 +201,13 @@ def _until(deadline_s: float, probe: Any, what: str) -> tuple[Any, float]:
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Federation]:
-    directory = tmp_path_factory.mktemp("federation")
-    errors = directory / "stderr.txt"
-    with (
-        errors.open("wb") as stderr,
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "healthcode.cli",
-                "federation",
-                "up",
-                "--dir",
-                str(directory),
-                "--json",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            env={**os.environ, **SETTINGS},
-        ) as process,
-    ):
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line, errors.read_text()
-        running = Federation(directory, json.loads(line))
+    directory = tmp_path_factory.mktemp("federation") / "demo"
+    with demo_federation(directory, env=SETTINGS) as urls:
+        running = Federation(directory, urls)
         try:
             yield running
         finally:
             running.http.close()
-            process.send_signal(signal.SIGINT)
-            process.wait(60)
 
 
 def _citizen(federation: Federation, province: str, colour: str, index: int = 0) -> dict[str, Any]:

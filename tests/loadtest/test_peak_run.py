@@ -4,8 +4,6 @@ prepared from it, Locust run headless against it for a few seconds, and the run 
 from __future__ import annotations
 
 import json
-import selectors
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +14,7 @@ import pytest
 from loadtest import requests as names
 from loadtest.judge import read_stats
 from loadtest.plan import CheckpointTarget, ExpectedAnswer, LoadPlan
+from tests.servers import demo_federation
 
 
 def _loadtest(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -30,38 +29,11 @@ def _loadtest(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[s
 
 @pytest.fixture(scope="module")
 def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`healthcode federation up --json` in its own directory, stopped with Ctrl-C after."""
+    """The demo federation as the README starts it, in its own directory."""
     directory = tmp_path_factory.mktemp("peak") / "demo"
-    errors = directory.parent / "federation-stderr.txt"
-    with (
-        errors.open("wb") as stderr,
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "healthcode.cli",
-                "federation",
-                "up",
-                "--json",
-                "--dir",
-                directory,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-        ) as process,
-    ):
-        try:
-            assert process.stdout is not None
-            with selectors.DefaultSelector() as selector:
-                selector.register(process.stdout, selectors.EVENT_READ)
-                assert selector.select(240), errors.read_text()
-            where = json.loads(process.stdout.readline() or b"null")
-            assert where, errors.read_text()
-            assert where["checkpoint"], errors.read_text()
-            yield directory
-        finally:
-            process.send_signal(signal.SIGINT)
-            process.wait(60)
+    with demo_federation(directory) as urls:
+        assert urls["checkpoint"]
+        yield directory
 
 
 @pytest.fixture(scope="module")
@@ -84,17 +56,8 @@ def test_a_peak_test_of_the_demo_federation_meets_its_goals(plan: Path, tmp_path
     assert "req/s" in done.stderr  # progress while it ran
     stats, aggregate = read_stats(out / "locust_stats.csv")
     by_name = {item.name: item for item in stats}
-    every = [
-        names.SCAN,
-        names.ID_CARD,
-        names.CITIZEN_CODE,
-        names.CITIZEN_CODE_PNG,
-        names.CITIZEN_PROFILE,
-        names.PARTNER_STATUS,
-        names.PARTNER_REVOCATIONS,
-    ]
-    assert set(by_name) == set(every)
-    for name in every:  # every scenario ran, and every answer was the expected one
+    assert set(by_name) == set(names.ALL)
+    for name in names.ALL:  # every scenario ran, and every answer was the expected one
         assert by_name[name].requests >= 1, name
         assert by_name[name].failures == 0, name
     assert aggregate is not None
