@@ -79,20 +79,21 @@ def create_app(
                 logger.warning("revocations not yet in Redis; retrying in the background")
             context.publisher.start()
         partner_key = app.state.partner_key
-        sync_task = (
-            asyncio.create_task(
-                _sync_partners(context, trust, partner_key, app.state.partner_revocations)
+        tasks = [asyncio.create_task(_purge_sessions(context))]
+        if partner_key is not None:
+            tasks.append(
+                asyncio.create_task(
+                    _sync_partners(context, trust, partner_key, app.state.partner_revocations)
+                )
             )
-            if partner_key is not None
-            else None
-        )
         try:
             yield
         finally:
-            if sync_task is not None:
-                sync_task.cancel()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
-                    await sync_task
+                    await task
             if client is not None:
                 client.stop()  # type: ignore[attr-defined]
             context.close()
@@ -143,6 +144,28 @@ def _mount_partner_api(
         demo_mode=settings.demo_mode,
     )
     app.include_router(router, prefix="/partner/v1")
+
+
+async def _purge_sessions(context: IssuerContext) -> None:
+    """Delete long-expired logins of every principal every `session_purge_interval_s`. A
+    failed round (the database away) is logged and retried at the next; it never ends the
+    task."""
+    from issuers.auth import purge_sessions
+
+    def one_round() -> int:
+        with context.session() as session:
+            deleted = purge_sessions(session)
+            session.commit()
+        return deleted
+
+    while True:
+        await asyncio.sleep(context.settings.session_purge_interval_s)
+        try:
+            deleted = await asyncio.to_thread(one_round)
+            if deleted:
+                logger.info("deleted %d logins expired more than a day ago", deleted)
+        except Exception:
+            logger.exception("login purge round failed; retrying next round")
 
 
 async def _sync_partners(

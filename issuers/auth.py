@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
 from healthcode.errors import ErrorCode, RequestError
@@ -44,6 +44,7 @@ __all__ = [
     "login_staff",
     "mask_phone",
     "open_session",
+    "purge_sessions",
     "read_access_token",
     "request_otp",
     "require_role",
@@ -125,6 +126,20 @@ def read_access_token(token: str, secret: bytes, now: float | None = None) -> Pr
     if kind == "citizen":
         return Principal(role=role, subject=name, session_id=session_id)
     return Principal(role=role, username=name, session_id=session_id)
+
+
+#: Expired logins are kept this long (an audit question about a login just expired can still
+#: be answered from the table), then deleted by `purge_sessions`.
+SESSION_RETENTION_S = 24 * 3600
+
+
+def purge_sessions(session: Session, *, now: float | None = None) -> int:
+    """Delete logins that expired more than `SESSION_RETENTION_S` ago, of every principal (the
+    caller commits). Their tokens are refused anyway; without this, the logins of people who
+    never log in again would stay forever (`open_session` prunes only the caller's own)."""
+    cutoff = int(time.time() if now is None else now) - SESSION_RETENTION_S
+    result = session.exec(delete(AuthSession).where(col(AuthSession.expires_at) < cutoff))
+    return int(result.rowcount)
 
 
 def open_session(

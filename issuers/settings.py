@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from healthcode.config import MAX_OFFLINE_CODE_LIFETIME_S, MAX_PHONE_CODE_LIFETIME_S
@@ -76,6 +76,8 @@ class IssuerSettings(ServiceSettings):
     partner_rate_limit_per_minute: int = 600
     #: How often partners' revocation feeds are fetched and applied (the first round at start).
     partner_sync_interval_s: float = 60.0
+    #: How often logins expired more than a day ago are deleted.
+    session_purge_interval_s: float = 3600.0
 
     @field_validator("issuer_id")
     @classmethod
@@ -105,11 +107,11 @@ class IssuerSettings(ServiceSettings):
             raise ValueError(f"offline_lifetime_s must be 1..{MAX_OFFLINE_CODE_LIFETIME_S}")
         return value
 
-    @field_validator("partner_sync_interval_s")
+    @field_validator("partner_sync_interval_s", "session_purge_interval_s")
     @classmethod
-    def _partner_sync_interval(cls, value: float) -> float:
+    def _interval(cls, value: float, info: ValidationInfo) -> float:
         if not value > 0:
-            raise ValueError("partner_sync_interval_s must be more than 0 seconds")
+            raise ValueError(f"{info.field_name} must be more than 0 seconds")
         return value
 
     @field_validator("otp_webhook_url")

@@ -20,18 +20,20 @@ from sqlmodel import col, select
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password
 from issuers.auth import (
+    SESSION_RETENTION_S,
     Principal,
     Role,
     create_staff,
     issue_access_token,
     login_staff,
     open_session,
+    purge_sessions,
     request_otp,
     set_staff_disabled,
     verify_otp,
 )
 from issuers.limits import Scope, record_attempt
-from issuers.models import AuditEntry, AuthAttempt, OtpChallenge, StaffAccount
+from issuers.models import AuditEntry, AuthAttempt, AuthSession, OtpChallenge, StaffAccount
 from tests.issuers.conftest import (
     STAFF_PASSWORD,
     TEST_SUBJECT_SECRET,
@@ -457,3 +459,49 @@ def test_old_attempts_of_every_key_are_pruned_a_bounded_batch_at_a_time(
             (scope.value, "newer-1"),
         ]
     )
+
+
+def _old_login(service: IssuerService, username: str, *, expired_s_ago: float) -> str:
+    """A login of `username` that expired `expired_s_ago` seconds ago; its session id."""
+    lifetime = 600
+    with service.context.session() as session:
+        principal = Principal(role=Role.ADMIN, username=username)
+        opened_at = time.time() - expired_s_ago - lifetime
+        open_session(session, principal, TEST_TOKEN_SECRET.encode(), lifetime, now=opened_at)
+        session.commit()
+        return str(
+            session.exec(
+                select(AuthSession.id).where(AuthSession.principal == f"staff:{username}")
+            ).one()
+        )
+
+
+def test_logins_expired_a_day_ago_are_purged_for_every_principal(
+    any_issuer: IssuerService,
+) -> None:
+    old = [
+        _old_login(any_issuer, name, expired_s_ago=SESSION_RETENTION_S + 60)
+        for name in ("gone-a", "gone-b")
+    ]
+    recent = _old_login(any_issuer, "expired-recently", expired_s_ago=60)
+    live = any_issuer.staff_headers(Role.ADMIN)  # a real login, open now
+    with any_issuer.context.session() as session:
+        assert purge_sessions(session) == 2
+        session.commit()
+        left = set(session.exec(select(AuthSession.id)).all())
+    assert not left & set(old)
+    assert recent in left  # within the day kept for audit questions
+    assert any_issuer.http.get("/v1/audit", headers=live).status_code == 200
+
+
+def test_the_service_purges_old_logins_in_the_background(tmp_path: Path, redis_url: str) -> None:
+    settings = make_settings(tmp_path, redis_url, session_purge_interval_s=0.2)
+    with running_issuer(settings) as service:
+        gone = _old_login(service, "long-gone", expired_s_ago=SESSION_RETENTION_S + 60)
+        deadline = time.monotonic() + 20
+        while True:
+            with service.context.session() as session:
+                if session.get(AuthSession, gone) is None:
+                    break
+            assert time.monotonic() < deadline, "the old login was not purged"
+            time.sleep(0.1)

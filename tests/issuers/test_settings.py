@@ -31,10 +31,16 @@ def test_demo_secrets_are_refused_outside_demo_mode(monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("region", "510100"), ("issuer_id", "https://x"), ("code_lifetime_s", "100000")],
+    [
+        ("region", "510100"),
+        ("issuer_id", "https://x"),
+        ("code_lifetime_s", "100000"),
+        ("partner_sync_interval_s", "0"),
+        ("session_purge_interval_s", "-1"),
+    ],
 )
 def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv("HC_ISSUER_DEMO_MODE", "1")
     monkeypatch.setenv(f"HC_ISSUER_{name.upper()}", value)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=name):
         IssuerSettings()
