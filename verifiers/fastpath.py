@@ -95,8 +95,9 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
         _scan_authorization: str | None = None
         #: True while reading is paused because answers are not being read by the client.
         _paused_for_answers = False
-        #: Scans read and waiting for this pass's batch: (authorization, body, keep-alive).
-        _jobs: list[tuple[str | None, bytes, bool]] | None = None
+        #: Scans read and waiting for this pass's batch: (authorization, body, keep-alive,
+        #: HTTP version when access logging is on, for its line).
+        _jobs: list[tuple[str | None, bytes, bool, str | None]] | None = None
         #: Answers of the batch not yet written; whether the last of them keeps the
         #: connection open.
         _queued: list[bytes] | None = None
@@ -155,7 +156,10 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
                 return
             self._scan_body = None
             body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            job = (self._scan_authorization, body, self.parser.should_keep_alive())
+            parser = self.parser
+            # Read now: by the time the batch answers, the parser may hold a later request.
+            version = parser.get_http_version() if self.access_log else None
+            job = (self._scan_authorization, body, parser.should_keep_alive(), version)
             if self._jobs is None:
                 self._jobs = [job]
                 self._batch.add(self)
@@ -168,12 +172,12 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             if jobs is None:
                 return
             self._jobs = None
-            for authorization, body, keep_alive in jobs:
+            for authorization, body, keep_alive, http_version in jobs:
                 if self.transport.is_closing() or not self._queued_keep_alive:
                     return  # the client went away, or asked to close before these
                 try:
                     status, headers, content = answer(authorization, body)
-                    self._respond(status, headers, content, keep_alive)
+                    self._respond(status, headers, content, keep_alive, http_version)
                 except Exception:
                     # A bug: this connection gets a 500 and is closed; the batch goes on.
                     _logger.exception("scan handler failed")
@@ -189,6 +193,7 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             headers: tuple[tuple[bytes, bytes], ...],
             content: bytes,
             keep_alive: bool,
+            http_version: str | None,
         ) -> None:
             parts = [STATUS_LINE[status]]
             # uvicorn's own headers (date, server), refreshed by the server every second.
@@ -202,7 +207,7 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             parts += (b"\r\n", content)
             self.server_state.total_requests += 1
             if self.access_log:
-                self._log_access(status)
+                self._log_access(status, http_version)
             self._queued_keep_alive = keep_alive
             if self._queued is None:
                 self._queued = [b"".join(parts)]
@@ -267,10 +272,9 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
                 if (self.cycle is None or self.cycle.response_complete) and not self.pipeline:
                     self.flow.resume_reading()
 
-        def _log_access(self, status: int) -> None:
+        def _log_access(self, status: int, http_version: str | None) -> None:
             client: Any = self.client
             where = f"{client[0]}:{client[1]}" if client else "-"
-            http_version = self.parser.get_http_version()
             self.access_logger.info('%s - "POST /v1/scan HTTP/%s" %d', where, http_version, status)
 
     return ScanFastPathProtocol

@@ -8,6 +8,7 @@ exactly as a client sees them.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -378,3 +379,35 @@ def test_a_client_that_does_not_read_stops_being_read() -> None:
         while received < 64 * 1024:
             received += len(sock.recv(65536))
         sock.close()
+
+
+def test_each_access_log_line_names_its_own_requests_http_version() -> None:
+    """Pipelined scans are answered after the whole packet is parsed: each access-log line
+    must still name the HTTP version of the request it answers, not of the last one read."""
+    lines: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    handler = Collect()
+    with _serving(_numbered_answer()) as server:
+        access = logging.getLogger("uvicorn.access")
+        level = access.level
+        access.addHandler(handler)
+        access.setLevel(logging.INFO)  # the server set it to its own level at start
+        try:
+            connection = Connection(server.port)
+            connection.send(
+                scan_request(b"{}", "t", http=b"1.0", extra=b"connection: keep-alive\r\n")
+                + scan_request(b"{}", "t")
+            )
+            assert [connection.read_response()[2] for _ in range(2)] == [b"answer 1", b"answer 2"]
+            connection.close()
+        finally:
+            access.removeHandler(handler)
+            access.setLevel(level)
+    assert [line.split('"')[1] for line in lines] == [
+        "POST /v1/scan HTTP/1.0",
+        "POST /v1/scan HTTP/1.1",
+    ]
