@@ -170,7 +170,10 @@ class CheckpointService:
         )
         self._subject_secret = settings.subject_secret.get_secret_value().encode("utf-8")
         self.login_throttle = LoginThrottle(
-            max_failures=settings.login_max_failures, window_s=settings.login_failure_window_s
+            self.engine,
+            settings.token_secret.get_secret_value().encode("utf-8"),
+            max_failures=settings.login_max_failures,
+            window_s=settings.login_failure_window_s,
         )
 
     def close(self) -> None:

@@ -6,8 +6,9 @@
   session token: an HMAC-signed `{user, role, session id, exp}`. Each use is checked against
   the session and user tables, so logging out (`logout`) or disabling the account
   (`set_disabled`) ends it: at once in this process, within `_CACHE_S` in another one.
-- Failed logins are counted per username and per client address (`LoginThrottle`); past the
-  limit, login answers `rate_limited` with Retry-After until the window has passed.
+- Failed logins are counted per username and per client address (`LoginThrottle`, in the
+  database: across restarts and replicas); past the limit, login answers `rate_limited` with
+  Retry-After until the window has passed.
 
 Roles: `device` and `staff` verify codes; `staff` also runs assisted look-ups; `official` may do
 everything and is the only role that exports the scan log.
@@ -16,17 +17,17 @@ everything and is the only role that exports the scan log.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import secrets
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import Engine
-from sqlmodel import Field, Session, SQLModel, col, delete, select, update
+from sqlmodel import Field, Session, SQLModel, col, delete, func, select, update
 
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password, read_token, sign_token
@@ -102,51 +103,73 @@ class LoginThrottled(RequestError):
         self.retry_after = retry_after
 
 
+class LoginFailure(SQLModel, table=True):
+    """One failed staff login, once under its username's key and once under its address's."""
+
+    __tablename__ = "checkpoint_login_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: HMAC of "user:<name>" or "addr:<address>": a password typed into the username field
+    #: must not end up stored in the clear.
+    key: str = Field(index=True, max_length=64)
+    at: float = Field(index=True)
+
+
 class LoginThrottle:
     """Failed logins in a sliding window, per username and (4x as many) per client address.
 
-    In memory, per process: it slows down password guessing at one checkpoint; it is not an
-    account lockout (an administrator can still disable an account).
+    Kept in the checkpoint's database, so the count holds across a restart and across the
+    replicas that share one database (PostgreSQL); a check and the failure it precedes are not
+    one transaction, so racing replicas may let a few more attempts through. It slows down
+    password guessing; it is not an account lockout (an administrator can disable an account).
     """
 
-    def __init__(self, *, max_failures: int, window_s: float) -> None:
+    def __init__(
+        self, engine: Engine, secret: bytes, *, max_failures: int, window_s: float
+    ) -> None:
+        self.engine = engine
+        self._secret = secret
         self.max_failures = max_failures
         self.window_s = window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+
+    def _key(self, kind: str, value: str) -> str:
+        # Its own context, so these digests never collide with a token signed by the secret.
+        message = f"login-throttle-v1:{kind}:{value}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def _limits(self, username: str, address: str | None) -> list[tuple[str, int]]:
-        limits = [("user:" + username, self.max_failures)]
+        limits = [(self._key("user", username), self.max_failures)]
         if address:
-            limits.append(("addr:" + address, 4 * self.max_failures))
+            limits.append((self._key("addr", address), 4 * self.max_failures))
         return limits
 
     def check(self, username: str, address: str | None, now: float) -> None:
         """Raise LoginThrottled if this username or address is over its limit."""
-        with self._lock:
+        with Session(self.engine) as session:
             for key, limit in self._limits(username, address):
-                recent = self._recent(key, now)
-                if len(recent) >= limit:
-                    raise LoginThrottled(max(1, math.ceil(recent[0] + self.window_s - now)))
+                count, oldest = session.exec(
+                    select(func.count(), func.min(LoginFailure.at)).where(
+                        LoginFailure.key == key, col(LoginFailure.at) > now - self.window_s
+                    )
+                ).one()
+                if count >= limit:
+                    raise LoginThrottled(max(1, math.ceil(oldest + self.window_s - now)))
 
     def failed(self, username: str, address: str | None, now: float) -> None:
-        with self._lock:
-            if len(self._failures) > _CACHE_MAX:  # bounded, whatever is tried
-                self._failures = {
-                    k: v for k, v in self._failures.items() if v and v[-1] > now - self.window_s
-                }
+        """Count a failed login; failures that left the window go (of every key)."""
+        with Session(self.engine) as session:
+            session.exec(delete(LoginFailure).where(col(LoginFailure.at) <= now - self.window_s))
             for key, _ in self._limits(username, address):
-                self._failures.setdefault(key, deque()).append(now)
+                session.add(LoginFailure(key=key, at=now))
+            session.commit()
 
     def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop("user:" + username, None)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+        """A right password clears the username's count (not the address's)."""
+        with Session(self.engine) as session:
+            session.exec(
+                delete(LoginFailure).where(col(LoginFailure.key) == self._key("user", username))
+            )
+            session.commit()
 
 
 def _token_sha256(token: str) -> str:

@@ -16,7 +16,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
 
 from healthcode.idnumber import make_id_number, parse_id_number, pseudonymous_subject
 from healthcode.trust import TrustStore
@@ -25,7 +24,7 @@ from issuers.auth import Principal, Role, create_staff, open_session
 from issuers.context import IssuerContext
 from issuers.db import migrate
 from issuers.settings import IssuerSettings
-from tests.servers import AppServer, free_port, wait_for_port
+from tests.servers import AppServer, free_port, postgres_schema, wait_for_port
 
 TEST_TOKEN_SECRET = "test-token-secret-0123456789abcdef"
 TEST_SUBJECT_SECRET = "test-issuer-subject-secret-0123456789"
@@ -177,19 +176,3 @@ def any_issuer(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[Is
     """A cn-sc issuer with a real Redis, once on SQLite and once on PostgreSQL."""
     with running_issuer(make_settings(tmp_path, redis_url, database_url=database_url)) as svc:
         yield svc
-
-
-@contextlib.contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A database URL whose connections use a fresh schema, dropped afterwards."""
-    schema = f"issuer_test_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(base_url)
-    with engine.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base_url else "?"
-    try:
-        yield f"{base_url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()

@@ -12,8 +12,9 @@ import redis
 from healthcode import ErrorCode, StatusColour, verify_credential
 from issuers.auth import Role
 from issuers.revocation import RedisRevocationChecker
-from tests.issuers.conftest import citizen_number, make_settings, postgres_schema, running_issuer
+from tests.issuers.conftest import citizen_number, make_settings, running_issuer
 from tests.issuers.helpers import SignedListChecker, lab_csv, recent
+from tests.servers import postgres_schema
 
 
 @contextlib.contextmanager
