@@ -232,7 +232,7 @@ def print_partner_sync(report: PartnerSyncReport, *, out: TextIO, err: TextIO) -
         print(f"{partner}: synced, {revoked} transcoded codes revoked", file=out)
     for partner, reason in sorted(report.failed.items()):
         print(f"{partner}: NOT synced: {reason}", file=err)
-    if report.failed:
+    if not report.complete:
         print(
             f"{len(report.failed)} of {len(report.failed) + len(report.synced)} partners not "
             "synced; transcodes of their codes fail closed once their data are older than "
