@@ -183,3 +183,33 @@ def test_login_throttle_per_user_and_address_postgres(postgres_database_url: str
             _exercise_throttle(engine)
         finally:
             engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "token", [None, "", "Bearer", "hcs_", "hcs_abc.def", "hcs_é.x", "hcd_unknown", "random"]
+)
+def test_bad_tokens_are_unauthenticated(auth: Authenticator, token: str | None) -> None:
+    with pytest.raises(RequestError) as caught:
+        auth.authenticate(token)
+    assert caught.value.code is ErrorCode.UNAUTHENTICATED
+
+
+def test_tampered_session_is_refused(auth: Authenticator) -> None:
+    auth.add_user("staff1", "staff-password-1", Role.STAFF)
+    token, _ = auth.login("staff1", "staff-password-1")
+    *head, body, mac = token.split(".")
+    forged = ".".join([*head, body[:-2] + ("AA" if body[-2:] != "AA" else "BB"), mac])
+    with pytest.raises(RequestError):
+        auth.authenticate(forged)
+
+
+def test_login_failures_do_not_say_which_part_was_wrong(auth: Authenticator) -> None:
+    auth.add_user("staff1", "staff-password-1", Role.STAFF)
+    with pytest.raises(RequestError) as unknown:
+        auth.login("nobody", "staff-password-1")
+    with pytest.raises(RequestError) as wrong:
+        auth.login("staff1", "wrong-password-1")
+    assert unknown.value.message == wrong.value.message
+    with pytest.raises(RequestError) as duplicate:
+        auth.add_user("staff1", "another-password", Role.STAFF)
+    assert duplicate.value.code is ErrorCode.CONFLICT
