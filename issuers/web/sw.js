@@ -1,0 +1,67 @@
+// The citizen app's service worker (served at /sw.js, scope /). It keeps the app's own files so
+// the app opens with no network; it never stores API answers: the last code is kept by the app
+// itself (js/store.js), which shows it offline only while it is valid.
+//
+// Files are served from the cache at once and refreshed in the background
+// (stale-while-revalidate), so a warm start needs no round trip before the code is asked for.
+
+const CACHE = 'hc-citizen-web-v1';
+const SHELL = [
+  '/',
+  '/manifest.webmanifest',
+  '/web/app.css',
+  '/web/js/main.js',
+  '/web/js/api.js',
+  '/web/js/i18n.js',
+  '/web/js/store.js',
+  '/web/js/code.js',
+  '/web/js/qr.js',
+  '/web/js/ui.js',
+  '/web/js/family.js',
+  '/web/js/declare.js',
+  '/web/js/print.js',
+  '/web/js/appeals.js',
+  '/web/js/history.js',
+  '/web/vendor/qrcode.mjs',
+  '/web/icons/icon-192.png',
+  '/web/fonts/hc-cjk-subset.woff2',
+];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
+});
+
+self.addEventListener('activate', (event) => {
+  event.waitUntil((async () => {
+    for (const name of await caches.keys()) if (name !== CACHE) await caches.delete(name);
+    await self.clients.claim();
+  })());
+});
+
+function ours(url) {
+  return url.origin === self.location.origin
+    && (url.pathname === '/' || url.pathname === '/manifest.webmanifest' || url.pathname.startsWith('/web/'));
+}
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== 'GET') return;
+  // Every navigation inside the app is the one page; API calls are never touched.
+  const key = request.mode === 'navigate' && url.origin === self.location.origin && !url.pathname.startsWith('/v1/')
+    ? '/' : (ours(url) ? url.pathname : null);
+  if (key === null) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    const cached = await cache.match(key);
+    const fresh = fetch(key === '/' ? '/' : request).then((answer) => {
+      if (answer.ok) cache.put(key, answer.clone());
+      return answer;
+    });
+    if (cached) {
+      event.waitUntil(fresh.catch(() => null));
+      return cached;
+    }
+    return fresh;
+  })());
+});
