@@ -17,7 +17,7 @@ from issuers.api import api_router
 from issuers.context import IssuerContext
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
-from issuers.web import web_router
+from issuers.webapp import mount_web_app
 
 logger = logging.getLogger("issuers")
 
@@ -113,9 +113,8 @@ def create_app(
         SigningKey.load(settings.partner_key_file) if settings.partner_key_file else None
     )
     app.include_router(api_router)
-    # The citizen web app at `/` (issuers/web, ADR 0013).
-    app.include_router(web_router())
     _mount_partner_api(app, context, trust)
+    mount_web_app(app)
     return app
 
 

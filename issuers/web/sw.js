@@ -9,22 +9,22 @@ const CACHE = 'hc-citizen-web-v1';
 const SHELL = [
   '/',
   '/manifest.webmanifest',
-  '/web/app.css',
-  '/web/js/main.js',
-  '/web/js/api.js',
-  '/web/js/i18n.js',
-  '/web/js/store.js',
-  '/web/js/code.js',
-  '/web/js/qr.js',
-  '/web/js/ui.js',
-  '/web/js/family.js',
-  '/web/js/declare.js',
-  '/web/js/print.js',
-  '/web/js/appeals.js',
-  '/web/js/history.js',
-  '/web/vendor/qrcode.mjs',
-  '/web/icons/icon-192.png',
-  '/web/fonts/hc-cjk-subset.woff2',
+  '/app.css',
+  '/js/main.js',
+  '/js/api.js',
+  '/js/i18n.js',
+  '/js/store.js',
+  '/js/code.js',
+  '/js/qr.js',
+  '/js/ui.js',
+  '/js/family.js',
+  '/js/declare.js',
+  '/js/print.js',
+  '/js/appeals.js',
+  '/js/history.js',
+  '/vendor/qrcode.mjs',
+  '/icons/icon-192.png',
+  '/fonts/hc-cjk-subset.woff2',
 ];
 
 self.addEventListener('install', (event) => {
@@ -38,18 +38,20 @@ self.addEventListener('activate', (event) => {
   })());
 });
 
+const FILES = new Set(SHELL);
+
+// The app's own files only; API answers (/v1/...) and everything else go to the network.
 function ours(url) {
-  return url.origin === self.location.origin
-    && (url.pathname === '/' || url.pathname === '/manifest.webmanifest' || url.pathname.startsWith('/web/'));
+  return url.origin === self.location.origin && FILES.has(url.pathname);
 }
 
 self.addEventListener('fetch', (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== 'GET') return;
-  // Every navigation inside the app is the one page; API calls are never touched.
-  const key = request.mode === 'navigate' && url.origin === self.location.origin && !url.pathname.startsWith('/v1/')
-    ? '/' : (ours(url) ? url.pathname : null);
+  const page = request.mode === 'navigate' && url.origin === self.location.origin
+    && (url.pathname === '/' || url.pathname === '/index.html');
+  const key = page ? '/' : (ours(url) ? url.pathname : null);
   if (key === null) return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);

@@ -16,10 +16,13 @@ export class ApiError extends Error {
   // The server's own words when it sent them (its short text, then the message), else ours.
   text(fallback) {
     const short = pick(this.body.text);
-    const problems = (this.body.problems || []).map((p) => `${p.field}: ${p.problem}`).join('; ');
-    if (this.code === 'invalid_request' || this.code === 'conflict' || this.code === 'forbidden'
-        || this.code === 'not_found') {
-      const detail = problems || this.body.message || '';
+    // Field problems in the page's language when the server gave them (declarations).
+    const problems = (this.body.problems || [])
+      .map((p) => pick(p.text) || `${p.field}: ${p.problem}`).join('; ');
+    if (this.status >= 400 && this.status < 500 && this.code !== 'rate_limited') {
+      // `message` is English (what was wrong and what to do); a Chinese page shows the short
+      // Chinese text and the field problems only.
+      const detail = problems || (lang() === 'en' ? this.body.message || '' : '');
       return [short, detail].filter(Boolean).join(lang() === 'zh' ? '：' : ': ') || fallback;
     }
     return short || fallback;
@@ -32,8 +35,8 @@ export function whenLoggedOut(listener) {
   onUnauthenticated.push(listener);
 }
 
-export async function call(method, path, body = undefined, { auth = true, raw = false } = {}) {
-  const headers = { Accept: raw ? '*/*' : 'application/json' };
+export async function call(method, path, body = undefined, { auth = true, raw = false, headers: extra = {} } = {}) {
+  const headers = { Accept: raw ? '*/*' : 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const current = session();
   if (auth && current) headers.Authorization = `Bearer ${current.token}`;
@@ -48,6 +51,7 @@ export async function call(method, path, body = undefined, { auth = true, raw = 
   } catch (error) {
     throw new ApiError('offline', 0, { message: String(error) });
   }
+  if (answer.status === 304) return null;
   if (answer.ok) {
     if (raw) return answer;
     if (answer.status === 204) return null;

@@ -3,15 +3,23 @@
 // screenshot is obvious. It polls for a new code (a colour change shows within 30 s), renews the
 // code before it expires, keeps the screen on, and offline shows the last code only while valid.
 
-import { get, ApiError } from './api.js';
+import { call, get, ApiError } from './api.js';
 import { t, pick, clockTime, lang } from './i18n.js';
 import { cachedCode, saveCode, expiresAt } from './store.js';
 import { qrSvg } from './qr.js';
 
-//: How often an open code screen asks for the current code (a colour change shows within 30 s).
-export const POLL_MS = 10000;
-//: A code is renewed this long before it expires.
-const RENEW_BEFORE_MS = 60000;
+//: How often an open code screen asks whether the status changed (a colour change shows within
+//: 30 s); the province's /v1/app/config may set another (status_poll_s).
+let pollMs = 10000;
+//: A code is renewed this long before it expires (config: code_refresh_before_s).
+let renewBeforeMs = 120000;
+
+export function configure(config) {
+  if (config.status_poll_s > 0) pollMs = Math.min(config.status_poll_s, 25) * 1000;
+  if (config.code_refresh_before_s > 0) renewBeforeMs = config.code_refresh_before_s * 1000;
+  const province = config.province || {};
+  state.provinceTexts = province;
+}
 const ICONS = {
   green: '<svg viewBox="0 0 24 24"><path d="M4 12.5l5 5L20 6.5" fill="none" stroke="currentColor" stroke-width="3.2" stroke-linecap="round" stroke-linejoin="round"/></svg>',
   yellow: '<svg viewBox="0 0 24 24"><path d="M12 3L2 21h20z" fill="none" stroke="currentColor" stroke-width="2.6" stroke-linejoin="round"/><path d="M12 9.5v5M12 17.5v.5" stroke="currentColor" stroke-width="2.6" stroke-linecap="round"/></svg>',
@@ -28,13 +36,13 @@ const state = {
   pollTimer: null,
   tickTimer: null,
   wakeLock: null,
-  province: '',
+  provinceTexts: null,
 };
 
 const $ = (id) => document.getElementById(id);
 
-function codePath(who) {
-  return who === 'me' ? '/v1/me/code' : `/v1/family/${encodeURIComponent(who)}/code`;
+function codePath(who, what = 'code') {
+  return who === 'me' ? `/v1/me/${what}` : `/v1/family/${encodeURIComponent(who)}/${what}`;
 }
 
 export function currentPerson() {
@@ -73,7 +81,8 @@ export function render() {
     if (state.offline) renderRefusal();
     return;
   }
-  const colour = ['green', 'yellow', 'red'].includes(code.status) ? code.status : 'none';
+  const said = code.colour || code.status;
+  const colour = ['green', 'yellow', 'red'].includes(said) ? said : 'none';
   const frame = $('code-frame');
   frame.dataset.colour = colour;
   frame.dataset.state = state.offline ? 'offline' : 'online';
@@ -86,12 +95,12 @@ export function render() {
     qr.dataset.text = code.qr_text;
   }
   qr.setAttribute('aria-label', t('qr_label', { colour: t(colour), name: code.masked_name }));
-  const province = code.issuer_name || state.province;
+  const province = pick(code.province) || pick(state.provinceTexts) || code.issuer_name || '';
   $('who').textContent = [code.masked_name, t('id_tail', { t: code.id_tail }), province]
     .filter(Boolean).join(' · ');
   const reason = pick(code.reason_text);
   $('reason').textContent = reason;
-  $('advice').textContent = t(`${colour}_advice`);
+  $('advice').textContent = pick(code.advice) || t(`${colour}_advice`);
   updateValidity();
   announce(t('verdict_said', { name: code.masked_name, colour: t(colour), reason }));
 }
@@ -117,7 +126,7 @@ function tick() {
     else refresh();
     return;
   }
-  if (!state.offline && expiresAt(code) - Date.now() < RENEW_BEFORE_MS) refresh();
+  if (!state.offline && expiresAt(code) - Date.now() < renewBeforeMs) refresh();
   updateValidity();
 }
 
@@ -132,7 +141,6 @@ export async function refresh() {
       if (who !== state.who) return;
       state.offline = false;
       state.code = code;
-      if (code.issuer_name) state.province = code.issuer_name;
       saveCode(who, code);
       render();
     } catch (error) {
@@ -148,6 +156,25 @@ export async function refresh() {
     }
   })();
   return inFlight;
+}
+
+// Has the status changed? A 304 (nothing new) costs the server almost nothing; a 200 means
+// fetch the code again. Without the status endpoint (older issuers), fetch the code.
+async function poll() {
+  const code = state.code;
+  if (!code || !code.status_version || state.offline) return refresh();
+  const who = state.who;
+  try {
+    const changed = await call('GET', codePath(who, 'status'), undefined, {
+      headers: { 'If-None-Match': `"${code.status_version}"` },
+    });
+    if (changed && who === state.who && changed.status_version !== code.status_version) {
+      return refresh();
+    }
+  } catch (error) {
+    return refresh(); // offline, or an issuer without the status endpoint: ask for the code
+  }
+  return null;
 }
 
 export function showPerson(who) {
@@ -199,7 +226,7 @@ export function enter() {
   clearInterval(state.tickTimer);
   clearInterval(state.pollTimer);
   state.tickTimer = setInterval(tick, 1000);
-  state.pollTimer = setInterval(refresh, POLL_MS);
+  state.pollTimer = setInterval(poll, pollMs);
   tick();
   keepScreenOn();
   return showPerson(state.who);

@@ -12,7 +12,7 @@ let kind = 'health_declaration';
 let wired = false;
 
 function label(name, property) {
-  const titled = pick(property['x-title']) || (lang() === 'en' ? property.title : '');
+  const titled = lang() === 'zh' ? property['x-title-zh'] : property.title;
   return titled || (has(name) ? t(name) : property.title || name);
 }
 
@@ -124,9 +124,21 @@ async function submit(event) {
   }
 }
 
+// The province's schema: {"oneOf": [{"properties": {"kind": {"const": K}, "data": {...}}}]}
+// becomes {K: the JSON Schema of K's data}.
+function byKind(schema) {
+  const kinds = {};
+  for (const variant of (schema && schema.oneOf) || []) {
+    const properties = variant.properties || {};
+    const name = properties.kind && (properties.kind.const || (properties.kind.enum || [])[0]);
+    if (name && properties.data) kinds[name] = properties.data;
+  }
+  return Object.keys(kinds).length ? kinds : null;
+}
+
 async function loadSchemas() {
   try {
-    return await get('/v1/declarations/schema');
+    return byKind(await get('/v1/declarations/schema'));
   } catch (error) {
     return null;
   }

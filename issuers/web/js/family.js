@@ -30,7 +30,7 @@ function memberRow(member) {
 function consentRow(request) {
   const answer = (decision) => async () => {
     try {
-      await post(`/v1/family/consents/${encodeURIComponent(request.id)}/${decision}`);
+      await post(`/v1/family/requests/${encodeURIComponent(request.request_id)}/${decision}`);
       say('family-message', t(decision === 'approve' ? 'approved' : 'declined'));
       await load();
     } catch (error) {
@@ -39,8 +39,8 @@ function consentRow(request) {
   };
   return el('li', { class: 'row' },
     el('span', { class: 'grow' }, t('consent_from', { name: request.guardian_masked_name, t: request.guardian_id_tail })),
-    el('button', { type: 'button', 'data-approve': request.id, onclick: answer('approve') }, t('approve')),
-    el('button', { type: 'button', 'data-decline': request.id, onclick: answer('decline') }, t('decline')),
+    el('button', { type: 'button', 'data-approve': request.request_id, onclick: answer('approve') }, t('approve')),
+    el('button', { type: 'button', 'data-decline': request.request_id, onclick: answer('decline') }, t('decline')),
   );
 }
 
@@ -69,7 +69,7 @@ async function bind(event) {
     say('family-message', answer && answer.state === 'pending' ? t('bind_pending') : t('bound'));
     await load();
   } catch (error) {
-    say('family-message', errorText(error));
+    say('family-message', error.code === 'counter_required' ? t('counter_required') : errorText(error));
   }
 }
 
@@ -81,8 +81,12 @@ async function load() {
     say('family-message', errorText(error));
   }
   try {
-    const consents = await get('/v1/family/consents');
-    $('consent-list').replaceChildren(...(consents.length ? consents.map(consentRow) : [emptyRow(t('no_consents'))]));
+    const requests = await get('/v1/family/requests');
+    const incoming = requests.incoming || [];
+    const outgoing = requests.outgoing || [];
+    $('consent-list').replaceChildren(...(incoming.length ? incoming.map(consentRow) : [emptyRow(t('no_consents'))]));
+    $('pending-list').replaceChildren(...outgoing.map((request) => el('li', { 'data-request': request.request_id },
+      t('waiting_for', { name: request.masked_name, t: request.id_tail }))));
   } catch (error) {
     $('consent-list').replaceChildren(emptyRow(t('no_consents')));
   }

@@ -20,9 +20,9 @@ function historyRow(entry) {
 
 function accessRow(entry) {
   const role = has(`role_${entry.role}`) ? t(`role_${entry.role}`) : entry.role;
-  const what = pick(entry.action_text) || entry.action || '';
-  const where = pick(entry.place_text) || entry.place || '';
-  return el('li', { 'data-action': entry.action || '' },
+  const what = pick(entry.text) || entry.kind || '';
+  const where = entry.place || '';
+  return el('li', { 'data-kind': entry.kind || '' },
     el('div', { class: 'row' },
       el('strong', { class: 'grow' }, [role, what].filter(Boolean).join(' · ')),
       el('span', {}, dateTime(entry.at))),
@@ -33,7 +33,7 @@ function accessRow(entry) {
 
 export async function enter() {
   try {
-    const [history, access] = await Promise.all([get('/v1/me/history'), get('/v1/me/access')]);
+    const [history, access] = await Promise.all([get('/v1/me/history'), get('/v1/me/access-log')]);
     $('history-list').replaceChildren(...(history.length ? history.map(historyRow) : [emptyRow(t('no_history'))]));
     $('access-list').replaceChildren(...(access.length ? access.map(accessRow) : [emptyRow(t('no_access'))]));
   } catch (error) {

@@ -1,5 +1,5 @@
 // Chinese and English texts. The default follows the browser; a choice is remembered.
-// Every character of the Chinese texts is in the shipped font subset (issuers/web/make_font.py).
+// Every character of the Chinese texts is in the shipped font subset (issuers/make_font.py).
 
 const TEXTS = {
   zh: {
@@ -7,7 +7,8 @@ const TEXTS = {
     login_title: '登录', phone: '手机号', send_code: '获取验证码', otp: '短信验证码', login: '登录',
     other_phone: '换一个手机号', login_note: '验证码通过短信发送，5 分钟内有效。',
     code_sent: '验证码已发送（如该手机号已登记）。', phone_invalid: '请输入正确的手机号（5 到 20 位数字）。',
-    otp_invalid: '请输入短信里的数字验证码。', otp_wrong: '验证码错误或已过期，请重新获取。',
+    otp_invalid: '请输入短信里的数字验证码。', otp_wrong: '验证码不对，请核对短信后重新输入。',
+    otp_expired: '验证码已过期或已失效，请重新获取。', demo_code: '演示模式：验证码是 {code}',
     rate_limited: '尝试次数过多，请在 {m} 分钟后再试。', network_error: '网络不通，请稍后再试。',
     session_expired: '登录已过期，请重新登录。', server_error: '服务暂时不可用，请稍后再试。',
     logged_out: '您已退出。',
@@ -27,13 +28,14 @@ const TEXTS = {
     bind_pending: '已向对方发送同意请求，对方同意后完成绑定。', bound: '已绑定。', unbound: '已解绑。',
     confirm_unbind: '确定解绑{name}吗？', approve: '同意', decline: '拒绝',
     consent_from: '{name}（尾号 {t}）请求绑定您为家人', approved: '已同意。', declined: '已拒绝。',
+    waiting_for: '等待{name}（尾号 {t}）同意', counter_required: '对方没有自己的账号，请带双方身份证到服务窗口绑定。',
     declare_title: '申报', declare_kind: '申报类型', kind_health: '健康申报', kind_itinerary: '行程申报',
     symptoms: '症状', temperature_c: '体温（°C）', area_code: '去过的地区代码（6 位）',
     visited_on: '日期', submit: '提交', declared: '已提交。您的健康码现在是{colour}。',
     fever: '发热', cough: '咳嗽', fatigue: '乏力', sore_throat: '咽痛', loss_of_smell: '嗅觉丧失',
     print_title: '打印离线码', print_for: '为谁打印', print_layout: '版式', layout_a4: 'A4 纸',
     layout_card: '卡片', layout_family: '全家一页', print_button: '生成 PDF', download: '下载 PDF',
-    print_ready: 'PDF 已生成，有效至 {t}。', howto_title: '怎么用',
+    print_ready: 'PDF 已生成，其中的离线码 7 天内有效。', howto_title: '怎么用',
     howto_1: '离线码 7 天有效，可打印或保存在手机里，在检查点出示即可，无需网络。',
     howto_2: '健康状态变化时离线码作废，请重新打印。请勿转给他人。',
     appeals_title: '申诉', appeal_for: '为谁申诉', appeal_reason: '申诉理由', appeal_submit: '提交申诉',
@@ -56,7 +58,9 @@ const TEXTS = {
     code_sent: 'Code sent (if this phone is registered).',
     phone_invalid: 'Enter your phone number (5 to 20 digits).',
     otp_invalid: 'Enter the digits from the text message.',
-    otp_wrong: 'That code is wrong or has expired. Ask for a new one.',
+    otp_wrong: 'That code is wrong. Check the text message and type it again.',
+    otp_expired: 'That code has expired or was used up. Ask for a new one.',
+    demo_code: 'Demo mode: the code is {code}',
     rate_limited: 'Too many tries. Try again in {m} minutes.',
     network_error: 'No connection. Try again shortly.',
     session_expired: 'Your login has expired. Please log in again.',
@@ -79,6 +83,8 @@ const TEXTS = {
     bind_pending: 'Request sent. They are added once they agree.', bound: 'Added.', unbound: 'Removed.',
     confirm_unbind: 'Remove {name}?', approve: 'Agree', decline: 'Decline',
     consent_from: '{name} (ID ending {t}) asks to hold your code', approved: 'Agreed.',
+    waiting_for: 'Waiting for {name} (ID ending {t}) to agree',
+    counter_required: 'They have no account of their own: bind them at a service counter with both ID cards.',
     declined: 'Declined.',
     declare_title: 'Declare', declare_kind: 'Kind of declaration', kind_health: 'Health',
     kind_itinerary: 'Travel', symptoms: 'Symptoms', temperature_c: 'Temperature (°C)',
@@ -88,7 +94,7 @@ const TEXTS = {
     print_title: 'Print an offline code', print_for: 'For', print_layout: 'Layout',
     layout_a4: 'A4 page', layout_card: 'Card', layout_family: 'Family sheet',
     print_button: 'Make the PDF', download: 'Download the PDF',
-    print_ready: 'The PDF is ready, valid until {t}.', howto_title: 'How to use it',
+    print_ready: 'The PDF is ready; its offline code is valid for 7 days.', howto_title: 'How to use it',
     howto_1: 'An offline code is valid for 7 days. Print it or keep it on the phone and show it at a checkpoint; no network needed.',
     howto_2: 'It stops being valid when your status changes: print a new one then. Do not give it to anyone.',
     appeals_title: 'Appeals', appeal_for: 'For', appeal_reason: 'Why the status is wrong',

@@ -20,6 +20,7 @@ const LOADERS = {
 const TEXT_SIZE = 'hc.large';
 let current = null;
 let loginPhone = '';
+let appConfig = null;
 
 function setMessage(id, text) {
   $(id).textContent = text;
@@ -77,11 +78,15 @@ async function requestCode(event) {
   }
   $('phone').removeAttribute('aria-invalid');
   try {
-    await call('POST', '/v1/auth/otp/request', { phone }, { auth: false });
+    const answer = await call('POST', '/v1/auth/otp/request', { phone }, { auth: false });
     loginPhone = phone;
     $('phone-form').hidden = true;
     $('otp-form').hidden = false;
     setMessage('login-message', t('code_sent'));
+    // Demo mode only: the issuer has no SMS gateway and says the code, so a newcomer can log in.
+    const demo = $('demo-code');
+    demo.hidden = !(answer && answer.demo_code);
+    if (answer && answer.demo_code) demo.textContent = t('demo_code', { code: answer.demo_code });
     $('otp').focus();
   } catch (error) {
     setMessage('login-message', errorText(error));
@@ -101,13 +106,16 @@ async function verifyCode(event) {
     const answer = await call('POST', '/v1/auth/otp/verify', { phone: loginPhone, code: otp }, { auth: false });
     startSession(answer, loginPhone);
     $('otp').value = '';
+    $('demo-code').hidden = true;
     $('otp-form').hidden = true;
     $('phone-form').hidden = false;
     setMessage('login-message', '');
     go('code');
   } catch (error) {
-    const wrong = error instanceof ApiError && error.code === 'unauthenticated';
-    setMessage('login-message', wrong ? t('otp_wrong') : errorText(error));
+    const known = { otp_wrong: 'otp_wrong', otp_expired: 'otp_expired', unauthenticated: 'otp_expired' };
+    const key = error instanceof ApiError ? known[error.code] : undefined;
+    setMessage('login-message', key ? t(key) : errorText(error));
+    if (key === 'otp_wrong') $('otp').select();
   }
 }
 
@@ -129,6 +137,30 @@ function applyTextSize(large) {
   localStorage.setItem(TEXT_SIZE, large ? '1' : '0');
 }
 
+// The province's name and the app's settings; kept for offline starts.
+async function loadConfig() {
+  let config = null;
+  try {
+    config = await call('GET', '/v1/app/config', undefined, { auth: false });
+    localStorage.setItem('hc.config', JSON.stringify(config));
+  } catch (error) {
+    try {
+      config = JSON.parse(localStorage.getItem('hc.config') || 'null');
+    } catch (ignored) {
+      config = null;
+    }
+  }
+  if (!config) return;
+  appConfig = config;
+  code.configure(config);
+  showProvince();
+}
+
+function showProvince() {
+  const province = appConfig && appConfig.province;
+  $('province').textContent = province ? province[lang()] || province.zh || '' : '';
+}
+
 function init() {
   translate();
   applyTextSize(localStorage.getItem(TEXT_SIZE) === '1');
@@ -142,6 +174,7 @@ function init() {
   $('logout').addEventListener('click', logout);
   $('lang-toggle').addEventListener('click', () => {
     setLanguage(lang() === 'zh' ? 'en' : 'zh');
+    showProvince();
     code.relabel();
     if (LOADERS[current]) LOADERS[current]().then((module) => module.enter());
   });
@@ -158,6 +191,7 @@ function init() {
   });
   window.addEventListener('hashchange', route);
   route();
+  loadConfig(); // in parallel: the code is never held up by it
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch(() => {});
   }

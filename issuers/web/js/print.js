@@ -2,16 +2,22 @@
 // the family sheet), downloaded to the phone, with a short note on how to use it.
 
 import { call, get } from './api.js';
-import { t, dateTime } from './i18n.js';
+import { t } from './i18n.js';
 import { $, errorText, say, fillPeople } from './ui.js';
 
 let wired = false;
 let lastUrl = null;
 
 function pdfPath(who, layout) {
-  if (layout === 'family') return '/v1/print/family.pdf';
-  const base = who === 'me' ? '/v1/print/me.pdf' : `/v1/print/family/${encodeURIComponent(who)}.pdf`;
+  if (layout === 'family') return '/v1/family/print';
+  const base = who === 'me' ? '/v1/me/print' : `/v1/family/${encodeURIComponent(who)}/print`;
   return `${base}?layout=${encodeURIComponent(layout)}`;
+}
+
+function fileName(answer, fallback) {
+  const disposition = answer.headers.get('Content-Disposition') || '';
+  const match = /filename="?([A-Za-z0-9._-]+)"?/.exec(disposition);
+  return match ? match[1] : fallback;
 }
 
 async function make(event) {
@@ -27,10 +33,9 @@ async function make(event) {
     if (lastUrl) URL.revokeObjectURL(lastUrl);
     lastUrl = URL.createObjectURL(blob);
     link.href = lastUrl;
-    link.download = `health-code-${who === 'me' ? 'me' : 'family'}-${layout}.pdf`;
+    link.download = fileName(answer, `health-code-${layout}.pdf`);
     link.hidden = false;
-    const until = answer.headers.get('X-Code-Expires-At');
-    say('print-message', t('print_ready', { t: until ? dateTime(until) : '' }));
+    say('print-message', t('print_ready'));
     link.focus();
   } catch (error) {
     say('print-message', errorText(error));
