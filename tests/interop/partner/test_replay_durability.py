@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.interop.partner.test_router import Federation, PartnerApi
-from tests.interop.partner.test_router import federation as federation  # noqa: F401 (fixture)
+from tests.interop.partner.test_router import federation as federation
 from tests.servers import RedisServer
 
 
@@ -20,7 +20,7 @@ def own_redis() -> Iterator[RedisServer]:
 
 
 def test_a_refused_replay_is_still_refused_after_redis_is_killed(
-    federation: Federation,  # noqa: F811 (the fixture imported above)
+    federation: Federation,
     own_redis: RedisServer,
 ) -> None:
     api = PartnerApi(federation, own_redis.url)
@@ -42,7 +42,7 @@ def test_a_refused_replay_is_still_refused_after_redis_is_killed(
 
 
 def test_without_the_aof_the_same_kill_forgets_the_jti(
-    federation: Federation,  # noqa: F811
+    federation: Federation,
     own_redis: RedisServer,
 ) -> None:
     # The control: the assertion is accepted again once the jti is gone, which is exactly what
