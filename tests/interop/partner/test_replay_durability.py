@@ -19,39 +19,39 @@ def own_redis() -> Iterator[RedisServer]:
     server.stop()
 
 
-def test_a_refused_replay_is_still_refused_after_redis_is_killed(
-    federation: Federation,
-    own_redis: RedisServer,
-) -> None:
+@pytest.fixture
+def used(
+    federation: Federation, own_redis: RedisServer
+) -> Iterator[tuple[PartnerApi, dict[str, str]]]:
+    """A partner API on its own Redis, and an assertion that has been used once."""
     api = PartnerApi(federation, own_redis.url)
-    try:
-        headers = api.bearer()
-        assert api.http.get("/revocations", headers=headers).status_code == 200
-        replayed = api.http.get("/revocations", headers=headers)
-        assert (replayed.status_code, replayed.json()["error"]) == (401, "assertion_replayed")
+    headers = api.bearer()
+    assert api.http.get("/revocations", headers=headers).status_code == 200
+    yield api, headers
+    api.close()
 
-        own_redis.crash_and_restart()  # kill -9, then the same port and data directory
 
-        again = api.http.get("/revocations", headers=headers)
-        assert (again.status_code, again.json()["error"]) == (401, "assertion_replayed")
-        # Redis is back and serving: a fresh assertion is admitted, so the refusal above is
-        # the remembered jti, not an outage.
-        assert api.http.get("/revocations", headers=api.bearer()).status_code == 200
-    finally:
-        api.close()
+def test_a_refused_replay_is_still_refused_after_redis_is_killed(
+    used: tuple[PartnerApi, dict[str, str]], own_redis: RedisServer
+) -> None:
+    api, headers = used
+    replayed = api.http.get("/revocations", headers=headers)
+    assert (replayed.status_code, replayed.json()["error"]) == (401, "assertion_replayed")
+
+    own_redis.crash_and_restart()  # kill -9, then the same port and data directory
+
+    again = api.http.get("/revocations", headers=headers)
+    assert (again.status_code, again.json()["error"]) == (401, "assertion_replayed")
+    # Redis is back and serving: a fresh assertion is admitted, so the refusal above is the
+    # remembered jti, not an outage.
+    assert api.http.get("/revocations", headers=api.bearer()).status_code == 200
 
 
 def test_without_the_aof_the_same_kill_forgets_the_jti(
-    federation: Federation,
-    own_redis: RedisServer,
+    used: tuple[PartnerApi, dict[str, str]], own_redis: RedisServer
 ) -> None:
-    # The control: the assertion is accepted again once the jti is gone, which is exactly what
-    # the AOF prevents (the defect reproduced against a Redis with no persistence).
-    api = PartnerApi(federation, own_redis.url)
-    try:
-        headers = api.bearer()
-        assert api.http.get("/revocations", headers=headers).status_code == 200
-        own_redis.crash_and_restart(appendonly=False)
-        assert api.http.get("/revocations", headers=headers).status_code == 200
-    finally:
-        api.close()
+    # The control: with no persistence the used assertion is admitted again (the defect as
+    # reported), which is exactly what the AOF prevents.
+    api, headers = used
+    own_redis.crash_and_restart(appendonly=False)
+    assert api.http.get("/revocations", headers=headers).status_code == 200
