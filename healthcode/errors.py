@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
     UNSUPPORTED_COMPRESSION = "unsupported_compression"
     MALFORMED_SIGNATURE = "malformed_signature"
+    HIGH_S_SIGNATURE = "high_s_signature"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     MALFORMED_PAYLOAD = "malformed_payload"
     INVALID_CLAIMS = "invalid_claims"
@@ -147,6 +148,11 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         "Damaged signature",
         "签名格式错误",
         "The signature must be the 64-byte r||s form (a DER signature is not valid JWS).",
+    ),
+    ErrorCode.HIGH_S_SIGNATURE: ErrorInfo(
+        "Altered signature",
+        "签名被改动",
+        "The signature is in high-S form, which issuers never emit; the code was altered.",
     ),
     ErrorCode.PAYLOAD_TOO_LARGE: ErrorInfo(
         "Code content too large",
