@@ -1,5 +1,11 @@
 """Compact ES256 JWS with `zip: DEF`: signing (pyjwt) and strict parsing (standard §2.1).
 
+Two kinds of compact JWS cross process boundaries. Credentials (`parse_compact`) carry a
+compressed payload and are verified by `healthcode.verify`. Signed documents (trust lists,
+timestamps and their cosignatures, key-change proofs, revocation lists, partner assertions)
+are verified by `verify_document` alone: one header policy with a required `typ`, one key set
+chosen by the caller, one signature check.
+
 Parsing here is deliberately stricter than a general JOSE library: exact base64url without
 padding or stray bits, one JSON object header with exactly the members we understand, a
 64-byte r||s signature, and a bounded inflate. Everything parsed here is *unauthenticated*;
@@ -17,21 +23,29 @@ from typing import Any, NamedTuple
 
 import jwt
 import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import Credential
 from healthcode.errors import ErrorCode, VerificationError
-from healthcode.keys import SigningKey
+from healthcode.keys import SigningKey, VerifyingKey
 
 __all__ = [
+    "MAX_DOCUMENT_JWS_CHARS",
     "ParsedJws",
+    "SignedDocument",
+    "check_document_signature",
     "deflate",
     "inflate",
     "parse_compact",
+    "parse_document",
     "raw_signature_to_der",
     "sign_compact",
     "sign_credential",
+    "verify_document",
 ]
 
 ALGORITHM = "ES256"
@@ -255,3 +269,123 @@ def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
             ErrorCode.UNSUPPORTED_COMPRESSION, "header zip must be 'DEF' (raw DEFLATE)"
         )
     return MappingProxyType(header), kid
+
+
+# -- signed documents -------------------------------------------------------------------------
+
+#: The longest signed document accepted as compact JWS text (a revocation list of ~100 000
+#: entries); callers with a smaller bound (assertions, proofs) pass their own.
+MAX_DOCUMENT_JWS_CHARS = 8 * 1024 * 1024
+_DOCUMENT_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
+_ECDSA_SHA256 = ec.ECDSA(SHA256())
+
+#: What a document's header `typ` may be: one value (None: the header carries no `typ`), or
+#: a tuple of the values accepted (e.g. `("JWT", None)` where `typ` is optional).
+Typ = str | None | tuple[str | None, ...]
+
+
+class SignedDocument(NamedTuple):
+    """A signed document whose header, key and signature were checked; payload not parsed."""
+
+    header: Mapping[str, Any]
+    kid: str
+    payload: bytes
+
+
+def parse_document(token: str, *, typ: Typ, max_chars: int = MAX_DOCUMENT_JWS_CHARS) -> ParsedJws:
+    """Split and check a signed document's compact JWS: the header is a JSON object of exactly
+    `alg` (ES256), `kid` and, as `typ` says, `typ`; no `zip`, no `crit`; the signature is
+    64-byte r||s. Nothing is verified yet. Raises VerificationError."""
+    if len(token) > max_chars:
+        raise VerificationError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"signed document is {len(token)} characters, the limit is {max_chars}",
+        )
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise VerificationError(
+            ErrorCode.MALFORMED_JWS,
+            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
+        )
+    header_b64, payload_b64, signature_b64 = parts
+    header = _document_header(_strict_b64decode(header_b64, "header"), typ)
+    signature = _strict_b64decode(signature_b64, "signature")
+    if len(signature) != SIGNATURE_BYTES:
+        raise VerificationError(
+            ErrorCode.MALFORMED_SIGNATURE,
+            f"signature is {len(signature)} bytes; ES256 JWS needs 64-byte r||s",
+        )
+    payload = _strict_b64decode(payload_b64, "payload")
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    return ParsedJws(MappingProxyType(header), header["kid"], signing_input, payload, signature)
+
+
+def _document_header(header_bytes: bytes, typ: Typ) -> dict[str, Any]:
+    try:
+        header = orjson.loads(header_bytes)
+    except orjson.JSONDecodeError as exc:
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON ({exc})"
+        ) from exc
+    if not isinstance(header, dict):
+        raise VerificationError(ErrorCode.MALFORMED_HEADER, "header is not a JSON object")
+    if header.get("alg") != ALGORITHM:
+        raise VerificationError(
+            ErrorCode.UNSUPPORTED_ALGORITHM, "a signed document's header alg must be ES256"
+        )
+    if "zip" in header:
+        raise VerificationError(
+            ErrorCode.UNSUPPORTED_COMPRESSION, "a signed document's payload is not compressed"
+        )
+    extra = set(header) - _DOCUMENT_HEADER_MEMBERS
+    if extra:
+        # crit and anything else: a signed document is plain JSON under alg, kid, typ.
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER,
+            f"a signed document's header holds only alg, kid and typ, not {sorted(extra)}",
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= 128:
+        raise VerificationError(ErrorCode.MALFORMED_HEADER, "header has no string 'kid'")
+    accepted = typ if isinstance(typ, tuple) else (typ,)
+    if header.get("typ") not in accepted:
+        wanted = " or ".join("no typ" if t is None else repr(t) for t in accepted)
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER,
+            f"header typ must be {wanted}, got {header.get('typ')!r}",
+        )
+    return header
+
+
+def check_document_signature(parsed: ParsedJws, key: VerifyingKey) -> None:
+    """Verify a parsed document's ES256 signature with `key`; raises bad_signature."""
+    try:
+        key.public_key.verify(
+            raw_signature_to_der(parsed.signature), parsed.signing_input, _ECDSA_SHA256
+        )
+    except InvalidSignature:
+        raise VerificationError(
+            ErrorCode.BAD_SIGNATURE,
+            f"the signature by key {parsed.kid!r} does not verify (altered or forged document)",
+        ) from None
+
+
+def verify_document(
+    token: str,
+    keys: Mapping[str, VerifyingKey],
+    *,
+    typ: Typ,
+    max_chars: int = MAX_DOCUMENT_JWS_CHARS,
+) -> SignedDocument:
+    """The one verifier of signed documents: parse (`parse_document`), find the header's `kid`
+    in `keys` (the caller's choice: an issuer's active keys, partner keys, root keys) and
+    check the signature. Raises VerificationError: malformed_*, unsupported_algorithm,
+    input_too_large, unknown_key or bad_signature; callers map these to their own codes."""
+    parsed = parse_document(token, typ=typ, max_chars=max_chars)
+    key = keys.get(parsed.kid)
+    if key is None:
+        raise VerificationError(
+            ErrorCode.UNKNOWN_KEY, f"signed by key {parsed.kid!r}, which is not one of its keys"
+        )
+    check_document_signature(parsed, key)
+    return SignedDocument(parsed.header, parsed.kid, parsed.payload)
