@@ -77,6 +77,11 @@ class ErrorCode(StrEnum):
     ASSERTION_INVALID = "assertion_invalid"
     ASSERTION_REPLAYED = "assertion_replayed"
     RATE_LIMITED = "rate_limited"
+    # -- citizen app (login codes, family binding)
+    OTP_WRONG = "otp_wrong"
+    OTP_EXPIRED = "otp_expired"
+    FAMILY_LIMIT = "family_limit"
+    COUNTER_REQUIRED = "counter_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +304,26 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
     ),
     ErrorCode.RATE_LIMITED: ErrorInfo(
         "Too many requests", "请求过多", "Slow down; retry after the time in Retry-After."
+    ),
+    ErrorCode.OTP_WRONG: ErrorInfo(
+        "Wrong login code",
+        "验证码错误",
+        "Check the code in the text message and type it again.",
+    ),
+    ErrorCode.OTP_EXPIRED: ErrorInfo(
+        "Login code expired",
+        "验证码已失效",
+        "The code expired, was used or was tried too often; ask for a new code.",
+    ),
+    ErrorCode.FAMILY_LIMIT: ErrorInfo(
+        "Family limit reached",
+        "绑定人数已达上限",
+        "Unbind someone first: a guardian holds a few dependants, a person a few guardians.",
+    ),
+    ErrorCode.COUNTER_REQUIRED: ErrorInfo(
+        "Bind at a service counter",
+        "请到服务窗口办理绑定",
+        "This adult has no account to approve the binding; bring their ID card to a counter.",
     ),
 }
 
