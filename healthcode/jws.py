@@ -199,18 +199,7 @@ class ParsedJws(NamedTuple):
 
 def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
     """Split and check a compact JWS (standard §2.1). Raises VerificationError."""
-    if len(token) > limits.max_jws_chars:
-        raise VerificationError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"token is {len(token)} characters, the limit is {limits.max_jws_chars}",
-        )
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise VerificationError(
-            ErrorCode.MALFORMED_JWS,
-            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
-        )
-    header_b64, payload_b64, signature_b64 = parts
+    header_b64, payload_b64, signature_b64 = _split(token, limits.max_jws_chars, "token")
     cached = _HEADER_CACHE.get(header_b64)
     if cached is None:
         cached = _parse_header(header_b64)
@@ -218,6 +207,29 @@ def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
             _HEADER_CACHE.clear()
         _HEADER_CACHE[header_b64] = cached
     header, kid = cached
+    signature = _signature(signature_b64)
+    payload = _strict_b64decode(payload_b64, "payload")
+    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+    return ParsedJws(header, kid, signing_input, payload, signature)
+
+
+def _split(token: str, max_chars: int, what: str) -> list[str]:
+    """The three parts of a compact JWS of at most `max_chars` characters."""
+    if len(token) > max_chars:
+        raise VerificationError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"{what} is {len(token)} characters, the limit is {max_chars}",
+        )
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise VerificationError(
+            ErrorCode.MALFORMED_JWS,
+            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
+        )
+    return parts
+
+
+def _signature(signature_b64: str) -> bytes:
     signature = _strict_b64decode(signature_b64, "signature")
     if len(signature) != SIGNATURE_BYTES:
         der_hint = " (looks DER-encoded)" if signature[:1] == b"\x30" else ""
@@ -225,21 +237,23 @@ def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
             ErrorCode.MALFORMED_SIGNATURE,
             f"signature is {len(signature)} bytes{der_hint}; ES256 JWS needs 64-byte r||s",
         )
-    payload = _strict_b64decode(payload_b64, "payload")
-    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
-    return ParsedJws(header, kid, signing_input, payload, signature)
+    return signature
 
 
-def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
-    header_bytes = _strict_b64decode(header_b64, "header")
+def _header_object(header_b64: str) -> dict[str, Any]:
     try:
-        header = orjson.loads(header_bytes)
+        header = orjson.loads(_strict_b64decode(header_b64, "header"))
     except orjson.JSONDecodeError as exc:
         raise VerificationError(
             ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON ({exc})"
         ) from exc
     if not isinstance(header, dict):
         raise VerificationError(ErrorCode.MALFORMED_HEADER, "header is not a JSON object")
+    return header
+
+
+def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
+    header = _header_object(header_b64)
     alg = header.get("alg")
     if alg != ALGORITHM:
         if alg is None:
@@ -296,39 +310,16 @@ def parse_document(token: str, *, typ: Typ, max_chars: int = MAX_DOCUMENT_JWS_CH
     """Split and check a signed document's compact JWS: the header is a JSON object of exactly
     `alg` (ES256), `kid` and, as `typ` says, `typ`; no `zip`, no `crit`; the signature is
     64-byte r||s. Nothing is verified yet. Raises VerificationError."""
-    if len(token) > max_chars:
-        raise VerificationError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"signed document is {len(token)} characters, the limit is {max_chars}",
-        )
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise VerificationError(
-            ErrorCode.MALFORMED_JWS,
-            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
-        )
-    header_b64, payload_b64, signature_b64 = parts
-    header = _document_header(_strict_b64decode(header_b64, "header"), typ)
-    signature = _strict_b64decode(signature_b64, "signature")
-    if len(signature) != SIGNATURE_BYTES:
-        raise VerificationError(
-            ErrorCode.MALFORMED_SIGNATURE,
-            f"signature is {len(signature)} bytes; ES256 JWS needs 64-byte r||s",
-        )
+    header_b64, payload_b64, signature_b64 = _split(token, max_chars, "signed document")
+    header = _document_header(header_b64, typ)
+    signature = _signature(signature_b64)
     payload = _strict_b64decode(payload_b64, "payload")
     signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
     return ParsedJws(MappingProxyType(header), header["kid"], signing_input, payload, signature)
 
 
-def _document_header(header_bytes: bytes, typ: Typ) -> dict[str, Any]:
-    try:
-        header = orjson.loads(header_bytes)
-    except orjson.JSONDecodeError as exc:
-        raise VerificationError(
-            ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON ({exc})"
-        ) from exc
-    if not isinstance(header, dict):
-        raise VerificationError(ErrorCode.MALFORMED_HEADER, "header is not a JSON object")
+def _document_header(header_b64: str, typ: Typ) -> dict[str, Any]:
+    header = _header_object(header_b64)
     if header.get("alg") != ALGORITHM:
         raise VerificationError(
             ErrorCode.UNSUPPORTED_ALGORITHM, "a signed document's header alg must be ES256"
