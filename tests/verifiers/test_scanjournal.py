@@ -93,7 +93,7 @@ def test_a_group_commit_syncs_once_at_its_end(
     synced: list[int] = []
     monkeypatch.setattr("verifiers.scanjournal._sync", synced.append)
     with journal.group_commit():
-        for index in range(4):
+        for _ in range(4):
             journal.append([("cp-1", NOW.isoformat(), "qr", "d", None, None, None, "red", None)])
             journal.sync_unless_grouped()
             assert synced == []  # nothing synced yet inside the group
