@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from healthcode.jws import sign_compact
 from healthcode.keys import SigningKey
+from healthcode.server.redis_client import RedisClient, connect_redis, slot_tag
 from healthcode.trust import RevocationStatus
 from issuers.models import IssuedCode, Revocation
 
@@ -39,7 +40,9 @@ _STAGING_TTL_S = 600
 
 
 def redis_key(issuer_id: str) -> str:
-    return f"hc:revoked:{issuer_id}"
+    """`hc:revoked:{iss}`, the issuer id as a hash tag: a rebuild's staging key shares the
+    set's Redis Cluster slot, so the RENAME that swaps it in is allowed there."""
+    return f"hc:revoked:{slot_tag(issuer_id)}"
 
 
 def revoke_codes(session: Session, codes: Iterable[IssuedCode], at: int) -> list[str]:
@@ -135,12 +138,10 @@ class RevocationPublisher:
     ) -> None:
         self.key = redis_key(issuer_id)
         self._engine = engine
-        self._client = redis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = connect_redis(redis_url, timeout_s=timeout_s)
         # A rebuild sends thousands of members per command: it gets longer to answer.
-        self._bulk_client = redis.Redis.from_url(
-            redis_url, socket_timeout=rebuild_timeout_s, socket_connect_timeout=timeout_s
+        self._bulk_client = connect_redis(
+            redis_url, timeout_s=rebuild_timeout_s, connect_timeout_s=timeout_s
         )
         self._retry_interval_s = retry_interval_s
         self._prune_interval_s = prune_interval_s
@@ -387,7 +388,7 @@ class RevocationPublisher:
 class RedisRevocationChecker:
     """A `RevocationChecker` reading `SISMEMBER hc:revoked:{iss} jti` (for verifiers, tests)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
 
     def revocation_status(self, issuer: str, jti: str) -> RevocationStatus:

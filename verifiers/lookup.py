@@ -25,6 +25,7 @@ import redis
 
 from healthcode.errors import ErrorCode, RequestError, VerificationError
 from healthcode.idnumber import ResidentId, parse_id_number
+from healthcode.server.redis_client import RedisClient
 from healthcode.trust import IssuerEntry, RevocationStatus
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -151,7 +152,7 @@ class StatusLookup:
         issuer_credential: IssuerCredential,
         checkpoint_id: str,
         cache_secret: bytes,
-        redis_client: redis.Redis | None,
+        redis_client: RedisClient | None,
         http: httpx.Client,
         cache_ttl_s: int = 60,
     ) -> None:

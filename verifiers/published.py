@@ -22,6 +22,8 @@ from typing import Any
 
 import redis
 
+from healthcode.server.redis_client import RedisClient, slot_tag
+
 logger = logging.getLogger("verifiers.published")
 
 #: SSCAN batch size: large enough for few round trips, small enough not to block Redis.
@@ -30,7 +32,7 @@ _SCAN_COUNT = 1000
 
 def published_key(issuer_id: str) -> str:
     """The Redis set an issuer publishes its revoked `jti`s in."""
-    return f"hc:revoked:{issuer_id}"
+    return f"hc:revoked:{slot_tag(issuer_id)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class MirrorStatus:
 class PublishedRevocations:
     """Issuers' published revocation sets, copied from Redis in the background."""
 
-    def __init__(self, client: redis.Redis, *, carry_s: float = 900.0) -> None:
+    def __init__(self, client: RedisClient, *, carry_s: float = 900.0) -> None:
         self._client = client
         self._carry_s = carry_s
         # issuer id -> jti -> when Redis last listed it; replaced whole, never mutated, so a
