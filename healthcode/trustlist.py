@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
+from healthcode.boundedjson import loads as bounded_json
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.errors import ErrorCode, TrustListError, TrustUnavailable
 from healthcode.keys import SigningKey, VerifyingKey, b64url_encode
@@ -557,7 +558,7 @@ def _parse_envelope(document: Mapping[str, Any] | bytes | str) -> Mapping[str, A
         if len(document) > MAX_DOCUMENT_BYTES:
             raise _malformed(f"document is over {MAX_DOCUMENT_BYTES} bytes")
         try:
-            document = json.loads(document)
+            document = bounded_json(document)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _malformed(f"document is not UTF-8 JSON ({exc})") from exc
     if not isinstance(document, Mapping):
@@ -587,7 +588,7 @@ def _decode_envelope(
         protected = item.get("protected")
         header_bytes = strict_b64url_decode(protected, f"{what} protected header")
         try:
-            header = json.loads(header_bytes)
+            header = bounded_json(header_bytes)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _malformed(f"{what} protected header is not JSON ({exc})") from exc
         if not isinstance(header, dict) or set(header) != {"alg", "kid", "typ"}:
@@ -608,7 +609,7 @@ def _decode_envelope(
 
 def _json_object(payload: bytes) -> Mapping[str, Any]:
     try:
-        value = json.loads(payload)
+        value = bounded_json(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _malformed(f"payload is not UTF-8 JSON ({exc})") from exc
     if not isinstance(value, dict):
