@@ -82,6 +82,7 @@ class ErrorCode(StrEnum):
     ASSERTION_INVALID = "assertion_invalid"
     ASSERTION_REPLAYED = "assertion_replayed"
     RATE_LIMITED = "rate_limited"
+    REQUEST_TIMEOUT = "request_timeout"
     # -- citizen app (login codes, family binding)
     OTP_WRONG = "otp_wrong"
     OTP_EXPIRED = "otp_expired"
@@ -330,6 +331,11 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
     ),
     ErrorCode.RATE_LIMITED: ErrorInfo(
         "Too many requests", "请求过多", "Slow down; retry after the time in Retry-After."
+    ),
+    ErrorCode.REQUEST_TIMEOUT: ErrorInfo(
+        "Request too slow",
+        "请求超时",
+        "The request was not sent within the server's read limits; check the network, resend.",
     ),
     ErrorCode.OTP_WRONG: ErrorInfo(
         "Wrong login code",
