@@ -170,7 +170,8 @@ class TrustListClient:
         def when(epoch: float | None) -> str | None:
             return None if epoch is None else format_time(epoch)
 
-        expires = held.expires.timestamp() if held else None
+        expires = self._state.expires_at()
+        stamp = self._state.timestamp
         return {
             "registry": self.registry_url,
             "root_version": root.version,
@@ -183,8 +184,12 @@ class TrustListClient:
             "timestamp_version": (
                 self._state.timestamp.version if self._state.timestamp is not None else None
             ),
+            "timestamp_expires": format_time(stamp.expires) if stamp is not None else None,
             "issuers": len(held.issuers) if held else 0,
+            # Stale from the sooner of the list's and the timestamp's expiry (§7.7): a frozen
+            # registry (an expired timestamp, nothing newer) makes the list stale at once.
             "stale": expires is not None and now > expires,
+            "frozen": self._state.frozen(now),
             "expired": expires is not None and now > expires + self._state.stale_grace_s,
             "last_error": self._last_error,
         }

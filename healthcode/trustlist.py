@@ -977,6 +977,15 @@ class TrustListState:
                 offered.expires,
                 offered.is_expired(now),
             ):
+                if held is not None and held.is_expired(now):
+                    # TUF 5.4.4: the registry offers nothing newer than an expired timestamp,
+                    # so it (or whoever answers for it) is frozen: abort, and say so.
+                    raise TrustListError(
+                        ErrorCode.TRUST_LIST_EXPIRED,
+                        f"timestamp version {held.version} expired at "
+                        f"{format_time(held.expires)} and the registry offers no newer one "
+                        "(possible freeze attack); the trust list is stale",
+                    )
                 return False
             self._timestamp = offered
             self._store = None
@@ -1041,6 +1050,23 @@ class TrustListState:
             self._store = None
             return True
 
+    def expires_at(self) -> float | None:
+        """When the held list stops being current: its own `expires`, or sooner the held
+        timestamp's when the root delegates one (§7.7): a list no timestamp vouches for any
+        more is stale at once, not only when the list itself expires (a freeze)."""
+        held, stamp = self._trust_list, self._timestamp
+        if held is None:
+            return None
+        expires = held.expires.timestamp()
+        if stamp is not None and self._root.timestamp_keys:
+            expires = min(expires, stamp.expires.timestamp())
+        return expires
+
+    def frozen(self, now: datetime | float) -> bool:
+        """The held timestamp has expired: nothing vouches for the list being current."""
+        stamp = self._timestamp
+        return stamp is not None and bool(self._root.timestamp_keys) and stamp.is_expired(now)
+
     def trust_store(self, now: datetime | float | None = None) -> TrustStore:
         """The held list as a `TrustStore` for `verify_credential`.
 
@@ -1073,7 +1099,7 @@ class TrustListState:
             source="trust-list",
             version=held.version,
             signed_at=key[2],
-            expires_at=int(held.expires.timestamp()),
+            expires_at=int(self.expires_at() or held.expires.timestamp()),
             stale_grace_s=self.stale_grace_s,
         )
         self._store, self._store_key = store, key
