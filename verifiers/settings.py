@@ -82,7 +82,7 @@ class VerifierSettings(ServiceSettings):
     purge_interval_s: float = Field(default=3600.0, gt=0)
     session_lifetime_s: int = 12 * 3600
     #: Failed logins allowed per username within the window (4x that per client address),
-    #: after which login answers 429 rate_limited until the window has passed.
+    #: after which login answers 429 account_locked until the window has passed.
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_s: int = Field(default=300, ge=1)
 
