@@ -52,7 +52,7 @@ def test_failed_logins_are_audited_and_throttled(checkpoint: RunningCheckpoint) 
     assert throttled.json()["error"] == "account_locked"
     retry_after = int(throttled.headers["retry-after"])
     assert 0 < retry_after <= 300
-    # Until when, for the page's "账号已锁定 — 请于 {until} 后再试" (within a second of Retry-After).
+    # Until when, for the page: "账号已锁定 — 请于 {until} 后再试" (Retry-After, give or take 1 s).
     locked_until = throttled.json()["locked_until"]
     assert locked_until - time.time() <= retry_after + 1
     assert throttled.json()["staff_text"]["zh"].startswith("账号已锁定 — 请于 {until} 后再试")
