@@ -1,4 +1,4 @@
-"""Compact ES256 JWS with `zip: DEF`: signing (pyjwt) and strict parsing (standard §2.1).
+"""Compact ES256 JWS with `zip: DEF`: low-S signing and strict parsing (standard §2.1).
 
 Parsing here is deliberately stricter than a general JOSE library: exact base64url without
 padding or stray bits, one JSON object header with exactly the members we understand, a
@@ -9,25 +9,26 @@ only `healthcode.verify` turns it into something a checkpoint may show.
 from __future__ import annotations
 
 import binascii
+import json
 import zlib
 from binascii import a2b_base64
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-import jwt
 import orjson
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import Credential
 from healthcode.errors import ErrorCode, VerificationError
-from healthcode.keys import SigningKey
+from healthcode.keys import SigningKey, b64url_encode
 
 __all__ = [
     "ParsedJws",
     "deflate",
     "inflate",
+    "loads_unique",
     "parse_compact",
     "raw_signature_to_der",
     "sign_compact",
@@ -42,7 +43,6 @@ _B64_INDEX = {
     c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 }
 _FORBIDDEN_ALGORITHMS = {"none", "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256"}
-_jws = jwt.PyJWS()
 
 
 def deflate(data: bytes) -> bytes:
@@ -74,13 +74,23 @@ def inflate(data: bytes, max_bytes: int) -> bytes:
     return out
 
 
-def sign_compact(payload: bytes, key: SigningKey, *, compress: bool = True) -> str:
-    """Sign `payload` as a compact ES256 JWS with header {alg, kid[, zip]}."""
-    headers: dict[str, Any] = {"kid": key.kid, "typ": None}
+def sign_compact(
+    payload: bytes, key: SigningKey, *, compress: bool = True, typ: str | None = None
+) -> str:
+    """Sign `payload` as a compact ES256 JWS with header {alg, kid[, typ][, zip]}.
+
+    The header is minified JSON with sorted members; the signature is low-S r||s (§2.1).
+    """
+    header: dict[str, str] = {"alg": ALGORITHM, "kid": key.kid}
+    if typ is not None:
+        header["typ"] = typ
     if compress:
         payload = deflate(payload)
-        headers["zip"] = COMPRESSION
-    return _jws.encode(payload, key.private_key, algorithm=ALGORITHM, headers=headers)
+        header["zip"] = COMPRESSION
+    header_json = json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii")
+    signing_input = f"{b64url_encode(header_json)}.{b64url_encode(payload)}"
+    signature = key.sign_raw(signing_input.encode("ascii"))
+    return f"{signing_input}.{b64url_encode(signature)}"
 
 
 def sign_credential(credential: Credential, key: SigningKey) -> str:
@@ -160,6 +170,31 @@ _HEADER_CACHE: dict[str, tuple[Mapping[str, Any], str]] = {}
 _HEADER_CACHE_SIZE = 1024
 
 
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    members = dict(pairs)
+    if len(members) != len(pairs):
+        names = [name for name, _ in pairs]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        raise ValueError(f"duplicate member names {repeated[:3]}")
+    return members
+
+
+_UNIQUE_DECODER = json.JSONDecoder(object_pairs_hook=_unique_members)
+
+
+def loads_unique(data: bytes) -> Any:
+    """Parse UTF-8 JSON, refusing duplicate member names in any object (§2.1).
+
+    Raises ValueError (JSON errors, bad UTF-8 and duplicates alike). Issuers emit minified
+    JSON, which orjson writes back byte for byte when it has no duplicates: that case costs one
+    parse and one serialisation; anything else is re-read by a decoder that sees every member.
+    """
+    value = orjson.loads(data)
+    if orjson.dumps(value) == data:
+        return value
+    return _UNIQUE_DECODER.decode(data.decode("utf-8"))
+
+
 class ParsedJws(NamedTuple):
     """The parts of a compact JWS after strict parsing. Nothing here is verified yet."""
 
@@ -173,10 +208,10 @@ class ParsedJws(NamedTuple):
         """Inflate and parse the payload as a JSON object (bounded)."""
         data = inflate(self.payload, limits.max_inflated_bytes)
         try:
-            claims = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
+            claims = loads_unique(data)
+        except ValueError as exc:  # orjson's JSONDecodeError and UnicodeDecodeError included
             raise VerificationError(
-                ErrorCode.MALFORMED_PAYLOAD, f"payload is not UTF-8 JSON ({exc})"
+                ErrorCode.MALFORMED_PAYLOAD, f"payload is not UTF-8 JSON with unique names ({exc})"
             ) from exc
         if not isinstance(claims, dict):
             raise VerificationError(ErrorCode.MALFORMED_PAYLOAD, "payload is not a JSON object")
@@ -219,10 +254,10 @@ def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
 def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
     header_bytes = _strict_b64decode(header_b64, "header")
     try:
-        header = orjson.loads(header_bytes)
-    except orjson.JSONDecodeError as exc:
+        header = loads_unique(header_bytes)
+    except ValueError as exc:
         raise VerificationError(
-            ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON ({exc})"
+            ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON with unique names ({exc})"
         ) from exc
     if not isinstance(header, dict):
         raise VerificationError(ErrorCode.MALFORMED_HEADER, "header is not a JSON object")

@@ -17,6 +17,7 @@ from issuers.api import api_router
 from issuers.context import IssuerContext
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
+from issuers.webapp import mount_web_app
 
 logger = logging.getLogger("issuers")
 
@@ -113,6 +114,7 @@ def create_app(
     )
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
+    mount_web_app(app)
     return app
 
 

@@ -79,22 +79,33 @@ def correction_json(correction: Correction) -> dict[str, Any]:
 
 
 @router.post("/auth/otp/request", status_code=202, tags=["auth"])
-def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, str]:
-    """Send a one-time login code by the configured SMS gateway (demo mode: the console)."""
+def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, Any]:
+    """Send a one-time login code by the configured SMS gateway (demo mode: the console).
+
+    In demo mode only, the answer also carries the code (`demo_code`), so a newcomer trying
+    the demo can log in without a phone; a real deployment never shows it."""
     if context.delivery is None:
         raise RequestError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             "one-time codes cannot be delivered: no SMS gateway is configured "
             "(HC_ISSUER_OTP_WEBHOOK_URL)",
         )
-    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    settings = context.settings
+    secret = settings.token_secret.get_secret_value().encode("utf-8")
     with context.session() as session:
-        code = request_otp(session, body.phone, secret, settings=context.settings, address=address)
+        code = request_otp(session, body.phone, secret, settings=settings, address=address)
         session.commit()
+    answer: dict[str, Any] = {
+        "status": "sent if the phone is registered",
+        "expires_in": settings.otp_lifetime_s,
+        "resend_after": settings.otp_resend_interval_s,
+    }
     if code is not None:
-        expires_at = int(time.time()) + context.settings.otp_lifetime_s
+        expires_at = int(time.time()) + settings.otp_lifetime_s
         context.delivery.send(body.phone, code, expires_at)
-    return {"status": "sent if the phone is registered"}
+        if settings.demo_mode:
+            answer["demo_code"] = code
+    return answer
 
 
 @router.post("/auth/otp/verify", tags=["auth"])

@@ -65,7 +65,7 @@ def test_authentication_errors(issuer: IssuerService) -> None:
     expect(
         issuer.http.post("/v1/auth/otp/verify", json={"phone": "13812345678", "code": "000000"}),
         401,
-        "unauthenticated",
+        "otp_expired",
     )
 
 
