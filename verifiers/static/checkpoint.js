@@ -178,6 +178,7 @@
     const result = $("result");
     result.dataset.display = "idle";
     result.hidden = true;
+    $("idle").textContent = t("ready");
     $("result-title").textContent = t("ready");
     $("result-reason").textContent = "";
     $("result-person").textContent = "";
@@ -213,16 +214,14 @@
     timer.querySelector("#result-bar").style.width = Math.max(0, (100 * left) / resultSeconds) + "%";
   }
 
+  // While a scan is checked (usually a few milliseconds) the controls stay in reach: the
+  // overlay is for verdicts only.
   function showChecking() {
     stopClear();
     lastAnswer = null;
-    $("result").hidden = false;
+    showIdle();
     $("result").dataset.display = "checking";
-    $("result-title").textContent = t("checking");
-    $("result-reason").textContent = "";
-    $("result-person").textContent = "";
-    $("result-binding").hidden = true;
-    $("result-details").replaceChildren();
+    $("idle").textContent = t("checking");
   }
 
   function showAnswer(answer) {
@@ -243,7 +242,7 @@
   function announce() {
     const parts = [$("result-title").textContent, $("result-reason").textContent];
     if (!$("result-binding").hidden) { parts.push($("result-binding").textContent); }
-    $("announce").textContent = parts.filter(Boolean).join("。 ");
+    $("announce").textContent = parts.filter(Boolean).join(lang === "zh" ? "。" : ". ");
   }
 
   function fill(template, values) {
@@ -266,6 +265,7 @@
 
   function render(answer) {
     lastAnswer = answer;
+    $("idle").textContent = t("ready");
     const display = displayOf(answer);
     const result = $("result");
     result.hidden = false;
