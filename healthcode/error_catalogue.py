@@ -289,6 +289,28 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         "查询服务暂时连不上 — 请稍后重试或扫码",
         "the look-up service is unreachable — try again shortly or scan the code",
     ),
+    ErrorCode.UPSTREAM_TIMEOUT: ErrorInfo(
+        "Service too slow",
+        "服务响应超时",
+        "A service this answer depends on did not answer in time; try again shortly.",
+        "查询服务响应太慢 — 请稍后重试或扫码",
+        "the look-up service is too slow — try again shortly or scan the code",
+    ),
+    ErrorCode.UPSTREAM_TOO_LARGE: ErrorInfo(
+        "Service answer too large",
+        "服务响应过大",
+        "A service answered more data than allowed; it was dropped. Tell its operator.",
+        "查询服务的回复异常 — 请稍后重试并告知管理员",
+        "the look-up service answered abnormally — try again later, tell the administrator",
+    ),
+    ErrorCode.UPSTREAM_MALFORMED: ErrorInfo(
+        "Service answer damaged",
+        "服务响应格式错误",
+        "A service answered in a shape we do not accept (bad or too deeply nested JSON, or "
+        "an unsupported compression); it was dropped. Tell its operator.",
+        "查询服务的回复已损坏 — 请稍后重试并告知管理员",
+        "the look-up service's answer was damaged — try again later, tell the administrator",
+    ),
     ErrorCode.INVALID_ID_NUMBER: ErrorInfo(
         "Invalid ID number",
         "身份证号无效",

@@ -55,6 +55,9 @@ class ErrorCode(StrEnum):
     # -- services
     UNAVAILABLE_OFFLINE = "unavailable_offline"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+    UPSTREAM_TOO_LARGE = "upstream_too_large"
+    UPSTREAM_MALFORMED = "upstream_malformed"
     INVALID_ID_NUMBER = "invalid_id_number"
     UNKNOWN_REGION = "unknown_region"
     UNAUTHENTICATED = "unauthenticated"

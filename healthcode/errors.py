@@ -10,6 +10,7 @@ Hierarchy::
     ├── VerificationError      the input is bad (a red/error screen plus its code)
     ├── TrustListError         a trust list or root was refused (rollback, freeze, signatures)
     ├── TrustUnavailable       a dependency (registry, Redis, a partner) could not be reached
+    │   └── PeerError          a peer's answer never came, or came too slow, large or malformed
     └── RequestError           a service request was refused (auth, roles, validation)
 
 The codes themselves are listed in `healthcode.error_codes` and what people are told about each
@@ -30,6 +31,7 @@ __all__ = [
     "ErrorCode",
     "ErrorInfo",
     "HealthcodeError",
+    "PeerError",
     "RequestError",
     "TrustListError",
     "TrustUnavailable",
@@ -64,6 +66,11 @@ class TrustListError(HealthcodeError):
 
 class TrustUnavailable(HealthcodeError):
     """Something verification depends on could not be reached; the answer says what."""
+
+
+class PeerError(TrustUnavailable):
+    """A call to another service failed: unreachable, past its deadline, over its size bound
+    or malformed (`healthcode.fetch`). Nothing of the answer was used."""
 
 
 class RequestError(HealthcodeError):

@@ -1,5 +1,11 @@
 """Compact ES256 JWS with `zip: DEF`: low-S signing and strict parsing (standard §2.1).
 
+Two kinds of compact JWS cross process boundaries. Credentials (`parse_compact`) carry a
+compressed payload and are verified by `healthcode.verify`. Signed documents (trust lists,
+timestamps and their cosignatures, key-change proofs, revocation lists, partner assertions)
+are verified by `verify_document` alone: one header policy with a required `typ`, one key set
+chosen by the caller, one signature check.
+
 Parsing here is deliberately stricter than a general JOSE library: exact base64url without
 padding or stray bits, one JSON object header with exactly the members we understand, a
 64-byte r||s signature, and a bounded inflate. Everything parsed here is *unauthenticated*;
@@ -17,22 +23,30 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import Credential
 from healthcode.errors import ErrorCode, VerificationError
-from healthcode.keys import SigningKey, b64url_encode
+from healthcode.keys import SigningKey, VerifyingKey, b64url_encode
 
 __all__ = [
+    "MAX_DOCUMENT_JWS_CHARS",
     "ParsedJws",
+    "SignedDocument",
+    "check_document_signature",
     "deflate",
     "inflate",
     "loads_unique",
     "parse_compact",
+    "parse_document",
     "raw_signature_to_der",
     "sign_compact",
     "sign_credential",
+    "verify_document",
 ]
 
 ALGORITHM = "ES256"
@@ -220,18 +234,7 @@ class ParsedJws(NamedTuple):
 
 def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
     """Split and check a compact JWS (standard §2.1). Raises VerificationError."""
-    if len(token) > limits.max_jws_chars:
-        raise VerificationError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"token is {len(token)} characters, the limit is {limits.max_jws_chars}",
-        )
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise VerificationError(
-            ErrorCode.MALFORMED_JWS,
-            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
-        )
-    header_b64, payload_b64, signature_b64 = parts
+    header_b64, payload_b64, signature_b64 = _split(token, limits.max_jws_chars, "token")
     cached = _HEADER_CACHE.get(header_b64)
     if cached is None:
         cached = _parse_header(header_b64)
@@ -239,6 +242,29 @@ def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
             _HEADER_CACHE.clear()
         _HEADER_CACHE[header_b64] = cached
     header, kid = cached
+    signature = _signature(signature_b64)
+    payload = _strict_b64decode(payload_b64, "payload")
+    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+    return ParsedJws(header, kid, signing_input, payload, signature)
+
+
+def _split(token: str, max_chars: int, what: str) -> list[str]:
+    """The three parts of a compact JWS of at most `max_chars` characters."""
+    if len(token) > max_chars:
+        raise VerificationError(
+            ErrorCode.INPUT_TOO_LARGE,
+            f"{what} is {len(token)} characters, the limit is {max_chars}",
+        )
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise VerificationError(
+            ErrorCode.MALFORMED_JWS,
+            f"a compact JWS has 3 dot-separated parts, this has {len(parts)}",
+        )
+    return parts
+
+
+def _signature(signature_b64: str) -> bytes:
     signature = _strict_b64decode(signature_b64, "signature")
     if len(signature) != SIGNATURE_BYTES:
         der_hint = " (looks DER-encoded)" if signature[:1] == b"\x30" else ""
@@ -246,21 +272,23 @@ def parse_compact(token: str, limits: Limits = DEFAULT_LIMITS) -> ParsedJws:
             ErrorCode.MALFORMED_SIGNATURE,
             f"signature is {len(signature)} bytes{der_hint}; ES256 JWS needs 64-byte r||s",
         )
-    payload = _strict_b64decode(payload_b64, "payload")
-    signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
-    return ParsedJws(header, kid, signing_input, payload, signature)
+    return signature
 
 
-def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
-    header_bytes = _strict_b64decode(header_b64, "header")
+def _header_object(header_b64: str) -> dict[str, Any]:
     try:
-        header = loads_unique(header_bytes)
+        header = loads_unique(_strict_b64decode(header_b64, "header"))
     except ValueError as exc:
         raise VerificationError(
             ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON with unique names ({exc})"
         ) from exc
     if not isinstance(header, dict):
         raise VerificationError(ErrorCode.MALFORMED_HEADER, "header is not a JSON object")
+    return header
+
+
+def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
+    header = _header_object(header_b64)
     alg = header.get("alg")
     if alg != ALGORITHM:
         if alg is None:
@@ -290,3 +318,100 @@ def _parse_header(header_b64: str) -> tuple[Mapping[str, Any], str]:
             ErrorCode.UNSUPPORTED_COMPRESSION, "header zip must be 'DEF' (raw DEFLATE)"
         )
     return MappingProxyType(header), kid
+
+
+# -- signed documents -------------------------------------------------------------------------
+
+#: The longest signed document accepted as compact JWS text (a revocation list of ~100 000
+#: entries); callers with a smaller bound (assertions, proofs) pass their own.
+MAX_DOCUMENT_JWS_CHARS = 8 * 1024 * 1024
+_DOCUMENT_HEADER_MEMBERS = frozenset({"alg", "kid", "typ"})
+_ECDSA_SHA256 = ec.ECDSA(SHA256())
+
+#: What a document's header `typ` may be: one value (None: the header carries no `typ`), or
+#: a tuple of the values accepted (e.g. `("JWT", None)` where `typ` is optional).
+Typ = str | None | tuple[str | None, ...]
+
+
+class SignedDocument(NamedTuple):
+    """A signed document whose header, key and signature were checked; payload not parsed."""
+
+    header: Mapping[str, Any]
+    kid: str
+    payload: bytes
+
+
+def parse_document(token: str, *, typ: Typ, max_chars: int = MAX_DOCUMENT_JWS_CHARS) -> ParsedJws:
+    """Split and check a signed document's compact JWS: the header is a JSON object of exactly
+    `alg` (ES256), `kid` and, as `typ` says, `typ`; no `zip`, no `crit`; the signature is
+    64-byte r||s. Nothing is verified yet. Raises VerificationError."""
+    header_b64, payload_b64, signature_b64 = _split(token, max_chars, "signed document")
+    header = _document_header(header_b64, typ)
+    signature = _signature(signature_b64)
+    payload = _strict_b64decode(payload_b64, "payload")
+    signing_input = f"{header_b64}.{payload_b64}".encode("ascii")
+    return ParsedJws(MappingProxyType(header), header["kid"], signing_input, payload, signature)
+
+
+def _document_header(header_b64: str, typ: Typ) -> dict[str, Any]:
+    header = _header_object(header_b64)
+    if header.get("alg") != ALGORITHM:
+        raise VerificationError(
+            ErrorCode.UNSUPPORTED_ALGORITHM, "a signed document's header alg must be ES256"
+        )
+    if "zip" in header:
+        raise VerificationError(
+            ErrorCode.UNSUPPORTED_COMPRESSION, "a signed document's payload is not compressed"
+        )
+    extra = set(header) - _DOCUMENT_HEADER_MEMBERS
+    if extra:
+        # crit and anything else: a signed document is plain JSON under alg, kid, typ.
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER,
+            f"a signed document's header holds only alg, kid and typ, not {sorted(extra)}",
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not 0 < len(kid) <= 128:
+        raise VerificationError(ErrorCode.MALFORMED_HEADER, "header has no string 'kid'")
+    accepted = typ if isinstance(typ, tuple) else (typ,)
+    if header.get("typ") not in accepted:
+        wanted = " or ".join("no typ" if t is None else repr(t) for t in accepted)
+        raise VerificationError(
+            ErrorCode.MALFORMED_HEADER,
+            f"header typ must be {wanted}, got {header.get('typ')!r}",
+        )
+    return header
+
+
+def check_document_signature(parsed: ParsedJws, key: VerifyingKey) -> None:
+    """Verify a parsed document's ES256 signature with `key`; raises bad_signature."""
+    try:
+        key.public_key.verify(
+            raw_signature_to_der(parsed.signature), parsed.signing_input, _ECDSA_SHA256
+        )
+    except InvalidSignature:
+        raise VerificationError(
+            ErrorCode.BAD_SIGNATURE,
+            f"the signature by key {parsed.kid!r} does not verify (altered or forged document)",
+        ) from None
+
+
+def verify_document(
+    token: str,
+    keys: Mapping[str, VerifyingKey],
+    *,
+    typ: Typ,
+    max_chars: int = MAX_DOCUMENT_JWS_CHARS,
+) -> SignedDocument:
+    """The one verifier of signed documents: parse (`parse_document`), find the header's `kid`
+    in `keys` (the caller's choice: an issuer's active keys, partner keys, root keys) and
+    check the signature. Raises VerificationError: malformed_*, unsupported_algorithm,
+    input_too_large, unknown_key or bad_signature; callers map these to their own codes."""
+    parsed = parse_document(token, typ=typ, max_chars=max_chars)
+    key = keys.get(parsed.kid)
+    if key is None:
+        raise VerificationError(
+            ErrorCode.UNKNOWN_KEY, f"signed by key {parsed.kid!r}, which is not one of its keys"
+        )
+    check_document_signature(parsed, key)
+    return SignedDocument(parsed.header, parsed.kid, parsed.payload)

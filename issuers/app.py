@@ -15,6 +15,7 @@ from healthcode.server import create_base_app
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
 from issuers.context import IssuerContext
+from issuers.importer import mark_interrupted_imports
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
 from issuers.webapp import mount_web_app
@@ -67,6 +68,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # An import killed with its process still says "running": say it was interrupted.
+        await asyncio.to_thread(mark_interrupted_imports, context)
         client = registry[1] if registry is not None else None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -121,7 +124,7 @@ def create_app(
 def _mount_partner_api(
     app: FastAPI, context: IssuerContext, trust: Callable[[], TrustStore]
 ) -> None:
-    from interop.partner import create_partner_router
+    from healthcode.server.partner import create_partner_router
     from issuers.partner import IssuerPartnerBackend
     from issuers.partner_sync import sync_partner_revocations
 
