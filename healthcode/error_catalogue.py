@@ -416,6 +416,13 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         "码不属于此身份证持有人 — 不能凭此码通行，请核实身份",
         "the code belongs to someone else — no entry on it, check who they are",
     ),
+    ErrorCode.REQUEST_TIMEOUT: ErrorInfo(
+        "Request too slow",
+        "请求超时",
+        "The request was not sent within the server's read limits; check the network, resend.",
+        "网络太慢，请求超时 — 请检查网络后重试",
+        "the network is too slow, the request timed out — check the network and try again",
+    ),
     ErrorCode.OTP_WRONG: ErrorInfo(
         "Wrong login code",
         "验证码错误",

@@ -69,6 +69,7 @@ class ErrorCode(StrEnum):
     ASSERTION_INVALID = "assertion_invalid"
     ASSERTION_REPLAYED = "assertion_replayed"
     RATE_LIMITED = "rate_limited"
+    REQUEST_TIMEOUT = "request_timeout"
     LOGIN_FAILED = "login_failed"
     ACCOUNT_LOCKED = "account_locked"
     DEVICE_NOT_REGISTERED = "device_not_registered"

@@ -32,6 +32,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.TRUST_LIST_ROLLBACK: 409,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.OTP_WRONG: 401,
     ErrorCode.OTP_EXPIRED: 401,
     ErrorCode.FAMILY_LIMIT: 409,

@@ -1,7 +1,7 @@
 // Calls to this province's issuer API (same origin). Errors come back as ApiError with the
 // standard's stable code (docs/standard.md §9); a network failure is ApiError('offline').
 
-import { session, endSession } from './store.js';
+import { session, endSession, learnServerTime } from './store.js';
 import { lang, pick } from './i18n.js';
 
 export class ApiError extends Error {
@@ -51,6 +51,7 @@ export async function call(method, path, body = undefined, { auth = true, raw = 
   } catch (error) {
     throw new ApiError('offline', 0, { message: String(error) });
   }
+  learnServerTime(answer.headers.get('Date'));
   if (answer.status === 304) return null;
   if (answer.ok) {
     if (raw) return answer;

@@ -5,7 +5,7 @@
 
 import { call, get, ApiError } from './api.js';
 import { t, pick, clockTime, lang } from './i18n.js';
-import { cachedCode, saveCode, expiresAt } from './store.js';
+import { cachedCode, saveCode, expiresAt, serverNow } from './store.js';
 import { qrSvg } from './qr.js';
 
 //: How often an open code screen asks whether the status changed (a colour change shows within
@@ -49,7 +49,7 @@ export function currentPerson() {
   return state.who;
 }
 
-function valid(code, now = Date.now()) {
+function valid(code, now = serverNow()) {
   return code && expiresAt(code) > now;
 }
 
@@ -113,7 +113,7 @@ function updateValidity() {
     $('validity').textContent = t('offline_valid', { t: clockTime(until) });
     return;
   }
-  const minutes = Math.max(0, Math.ceil((until.getTime() - Date.now()) / 60000));
+  const minutes = Math.max(0, Math.ceil((until.getTime() - serverNow()) / 60000));
   $('validity').textContent = `${t('valid_until', { t: clockTime(until) })} · ${t('time_left', { m: minutes })}`;
 }
 
@@ -123,14 +123,22 @@ function tick() {
   if (!code) return;
   if (!valid(code)) {
     if (state.offline) renderRefusal();
-    else refresh();
+    else renew();
     return;
   }
-  if (!state.offline && expiresAt(code) - Date.now() < renewBeforeMs) refresh();
+  if (!state.offline && expiresAt(code) - serverNow() < renewBeforeMs) renew();
   updateValidity();
 }
 
 let inFlight = null;
+let lastRenewal = 0;
+
+// Renewals the clock asks for are at most one per 5 s, whatever the server answers.
+function renew() {
+  if (Date.now() - lastRenewal < 5000) return;
+  lastRenewal = Date.now();
+  refresh();
+}
 
 export async function refresh() {
   if (inFlight) return inFlight;

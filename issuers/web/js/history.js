@@ -31,12 +31,18 @@ function accessRow(entry) {
   );
 }
 
-export async function enter() {
+async function fill(list, path, row, empty) {
   try {
-    const [history, access] = await Promise.all([get('/v1/me/history'), get('/v1/me/access-log')]);
-    $('history-list').replaceChildren(...(history.length ? history.map(historyRow) : [emptyRow(t('no_history'))]));
-    $('access-list').replaceChildren(...(access.length ? access.map(accessRow) : [emptyRow(t('no_access'))]));
+    const entries = await get(path);
+    $(list).replaceChildren(...(entries.length ? entries.map(row) : [emptyRow(t(empty))]));
   } catch (error) {
-    $('access-list').replaceChildren(emptyRow(errorText(error)));
+    $(list).replaceChildren(emptyRow(errorText(error)));
   }
+}
+
+export function enter() {
+  return Promise.all([
+    fill('history-list', '/v1/me/history', historyRow, 'no_history'),
+    fill('access-list', '/v1/me/access-log', accessRow, 'no_access'),
+  ]);
 }

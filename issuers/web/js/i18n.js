@@ -163,8 +163,9 @@ export function clockTime(date, seconds = false) {
   return seconds ? `${hm}:${pad(date.getSeconds())}` : hm;
 }
 
-export function dateTime(iso) {
-  const date = new Date(iso);
+// An ISO 8601 string, or epoch seconds.
+export function dateTime(when) {
+  const date = new Date(typeof when === 'number' ? when * 1000 : when);
   if (Number.isNaN(date.getTime())) return '';
   const pad = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clockTime(date)}`;

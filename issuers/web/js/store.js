@@ -44,3 +44,21 @@ export function cachedCode(who) {
 export function expiresAt(code) {
   return new Date(code.expires_at).getTime();
 }
+
+// The phone's clock may be wrong; a code's validity is judged on the issuer's clock, learnt
+// from each answer's Date header (to the second) and kept for offline starts.
+const OFFSET = 'hc.clock';
+let offsetMs = Number(localStorage.getItem(OFFSET)) || 0;
+
+export function learnServerTime(dateHeader) {
+  const server = Date.parse(dateHeader || '');
+  if (Number.isNaN(server)) return;
+  const measured = server + 500 - Date.now(); // the header drops the milliseconds
+  if (Math.abs(measured - offsetMs) < 2000) return; // same clock: keep the stored one
+  offsetMs = measured;
+  localStorage.setItem(OFFSET, String(offsetMs));
+}
+
+export function serverNow() {
+  return Date.now() + offsetMs;
+}
