@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from healthcode.keys import SigningKey
 from healthcode.revocation import LISTED_PAST_EXPIRY_S, RevocationList, redis_key
 from healthcode.trust import RevocationStatus
+from issuers.db import note_revoked
 from issuers.models import IssuedCode, Revocation
 
 logger = logging.getLogger("issuers.revocation")
@@ -41,7 +42,8 @@ def _listed(at: int) -> ColumnElement[bool]:
 
 
 def revoke_codes(session: Session, codes: Iterable[IssuedCode], at: int) -> list[str]:
-    """Revoke the given codes in the caller's transaction: one feed entry (seq) per code."""
+    """Revoke the given codes in the caller's transaction: one feed entry (seq) per code.
+    The session publishes them to Redis once that transaction commits (`db.note_revoked`)."""
     revoked = []
     for code in codes:
         entry = Revocation(jti=code.jti, expires_at=code.expires_at, revoked_at=at)
@@ -51,6 +53,7 @@ def revoke_codes(session: Session, codes: Iterable[IssuedCode], at: int) -> list
         code.seq = entry.seq
         session.add(code)
         revoked.append(code.jti)
+    note_revoked(session, revoked)
     return revoked
 
 

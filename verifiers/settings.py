@@ -62,7 +62,12 @@ class VerifierSettings(ServiceSettings):
     state_dir: Path = Path("./checkpoint-state")
     #: Revocation data older than this gives `status_unconfirmed`, never green (standard §5.3).
     max_revocation_age_s: int = 900
+    #: Each source (the registry, every issuer or partner) syncs this often, in its own worker.
     revocation_sync_interval_s: float = 30.0
+    #: A registry refresh (roots, list, timestamp) ends within this, whatever the registry does.
+    registry_sync_deadline_s: float = Field(default=30.0, gt=0)
+    #: One issuer's revocation pull ends within this; it never holds up another source's.
+    revocation_sync_deadline_s: float = Field(default=20.0, gt=0)
     #: How often the in-memory copy of the `revocation_redis_url` sets is refreshed.
     revocation_mirror_interval_s: float = Field(default=2.0, gt=0)
     #: Run background loops (revocation sync, trust refresh, scan-log purge).
