@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from healthcode.keys import SigningKey
 from healthcode.revocation import LISTED_PAST_EXPIRY_S, RevocationList, redis_key
+from healthcode.server.redis_client import RedisClient, connect_redis
 from healthcode.trust import RevocationStatus
 from issuers.db import note_revoked
 from issuers.models import IssuedCode, Revocation
@@ -134,12 +135,10 @@ class RevocationPublisher:
     ) -> None:
         self.key = redis_key(issuer_id)
         self._engine = engine
-        self._client = redis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = connect_redis(redis_url, timeout_s=timeout_s)
         # A rebuild sends thousands of members per command: it gets longer to answer.
-        self._bulk_client = redis.Redis.from_url(
-            redis_url, socket_timeout=rebuild_timeout_s, socket_connect_timeout=timeout_s
+        self._bulk_client = connect_redis(
+            redis_url, timeout_s=rebuild_timeout_s, connect_timeout_s=timeout_s
         )
         self._retry_interval_s = retry_interval_s
         self._prune_interval_s = prune_interval_s
@@ -387,7 +386,7 @@ class RevocationPublisher:
 class RedisRevocationChecker:
     """A `RevocationChecker` reading `SISMEMBER hc:revoked:{iss} jti` (for verifiers, tests)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
 
     def revocation_status(self, issuer: str, jti: str) -> RevocationStatus:

@@ -25,6 +25,7 @@ import redis
 from healthcode.errors import ErrorCode, PeerError, RequestError
 from healthcode.fetch import PEER_BOUNDS, PeerAnswer, PeerClient, ReadBounds
 from healthcode.idnumber import ResidentId, parse_id_number
+from healthcode.server.redis_client import RedisClient
 from healthcode.trust import IssuerEntry, RevocationStatus
 from healthcode.verify import ExpectedSubject
 from verifiers.revocations import RevocationCache
@@ -153,7 +154,7 @@ class StatusLookup:
         issuer_credential: IssuerCredential,
         checkpoint_id: str,
         cache_secret: bytes,
-        redis_client: redis.Redis | None,
+        redis_client: RedisClient | None,
         http: PeerClient,
         cache_ttl_s: int = 60,
         bounds: ReadBounds = PEER_BOUNDS.status_lookup,
