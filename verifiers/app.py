@@ -300,7 +300,7 @@ class CheckpointService:
             self.login_throttle.check(username, address, at)
             token, role = self.auth.login(username, password, now=at)
         except HealthcodeError as error:
-            if error.code is not ErrorCode.RATE_LIMITED:
+            if error.code is not ErrorCode.ACCOUNT_LOCKED:
                 self.login_throttle.failed(username, address, at)
             self.scan_log.audit(
                 actor=actor,
