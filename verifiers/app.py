@@ -20,21 +20,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import orjson
-import redis
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUnavailable
 from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
+from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
 from verifiers.peersync import PeerSyncs
@@ -130,12 +128,7 @@ class CheckpointService:
         # refresh is retried on the next round, not inside it.
         self.published_revocations = (
             PublishedRevocations(
-                redis.Redis.from_url(
-                    settings.revocation_redis_url,
-                    socket_timeout=1.0,
-                    socket_connect_timeout=1.0,
-                    retry=Retry(NoBackoff(), 0),
-                ),
+                connect_redis(settings.revocation_redis_url, timeout_s=1.0),
                 carry_s=settings.max_revocation_age_s,
             )
             if settings.revocation_redis_url
@@ -159,9 +152,7 @@ class CheckpointService:
             )
         self._put_issuer_sources()
         self.redis = (
-            redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            if settings.redis_url
-            else None
+            connect_redis(settings.redis_url, timeout_s=0.5) if settings.redis_url else None
         )
         self.lookup = StatusLookup(
             self.checkpoint,
@@ -309,7 +300,7 @@ class CheckpointService:
             self.login_throttle.check(username, address, at)
             token, role = self.auth.login(username, password, now=at)
         except HealthcodeError as error:
-            if error.code is not ErrorCode.RATE_LIMITED:
+            if error.code is not ErrorCode.ACCOUNT_LOCKED:
                 self.login_throttle.failed(username, address, at)
             self.scan_log.audit(
                 actor=actor,
