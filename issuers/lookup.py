@@ -38,7 +38,7 @@ def local_status_credential(
     with ctx.session() as session:
         citizen = find_citizen(ctx, session, resident_number, name)
         session.refresh(citizen, with_for_update=True)  # serialised with revocations
-        revoked = refresh_if_lapsed(ctx, session, citizen, at)
+        refresh_if_lapsed(ctx, session, citizen, at)
         view = issue_code(
             session,
             citizen,
@@ -57,7 +57,6 @@ def local_status_credential(
             now=at,
         )
         session.commit()
-    ctx.publish(revoked)
     return view.token, citizen.subject
 
 

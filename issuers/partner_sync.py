@@ -222,7 +222,6 @@ def apply_partner_revocations(
         cursor.synced_at = at
         session.add(cursor)
         session.commit()
-    ctx.publish(revoked)
     return revoked
 
 

@@ -160,10 +160,9 @@ def me(context: Context, caller: Caller) -> dict[str, Any]:
     subject = citizen_subject(caller)
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        revoked = refresh_if_lapsed(context, session, citizen)
+        refresh_if_lapsed(context, session, citizen)
         audit(session, actor=caller.actor, action="read_profile", subject=subject)
         session.commit()
-    context.publish(revoked)
     return profile(citizen)
 
 
@@ -201,10 +200,9 @@ def code_answer(
     """A code with everything the app's code screen shows (codescreen.py)."""
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
+        view, _ = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
         screen = screen_fields(citizen, context.settings)
         session.commit()
-    context.publish(revoked)
     # The print service names the issuer on paper and audits the caller as we do (offline/).
     settings = context.settings
     return {
@@ -273,11 +271,8 @@ def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, An
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
         previous = citizen.colour
-        revoked = add_declaration(
-            context, session, citizen, body.kind, body.data, actor=caller.actor
-        )
+        add_declaration(context, session, citizen, body.kind, body.data, actor=caller.actor)
         session.commit()
-    context.publish(revoked)
     return {
         **profile(citizen),
         "previous_colour": previous,

@@ -51,14 +51,13 @@ def _status(
 ) -> Response | dict[str, Any]:
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        revoked = refresh_if_lapsed(context, session, citizen)
+        refresh_if_lapsed(context, session, citizen)
         etag = f'"{status_version(citizen)}"'
         unchanged = if_none_match is not None and etag in if_none_match
         if not unchanged:
             # A 304 tells nothing new; an answer with the colour is a read, audited.
             audit(session, actor=actor, action="read_status", subject=subject)
         session.commit()
-    context.publish(revoked)
     headers = {"ETag": etag, "Cache-Control": "no-cache, private"}
     if unchanged:
         return Response(status_code=304, headers=headers)

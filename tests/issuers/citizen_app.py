@@ -56,14 +56,18 @@ class Province:
         return str(codes[-1])
 
     def checkpoint_verdict(self, qr_text: str) -> VerificationResult:
-        """What a checkpoint decides: signature by the province's published keys, and not
-        revoked (the revocation set in Redis that checkpoints read)."""
+        """What a checkpoint decides now: signature by the province's published keys, and
+        not revoked (the revocation set in Redis that checkpoints read)."""
+        return self.checkpoint_verdict_at(qr_text, None)
+
+    def checkpoint_verdict_at(self, qr_text: str, now: float | None) -> VerificationResult:
+        """What a checkpoint decides at `now` (epoch seconds; None: the clock)."""
         settings = self.issuer.settings
         assert settings.redis_url is not None
         client = redis.Redis.from_url(settings.redis_url)
         try:
             return verify_credential(
-                qr_text, self.issuer.trust(), revocations=RedisRevocationChecker(client)
+                qr_text, self.issuer.trust(), now, revocations=RedisRevocationChecker(client)
             )
         finally:
             client.close()

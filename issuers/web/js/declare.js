@@ -2,9 +2,7 @@
 // checked in the form as the schema says, and the server's own messages are shown; the answer
 // carries the recomputed colour, which is shown (and the code screen picks up the new code).
 
-import { get, post } from './api.js';
-import { t, has, pick, lang } from './i18n.js';
-import { $, el, errorText, say } from './ui.js';
+import { get, post, t, has, pick, lang, $, el, errorText, say } from './core.js';
 import { refresh } from './code.js';
 
 let schemas = null;
