@@ -3,40 +3,10 @@ citizen's "who looked at my status" list (issue 15, DESIGN "Accountability")."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from healthcode.trust import TrustStore
-from issuers.auth import Role
-from tests.issuers.conftest import IssuerService, citizen_number
-from tests.verifiers.conftest import RunningCheckpoint, start_checkpoint
-from tests.verifiers.federation import federation
-from verifiers.settings import VerifierSettings
-
-
-@contextmanager
-def checkpoint_of(
-    issuer: IssuerService, trust: TrustStore, tmp_path: Path, redis_url: str, place: str
-) -> Iterator[RunningCheckpoint]:
-    """A checkpoint of `issuer` whose ID-card answer cache is its own (a Redis database per
-    place), so each read reaches the issuers."""
-    device = issuer.staff_headers(Role.CHECKPOINT)["Authorization"].removeprefix("Bearer ")
-    settings = VerifierSettings(
-        demo_mode=True,
-        database_url=f"sqlite:///{tmp_path / f'{place}.db'}",
-        state_dir=tmp_path / f"{place}-state",
-        redis_url=f"{redis_url.rsplit('/', 1)[0]}/{7 if place.startswith('gz') else 6}",
-        issuer_url=issuer.url,
-        issuer_token=device,
-        checkpoint_id=place,
-        background_tasks=False,
-    )
-    running = start_checkpoint(settings, trust)
-    try:
-        yield running
-    finally:
-        running.server.stop()
+from tests.issuers.conftest import citizen_number
+from tests.verifiers.federation import checkpoint_of, federation
 
 
 def test_id_card_reads_at_checkpoints_are_listed_to_the_citizen(
@@ -46,11 +16,14 @@ def test_id_card_reads_at_checkpoints_are_listed_to_the_citizen(
         number = citizen_number(601)
         sichuan.register(number, "曹六零一", phone="13800000601")
         me = sichuan.citizen_headers(number)
-        with checkpoint_of(sichuan, trust, tmp_path, redis_url, "cd-east-gate") as gate:
+        # Each checkpoint has its own ID-card answer cache (a Redis database), so each read
+        # reaches the issuers.
+        home_redis, partner_redis = (f"{redis_url.rsplit('/', 1)[0]}/{db}" for db in (6, 7))
+        with checkpoint_of(sichuan, trust, tmp_path, home_redis, "cd-east-gate") as gate:
             read = gate.post("/v1/id-card", json={"id_number": number, "name": "曹六零一"})
             assert read.status_code == 200, read.text
             assert read.json()["display"] == "green"
-        with checkpoint_of(guangdong, trust, tmp_path, redis_url, "gz-south-station") as gate:
+        with checkpoint_of(guangdong, trust, tmp_path, partner_redis, "gz-south") as gate:
             read = gate.post("/v1/id-card", json={"id_number": number, "name": "曹六零一"})
             assert read.status_code == 200, read.text
             assert read.json()["home_issuer"] == "cn-sc"
