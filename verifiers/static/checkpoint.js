@@ -447,7 +447,7 @@
 
   // A source that keeps failing (a province's revocation list, the registry) is named in the
   // header, with since when, so staff know which codes may end on "status not confirmed".
-  // `status.sources` lists every source with its own state (verifiers/peersync.py); a frozen
+  // `status.sources` lists every source with its own state (healthcode/peersync.py); a frozen
   // registry (expired timestamp) shows here too, as "registry" failing.
   function showFailingSources(status) {
     const failing = [];
