@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from healthcode.errors import HealthcodeError
 from healthcode.keys import SigningKey
 from healthcode.server import create_base_app
+from healthcode.server.leases import Lease
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
 from issuers.context import IssuerContext
@@ -83,11 +84,21 @@ def create_app(
                 logger.warning("revocations not yet in Redis; retrying in the background")
             context.publisher.start()
         partner_key = app.state.partner_key
-        tasks = [asyncio.create_task(_purge_sessions(context))]
+        # Once per round across replicas: whichever holds the job's lease runs it (ADR 0025).
+        purge_lease = Lease(
+            context.engine, "issuer:session-purge", ttl_s=2 * settings.session_purge_interval_s
+        )
+        sync_lease = Lease(
+            context.engine, "issuer:partner-sync", ttl_s=2.5 * settings.partner_sync_interval_s
+        )
+        leases = [purge_lease, sync_lease]
+        tasks = [asyncio.create_task(_purge_sessions(context, purge_lease))]
         if partner_key is not None:
             tasks.append(
                 asyncio.create_task(
-                    _sync_partners(context, trust, partner_key, app.state.partner_revocations)
+                    _sync_partners(
+                        context, trust, partner_key, app.state.partner_revocations, sync_lease
+                    )
                 )
             )
         try:
@@ -98,6 +109,8 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            for lease in leases:
+                await asyncio.to_thread(lease.release)
             if client is not None:
                 client.stop()  # type: ignore[attr-defined]
             context.close()
@@ -151,10 +164,10 @@ def _mount_partner_api(
     app.include_router(router, prefix="/partner/v1")
 
 
-async def _purge_sessions(context: IssuerContext) -> None:
-    """Delete long-expired logins of every principal every `session_purge_interval_s`. A
-    failed round (the database away) is logged and retried at the next; it never ends the
-    task."""
+async def _purge_sessions(context: IssuerContext, lease: Lease) -> None:
+    """Delete long-expired logins of every principal every `session_purge_interval_s`, on
+    the replica holding the job's lease. A failed round (the database away) is logged and
+    retried at the next; it never ends the task."""
     from issuers.auth import purge_sessions
 
     def one_round() -> int:
@@ -165,6 +178,9 @@ async def _purge_sessions(context: IssuerContext) -> None:
 
     while True:
         await asyncio.sleep(context.settings.session_purge_interval_s)
+        if not await asyncio.to_thread(lease.acquire):
+            continue  # another replica runs this round
+        logger.info("session purge round (lease holder %s)", lease.holder)
         try:
             deleted = await asyncio.to_thread(one_round)
             if deleted:
@@ -178,10 +194,11 @@ async def _sync_partners(
     trust: Callable[[], TrustStore],
     partner_key: SigningKey,
     store: PartnerRevocations,
+    lease: Lease,
 ) -> None:
-    """Keep partners' revocation data fresh and revoke transcoded codes whose source was
-    revoked (standard §10.3); the first round runs at start-up, then one every
-    `partner_sync_interval_s`.
+    """On the replica holding the job's lease, keep partners' revocation data fresh and
+    revoke transcoded codes whose source was revoked (standard §10.3); the first round runs
+    at start-up, then one every `partner_sync_interval_s`.
 
     Nothing a round raises ends this task: it would stop every partner's sync for good while
     the service keeps answering, with transcodes failing closed once the data are stale.
@@ -189,6 +206,10 @@ async def _sync_partners(
     from issuers.partner_sync import sync_partner_revocations
 
     while True:
+        if not await asyncio.to_thread(lease.acquire):
+            await asyncio.sleep(context.settings.partner_sync_interval_s)
+            continue  # another replica runs this round
+        logger.info("partner revocation sync round (lease holder %s)", lease.holder)
         try:
             await asyncio.to_thread(
                 sync_partner_revocations,
