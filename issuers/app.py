@@ -78,6 +78,10 @@ def create_app(
             if not await asyncio.to_thread(context.publisher.rebuild):
                 logger.warning("revocations not yet in Redis; retrying in the background")
             context.publisher.start()
+        if context.hot is not None:
+            # Its worker rebuilds the revoked-session set whenever Redis lacks it; until then
+            # citizen requests are checked in the database.
+            context.hot.start()
         partner_key = app.state.partner_key
         tasks = [asyncio.create_task(_purge_sessions(context))]
         if partner_key is not None:
@@ -96,6 +100,8 @@ def create_app(
                     await task
             if client is not None:
                 client.stop()  # type: ignore[attr-defined]
+            if context.hot is not None:
+                await context.hot.aclose()
             context.close()
 
     app = create_base_app(

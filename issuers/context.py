@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from issuers.auditbatch import AuditBatcher
 from issuers.auth import SessionCache
 from issuers.db import make_engine, session
 from issuers.delivery import CodeDelivery, make_delivery
+from issuers.hotcache import HotCache
 from issuers.keyring import Keyring
 from issuers.revocation import RevocationPublisher
 from issuers.rules import RuleSet
@@ -33,6 +35,10 @@ class IssuerContext:
     sessions: SessionCache
     #: how one-time login codes reach citizens (None: they cannot, outside demo mode)
     delivery: CodeDelivery | None
+    #: the citizen hot path's Redis state (None without Redis: the database answers)
+    hot: HotCache | None
+    #: group-committed audit entries of the hot path
+    audits: AuditBatcher
 
     @classmethod
     def create(cls, settings: IssuerSettings) -> IssuerContext:
@@ -56,10 +62,22 @@ class IssuerContext:
             publisher=publisher,
             sessions=SessionCache(engine, settings.session_cache_s),
             delivery=make_delivery(settings),
+            hot=(
+                HotCache(
+                    settings.redis_url,
+                    settings.issuer_id,
+                    engine,
+                    timeout_s=settings.redis_timeout_s,
+                    retry_interval_s=settings.redis_retry_interval_s,
+                )
+                if settings.redis_url
+                else None
+            ),
+            audits=AuditBatcher(engine),
         )
 
     def session(self) -> Session:
-        return session(self.engine)
+        return session(self.engine, self.hot)
 
     def publish(self, revoked: Iterable[str]) -> None:
         """After a commit: publish revoked jtis to Redis (never raises, never waits on a slow
@@ -69,6 +87,9 @@ class IssuerContext:
             self.publisher.publish(revoked)
 
     def close(self) -> None:
+        self.audits.close()
+        if self.hot is not None:
+            self.hot.close()
         if self.publisher is not None:
             self.publisher.close()
         if self.delivery is not None:

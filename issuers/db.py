@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -66,9 +66,54 @@ class IssuerSession(Session):
             raise _conflict() from None
 
 
-def session(engine: Engine) -> Session:
-    """A session that keeps loaded objects usable after commit (`IssuerSession`)."""
-    return IssuerSession(engine, expire_on_commit=False)
+class Invalidator(Protocol):
+    """Told after each commit which citizens changed and which sessions ended (HotCache)."""
+
+    def invalidate(
+        self, subjects: Iterable[str] = (), sessions: Iterable[tuple[str, int]] = ()
+    ) -> dict[str, int | None]: ...
+
+
+#: `Session.info` keys: the invalidator, the subjects changed and the sessions revoked so far,
+#: and after a commit each changed subject's new cache generation (None: not known).
+INVALIDATOR, CHANGED_SUBJECTS, REVOKED_SESSIONS = "hc_invalidator", "hc_subjects", "hc_sessions"
+GENERATIONS = "hc_generations"
+
+
+def session(engine: Engine, invalidator: Invalidator | None = None) -> Session:
+    """A session that keeps loaded objects usable after commit (`IssuerSession`); after each
+    commit, `invalidator` hears of every citizen or code row it changed (ADR 0022)."""
+    opened = IssuerSession(engine, expire_on_commit=False)
+    if invalidator is not None:
+        opened.info[INVALIDATOR] = invalidator
+    return opened
+
+
+@event.listens_for(IssuerSession, "after_flush")
+def _collect_changes(session: Session, _context: object) -> None:
+    if INVALIDATOR not in session.info:
+        return
+    from issuers.models import Citizen, IssuedCode
+
+    changed: set[str] = session.info.setdefault(CHANGED_SUBJECTS, set())
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, Citizen | IssuedCode):
+            changed.add(row.subject)
+
+
+@event.listens_for(IssuerSession, "after_commit")
+def _publish_changes(session: Session) -> None:
+    invalidator = session.info.get(INVALIDATOR)
+    subjects = session.info.pop(CHANGED_SUBJECTS, set())
+    sessions = session.info.pop(REVOKED_SESSIONS, [])
+    if invalidator is not None and (subjects or sessions):
+        session.info[GENERATIONS] = invalidator.invalidate(subjects, sessions)
+
+
+@event.listens_for(IssuerSession, "after_rollback")
+def _forget_changes(session: Session) -> None:
+    session.info.pop(CHANGED_SUBJECTS, None)
+    session.info.pop(REVOKED_SESSIONS, None)
 
 
 def alembic_config(database_url: str) -> Config:

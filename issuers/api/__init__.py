@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from issuers.api import citizen, public, staff
+from issuers.api import citizen, me, public, staff
 
 api_router = APIRouter()
 api_router.include_router(public.router)
+api_router.include_router(me.router)
 api_router.include_router(citizen.router)
 api_router.include_router(staff.router)
 

@@ -34,7 +34,8 @@ from issuers.corrections import corrections_of, file_correction
 from issuers.family import bind_dependent, dependent_of, list_dependents, unbind_dependent
 from issuers.issuance import code_for_citizen
 from issuers.models import Citizen, Correction
-from issuers.store import add_declaration, citizen_by_subject, refresh_if_lapsed, status_history
+from issuers.owncode import code_answer, profile
+from issuers.store import add_declaration, citizen_by_subject, status_history
 
 router = APIRouter(prefix="/v1")
 
@@ -51,18 +52,6 @@ def _token_answer(token: str, context: IssuerContext, principal: Principal) -> d
 def _open_session(context: IssuerContext, session: Session, principal: Principal) -> str:
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
     return open_session(session, principal, secret, context.settings.access_token_lifetime_s)
-
-
-def profile(citizen: Citizen) -> dict[str, Any]:
-    return {
-        "masked_name": citizen.masked_name,
-        "id_tail": citizen.id_tail,
-        "colour": citizen.colour,
-        "reason": citizen.reason,
-        "reason_text": {"zh": citizen.reason_zh, "en": citizen.reason_en},
-        "rule_id": citizen.rule_id,
-        "rules_version": citizen.rules_version,
-    }
 
 
 def correction_json(correction: Correction) -> dict[str, Any]:
@@ -141,19 +130,6 @@ def _own_citizen(context: IssuerContext, caller: Principal) -> tuple[str, Citize
         return subject, citizen_by_subject(session, subject)
 
 
-@router.get("/me", tags=["citizen"])
-def me(context: Context, caller: Caller) -> dict[str, Any]:
-    """The caller's profile: masked name, ID tail, colour and reason."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        citizen = citizen_by_subject(session, subject)
-        revoked = refresh_if_lapsed(context, session, citizen)
-        audit(session, actor=caller.actor, action="read_profile", subject=subject)
-        session.commit()
-    context.publish(revoked)
-    return profile(citizen)
-
-
 @router.get("/me/history", tags=["citizen"])
 def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     """The caller's status history."""
@@ -181,38 +157,7 @@ def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> d
         view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
         session.commit()
     context.publish(revoked)
-    # The print service names the issuer on paper and audits the caller as we do (offline/).
-    settings = context.settings
-    return {
-        **view.to_json(),
-        "issuer": settings.issuer_id,
-        "issuer_name": settings.issuer_name,
-        "actor": actor,
-    }
-
-
-@router.get("/me/code", tags=["citizen"])
-def my_code(context: Context, caller: Caller) -> dict[str, Any]:
-    """The caller's current phone code (JWS and hc:/ text)."""
-    return _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
-
-
-@router.get("/me/code.png", tags=["citizen"], response_class=Response)
-def my_code_png(
-    context: Context, caller: Caller, if_none_match: Annotated[str | None, Header()] = None
-) -> Response:
-    """The caller's phone code as a PNG QR image."""
-    code = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
-    return image_response(code["qr_text"], "png", if_none_match)
-
-
-@router.get("/me/code.svg", tags=["citizen"], response_class=Response)
-def my_code_svg(
-    context: Context, caller: Caller, if_none_match: Annotated[str | None, Header()] = None
-) -> Response:
-    """The caller's phone code as an SVG QR image."""
-    code = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
-    return image_response(code["qr_text"], "svg", if_none_match)
+    return code_answer(context.settings, view, actor)
 
 
 @router.post("/me/offline-code", tags=["citizen"])
