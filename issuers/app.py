@@ -13,7 +13,7 @@ from healthcode.errors import HealthcodeError
 from healthcode.keys import SigningKey
 from healthcode.server import create_base_app
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
-from issuers.api import api_router
+from issuers.api import api_router, hot_router
 from issuers.context import IssuerContext
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
@@ -117,6 +117,7 @@ def create_app(
     app.state.partner_key = (
         SigningKey.load(settings.partner_key_file) if settings.partner_key_file else None
     )
+    app.include_router(hot_router)
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
     return app

@@ -22,18 +22,9 @@ async def get_context(request: Request) -> IssuerContext:
 Context = Annotated[IssuerContext, Depends(get_context)]
 
 
-async def get_token_principal(
-    context: Context, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    """The caller of a validly signed, unexpired bearer token, its session NOT yet checked:
-    for the citizen hot path, which checks it with its own Redis round trip (ADR 0022)."""
-    return _token_principal(context, authorization)
-
-
-TokenCaller = Annotated[Principal, Depends(get_token_principal)]
-
-
-def _token_principal(context: IssuerContext, authorization: str | None) -> Principal:
+def token_principal(context: IssuerContext, authorization: str | None) -> Principal:
+    """The caller of a validly signed, unexpired bearer token, its session NOT yet checked
+    (the citizen hot path checks it with its own Redis round trip, ADR 0022)."""
     if authorization is None:
         raise RequestError(
             ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <access token>'; log in first"
@@ -51,7 +42,7 @@ def get_principal(
     """The caller of a bearer token whose session is still open; unauthenticated /
     token_expired otherwise (a logged-out session or a disabled account is unauthenticated
     from the next request on, after at most `session_cache_s`)."""
-    principal = _token_principal(context, authorization)
+    principal = token_principal(context, authorization)
     if not context.sessions.is_open(principal):
         raise session_ended()
     return principal
