@@ -39,6 +39,7 @@ from typing import Any, TextIO
 import httpx
 
 from healthcode.keys import SigningKey
+from healthcode.server.redis_process import redis_server_command
 from interop.registry.signing import init_root
 
 __all__ = ["FederationError", "register", "up"]
@@ -236,19 +237,7 @@ def _plan(directory: Path) -> Federation:
     (directory / "redis").mkdir(parents=True, exist_ok=True)
     redis = Child(
         "redis",
-        [
-            redis_binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory / "redis"),
-        ],
+        redis_server_command(redis_binary, port, directory / "redis"),
         {},
         logs / "redis.log",
         url=f"redis://127.0.0.1:{port}",

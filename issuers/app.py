@@ -15,8 +15,10 @@ from healthcode.server import create_base_app
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router, hot_router
 from issuers.context import IssuerContext
+from issuers.importer import mark_interrupted_imports
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
+from issuers.webapp import mount_web_app
 
 logger = logging.getLogger("issuers")
 
@@ -66,6 +68,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # An import killed with its process still says "running": say it was interrupted.
+        await asyncio.to_thread(mark_interrupted_imports, context)
         client = registry[1] if registry is not None else None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -120,13 +124,14 @@ def create_app(
     app.include_router(hot_router)
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
+    mount_web_app(app)
     return app
 
 
 def _mount_partner_api(
     app: FastAPI, context: IssuerContext, trust: Callable[[], TrustStore]
 ) -> None:
-    from interop.partner import create_partner_router
+    from healthcode.server.partner import create_partner_router
     from issuers.partner import IssuerPartnerBackend
     from issuers.partner_sync import sync_partner_revocations
 

@@ -88,11 +88,16 @@ def _migrate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from healthcode.server.readlimits import with_read_deadlines
     from issuers.app import create_app
 
     settings = _settings()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        http=with_read_deadlines(),  # slow-loris: header and body read limits
     )
     return EXIT_OK
 
@@ -106,7 +111,7 @@ def _import(args: argparse.Namespace) -> int:
 
     from issuers.context import IssuerContext
     from issuers.feeds import FeedKind
-    from issuers.importer import ImportInterrupted, import_feed
+    from issuers.importer import ImportInterrupted, import_feed, mark_interrupted_imports
 
     console = Console(stderr=True)
     path: Path = args.file
@@ -121,6 +126,7 @@ def _import(args: argparse.Namespace) -> int:
         return _input_error("invalid_request", problem)
     context = IssuerContext.create(_settings())
     try:
+        mark_interrupted_imports(context)
         with (
             path.open("rb") as binary,
             io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text,

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from healthcode.credential import CodeKind
 from issuers.audit import audit
 from issuers.auth import Principal, Role, require_role, session_ended
+from issuers.codescreen import screen_fields
 from issuers.context import IssuerContext
 from issuers.db import GENERATIONS
 from issuers.issuance import CodeView, code_for_citizen
@@ -42,14 +43,23 @@ def profile(citizen: Citizen) -> dict[str, Any]:
     }
 
 
-def code_answer(settings: IssuerSettings, view: CodeView, actor: str) -> dict[str, Any]:
-    """An issued code as the API answers it."""
+def code_json(
+    settings: IssuerSettings,
+    view: CodeView,
+    screen: dict[str, Any],
+    actor: str,
+    dependent_ref: str | None = None,
+) -> dict[str, Any]:
+    """An issued code as the API answers it, with what the app's code screen shows."""
     # The print service names the issuer on paper and audits the caller as we do (offline/).
     return {
         **view.to_json(),
+        **screen,
         "issuer": settings.issuer_id,
         "issuer_name": settings.issuer_name,
         "actor": actor,
+        "whose": "self" if dependent_ref is None else "dependant",
+        "dependent_ref": dependent_ref,
     }
 
 
@@ -86,13 +96,13 @@ def code_from_database(
     subject = _subject(principal)
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        view, revoked = code_for_citizen(
+        view, _ = code_for_citizen(
             context, session, citizen, kind=CodeKind.PHONE, actor=principal.actor
         )
+        screen = screen_fields(citizen, context.settings)
         session.commit()
         bumped: dict[str, int | None] = session.info.get(GENERATIONS, {})
-    context.publish(revoked)
-    code = code_answer(context.settings, view, principal.actor)
+    code = code_json(context.settings, view, screen, principal.actor)
     entry = orjson.dumps({"code": code, "profile": profile(citizen)})
     ttl = entry_ttl_s(
         code_lifetime_s=context.settings.code_lifetime_s,
@@ -112,10 +122,9 @@ def profile_from_database(
     subject = _subject(principal)
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        revoked = refresh_if_lapsed(context, session, citizen)
+        refresh_if_lapsed(context, session, citizen)
         audit(session, actor=principal.actor, action=READ_PROFILE, subject=subject)
         session.commit()
-    context.publish(revoked)
     return profile(citizen)
 
 

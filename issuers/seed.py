@@ -15,7 +15,7 @@ from healthcode.server.security import hash_password
 from issuers.auth import Role, create_staff
 from issuers.context import IssuerContext
 from issuers.events import EventKind
-from issuers.family import bind_dependent
+from issuers.family import bind_minor
 from issuers.models import Citizen, EventRecord, FamilyBinding, StaffAccount
 from issuers.store import event_row_key, recompute, register_citizen, subject_of
 
@@ -59,7 +59,6 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
     now = int(time.time())
     citizens: list[dict[str, Any]] = []
     accounts: list[dict[str, str]] = []
-    revoked: list[str] = []
     with context.session() as session:
         for index, (name, born, sequence, phone, guardian, positive) in enumerate(_DEMO_PEOPLE):
             id_number = make_id_number(divisions[index % len(divisions)], born, sequence)
@@ -95,7 +94,7 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
                         )
                     )
                     session.flush()
-                    revoked += recompute(context, session, citizen, actor="seed-demo", now=now)
+                    recompute(context, session, citizen, actor="seed-demo", now=now)
             entry: dict[str, Any] = {
                 "name": name,
                 "id_number": id_number,
@@ -113,9 +112,7 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
                     )
                 ).first()
                 if bound is None:
-                    bind_dependent(
-                        context, session, guardian_subject, id_number=id_number, name=name
-                    )
+                    bind_minor(context, session, guardian_subject, id_number=id_number, name=name)
                 entry["guardian"] = guardian_entry["name"]
             citizens.append(entry)
         for username, role in _DEMO_ACCOUNTS:
@@ -134,5 +131,4 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
                 {"role": role.value, "username": username, "password": account_password}
             )
         session.commit()
-    context.publish(revoked)
     return {"issuer": settings.issuer_id, "citizens": citizens, "accounts": accounts}

@@ -8,6 +8,7 @@ import logging
 
 import uvicorn
 
+from healthcode.server.readlimits import with_read_deadlines
 from verifiers.app import MAX_SCAN_BODY, answer_scan, create_app, scans_first
 from verifiers.fastpath import scan_protocol
 from verifiers.settings import VerifierSettings
@@ -18,6 +19,7 @@ def main() -> None:
     settings = VerifierSettings()
     level = logging.getLevelName(settings.log_level.upper())
     app = create_app(settings)
+    service = app.state.service
     # Everything loaded so far (modules, the app, settings) lives as long as the process. Out
     # of the collector's sight, a full collection under load walks what scans created since
     # instead of 118 000 objects more: no pause of ~80 ms every few seconds of peak load
@@ -33,7 +35,14 @@ def main() -> None:
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http=scan_protocol(functools.partial(answer_scan, app.state.service), MAX_SCAN_BODY),
+        # ... with the header and body read limits every service has (slow-loris).
+        http=with_read_deadlines(
+            scan_protocol(
+                functools.partial(answer_scan, service),
+                MAX_SCAN_BODY,
+                service.scan_log.journal,  # no answer leaves before its scan is journaled
+            )
+        ),
         # uvicorn formats an access line for every request unless told not to; above INFO
         # nothing would be printed anyway, so skip the work.
         access_log=not isinstance(level, int) or level <= logging.INFO,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -17,24 +19,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
 import orjson
-import redis
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUnavailable
+from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
+from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
+from verifiers.peersync import PeerSyncs
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -127,12 +128,7 @@ class CheckpointService:
         # refresh is retried on the next round, not inside it.
         self.published_revocations = (
             PublishedRevocations(
-                redis.Redis.from_url(
-                    settings.revocation_redis_url,
-                    socket_timeout=1.0,
-                    socket_connect_timeout=1.0,
-                    retry=Retry(NoBackoff(), 0),
-                ),
+                connect_redis(settings.revocation_redis_url, timeout_s=1.0),
                 carry_s=settings.max_revocation_age_s,
             )
             if settings.revocation_redis_url
@@ -144,11 +140,19 @@ class CheckpointService:
             max_image_bytes=settings.max_image_bytes,
             published_revocations=self.published_revocations,
         )
-        self.http = httpx.Client(timeout=settings.lookup_timeout_s)
+        self.http = PeerClient()
+        self.syncs = PeerSyncs()
+        if self.trust_source.status().get("source") == "registry":
+            self.syncs.put(
+                "registry",
+                "registry",
+                self._sync_registry,
+                interval_s=settings.revocation_sync_interval_s,
+                deadline_s=settings.registry_sync_deadline_s,
+            )
+        self._put_issuer_sources()
         self.redis = (
-            redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            if settings.redis_url
-            else None
+            connect_redis(settings.redis_url, timeout_s=0.5) if settings.redis_url else None
         )
         self.lookup = StatusLookup(
             self.checkpoint,
@@ -167,6 +171,9 @@ class CheckpointService:
             redis_client=self.redis,
             http=self.http,
             cache_ttl_s=settings.lookup_cache_ttl_s,
+            bounds=dataclasses.replace(
+                PEER_BOUNDS.status_lookup, deadline_s=settings.lookup_timeout_s
+            ),
         )
         self._subject_secret = settings.subject_secret.get_secret_value().encode("utf-8")
         self.login_throttle = LoginThrottle(
@@ -178,6 +185,7 @@ class CheckpointService:
 
     def close(self) -> None:
         """Flush the scan log and release connections."""
+        self.syncs.stop()
         self.scan_log.close()
         self.trust_source.close()
         self.http.close()
@@ -189,13 +197,45 @@ class CheckpointService:
 
     # -- jobs
     def sync_revocations(self) -> dict[str, str]:
-        """Refresh the trust list, then pull every issuer's revocation list (never raises)."""
-        self.trust_source.refresh()
+        """Refresh the trust list, then pull every issuer's revocation list, each issuer in
+        its own thread within its own deadline; issuer id -> outcome (never raises)."""
+        if "registry" in self.syncs.names("registry"):
+            self.syncs.run("registry")
+        else:
+            self._put_issuer_sources()
+        return self.syncs.run_all_once("issuer")
+
+    def _sync_registry(self) -> str:
+        """The registry source's job: refresh, then follow the issuers the list names."""
+        taken = self.trust_source.refresh()
+        error = self.trust_source.status().get("last_error")
+        self._put_issuer_sources()
+        if isinstance(error, dict):
+            raise TrustUnavailable(ErrorCode(error["code"]), str(error.get("message")))
+        return "new list" if taken else "ok"
+
+    def _put_issuer_sources(self) -> None:
+        """One source per issuer with a revocations endpoint in the held trust list."""
         try:
-            trust = self.checkpoint.trust()
+            issuers = self.checkpoint.trust().issuers
         except HealthcodeError:
-            return {}
-        return self.revocations.sync(trust, self.http)
+            return  # no list yet: the registry source adds them once it has one
+        wanted = [i for i, entry in issuers.items() if entry.endpoints.get("revocations")]
+        for issuer_id in wanted:
+            self.syncs.put(
+                issuer_id,
+                "issuer",
+                functools.partial(self._sync_issuer, issuer_id),
+                interval_s=self.settings.revocation_sync_interval_s,
+                deadline_s=self.settings.revocation_sync_deadline_s,
+            )
+        self.syncs.keep_only("issuer", wanted)
+
+    def _sync_issuer(self, issuer_id: str) -> str:
+        issuer = self.checkpoint.trust().issuers.get(issuer_id)
+        if issuer is None or not issuer.endpoints.get("revocations"):
+            return "no longer listed"
+        return f"ok (+{self.revocations.sync_issuer(issuer, self.http)})"
 
     def refresh_published_revocations(self) -> bool:
         """Copy the issuers' published revocation sets from Redis into memory (never raises)."""
@@ -231,11 +271,16 @@ class CheckpointService:
             bool(lagging) or outage is not None or bool(published and not published["current"])
         )
         known = [moment for moment in since if moment is not None]
+        sources = self.syncs.status()
         return {
             "checkpoint_id": self.settings.checkpoint_id,
             "checked_at": int(at),
             "trust_list": trust_list,
             "revocations": revocations,
+            # Every source synced from, its state, age and last error; the staff page names
+            # the failing ones in its header.
+            "sources": sources,
+            "failing_sources": [s["name"] for s in sources if s["state"] == "failing"],
             "published_revocations": published,
             "max_revocation_age_s": self.settings.max_revocation_age_s,
             "offline": offline,
@@ -561,11 +606,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if settings.background_tasks:
-            tasks.append(
-                asyncio.create_task(
-                    _every(settings.revocation_sync_interval_s, service.sync_revocations)
-                )
-            )
+            service.syncs.start()  # one worker per source (verifiers.peersync)
             tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
             if service.published_revocations is not None:
                 tasks.append(

@@ -62,7 +62,12 @@ class VerifierSettings(ServiceSettings):
     state_dir: Path = Path("./checkpoint-state")
     #: Revocation data older than this gives `status_unconfirmed`, never green (standard §5.3).
     max_revocation_age_s: int = 900
+    #: Each source (the registry, every issuer or partner) syncs this often, in its own worker.
     revocation_sync_interval_s: float = 30.0
+    #: A registry refresh (roots, list, timestamp) ends within this, whatever the registry does.
+    registry_sync_deadline_s: float = Field(default=30.0, gt=0)
+    #: One issuer's revocation pull ends within this; it never holds up another source's.
+    revocation_sync_deadline_s: float = Field(default=20.0, gt=0)
     #: How often the in-memory copy of the `revocation_redis_url` sets is refreshed.
     revocation_mirror_interval_s: float = Field(default=2.0, gt=0)
     #: Run background loops (revocation sync, trust refresh, scan-log purge).
@@ -77,8 +82,11 @@ class VerifierSettings(ServiceSettings):
     scan_retention_days: int = Field(default=28, ge=1)
     #: Audit records (look-ups, exports, logins, accounts) are purged after this many days.
     audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
-    #: Scan records are written in batches this often (a crash loses at most this much log).
+    #: Scan records are written to the database in batches this often.
     scan_log_flush_s: float = 0.2
+    #: Journal each scan record under `state_dir` and sync it before the answer leaves, so a
+    #: crash loses no answered scan (ADR 0020); off, a crash loses up to `scan_log_flush_s`.
+    scan_journal: bool = True
     purge_interval_s: float = Field(default=3600.0, gt=0)
     session_lifetime_s: int = 12 * 3600
     #: Failed logins allowed per username within the window (4x that per client address),

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from sqlmodel import Session
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
-from issuers.api.deps import Caller, ClientAddress, Context, citizen_subject, image_response
+from issuers.api.deps import Caller, ClientAddress, Context, citizen_subject
 from issuers.api.schemas import (
     CorrectionRequest,
     Declaration,
     Login,
     OtpRequest,
     OtpVerify,
-    PersonRef,
 )
 from issuers.audit import audit
 from issuers.auth import (
@@ -29,12 +28,15 @@ from issuers.auth import (
     revoke_session,
     verify_otp,
 )
+from issuers.codescreen import COLOUR_TEXT, screen_fields, status_version
 from issuers.context import IssuerContext
 from issuers.corrections import corrections_of, file_correction
-from issuers.family import bind_dependent, dependent_of, list_dependents, unbind_dependent
+from issuers.declarations import check_declaration
+from issuers.family import dependent_of, list_dependents
 from issuers.issuance import code_for_citizen
 from issuers.models import Citizen, Correction
-from issuers.owncode import code_answer, profile
+from issuers.owncode import code_json
+from issuers.owncode import profile as profile  # re-exported: family.py, staff.py
 from issuers.store import add_declaration, citizen_by_subject, status_history
 
 router = APIRouter(prefix="/v1")
@@ -54,7 +56,7 @@ def _open_session(context: IssuerContext, session: Session, principal: Principal
     return open_session(session, principal, secret, context.settings.access_token_lifetime_s)
 
 
-def correction_json(correction: Correction) -> dict[str, Any]:
+def correction_json(correction: Correction, dependent_ref: str | None = None) -> dict[str, Any]:
     return {
         "id": correction.id,
         "state": correction.state,
@@ -64,26 +66,38 @@ def correction_json(correction: Correction) -> dict[str, Any]:
         "override_until": correction.override_until,
         "created_at": correction.created_at,
         "decided_at": correction.decided_at,
+        "dependent_ref": dependent_ref,
     }
 
 
 @router.post("/auth/otp/request", status_code=202, tags=["auth"])
-def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, str]:
-    """Send a one-time login code by the configured SMS gateway (demo mode: the console)."""
+def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, Any]:
+    """Send a one-time login code by the configured SMS gateway (demo mode: the console).
+
+    In demo mode only, the answer also carries the code (`demo_code`), so a newcomer trying
+    the demo can log in without a phone; a real deployment never shows it."""
     if context.delivery is None:
         raise RequestError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             "one-time codes cannot be delivered: no SMS gateway is configured "
             "(HC_ISSUER_OTP_WEBHOOK_URL)",
         )
-    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    settings = context.settings
+    secret = settings.token_secret.get_secret_value().encode("utf-8")
     with context.session() as session:
-        code = request_otp(session, body.phone, secret, settings=context.settings, address=address)
+        code = request_otp(session, body.phone, secret, settings=settings, address=address)
         session.commit()
+    answer: dict[str, Any] = {
+        "status": "sent if the phone is registered",
+        "expires_in": settings.otp_lifetime_s,
+        "resend_after": settings.otp_resend_interval_s,
+    }
     if code is not None:
-        expires_at = int(time.time()) + context.settings.otp_lifetime_s
+        expires_at = int(time.time()) + settings.otp_lifetime_s
         context.delivery.send(body.phone, code, expires_at)
-    return {"status": "sent if the phone is registered"}
+        if settings.demo_mode:
+            answer["demo_code"] = code
+    return answer
 
 
 @router.post("/auth/otp/verify", tags=["auth"])
@@ -132,8 +146,9 @@ def _own_citizen(context: IssuerContext, caller: Principal) -> tuple[str, Citize
 
 @router.get("/me/history", tags=["citizen"])
 def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's status history."""
+    """The caller's colour history, oldest first, each change with its reason in plain words."""
     subject = citizen_subject(caller)
+    texts = {rule.id: dict(rule.reason_text) for rule in context.rules.rules}
     with context.session() as session:
         history = status_history(session, subject)
         audit(session, actor=caller.actor, action="read_history", subject=subject)
@@ -141,7 +156,9 @@ def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     return [
         {
             "colour": h.colour,
+            "colour_text": COLOUR_TEXT.get(h.colour, {"zh": h.colour, "en": h.colour}),
             "reason": h.reason,
+            "reason_text": texts.get(h.rule_id, {"zh": h.note or "", "en": h.note or ""}),
             "rule_id": h.rule_id,
             "rules_version": h.rules_version,
             "changed_at": h.changed_at,
@@ -151,13 +168,32 @@ def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     ]
 
 
-def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> dict[str, Any]:
+def code_answer(
+    context: IssuerContext,
+    subject: str,
+    kind: CodeKind,
+    actor: str,
+    dependent_ref: str | None = None,
+) -> dict[str, Any]:
+    """A code with everything the app's code screen shows (codescreen.py)."""
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
+        view, _ = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
+        screen = screen_fields(citizen, context.settings)
         session.commit()
-    context.publish(revoked)
-    return code_answer(context.settings, view, actor)
+    return code_json(context.settings, view, screen, actor, dependent_ref)
+
+
+def screen_response(answer: dict[str, Any], response: Response) -> dict[str, Any]:
+    """Mark a code answer with its status version (the app's poll compares it) and keep it
+    out of every cache: it is personal data and changes with the status."""
+    response.headers["ETag"] = f'"{answer["status_version"]}"'
+    response.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> dict[str, Any]:
+    return code_answer(context, subject, kind, actor)
 
 
 @router.post("/me/offline-code", tags=["citizen"])
@@ -168,86 +204,22 @@ def my_offline_code(context: Context, caller: Caller) -> dict[str, Any]:
 
 @router.post("/me/declarations", status_code=201, tags=["citizen"])
 def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, Any]:
-    """A health (symptoms, temperature) or itinerary declaration; the colour is recomputed."""
+    """A health (symptoms, temperature) or travel declaration; the colour is recomputed and
+    the answer says whether it changed. Refused data answer `invalid_request` with
+    `problems`: one per field, with zh/en text for the form."""
+    check_declaration(body.kind, body.data)
     subject = citizen_subject(caller)
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        revoked = add_declaration(
-            context, session, citizen, body.kind, body.data, actor=caller.actor
-        )
+        previous = citizen.colour
+        add_declaration(context, session, citizen, body.kind, body.data, actor=caller.actor)
         session.commit()
-    context.publish(revoked)
-    return profile(citizen)
-
-
-@router.get("/family", tags=["family"])
-def family(context: Context, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's bound family members."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        members = list_dependents(session, subject)
-        audit(session, actor=caller.actor, action="read_family", subject=subject)
-        for _, dependent in members:
-            audit(
-                session, actor=caller.actor, action="read_family_member", subject=dependent.subject
-            )
-        session.commit()
-    return [{"dependent_ref": b.ref, **profile(c)} for b, c in members]
-
-
-@router.post("/family", status_code=201, tags=["family"])
-def bind(body: PersonRef, context: Context, caller: Caller) -> dict[str, Any]:
-    """Bind a family member by ID number and name (both must match the records)."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        binding, dependent = bind_dependent(
-            context, session, subject, id_number=body.id_number, name=body.name
-        )
-        session.commit()
-    return {"dependent_ref": binding.ref, **profile(dependent)}
-
-
-@router.delete("/family/{dependent_ref}", status_code=204, tags=["family"])
-def unbind(dependent_ref: str, context: Context, caller: Caller) -> Response:
-    """Unbind a family member."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        unbind_dependent(session, subject, dependent_ref)
-        session.commit()
-    return Response(status_code=204)
-
-
-def _dependent_code(
-    context: IssuerContext, caller: Principal, ref: str, kind: CodeKind
-) -> dict[str, Any]:
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        _, dependent = dependent_of(session, subject, ref)
-    return _code(context, dependent.subject, kind, caller.actor)
-
-
-@router.get("/family/{dependent_ref}/code", tags=["family"])
-def dependent_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
-    """A bound family member's phone code."""
-    return _dependent_code(context, caller, dependent_ref, CodeKind.PHONE)
-
-
-@router.get("/family/{dependent_ref}/code.png", tags=["family"], response_class=Response)
-def dependent_code_png(
-    dependent_ref: str,
-    context: Context,
-    caller: Caller,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """A bound family member's phone code as a PNG QR image."""
-    code = _dependent_code(context, caller, dependent_ref, CodeKind.PHONE)
-    return image_response(code["qr_text"], "png", if_none_match)
-
-
-@router.post("/family/{dependent_ref}/offline-code", tags=["family"])
-def dependent_offline_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
-    """A printable 7-day offline code for a bound family member."""
-    return _dependent_code(context, caller, dependent_ref, CodeKind.OFFLINE)
+    return {
+        **profile(citizen),
+        "previous_colour": previous,
+        "colour_changed": citizen.colour != previous,
+        "status_version": status_version(citizen),
+    }
 
 
 @router.post("/corrections", status_code=201, tags=["corrections"])
@@ -261,7 +233,7 @@ def file(body: CorrectionRequest, context: Context, caller: Caller) -> dict[str,
             target = dependent.subject
         correction = file_correction(session, target, filed_by=caller.actor, reason=body.reason)
         session.commit()
-    return correction_json(correction)
+    return correction_json(correction, body.dependent_ref)
 
 
 @router.get("/corrections/mine", tags=["corrections"])
@@ -269,9 +241,9 @@ def my_corrections(context: Context, caller: Caller) -> list[dict[str, Any]]:
     """The caller's correction requests (and their family members') with outcomes."""
     subject = citizen_subject(caller)
     with context.session() as session:
-        subjects = [subject] + [c.subject for _, c in list_dependents(session, subject)]
-        found = corrections_of(session, subjects)
+        refs = {c.subject: b.ref for b, c in list_dependents(session, subject)}
+        found = corrections_of(session, [subject, *refs])
         for read in sorted({c.subject for c in found} | {subject}):
             audit(session, actor=caller.actor, action="read_corrections", subject=read)
         session.commit()
-    return [correction_json(c) for c in found]
+    return [correction_json(c, refs.get(c.subject)) for c in found]

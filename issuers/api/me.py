@@ -50,8 +50,15 @@ async def me(request: Request) -> Response:
 
 @router.get("/me/code", tags=["citizen"], response_class=Response, openapi_extra=_BEARER)
 async def my_code(request: Request) -> Response:
-    """The caller's current phone code (JWS and hc:/ text)."""
-    return _json(await own_code(*_caller(request)))
+    """The caller's current phone code (JWS and hc:/ text) and what the code screen shows:
+    colour as words, province, reason and what to do, times, `status_version` (also the
+    ETag) for the cheap status poll `GET /v1/me/status`."""
+    answer = await own_code(*_caller(request))
+    response = _json(answer)
+    # Personal data that changes with the status: never stored by any cache on the way.
+    response.headers["ETag"] = f'"{answer["status_version"]}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def _image(request: Request, image_format: str) -> Response:

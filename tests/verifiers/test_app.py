@@ -20,6 +20,7 @@ from healthcode import (
 from healthcode.idnumber import make_id_number
 from healthcode.jws import sign_credential
 from healthcode.qr import render_png
+from healthcode.revocation import redis_key
 from tests.verifiers.conftest import (
     BJ_YELLOW,
     SC_GREEN,
@@ -318,7 +319,7 @@ def test_revocation_published_in_redis_counts_before_the_sync(
         text = encode_numeric(sign_credential(credential, sc.issuer.key))
         assert running.post("/v1/scan", json={"text": text}).json()["display"] == "green"
         client = redis.Redis.from_url(redis_url)
-        client.sadd("hc:revoked:cn-sc", credential.jti)
+        client.sadd(redis_key("cn-sc"), credential.jti)
         client.close()
         # The background job copies the set into memory (here by hand: no background tasks).
         assert running.service.refresh_published_revocations()

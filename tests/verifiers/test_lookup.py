@@ -31,7 +31,7 @@ def broken_issuer() -> FastAPI:
 
     @app.post("/v1/checkpoint/status-lookup")
     def lookup() -> Response:
-        # Says gzip, is not: the client's decoder fails (an httpx error, not a transport one).
+        # Says gzip, is not: the bounded decoder refuses it (upstream_malformed).
         return Response(
             b"this is not gzip", media_type="application/json", headers={"Content-Encoding": "gzip"}
         )
@@ -54,7 +54,7 @@ def broken() -> Iterator[AppServer]:
     ],
     ids=["malformed-login-answer", "undecodable-lookup-answer"],
 )
-def test_unusable_issuer_answers_are_upstream_unavailable_and_audited(
+def test_unusable_issuer_answers_are_upstream_malformed_and_audited(
     make_settings: MakeSettings,
     trust_store: TrustStore,
     broken: AppServer,
@@ -64,16 +64,16 @@ def test_unusable_issuer_answers_are_upstream_unavailable_and_audited(
     running = start_checkpoint(make_settings(**fields), trust_store)
     try:
         response = running.post("/v1/id-card", json={"id_number": SC_GREEN, "name": "张三丰"})
-        assert response.status_code == 503, response.text
-        assert response.json()["error"] == "upstream_unavailable"
+        assert response.status_code == 502, response.text
+        assert response.json()["error"] == "upstream_malformed"
         (record,) = running.service.scan_log.scans()
         assert (record.mode, record.result, record.error) == (
             "id_card",
             "error",
-            "upstream_unavailable",
+            "upstream_malformed",
         )
         audits = [a for a in running.service.scan_log.audit_records() if a.action == "id_card"]
-        assert [a.detail for a in audits] == ["error=upstream_unavailable"]
+        assert [a.detail for a in audits] == ["error=upstream_malformed"]
         assert audits[0].subject == record.subject
     finally:
         running.server.stop()

@@ -1,0 +1,48 @@
+// History: the colour history with reasons, and every look at this citizen's status by someone
+// else (checkpoint ID-card reads, assisted look-ups, other provinces, officials).
+
+import { get } from './api.js';
+import { t, dateTime, pick, has } from './i18n.js';
+import { $, el, errorText, emptyRow } from './ui.js';
+
+function colourWord(colour) {
+  return t(colour in { green: 1, yellow: 1, red: 1 } ? colour : 'none');
+}
+
+function historyRow(entry) {
+  return el('li', {},
+    el('div', { class: 'row' },
+      el('span', { class: 'tag', 'data-colour': entry.colour }, colourWord(entry.colour)),
+      el('span', { class: 'grow' }, dateTime(entry.changed_at))),
+    el('p', {}, pick(entry.reason_text) || entry.note || entry.reason || ''),
+  );
+}
+
+function accessRow(entry) {
+  const role = has(`role_${entry.role}`) ? t(`role_${entry.role}`) : entry.role;
+  const what = pick(entry.text) || entry.kind || '';
+  const where = entry.place || '';
+  return el('li', { 'data-kind': entry.kind || '' },
+    el('div', { class: 'row' },
+      el('strong', { class: 'grow' }, [role, what].filter(Boolean).join(' · ')),
+      el('span', {}, dateTime(entry.at))),
+    where ? el('p', {}, where) : null,
+    entry.purpose ? el('p', {}, t('purpose', { t: entry.purpose })) : null,
+  );
+}
+
+async function fill(list, path, row, empty) {
+  try {
+    const entries = await get(path);
+    $(list).replaceChildren(...(entries.length ? entries.map(row) : [emptyRow(t(empty))]));
+  } catch (error) {
+    $(list).replaceChildren(emptyRow(errorText(error)));
+  }
+}
+
+export function enter() {
+  return Promise.all([
+    fill('history-list', '/v1/me/history', historyRow, 'no_history'),
+    fill('access-list', '/v1/me/access-log', accessRow, 'no_access'),
+  ]);
+}
