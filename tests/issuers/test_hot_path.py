@@ -107,15 +107,16 @@ def test_a_fill_racing_a_change_is_not_stored(tmp_path: Path, redis_url: str) ->
             )
             try:
                 probe = await client.probe("some-session", "subject-a")
-                assert probe is not None and probe.entry is None
+                assert probe is not None
+                assert probe.entry is None
                 client.invalidate({"subject-a"})  # the change commits meanwhile
                 await client.fill("subject-a", probe, False, b'{"stale":true}', 600)
-                stale_stored = (await client.probe("some-session", "subject-a")).entry  # type: ignore[union-attr]
-                fresh = await client.probe("some-session", "subject-a")
-                assert fresh is not None
-                await client.fill("subject-a", fresh, False, b'{"fresh":true}', 600)
-                fresh_stored = (await client.probe("some-session", "subject-a")).entry  # type: ignore[union-attr]
-                return stale_stored is not None, fresh_stored == b'{"fresh":true}'
+                after_stale = await client.probe("some-session", "subject-a")
+                assert after_stale is not None
+                await client.fill("subject-a", after_stale, False, b'{"fresh":true}', 600)
+                after_fresh = await client.probe("some-session", "subject-a")
+                assert after_fresh is not None
+                return after_stale.entry is not None, after_fresh.entry == b'{"fresh":true}'
             finally:
                 client.close()
                 await client.aclose()
