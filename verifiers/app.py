@@ -111,7 +111,13 @@ class CheckpointService:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.scan_log = ScanLog(
-            self.engine, settings.checkpoint_id, flush_interval_s=settings.scan_log_flush_s
+            self.engine,
+            settings.checkpoint_id,
+            flush_interval_s=settings.scan_log_flush_s,
+            # Replayed here if the last process died before its batch reached the database.
+            journal_path=settings.state_dir / "scan-journal.jsonl"
+            if settings.scan_journal
+            else None,
         )
         self.auth = Authenticator(
             self.engine,
@@ -300,7 +306,7 @@ class CheckpointService:
             self.login_throttle.check(username, address, at)
             token, role = self.auth.login(username, password, now=at)
         except HealthcodeError as error:
-            if error.code is not ErrorCode.RATE_LIMITED:
+            if error.code is not ErrorCode.ACCOUNT_LOCKED:
                 self.login_throttle.failed(username, address, at)
             self.scan_log.audit(
                 actor=actor,

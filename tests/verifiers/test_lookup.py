@@ -14,6 +14,7 @@ from tests.servers import AppServer
 from tests.verifiers.conftest import (
     BJ_YELLOW,
     SC_GREEN,
+    SC_RED,
     MakeSettings,
     Province,
     RunningCheckpoint,
@@ -37,6 +38,39 @@ def broken_issuer() -> FastAPI:
         )
 
     return app
+
+
+def swapping_issuer(sc: Province) -> FastAPI:
+    """An issuer (or a relay with a bug) that answers every look-up with SC_RED's valid code."""
+    app = FastAPI()
+
+    @app.post("/v1/checkpoint/status-lookup")
+    def lookup() -> JSONResponse:
+        return JSONResponse({"token": sc.issuer.credential_for(SC_RED), "home_issuer": "cn-sc"})
+
+    return app
+
+
+def test_a_code_of_someone_else_is_refused_at_the_claims_check(
+    make_settings: MakeSettings, trust_store: TrustStore, sc: Province
+) -> None:
+    swapping = AppServer(swapping_issuer(sc))
+    running = start_checkpoint(
+        make_settings(issuer_url=swapping.url, issuer_token="fixed-device-token"), trust_store
+    )
+    try:
+        answer = running.post("/v1/id-card", json={"id_number": SC_GREEN, "name": "张三丰"})
+        body = answer.json()
+        assert body["error"] == "invalid_claims", body
+        assert body["display"] != "red"  # never someone else's colour
+        # `checks` tells which step refused it; the later steps did not run.
+        assert body["checks"]["signature"] == "passed"
+        assert body["checks"]["claims"] == "failed"
+        assert "validity" not in body["checks"]
+        assert "revocation" not in body["checks"]
+    finally:
+        running.server.stop()
+        swapping.stop()
 
 
 @pytest.fixture

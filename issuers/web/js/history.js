@@ -1,9 +1,7 @@
 // History: the colour history with reasons, and every look at this citizen's status by someone
 // else (checkpoint ID-card reads, assisted look-ups, other provinces, officials).
 
-import { get } from './api.js';
-import { t, dateTime, pick, has } from './i18n.js';
-import { $, el, errorText, emptyRow } from './ui.js';
+import { get, t, dateTime, pick, has, $, el, errorText, emptyRow } from './core.js';
 
 function colourWord(colour) {
   return t(colour in { green: 1, yellow: 1, red: 1 } ? colour : 'none');
