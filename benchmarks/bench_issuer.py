@@ -56,11 +56,12 @@ SUBJECT_SECRET = "bench-subject-secret-0123456789abcdef"
 REDIS_CORE = "0"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_checkpoint import _cpu_seconds, _free_port, _run_wrk  # noqa: E402
+from bench_checkpoint import WRK_DONE, _cpu_seconds, _free_port, _run_wrk  # noqa: E402
 
 # Each wrk thread starts at its own offset in the token file and cycles through it; an answer
 # that is not a 200 with the expected marker in its body is a failure.
-WRK_SCRIPT = r"""
+WRK_SCRIPT = (
+    r"""
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
@@ -86,17 +87,9 @@ function response(status, _, body)
   end
 end
 
-function done(summary, latency, _)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_RESULT {"requests": %d, "duration_us": %d, "failures": %d, "socket_errors": %d, ' ..
-    '"timeouts": %d, "p50_us": %.0f, "p99_us": %.0f, "max_us": %.0f}\n',
-    summary.requests, summary.duration, failed + e.status, e.connect + e.read + e.write,
-    e.timeout, latency:percentile(50), latency:percentile(99), latency.max))
-end
 """
+    + WRK_DONE
+)
 
 
 @contextlib.contextmanager

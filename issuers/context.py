@@ -42,17 +42,16 @@ class IssuerContext:
     @classmethod
     def create(cls, settings: IssuerSettings) -> IssuerContext:
         engine = make_engine(settings.database_url)
-        publisher = (
-            RevocationPublisher(
-                settings.redis_url,
-                settings.issuer_id,
-                engine,
-                timeout_s=settings.redis_timeout_s,
-                retry_interval_s=settings.redis_retry_interval_s,
+        publisher = hot = None
+        if settings.redis_url:
+            redis_options = {
+                "timeout_s": settings.redis_timeout_s,
+                "retry_interval_s": settings.redis_retry_interval_s,
+            }
+            publisher = RevocationPublisher(
+                settings.redis_url, settings.issuer_id, engine, **redis_options
             )
-            if settings.redis_url
-            else None
-        )
+            hot = HotCache(settings.redis_url, settings.issuer_id, engine, **redis_options)
         return cls(
             settings=settings,
             engine=engine,
@@ -61,17 +60,7 @@ class IssuerContext:
             publisher=publisher,
             sessions=SessionCache(engine, settings.session_cache_s),
             delivery=make_delivery(settings),
-            hot=(
-                HotCache(
-                    settings.redis_url,
-                    settings.issuer_id,
-                    engine,
-                    timeout_s=settings.redis_timeout_s,
-                    retry_interval_s=settings.redis_retry_interval_s,
-                )
-                if settings.redis_url
-                else None
-            ),
+            hot=hot,
             audits=AuditBatcher(engine),
         )
 
