@@ -16,6 +16,7 @@ from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router, hot_router
 from issuers.context import IssuerContext
 from issuers.importer import mark_interrupted_imports
+from issuers.observability import issuer_readiness
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
 from issuers.webapp import mount_web_app
@@ -115,6 +116,8 @@ def create_app(
         max_body_bytes=settings.max_request_bytes,
         # Feeds stream to a spool file and have their own limit (max_feed_bytes).
         unlimited_body_paths=("/v1/feeds/",),
+        service="issuer",
+        readiness=issuer_readiness(context, registry[1] if registry is not None else None),
     )
     app.state.context = context
     app.state.trust = trust

@@ -25,6 +25,7 @@ import time
 from sqlalchemy import Connection, Engine, insert
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.metrics import BACKEND_ERRORS
 from issuers.models import AuditEntry
 
 logger = logging.getLogger("issuers.audit")
@@ -88,6 +89,7 @@ class AuditBatcher:
                 connection.execute(insert(_AUDIT_TABLE), rows)
         except Exception:
             logger.exception("audit group commit of %d entries failed", len(rows))
+            BACKEND_ERRORS.labels("issuer", "database").inc()
             self._disconnect()
             failure = RequestError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,

@@ -31,6 +31,7 @@ import redis.asyncio
 from sqlalchemy import Engine, select
 
 from healthcode.server.fastredis import PipelinedRedis
+from healthcode.server.metrics import BACKEND_ERRORS
 from issuers.models import AuthSession
 
 logger = logging.getLogger("issuers.hotcache")
@@ -42,6 +43,8 @@ _GENERATION_TTL_S = 2 * 24 * 3600
 #: Pending invalidations kept per process while Redis refuses them; past this many the worker
 #: deletes every cached code of this issuer instead once Redis answers.
 _MAX_PENDING = 100_000
+
+REDIS_ERRORS = BACKEND_ERRORS.labels("issuer", "redis")
 
 _FILL_SCRIPT = """
 if (redis.call('GET', KEYS[2]) or '') == ARGV[1] then
@@ -111,6 +114,7 @@ class HotCache:
         return time.monotonic() >= self._open_until
 
     def _trip(self, error: Exception) -> None:
+        REDIS_ERRORS.inc()
         if self.usable():
             logger.warning("redis unavailable (%s); citizen requests use the database", error)
         self._open_until = time.monotonic() + self._retry_interval_s

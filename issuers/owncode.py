@@ -23,6 +23,7 @@ from issuers.context import IssuerContext
 from issuers.db import GENERATIONS
 from issuers.issuance import CodeView, code_for_citizen
 from issuers.models import Citizen
+from issuers.observability import CACHE_BYPASS, CACHE_HIT, CACHE_MISS
 from issuers.settings import IssuerSettings
 from issuers.store import citizen_by_subject, refresh_if_lapsed
 
@@ -134,14 +135,18 @@ async def _cached(context: IssuerContext, principal: Principal, action: str) -> 
     subject = _subject(principal)
     hot = context.hot
     if hot is None or principal.session_id is None:
+        CACHE_BYPASS.inc()
         return None
     probe = await hot.probe(principal.session_id, subject)
     if probe is None:
+        CACHE_BYPASS.inc()
         return None
     if probe.session_revoked:
         raise session_ended()
     if probe.entry is None:
+        CACHE_MISS.inc()
         return probe
+    CACHE_HIT.inc()
     entry = orjson.loads(probe.entry)
     await context.audits.write(actor=principal.actor, action=action, subject=subject)
     return entry["code" if action == READ_CODE else "profile"]
