@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.logging import AccessFormatter
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "hc_request_id", default=None
@@ -83,10 +84,7 @@ def log_config(level: str, log_format: str = "json") -> dict[str, Any]:
     access = (
         formatter
         if log_format == "json"
-        else {
-            "()": "uvicorn.logging.AccessFormatter",
-            "fmt": "%(levelprefix)s %(request_line)s %(status_code)s",
-        }
+        else {"()": "healthcode.server.logs.ScrubbingAccessFormatter"}
     )
     handler = {"class": "logging.StreamHandler", "stream": "ext://sys.stderr"}
     return {
@@ -114,6 +112,20 @@ class ScrubbingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record))
+
+
+class ScrubbingAccessFormatter(AccessFormatter):
+    """uvicorn's text access line without the query string, client address or personal data."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelprefix)s %(request_line)s %(status_code)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            record = logging.makeLogRecord(record.__dict__)
+            record.args = ("-", args[1], str(args[2]).partition("?")[0], args[3], args[4])
+        return scrub(super().formatMessage(record))
 
 
 class RequestIds:
