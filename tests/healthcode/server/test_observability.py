@@ -62,9 +62,10 @@ def test_requests_are_counted_by_route_template_and_errors_by_code(
     ok = _sample(after, "hc_http_requests_total", **template, status="200")
     assert ok - _sample(before, "hc_http_requests_total", **template, status="200") == 2
     missing = {"service": "testsvc", "code": "not_found"}
-    assert _sample(after, "hc_errors_total", **missing) - _sample(
-        before, "hc_errors_total", **missing
-    ) == 1
+    assert (
+        _sample(after, "hc_errors_total", **missing) - _sample(before, "hc_errors_total", **missing)
+        == 1
+    )
     assert _sample(after, "hc_http_request_duration_seconds_count", **template) >= 3
     # The raw path (here an ID number) is never a label value.
     assert ID_NUMBER not in after
