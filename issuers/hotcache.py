@@ -20,18 +20,20 @@ error, never more than one short timeout.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
-import redis.asyncio
 from sqlalchemy import Engine, select
 
 from healthcode.server.fastredis import PipelinedRedis
 from healthcode.server.metrics import BACKEND_ERRORS
+from healthcode.server.redis_client import connect_redis, is_cluster_url
 from issuers.models import AuthSession
 
 logger = logging.getLogger("issuers.hotcache")
@@ -78,12 +80,13 @@ class HotCache:
         timeout_s: float,
         retry_interval_s: float,
     ) -> None:
-        options = {"socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
-        self._reader = redis.asyncio.Redis.from_url(redis_url, **options)  # type: ignore[arg-type]
-        self._writer = redis.Redis.from_url(redis_url, **options)
-        self._fill = self._reader.register_script(_FILL_SCRIPT)
-        #: the probe's client: redis-py's asyncio pipeline costs most of the hot path's budget
-        self._probe_client = PipelinedRedis(redis_url, timeout_s=timeout_s)
+        self._writer = connect_redis(redis_url, timeout_s=timeout_s)
+        self._fill = self._writer.register_script(_FILL_SCRIPT)
+        #: the probe's client: redis-py's asyncio pipeline costs most of the hot path's budget.
+        #: A cluster (ADR 0024) is probed with redis-py's cluster pipeline in a thread instead.
+        self._probe_client = (
+            None if is_cluster_url(redis_url) else PipelinedRedis(redis_url, timeout_s=timeout_s)
+        )
         self._prefix = f"hc:{issuer_id}:"
         self._ready_key = f"hc:{issuer_id}:session-revoked-ready"
         self._engine = engine
@@ -125,13 +128,18 @@ class HotCache:
         cannot decide (down, or its revoked-session set not yet rebuilt): ask the database."""
         if not self.usable():
             return None
+        commands = (
+            ("GET", self._ready_key),
+            ("EXISTS", self.session_key(session_id)),
+            ("GET", self.code_key(subject)),
+            ("GET", self.generation_key(subject)),
+        )
         try:
-            ready, revoked, entry, generation = await self._probe_client.run(
-                ("GET", self._ready_key),
-                ("EXISTS", self.session_key(session_id)),
-                ("GET", self.code_key(subject)),
-                ("GET", self.generation_key(subject)),
-            )
+            if self._probe_client is not None:
+                replies = await self._probe_client.run(*commands)
+            else:
+                replies = await asyncio.to_thread(self._run_in_pipeline, commands)
+            ready, revoked, entry, generation = replies
         except (redis.RedisError, OSError) as error:
             self._trip(error)
             return None
@@ -156,9 +164,15 @@ class HotCache:
             generation = str(own_bump)
         keys = [self.code_key(subject), self.generation_key(subject)]
         try:
-            await self._fill(keys=keys, args=[generation, entry, ttl_s])
+            await asyncio.to_thread(self._fill, keys=keys, args=[generation, entry, ttl_s])
         except (redis.RedisError, OSError) as error:
             self._trip(error)
+
+    def _run_in_pipeline(self, commands: tuple[tuple[str, str], ...]) -> list[Any]:
+        with self._writer.pipeline(transaction=False) as pipe:
+            for command in commands:
+                pipe.execute_command(*command)
+            return list(pipe.execute())
 
     # -- after database commits (any thread)
 
@@ -264,5 +278,5 @@ class HotCache:
 
     async def aclose(self) -> None:
         """Close the request path's connections (on the event loop, at shutdown)."""
-        self._probe_client.close()
-        await self._reader.aclose()
+        if self._probe_client is not None:
+            self._probe_client.close()

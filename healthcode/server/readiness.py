@@ -43,10 +43,12 @@ def database_check(engine: Engine, service: str) -> Check:
 
 
 def redis_check(url: str, service: str, timeout_s: float = 1.0) -> Check:
-    """Redis answers PING."""
+    """Redis (a server or a cluster, ADR 0024) answers PING."""
     import redis
 
-    client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    from healthcode.server.redis_client import connect_redis
+
+    client = connect_redis(url, timeout_s=timeout_s)
 
     def check() -> str | None:
         try:

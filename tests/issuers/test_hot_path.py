@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from healthcode.server.redis_client import connect_redis
 from issuers.hotcache import HotCache
+from tests.cluster import RedisClusterServers
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
 from tests.servers import RedisServer
 
@@ -162,3 +164,32 @@ def test_redis_down_degrades_to_the_database_and_logouts_still_hold(tmp_path: Pa
                 assert replica.http.get("/v1/me/code", headers=headers).status_code == 401
     finally:
         own_redis.stop()
+
+
+def test_the_hot_path_keeps_its_promises_on_a_redis_cluster(
+    tmp_path: Path, redis_cluster: RedisClusterServers
+) -> None:
+    """Probe (keys in several slots), fenced fill (one hash tag) and invalidation on a real
+    three-master cluster (ADR 0024): cached answers, a colour change, a logout."""
+    with two_replicas(tmp_path, redis_cluster.url) as (first, second):
+        number = citizen_number(14)
+        first.register(number, "孙七")
+        headers = first.citizen_headers(number)
+        client = connect_redis(redis_cluster.url, timeout_s=2.0)
+        hot = second.context.hot
+        assert hot is not None
+        code_key = hot.code_key(second.subject(number))
+        for _ in range(50):
+            old = second.http.get("/v1/me/code", headers=headers)
+            assert old.status_code == 200, old.text
+            if client.exists(code_key):
+                break
+        else:
+            raise AssertionError("the code never reached the cluster's cache")
+        declared = first.http.post("/v1/me/declarations", json=FEVER, headers=headers)
+        assert declared.status_code == 201, declared.text
+        code = second.http.get("/v1/me/code", headers=headers).json()
+        assert code["status"] == declared.json()["colour"] != "green"
+        assert code["jti"] != old.json()["jti"]
+        assert first.http.post("/v1/auth/logout", headers=headers).status_code == 204
+        assert second.http.get("/v1/me/code", headers=headers).status_code == 401
