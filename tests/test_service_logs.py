@@ -158,7 +158,10 @@ def test_issuer_logs_cleanly_in_json(tmp_path: Path, redis_url: str) -> None:
     finally:
         context.close()
     port = free_port()
+    shared = tmp_path / "prometheus"  # multi-process mode, as several workers would run
+    shared.mkdir()
     env = {
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
         "HC_ISSUER_PORT": str(port),
         "HC_ISSUER_LOG_LEVEL": "info",
         "HC_ISSUER_DATABASE_URL": settings.database_url,
@@ -180,6 +183,9 @@ def test_issuer_logs_cleanly_in_json(tmp_path: Path, redis_url: str) -> None:
         http.get(f"/v1/citizens/lookup?id_number={ID_NUMBER}", headers=headers)
         http.get("/v1/me", headers={"Authorization": f"Bearer {token}x"})
         _ops(http)
+        metrics = http.get("/metrics").text
+        assert 'route="/v1/me/code"' in metrics
+        assert any(shared.iterdir()), "no multi-process metric files were written"
     lines = check_output(out, [token, code.json()["token"], code.json()["qr_text"]], "json")
     answered = [json.loads(line) for line in lines if '"/v1/me/code"' in line]
     assert answered, "no access line for the code reads"
