@@ -387,8 +387,9 @@ class CheckpointService:
                 )
                 raise
         resident: ResidentId | None = None
-        reader = principal.session_id or principal.actor
-        holder = self.binding.expected(reader, "card", now)
+        # An assisted look-up is for someone without a code: there is nothing to pair.
+        reader = None if assisted else principal.session_id or principal.actor
+        holder = self.binding.expected(reader, "card", now) if reader else None
         try:
             resident = parse_id_number(id_number)
             resident, answer = self.lookup.read(
@@ -398,7 +399,7 @@ class CheckpointService:
             subject = pseudonymous_subject(resident, self._subject_secret) if resident else None
             self._log_refusal(mode, principal, error, subject, resident)
             # The home issuer unreachable: a code scanned just before cannot be confirmed.
-            binding = self.binding.card_unreachable(reader, error, now)
+            binding = self.binding.card_unreachable(reader, error, now) if reader else None
             if binding is not None:
                 error.details = {**(error.details or {}), **binding}
             raise
@@ -409,7 +410,8 @@ class CheckpointService:
                 actor=principal.actor, action=mode, subject=subject, detail="error=internal"
             )
             raise
-        self.binding.settle(reader, "card", answer, holder, now)
+        if reader:
+            self.binding.settle(reader, "card", answer, holder, now)
         subject = pseudonymous_subject(resident, self._subject_secret)
         self.log_answers([answer], principal, id_tail=resident.tail, subject=subject)
         self.scan_log.audit(
@@ -681,6 +683,11 @@ def create_app(
     def logout(caller: Caller) -> dict[str, Any]:
         """End this staff session on the server (its token is refused from now on)."""
         return {"session_ended": service.logout(caller)}
+
+    @app.post("/v1/scan-tap/end", tags=["checkpoint"])
+    def end_pairing(caller: Caller) -> dict[str, Any]:
+        """ "Next person": a code or card read waiting for its pair (scan + tap) pairs no more."""
+        return {"ended": service.binding.end(caller.session_id or caller.actor)}
 
     @app.get("/v1/status", tags=["checkpoint"])
     async def status(caller: Caller) -> dict[str, Any]:

@@ -126,6 +126,11 @@ class HolderBinding:
                 return None
         return {"binding": self._binding("unconfirmed")}
 
+    def end(self, reader: str) -> bool:
+        """The staff moved on to the next person: a waiting read pairs with nothing more."""
+        with self._lock:
+            return self._waiting.pop(reader, None) is not None
+
     # -- internals
     def _put(self, reader: str, waiting: Waiting) -> None:
         self._waiting[reader] = waiting
