@@ -132,6 +132,7 @@ class PeerClient:
         verify: TLS verification, as httpx takes it (a context, a CA file, True/False).
         transport: another transport (tests pass an ASGI/WSGI app); the deadline is then
             checked between reads only, not inside one.
+        bounds: the bounds of a call that names none (a client for one kind of endpoint).
     """
 
     def __init__(
@@ -141,7 +142,9 @@ class PeerClient:
         headers: Mapping[str, str] | None = None,
         verify: ssl.SSLContext | str | bool = True,
         transport: httpx.BaseTransport | None = None,
+        bounds: ReadBounds | None = None,
     ) -> None:
+        self.bounds = bounds or PEER_BOUNDS.service_call
         self._http = httpx.Client(
             base_url=base_url,
             headers={**(headers or {}), "Accept-Encoding": "identity"},
@@ -154,17 +157,17 @@ class PeerClient:
     def headers(self) -> httpx.Headers:
         return self._http.headers
 
-    def get(self, url: str, bounds: ReadBounds, **kwargs: Any) -> PeerAnswer:
+    def get(self, url: str, bounds: ReadBounds | None = None, **kwargs: Any) -> PeerAnswer:
         return self.request("GET", url, bounds, **kwargs)
 
-    def post(self, url: str, bounds: ReadBounds, **kwargs: Any) -> PeerAnswer:
+    def post(self, url: str, bounds: ReadBounds | None = None, **kwargs: Any) -> PeerAnswer:
         return self.request("POST", url, bounds, **kwargs)
 
     def request(
         self,
         method: str,
         url: str,
-        bounds: ReadBounds,
+        bounds: ReadBounds | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -172,12 +175,14 @@ class PeerClient:
         content: bytes | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> PeerAnswer:
-        """Send one request and read its answer within `bounds`; any status is returned.
+        """Send one request and read its answer within `bounds` (default: the client's);
+        any status is returned.
 
         Raises:
             PeerError: unreachable, past the deadline, over the byte cap, or an encoding we do
                 not decode.
         """
+        bounds = bounds or self.bounds
         now = time.monotonic()
         deadline = now + bounds.deadline_s
         if _deadline.job is not None:

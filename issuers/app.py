@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from healthcode.errors import HealthcodeError
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.fetch import PEER_BOUNDS
 from healthcode.keys import SigningKey
+from healthcode.peersync import PeerSyncs
 from healthcode.server import create_base_app
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
@@ -180,25 +183,63 @@ async def _sync_partners(
     store: PartnerRevocations,
 ) -> None:
     """Keep partners' revocation data fresh and revoke transcoded codes whose source was
-    revoked (standard §10.3); the first round runs at start-up, then one every
-    `partner_sync_interval_s`.
+    revoked (standard §10.3): each partner in its own worker (`healthcode.peersync`), every
+    `partner_sync_interval_s`, within the deadline of a revocation list, so a slow or hostile
+    partner never delays another's sync. This task follows the trust list: a partner added
+    gets a worker, one removed loses it.
 
     Nothing a round raises ends this task: it would stop every partner's sync for good while
-    the service keeps answering, with transcodes failing closed once the data are stale.
-    (Each partner's failure is already caught and logged inside the round.)"""
+    the service keeps answering, with transcodes failing closed once the data are stale."""
+    syncs = PeerSyncs()
+    syncs.start()
+    try:
+        while True:
+            try:
+                _put_partner_sources(syncs, context, trust, partner_key, store)
+            except HealthcodeError as error:  # no trust list yet: try again next round
+                logger.warning("partner revocation sync skipped: %s", error.code.value)
+            except Exception:
+                logger.exception("partner revocation sync round failed; retrying next round")
+            await asyncio.sleep(context.settings.partner_sync_interval_s)
+    finally:
+        syncs.stop()
+
+
+def _put_partner_sources(
+    syncs: PeerSyncs,
+    context: IssuerContext,
+    trust: Callable[[], TrustStore],
+    partner_key: SigningKey,
+    store: PartnerRevocations,
+) -> None:
+    own = context.settings.issuer_id
+    partners = [
+        partner.id
+        for partner in trust().issuers.values()
+        if partner.id != own and partner.endpoints.get("partner_api")
+    ]
+    for partner_id in partners:
+        syncs.put(
+            partner_id,
+            "partner",
+            functools.partial(_sync_partner, context, trust, partner_key, store, partner_id),
+            interval_s=context.settings.partner_sync_interval_s,
+            deadline_s=PEER_BOUNDS.revocations.deadline_s,
+        )
+    syncs.keep_only("partner", partners)
+
+
+def _sync_partner(
+    context: IssuerContext,
+    trust: Callable[[], TrustStore],
+    partner_key: SigningKey,
+    store: PartnerRevocations,
+    partner_id: str,
+) -> str:
+    """One partner's sync (a `PeerSyncs` job): raises with its reason when it failed."""
     from issuers.partner_sync import sync_partner_revocations
 
-    while True:
-        try:
-            await asyncio.to_thread(
-                sync_partner_revocations,
-                context,
-                trust(),
-                partner_key,
-                store=store,
-            )
-        except HealthcodeError as error:  # no trust list yet: try again next round
-            logger.warning("partner revocation sync skipped: %s", error.code.value)
-        except Exception:
-            logger.exception("partner revocation sync round failed; retrying next round")
-        await asyncio.sleep(context.settings.partner_sync_interval_s)
+    report = sync_partner_revocations(context, trust(), partner_key, store=store, only=partner_id)
+    if partner_id in report.failed:
+        raise RequestError(ErrorCode.UPSTREAM_UNAVAILABLE, report.failed[partner_id])
+    return f"ok (revoked {report.revoked.get(partner_id, 0)})"

@@ -212,4 +212,9 @@ def test_who_looked_at_my_status(issuer: IssuerService) -> None:
     assert adult_log.json()["error"] == "forbidden"
     counter_entry = svc.http.get("/v1/me/access-log", headers=me).json()[0]
     assert (counter_entry["kind"], counter_entry["role"]) == ("counter", "counter_staff")
+    # An administrator listing the whole audit log has seen this citizen's records too.
+    admin = svc.staff_headers(Role.ADMIN)
+    assert svc.http.get("/v1/audit", headers=admin).status_code == 200
+    newest = svc.http.get("/v1/me/access-log", headers=me).json()[0]
+    assert (newest["kind"], newest["role"]) == ("staff_read", "admin")
     assert StatusColour.GREEN.value == "green"

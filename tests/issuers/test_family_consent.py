@@ -177,6 +177,18 @@ def test_family_limits(tmp_path: Path, redis_url: str) -> None:
         ref = svc.http.get("/v1/family", headers=first).json()[1]["dependent_ref"]
         assert svc.http.delete(f"/v1/family/{ref}", headers=first).status_code == 204
         assert bind(svc, first, children[2], "冯小2").status_code == 201
+        # Waiting requests to adults are capped too (2 here).
+        adults = [citizen_number(345 + i) for i in range(3)]
+        for i, number in enumerate(adults):
+            svc.register(number, f"冯大{i}", phone=f"1380000035{i}")
+        requester = svc.citizen_headers(parents[2])
+        assert [bind(svc, requester, adults[i], f"冯大{i}").status_code for i in (0, 1)] == [
+            202,
+            202,
+        ]
+        capped = bind(svc, requester, adults[2], "冯大2")
+        assert capped.status_code == 409
+        assert capped.json()["error"] == "family_limit"
         self_bind = bind(svc, first, parents[0], "冯三三0")
         assert self_bind.status_code == 422
         assert self_bind.json()["error"] == "invalid_request"
