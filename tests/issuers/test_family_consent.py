@@ -93,6 +93,14 @@ def test_an_adult_who_approves_is_bound_and_can_end_it(issuer: IssuerService) ->
     code = svc.http.get(f"/v1/family/{member['dependent_ref']}/code", headers=son)
     assert code.status_code == 200
     assert (code.json()["whose"], code.json()["id_tail"]) == ("dependant", mother_id[-4:])
+    # An adult declares for herself: her son may not.
+    declared = svc.http.post(
+        f"/v1/family/{member['dependent_ref']}/declarations",
+        json={"kind": "health_declaration", "data": {"symptoms": [], "temperature_c": 36.5}},
+        headers=son,
+    )
+    assert declared.status_code == 403
+    assert declared.json()["error"] == "forbidden"
     # The mother sees who holds her code and ends it.
     (guardian,) = svc.http.get("/v1/me/guardians", headers=mother).json()
     assert (guardian["masked_name"], guardian["bound_by"]) == ("周**一", "consent")
