@@ -50,6 +50,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SUBJECT = "YmVuY2gtc3ViamVjdC1wc2V1ZG9ueW0"
 WARMUP_S = 2
 
+#: wrk's `setup`: each thread gets an `id` (its offset into the inputs) and is listed for `done`.
+WRK_SETUP = r"""
+local threads = {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+"""
 #: wrk's `done`: one JSON line (`WRK_RESULT {...}`) the benchmarks parse; `failures` is a
 #: global each script's `response` counts.
 WRK_DONE = r"""
@@ -71,13 +79,8 @@ end
 # offset and sends them in turn (cycling when a run outlasts the file); every answer must be a
 # 200 with display "green", else it counts as a failure. `done` prints one JSON line to parse.
 WRK_SCRIPT = (
-    r"""
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
+    WRK_SETUP
+    + r"""
 failures = 0 -- a global: `done` reads it with thread:get
 local bodies, index, headers = {}, 0, nil
 function init(args)

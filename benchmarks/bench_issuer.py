@@ -56,18 +56,13 @@ SUBJECT_SECRET = "bench-subject-secret-0123456789abcdef"
 REDIS_CORE = "0"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_checkpoint import WRK_DONE, _cpu_seconds, _free_port, _run_wrk  # noqa: E402
+from bench_checkpoint import WRK_DONE, WRK_SETUP, _cpu_seconds, _free_port, _run_wrk  # noqa: E402
 
 # Each wrk thread starts at its own offset in the token file and cycles through it; an answer
 # that is not a 200 with the expected marker in its body is a failure.
 WRK_SCRIPT = (
-    r"""
-local threads = {}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
+    WRK_SETUP
+    + r"""
 failures = 0
 local tokens, index, path, marker = {}, 0, "/", ""
 function init(args)
