@@ -3,21 +3,24 @@ a dependant's code and status, binding requests, one's own guardians."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
-from issuers.api.citizen import code_answer, profile, screen_response
+from issuers.api.citizen import code_answer, declaration_answer, profile, screen_response
 from issuers.api.deps import Caller, Context, citizen_subject, image_response
-from issuers.api.schemas import CounterBinding, PersonRef
+from issuers.api.schemas import CounterBinding, Declaration, PersonRef
 from issuers.audit import audit
 from issuers.auth import Principal, Role, require_role
 from issuers.consent import answer_request, pending_requests, request_binding, withdraw_request
 from issuers.context import IssuerContext
+from issuers.declarations import check_declaration
 from issuers.family import (
     bind_minor,
     counter_bind,
@@ -106,14 +109,21 @@ def bind(body: PersonRef, context: Context, caller: Caller) -> Any:
     return JSONResponse(answer, status_code=202)
 
 
+def _removed(
+    context: IssuerContext, caller: Principal, remove: Callable[[Session, str], None]
+) -> Response:
+    """Run `remove(session, caller's subject)` in one transaction; 204."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        remove(session, subject)
+        session.commit()
+    return Response(status_code=204)
+
+
 @router.delete("/family/{dependent_ref}", status_code=204, tags=["family"])
 def unbind(dependent_ref: str, context: Context, caller: Caller) -> Response:
     """Unbind a family member."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        unbind_dependent(session, subject, dependent_ref)
-        session.commit()
-    return Response(status_code=204)
+    return _removed(context, caller, lambda s, me: unbind_dependent(s, me, dependent_ref))
 
 
 def _dependant_subject(context: IssuerContext, caller: Principal, ref: str) -> str:
@@ -155,6 +165,23 @@ def dependent_code_png(
 def dependent_offline_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
     """A printable 7-day offline code for a bound family member."""
     return _dependent_code(context, caller, dependent_ref, CodeKind.OFFLINE)
+
+
+@router.post("/family/{dependent_ref}/declarations", status_code=201, tags=["family"])
+def declare_for_minor(
+    dependent_ref: str, body: Declaration, context: Context, caller: Caller
+) -> dict[str, Any]:
+    """A guardian's health or travel declaration for a bound minor (an adult declares for
+    themself); answered as `POST /v1/me/declarations`."""
+    check_declaration(body.kind, body.data)
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        binding, dependant = dependent_of(session, subject, dependent_ref)
+        if binding.minor_until is None:
+            raise RequestError(
+                ErrorCode.FORBIDDEN, "an adult declares for themself, in their own app"
+            )
+    return declaration_answer(context, dependant.subject, body, caller.actor)
 
 
 @router.get("/family/requests", tags=["family"])
@@ -215,11 +242,7 @@ def decline_request(request_id: str, context: Context, caller: Caller) -> dict[s
 @router.delete("/family/requests/{request_id}", status_code=204, tags=["family"])
 def withdraw(request_id: str, context: Context, caller: Caller) -> Response:
     """The guardian who asked withdraws the request."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        withdraw_request(session, request_id, subject)
-        session.commit()
-    return Response(status_code=204)
+    return _removed(context, caller, lambda s, me: withdraw_request(s, request_id, me))
 
 
 @router.get("/me/guardians", tags=["family"])
@@ -245,11 +268,7 @@ def my_guardians(context: Context, caller: Caller) -> list[dict[str, Any]]:
 @router.delete("/me/guardians/{guardian_ref}", status_code=204, tags=["family"])
 def end_guardian(guardian_ref: str, context: Context, caller: Caller) -> Response:
     """End a guardian's access to the caller's code."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        remove_guardian(session, subject, guardian_ref)
-        session.commit()
-    return Response(status_code=204)
+    return _removed(context, caller, lambda s, me: remove_guardian(s, me, guardian_ref))
 
 
 @router.post("/counter/family", status_code=201, tags=["counter"])
