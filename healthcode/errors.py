@@ -19,8 +19,10 @@ HTTP layer answers with a 500 and which we then fix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -361,12 +363,27 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
 
 
 class HealthcodeError(Exception):
-    """Base of every error raised on purpose by healthcode and its services."""
+    """Base of every error raised on purpose by healthcode and its services.
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    `retry_after` (seconds) becomes the answer's Retry-After header; `details` are more
+    members of the answer's JSON body (e.g. how far an interrupted import got). Both are
+    declared here so the one error answer (`healthcode.server.errors.error_answer`) reads
+    them from any error.
+    """
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+        self.details: dict[str, Any] = dict(details or {})
 
     @property
     def hint(self) -> str:
@@ -396,3 +413,12 @@ class PeerError(TrustUnavailable):
 
 class RequestError(HealthcodeError):
     """A service request was refused; the HTTP layer maps `code` to a status."""
+
+
+class RateLimited(RequestError):
+    """Too many requests or attempts (a partner over its limit, login throttles): 429
+    `rate_limited` with Retry-After, `retry_after` seconds (at least 1) until one more is
+    allowed."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message, retry_after=max(1, retry_after))

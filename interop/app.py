@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,8 +11,8 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from healthcode.errors import HealthcodeError
 from healthcode.server import create_base_app
+from healthcode.server.background import background_tasks, run_every
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
 from interop.registry.signing import RootKeyring, init_root
@@ -59,14 +57,17 @@ def create_app(settings: InteropSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_database(engine, load_keyring(settings))
         app.state.registry = RegistryContext(settings=settings, engine=engine)
-        task = asyncio.create_task(_schedule(engine, settings))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            engine.dispose()
+        # Every replica runs the schedule; two signing the same version collide on (kind,
+        # version) and the loser gets `conflict`, which is harmless: the other one signed.
+        tick = min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
+        schedule = run_every(
+            tick, lambda: _schedule_round(engine, settings), name="schedule", log=logger
+        )
+        async with background_tasks([schedule]):
+            try:
+                yield
+            finally:
+                engine.dispose()
 
     app = create_base_app(
         title="healthcode trust registry",
@@ -91,17 +92,6 @@ def schedule_once(engine: Engine, settings: InteropSettings) -> list[str]:
         )
 
 
-async def _schedule(engine: Engine, settings: InteropSettings) -> None:
-    # Every replica runs it; two signing the same version collide on (kind, version) and the
-    # loser gets `conflict`, which is harmless: the other one signed.
-    tick = min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
-    while True:
-        try:
-            for line in await asyncio.to_thread(schedule_once, engine, settings):
-                logger.info("schedule: %s", line)
-        except HealthcodeError as error:
-            logger.warning("schedule: %s: %s", error.code.value, error.message)
-        except Exception:
-            # The schedule must outlive a bad tick (database restarting, key file unreadable).
-            logger.exception("schedule tick failed")
-        await asyncio.sleep(tick)
+def _schedule_round(engine: Engine, settings: InteropSettings) -> None:
+    for line in schedule_once(engine, settings):
+        logger.info("schedule: %s", line)

@@ -9,14 +9,14 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from healthcode.errors import HealthcodeError
 from healthcode.keys import SigningKey
 from healthcode.server import create_base_app
+from healthcode.server.background import background_tasks, run_every
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
 from issuers.context import IssuerContext
 from issuers.importer import mark_interrupted_imports
-from issuers.partner_sync import PartnerRevocations
+from issuers.partner_sync import PartnerRevocations, sync_partner_revocations
 from issuers.settings import IssuerSettings
 from issuers.webapp import mount_web_app
 
@@ -83,24 +83,33 @@ def create_app(
                 logger.warning("revocations not yet in Redis; retrying in the background")
             context.publisher.start()
         partner_key = app.state.partner_key
-        tasks = [asyncio.create_task(_purge_sessions(context))]
+        interval = context.settings.session_purge_interval_s
+        jobs = [
+            run_every(
+                interval,
+                lambda: _purge_sessions(context),
+                name="login purge",
+                first_delay_s=interval,
+                log=logger,
+            )
+        ]
         if partner_key is not None:
-            tasks.append(
-                asyncio.create_task(
-                    _sync_partners(context, trust, partner_key, app.state.partner_revocations)
+            store = app.state.partner_revocations
+            jobs.append(
+                run_every(
+                    context.settings.partner_sync_interval_s,
+                    lambda: sync_partner_revocations(context, trust(), partner_key, store=store),
+                    name="partner revocation sync",
+                    log=logger,
                 )
             )
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if client is not None:
-                client.stop()  # type: ignore[attr-defined]
-            context.close()
+        async with background_tasks(jobs):
+            try:
+                yield
+            finally:
+                if client is not None:
+                    client.stop()  # type: ignore[attr-defined]
+                context.close()
 
     app = create_base_app(
         title=f"healthcode issuer {settings.issuer_id}",
@@ -126,7 +135,6 @@ def _mount_partner_api(
 ) -> None:
     from healthcode.server.partner import create_partner_router
     from issuers.partner import IssuerPartnerBackend
-    from issuers.partner_sync import sync_partner_revocations
 
     settings = context.settings
     store = PartnerRevocations.for_context(context)
@@ -151,54 +159,12 @@ def _mount_partner_api(
     app.include_router(router, prefix="/partner/v1")
 
 
-async def _purge_sessions(context: IssuerContext) -> None:
-    """Delete long-expired logins of every principal every `session_purge_interval_s`. A
-    failed round (the database away) is logged and retried at the next; it never ends the
-    task."""
+def _purge_sessions(context: IssuerContext) -> None:
+    """One round of deleting long-expired logins of every principal."""
     from issuers.auth import purge_sessions
 
-    def one_round() -> int:
-        with context.session() as session:
-            deleted = purge_sessions(session)
-            session.commit()
-        return deleted
-
-    while True:
-        await asyncio.sleep(context.settings.session_purge_interval_s)
-        try:
-            deleted = await asyncio.to_thread(one_round)
-            if deleted:
-                logger.info("deleted %d logins expired more than a day ago", deleted)
-        except Exception:
-            logger.exception("login purge round failed; retrying next round")
-
-
-async def _sync_partners(
-    context: IssuerContext,
-    trust: Callable[[], TrustStore],
-    partner_key: SigningKey,
-    store: PartnerRevocations,
-) -> None:
-    """Keep partners' revocation data fresh and revoke transcoded codes whose source was
-    revoked (standard §10.3); the first round runs at start-up, then one every
-    `partner_sync_interval_s`.
-
-    Nothing a round raises ends this task: it would stop every partner's sync for good while
-    the service keeps answering, with transcodes failing closed once the data are stale.
-    (Each partner's failure is already caught and logged inside the round.)"""
-    from issuers.partner_sync import sync_partner_revocations
-
-    while True:
-        try:
-            await asyncio.to_thread(
-                sync_partner_revocations,
-                context,
-                trust(),
-                partner_key,
-                store=store,
-            )
-        except HealthcodeError as error:  # no trust list yet: try again next round
-            logger.warning("partner revocation sync skipped: %s", error.code.value)
-        except Exception:
-            logger.exception("partner revocation sync round failed; retrying next round")
-        await asyncio.sleep(context.settings.partner_sync_interval_s)
+    with context.session() as session:
+        deleted = purge_sessions(session)
+        session.commit()
+    if deleted:
+        logger.info("deleted %d logins expired more than a day ago", deleted)

@@ -29,7 +29,7 @@ from enum import StrEnum
 from sqlalchemy import Engine
 from sqlmodel import Field, Session, SQLModel, col, delete, func, select, update
 
-from healthcode.errors import ErrorCode, RequestError
+from healthcode.errors import ErrorCode, RateLimited, RequestError
 from healthcode.server.security import check_password, hash_password, read_token, sign_token
 
 DEVICE_TOKEN_PREFIX = "hcd_"
@@ -92,17 +92,6 @@ class Principal:
     session_id: str | None = None  # staff sessions only
 
 
-class LoginThrottled(RequestError):
-    """Too many failed logins; the HTTP layer sends `retry_after` as Retry-After."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(
-            ErrorCode.RATE_LIMITED,
-            f"too many failed logins; try again in {retry_after} s or ask the administrator",
-        )
-        self.retry_after = retry_after
-
-
 class LoginFailure(SQLModel, table=True):
     """One failed staff login, once under its username's key and once under its address's."""
 
@@ -144,7 +133,7 @@ class LoginThrottle:
         return limits
 
     def check(self, username: str, address: str | None, now: float) -> None:
-        """Raise LoginThrottled if this username or address is over its limit."""
+        """Raise RateLimited if this username or address is over its limit."""
         with Session(self.engine) as session:
             for key, limit in self._limits(username, address):
                 count, oldest = session.exec(
@@ -153,7 +142,11 @@ class LoginThrottle:
                     )
                 ).one()
                 if count >= limit:
-                    raise LoginThrottled(max(1, math.ceil(oldest + self.window_s - now)))
+                    wait = max(1, math.ceil(oldest + self.window_s - now))
+                    raise RateLimited(
+                        f"too many failed logins; try again in {wait} s or ask the administrator",
+                        retry_after=wait,
+                    )
 
     def failed(self, username: str, address: str | None, now: float) -> None:
         """Count a failed login; failures that left the window go (of every key)."""

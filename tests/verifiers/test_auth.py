@@ -9,20 +9,17 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from healthcode.errors import ErrorCode, RequestError
-from healthcode.server.security import sign_token
+from healthcode.errors import ErrorCode, RateLimited, RequestError
+from healthcode.server.security import check_password, hash_password, sign_token
 from tests.servers import postgres_schema
 from verifiers.auth import (
     Authenticator,
     Device,
     LoginFailure,
     LoginThrottle,
-    LoginThrottled,
     Role,
     StaffSession,
     StaffUser,
-    check_password,
-    hash_password,
 )
 from verifiers.scanlog import make_engine
 
@@ -136,26 +133,26 @@ def _exercise_throttle(engine: Engine) -> None:
     for second in range(3):
         throttle.check("staff1", "10.0.0.1", NOW + second)
         throttle.failed("staff1", "10.0.0.1", NOW + second)
-    with pytest.raises(LoginThrottled) as caught:
+    with pytest.raises(RateLimited) as caught:
         throttle.check("staff1", "10.0.0.2", NOW + 10)
     assert caught.value.code is ErrorCode.RATE_LIMITED
     assert caught.value.retry_after == 50  # the oldest failure leaves the window at NOW + 60
     # Another replica on the same database, or this one restarted, counts the same failures.
-    with pytest.raises(LoginThrottled):
+    with pytest.raises(RateLimited):
         _throttle(engine).check("staff1", "10.0.0.3", NOW + 11)
     throttle.check("staff1", "10.0.0.1", NOW + 60.5)  # the window has passed
     # Per address: four times the per-user limit, whichever usernames are tried.
     for index in range(12):
         throttle.check(f"user{index}", "10.0.0.9", NOW + 100)
         throttle.failed(f"user{index}", "10.0.0.9", NOW + 100)
-    with pytest.raises(LoginThrottled):
+    with pytest.raises(RateLimited):
         throttle.check("someone-else", "10.0.0.9", NOW + 101)
     throttle.check("someone-else", "10.0.0.10", NOW + 101)
     # A success clears the user's count (not the address's).
     throttle.failed("staff1", "10.0.0.1", NOW + 102)
     throttle.failed("staff1", "10.0.0.1", NOW + 102)
     throttle.failed("staff1", "10.0.0.1", NOW + 102)
-    with pytest.raises(LoginThrottled):
+    with pytest.raises(RateLimited):
         throttle.check("staff1", "10.0.0.11", NOW + 103)
     throttle.succeeded("staff1")
     throttle.check("staff1", "10.0.0.11", NOW + 103)
