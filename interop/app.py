@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +14,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from healthcode.server import create_base_app
 from healthcode.server.background import background_tasks, run_every
+from healthcode.server.leases import Lease
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
 from interop.registry.signing import RootKeyring, init_root
@@ -34,7 +36,8 @@ def create_engine_for(database_url: str) -> Engine:
 
 
 def init_database(engine: Engine, keyring: RootKeyring) -> None:
-    """Create the tables and make every root version servable."""
+    """Create the tables (the registry's and the job leases) and make every root version
+    servable."""
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         store.sync_roots(session, keyring)
@@ -57,16 +60,19 @@ def create_app(settings: InteropSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_database(engine, load_keyring(settings))
         app.state.registry = RegistryContext(settings=settings, engine=engine)
-        # Every replica runs the schedule; two signing the same version collide on (kind,
-        # version) and the loser gets `conflict`, which is harmless: the other one signed.
-        tick = min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
+        # Once per tick across replicas: whichever holds the lease signs (ADR 0025).
+        lease = Lease(engine, "registry:schedule", ttl_s=3 * _tick(settings))
         schedule = run_every(
-            tick, lambda: _schedule_round(engine, settings), name="schedule", log=logger
+            _tick(settings),
+            lambda: _schedule_round(engine, settings, lease),
+            name="schedule",
+            log=logger,
         )
         async with background_tasks([schedule]):
             try:
                 yield
             finally:
+                await asyncio.to_thread(lease.release)
                 engine.dispose()
 
     app = create_base_app(
@@ -92,6 +98,14 @@ def schedule_once(engine: Engine, settings: InteropSettings) -> list[str]:
         )
 
 
-def _schedule_round(engine: Engine, settings: InteropSettings) -> None:
+def _tick(settings: InteropSettings) -> float:
+    return min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
+
+
+def _schedule_round(engine: Engine, settings: InteropSettings, lease: Lease) -> None:
+    # The replica holding the lease signs. Should two ever sign the same version (a lease
+    # expiring mid-tick), they collide on (kind, version) and the loser gets `conflict`.
+    if not lease.acquire():
+        return
     for line in schedule_once(engine, settings):
         logger.info("schedule: %s", line)

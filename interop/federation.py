@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
-
+from healthcode.errors import PeerError
+from healthcode.fetch import KIB, PEER_BOUNDS, PeerClient, ReadBounds
 from healthcode.keys import SigningKey
 from healthcode.server.redis_process import redis_server_command
 from interop.registry.signing import init_root
@@ -47,6 +47,8 @@ __all__ = ["FederationError", "register", "up"]
 PROVINCES = (("cn-sc", "四川省 Sichuan", "510000"), ("cn-gd", "广东省 Guangdong", "440000"))
 HEALTH_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
+#: The demo's calls to its own children (onboarding, logins, counter codes).
+_DEMO_CALL = PEER_BOUNDS.service_call
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -117,7 +119,7 @@ class Child:
         """Poll GET /healthz until 200; fail early if the process exits."""
         assert self.url is not None
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as http:
+        with PeerClient(bounds=ReadBounds(64 * KIB, 2.0)) as http:
             while time.monotonic() < deadline:
                 if not self.running():
                     raise FederationError(
@@ -127,7 +129,7 @@ class Child:
                 try:
                     if http.get(f"{self.url}/healthz").status_code == 200:
                         return
-                except httpx.HTTPError:
+                except PeerError:
                     pass
                 time.sleep(0.2)
         raise FederationError(f"{self.name} did not answer /healthz; log {self.log_path}")
@@ -184,11 +186,13 @@ class Federation:
     provinces: dict[str, Child]
     checkpoint: Child | None
     redis: Child | None
+    #: the print service (`python -m offline`) of each province, for the citizen app (ADR 0012)
+    printers: dict[str, Child] = field(default_factory=dict)
 
     def children(self) -> list[Child]:
         head = [c for c in (self.redis, self.registry) if c is not None]
         tail = [self.checkpoint] if self.checkpoint is not None else []
-        return [*head, *self.provinces.values(), *tail]
+        return [*head, *self.printers.values(), *self.provinces.values(), *tail]
 
     def stop(self) -> None:
         for child in reversed(self.children()):
@@ -208,6 +212,8 @@ class Federation:
             "registry": self.registry.url,
             "provinces": {name: child.url for name, child in self.provinces.items()},
             "checkpoint": self.checkpoint.url if self.checkpoint is not None else None,
+            "citizen_app": {name: f"{child.url}/" for name, child in self.provinces.items()},
+            "printers": {name: child.url for name, child in self.printers.items()},
         }
 
 
@@ -258,7 +264,8 @@ def _plan(directory: Path) -> Federation:
         logs / "registry.log",
         url=f"http://127.0.0.1:{port}",
     )
-    provinces = {}
+    provinces: dict[str, Child] = {}
+    printers: dict[str, Child] = {}
     for index, (issuer_id, name, region) in enumerate(PROVINCES):
         home = directory / issuer_id
         partner_key = home / "partner-key.pem"
@@ -284,6 +291,8 @@ def _plan(directory: Path) -> Federation:
             "HC_ISSUER_TOKEN_SECRET": values[f"{issuer_id}_token_secret"],
         }
         env["HC_ISSUER_REDIS_URL"] = f"{redis.url}/{index}"  # one database per province
+        printers[issuer_id] = _printer(issuer_id, url, ports, home, logs)
+        env["HC_ISSUER_PRINT_URL"] = printers[issuer_id].url or ""
         provinces[issuer_id] = Child(
             issuer_id, _python("issuers"), env, logs / f"{issuer_id}.log", url=url
         )
@@ -309,7 +318,35 @@ def _plan(directory: Path) -> Federation:
         url=f"http://127.0.0.1:{port}",
     )
     (directory / "checkpoint").mkdir(parents=True, exist_ok=True)
-    return Federation(directory, registry, provinces, checkpoint, redis)
+    return Federation(directory, registry, provinces, checkpoint, redis, printers)
+
+
+def _printer(issuer_id: str, issuer_url: str, ports: _Ports, home: Path, logs: Path) -> Child:
+    """The province's print service: the citizen app's PDFs, forwarded by the issuer."""
+    port = ports.port(f"print-{issuer_id}")
+    env = {
+        "HC_OFFLINE_ISSUER_URL": issuer_url,
+        "HC_OFFLINE_HOST": "127.0.0.1",
+        "HC_OFFLINE_PORT": str(port),
+        "HC_OFFLINE_AUDIT_DATABASE_URL": f"sqlite:///{home / 'print-audit.db'}",
+    }
+    name = f"print-{issuer_id}"
+    return Child(
+        name, _python("offline"), env, logs / f"{name}.log", url=f"http://127.0.0.1:{port}"
+    )
+
+
+def _demo_phone(directory: Path, issuer_id: str) -> str | None:
+    """A seeded citizen's phone with a green code, for a newcomer to log in with."""
+    path = directory / issuer_id / "demo-logins.json"
+    try:
+        citizens = json.loads(path.read_text())["citizens"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    phones = [
+        c.get("phone") for c in citizens if isinstance(c, dict) and c.get("colour") == "green"
+    ]
+    return next((p for p in phones if isinstance(p, str) and p), None)
 
 
 def _wait_redis(child: Child) -> None:
@@ -329,7 +366,7 @@ def _onboard(federation: Federation, admin_token: str) -> bool:
     """Register every province with its current JWKS; True if anything was added."""
     added = False
     headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(timeout=10.0) as http:
+    with PeerClient(bounds=_DEMO_CALL) as http:
         for issuer_id, name, region in PROVINCES:
             child = federation.provinces[issuer_id]
             jwks = http.get(f"{child.url}/.well-known/jwks.json").json()
@@ -399,7 +436,7 @@ def _seed(federation: Federation) -> None:
 CHECKPOINT_STAFF = "staff"
 
 
-def _login(http: httpx.Client, url: str, username: str, password: str) -> dict[str, str]:
+def _login(http: PeerClient, url: str, username: str, password: str) -> dict[str, str]:
     answer = http.post(f"{url}/v1/auth/login", json={"username": username, "password": password})
     if answer.status_code != 200:
         raise FederationError(f"logging in as {username} at {url} failed: {answer.text}")
@@ -432,7 +469,7 @@ def _demo_codes(federation: Federation) -> list[Path]:
     target = federation.directory / "codes"
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with httpx.Client(timeout=10.0) as http:
+    with PeerClient(bounds=_DEMO_CALL) as http:
         for issuer_id, child in federation.provinces.items():
             logins = _logins(federation, issuer_id)
             counter = _account(logins, "counter_staff")
@@ -510,10 +547,15 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
         step(2, "migrating the provinces' databases")
         _migrate(federation)
         step(3, "starting the provinces " + ", ".join(federation.provinces))
-        for child in federation.provinces.values():
+        for child in [*federation.printers.values(), *federation.provinces.values()]:
             child.start()
         for child in federation.provinces.values():
             child.wait_healthy()
+        for child in federation.printers.values():
+            try:  # without it only printing is missing: the demo goes on
+                child.wait_healthy()
+            except FederationError as exc:
+                print(f"print service not started: {exc}", file=sys.stderr)
         step(4, "onboarding the provinces in the registry")
         if _onboard(federation, admin_token):
             # The provinces fetched the trust list at start-up, before they were listed;
@@ -563,6 +605,12 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
                 f"province    {name}  {url}  (demo logins: {directory / name}/demo-logins.json)",
                 file=out,
             )
+        phone = _demo_phone(directory, "cn-sc")
+        print(
+            f"citizen app {summary['citizen_app']['cn-sc']}  (log in with demo phone {phone}; "
+            "in demo mode the one-time code is shown on the login screen)",
+            file=out,
+        )
         print(f"checkpoint  {summary['checkpoint'] or '(not started)'}", file=out)
         print(f"logs        {directory / 'logs'}; Ctrl-C stops everything", file=out, flush=True)
     return federation

@@ -14,9 +14,12 @@ from verifiers.fastpath import scan_protocol
 from verifiers.settings import VerifierSettings
 
 
-def main() -> None:
-    """Serve on the configured host and port with one worker (uvloop + httptools)."""
-    settings = VerifierSettings()
+def main(settings: VerifierSettings | None = None) -> None:
+    """Serve on the configured host and port with one worker (uvloop + httptools).
+
+    With `tls_certfile` and `tls_keyfile` set it serves HTTPS (the camera needs it on a LAN).
+    """
+    settings = settings or VerifierSettings()
     level = logging.getLevelName(settings.log_level.upper())
     app = create_app(settings)
     service = app.state.service
@@ -46,6 +49,8 @@ def main() -> None:
         # uvicorn formats an access line for every request unless told not to; above INFO
         # nothing would be printed anyway, so skip the work.
         access_log=not isinstance(level, int) or level <= logging.INFO,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
     )
 
 

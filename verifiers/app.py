@@ -31,11 +31,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUnavailable
 from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
+from healthcode.peersync import PeerSyncs
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
-from verifiers.peersync import PeerSyncs
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -111,7 +111,13 @@ class CheckpointService:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.scan_log = ScanLog(
-            self.engine, settings.checkpoint_id, flush_interval_s=settings.scan_log_flush_s
+            self.engine,
+            settings.checkpoint_id,
+            flush_interval_s=settings.scan_log_flush_s,
+            # Replayed here if the last process died before its batch reached the database.
+            journal_path=settings.state_dir / "scan-journal.jsonl"
+            if settings.scan_journal
+            else None,
         )
         self.auth = Authenticator(
             self.engine,
@@ -300,7 +306,7 @@ class CheckpointService:
             self.login_throttle.check(username, address, at)
             token, role = self.auth.login(username, password, now=at)
         except HealthcodeError as error:
-            if error.code is not ErrorCode.RATE_LIMITED:
+            if error.code is not ErrorCode.ACCOUNT_LOCKED:
                 self.login_throttle.failed(username, address, at)
             self.scan_log.audit(
                 actor=actor,
@@ -606,7 +612,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if settings.background_tasks:
-            service.syncs.start()  # one worker per source (verifiers.peersync)
+            service.syncs.start()  # one worker per source (healthcode.peersync)
             tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
             if service.published_revocations is not None:
                 tasks.append(

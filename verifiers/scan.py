@@ -118,6 +118,8 @@ class ScanAnswer:
         if result.error is not None:
             info = ERROR_INFO[result.error]
             out["hint"] = info.hint
+            # What the screen says to staff: what happened and what to do (standard §9).
+            out["staff_text"] = {"zh": info.staff_zh, "en": info.staff_en}
         out["trust_list"] = dict(self.trust_status)
         out["unchecked"] = self.unchecked
         out.update(self.extra)

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from healthcode.errors import ErrorCode, RateLimited, RequestError
+from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password, sign_token
 from tests.servers import postgres_schema
 from verifiers.auth import (
@@ -17,6 +17,7 @@ from verifiers.auth import (
     Device,
     LoginFailure,
     LoginThrottle,
+    LoginThrottled,
     Role,
     StaffSession,
     StaffUser,
@@ -48,7 +49,7 @@ def test_device_token_is_stored_hashed_and_revocable(auth: Authenticator) -> Non
     auth.revoke_device(device_id)
     with pytest.raises(RequestError) as caught:
         auth.authenticate(token)
-    assert caught.value.code is ErrorCode.UNAUTHENTICATED
+    assert caught.value.code is ErrorCode.DEVICE_NOT_REGISTERED
     with pytest.raises(RequestError) as missing:
         auth.revoke_device("dev-nope")
     assert missing.value.code is ErrorCode.NOT_FOUND
@@ -133,26 +134,27 @@ def _exercise_throttle(engine: Engine) -> None:
     for second in range(3):
         throttle.check("staff1", "10.0.0.1", NOW + second)
         throttle.failed("staff1", "10.0.0.1", NOW + second)
-    with pytest.raises(RateLimited) as caught:
+    with pytest.raises(LoginThrottled) as caught:
         throttle.check("staff1", "10.0.0.2", NOW + 10)
-    assert caught.value.code is ErrorCode.RATE_LIMITED
+    assert caught.value.code is ErrorCode.ACCOUNT_LOCKED
     assert caught.value.retry_after == 50  # the oldest failure leaves the window at NOW + 60
+    assert caught.value.details == {"locked_until": int(NOW) + 60}
     # Another replica on the same database, or this one restarted, counts the same failures.
-    with pytest.raises(RateLimited):
+    with pytest.raises(LoginThrottled):
         _throttle(engine).check("staff1", "10.0.0.3", NOW + 11)
     throttle.check("staff1", "10.0.0.1", NOW + 60.5)  # the window has passed
     # Per address: four times the per-user limit, whichever usernames are tried.
     for index in range(12):
         throttle.check(f"user{index}", "10.0.0.9", NOW + 100)
         throttle.failed(f"user{index}", "10.0.0.9", NOW + 100)
-    with pytest.raises(RateLimited):
+    with pytest.raises(LoginThrottled):
         throttle.check("someone-else", "10.0.0.9", NOW + 101)
     throttle.check("someone-else", "10.0.0.10", NOW + 101)
     # A success clears the user's count (not the address's).
     throttle.failed("staff1", "10.0.0.1", NOW + 102)
     throttle.failed("staff1", "10.0.0.1", NOW + 102)
     throttle.failed("staff1", "10.0.0.1", NOW + 102)
-    with pytest.raises(RateLimited):
+    with pytest.raises(LoginThrottled):
         throttle.check("staff1", "10.0.0.11", NOW + 103)
     throttle.succeeded("staff1")
     throttle.check("staff1", "10.0.0.11", NOW + 103)
@@ -188,7 +190,9 @@ def test_login_throttle_per_user_and_address_postgres(postgres_database_url: str
 def test_bad_tokens_are_unauthenticated(auth: Authenticator, token: str | None) -> None:
     with pytest.raises(RequestError) as caught:
         auth.authenticate(token)
-    assert caught.value.code is ErrorCode.UNAUTHENTICATED
+    # A device token that was never issued says so: the staff page tells them to register it.
+    expected = "device_not_registered" if token == "hcd_unknown" else "unauthenticated"
+    assert caught.value.code.value == expected
 
 
 def test_tampered_session_is_refused(auth: Authenticator) -> None:
