@@ -32,7 +32,7 @@ from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUna
 from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.peersync import PeerSyncs
-from healthcode.server import HTTP_STATUS, create_base_app, error_body
+from healthcode.server import create_base_app, error_answer
 from healthcode.server.metrics import count_request
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
@@ -602,12 +602,12 @@ async def _scan_body(receive: Receive) -> bytes | None:
 
 
 def _error_answer(error: HealthcodeError) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
-    """Status, headers and body of the standard error answer (as healthcode.server sends)."""
-    headers = _JSON_HEADERS
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        headers = (*headers, (b"retry-after", str(int(retry_after)).encode("ascii")))
-    return HTTP_STATUS[error.code], headers, orjson.dumps(error_body(error.code, error.message))
+    """The standard error answer (`healthcode.server.error_answer`), as raw ASGI headers."""
+    status, named, body = error_answer(error)
+    extra = tuple(
+        (name.lower().encode("ascii"), value.encode("ascii")) for name, value in named.items()
+    )
+    return status, (*_JSON_HEADERS, *extra), orjson.dumps(body)
 
 
 async def _read_bounded(
