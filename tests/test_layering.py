@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
-SERVICES = {"issuers", "interop", "verifiers", "offline", "loadtest"}
+SERVICES = {"issuers", "interop", "verifiers", "offline", "loadtest", "federation"}
 WEB_STACK = {"fastapi", "starlette", "sqlmodel", "sqlalchemy", "redis", "uvicorn"}
 # The issue asks for the partner API to live in interop/ and be mounted by the issuer service.
 ALLOWED = {("issuers", "interop.partner")}

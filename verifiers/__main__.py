@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import logging
 
 import uvicorn
 
-from verifiers.app import MAX_SCAN_BODY, answer_scan, create_app, scans_first
-from verifiers.fastpath import scan_protocol
+from verifiers.app import create_app
+from verifiers.hotpath import scan_http_protocol
 from verifiers.settings import VerifierSettings
 
 
@@ -26,14 +25,14 @@ def main() -> None:
     gc.freeze()
     uvicorn.run(
         # A plain scan is answered inside uvicorn's HTTP protocol (verifiers.fastpath); any
-        # other request, and a scan the fast path passes on, reaches the app with the scan
-        # handler in front of all of it (docs/performance-checkpoint.md, ADR 0009).
-        scans_first(app),
+        # other request, and a scan the fast path passes on, reaches the app, whose scan
+        # endpoint sits ahead of its routing (verifiers.hotpath, ADR 0009 and ADR 0015).
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http=scan_protocol(functools.partial(answer_scan, app.state.service), MAX_SCAN_BODY),
+        http=scan_http_protocol(app),
         # uvicorn formats an access line for every request unless told not to; above INFO
         # nothing would be printed anyway, so skip the work.
         access_log=not isinstance(level, int) or level <= logging.INFO,

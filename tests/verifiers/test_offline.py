@@ -18,7 +18,7 @@ from healthcode.jws import sign_credential
 from tests.servers import AppServer, RedisServer
 from tests.simulators import TrustRegistrySimulator
 from tests.verifiers.conftest import SC_GREEN, MakeSettings, Province, entry, start_checkpoint
-from verifiers.app import CheckpointService
+from verifiers.service import CheckpointService
 from verifiers.trustsource import LocalTrustSource, RegistryTrustSource
 
 
