@@ -17,6 +17,7 @@ from typing import Any
 
 from federation.children import Child, FederationError, Ports, healthcode_command, run_command
 from healthcode.keys import SigningKey
+from healthcode.server.redis_process import redis_server_command
 
 PROVINCES = (("cn-sc", "四川省 Sichuan", "510000"), ("cn-gd", "广东省 Guangdong", "440000"))
 
@@ -107,19 +108,7 @@ def plan(directory: Path) -> Federation:
     (directory / "redis").mkdir(parents=True, exist_ok=True)
     redis = Child(
         "redis",
-        [
-            redis_binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(directory / "redis"),
-        ],
+        redis_server_command(redis_binary, port, directory / "redis"),
         {},
         logs / "redis.log",
         url=f"redis://127.0.0.1:{port}",

@@ -8,6 +8,11 @@ from dataclasses import dataclass
 #: per JWS character that bounds a single-QR token at ~3540 characters.
 QR_NUMERIC_CAPACITY_DIGITS = 7089
 
+#: Seconds tolerated between two parties' clocks (standard §4.3): on a code's nbf/iat/exp, on
+#: how long a revoked or retired entry stays listed past its expiry, on assertion times. The
+#: one definition; `Limits.clock_skew_s` lets a verifier configure 0-600 s around it.
+CLOCK_SKEW_S = 120
+
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -18,7 +23,7 @@ class Limits:
     max_inflated_bytes: int = 65536  # bytes of claims JSON after DEFLATE (bomb guard; the
     # largest published SMART Health Card example inflates to 30 KB)
     max_chunks: int = 16  # parts of a deprecated multi-part shc:/ code
-    clock_skew_s: int = 120  # seconds tolerated on nbf/iat/exp between issuer and verifier
+    clock_skew_s: int = CLOCK_SKEW_S  # seconds tolerated on nbf/iat/exp between issuer and verifier
     max_keys_per_issuer: int = 16  # keys accepted per issuer from a JWKS or trust list
 
     def __post_init__(self) -> None:

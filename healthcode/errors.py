@@ -10,6 +10,7 @@ Hierarchy::
     ├── VerificationError      the input is bad (a red/error screen plus its code)
     ├── TrustListError         a trust list or root was refused (rollback, freeze, signatures)
     ├── TrustUnavailable       a dependency (registry, Redis, a partner) could not be reached
+    │   └── PeerError          a peer's answer never came, or came too slow, large or malformed
     └── RequestError           a service request was refused (auth, roles, validation)
 
 Bugs are not `HealthcodeError`s: misuse raises `ValueError`/`TypeError`/`RuntimeError`, which the
@@ -38,6 +39,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_ALGORITHM = "unsupported_algorithm"
     UNSUPPORTED_COMPRESSION = "unsupported_compression"
     MALFORMED_SIGNATURE = "malformed_signature"
+    HIGH_S_SIGNATURE = "high_s_signature"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     MALFORMED_PAYLOAD = "malformed_payload"
     INVALID_CLAIMS = "invalid_claims"
@@ -66,6 +68,9 @@ class ErrorCode(StrEnum):
     # -- services
     UNAVAILABLE_OFFLINE = "unavailable_offline"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    UPSTREAM_TIMEOUT = "upstream_timeout"
+    UPSTREAM_TOO_LARGE = "upstream_too_large"
+    UPSTREAM_MALFORMED = "upstream_malformed"
     INVALID_ID_NUMBER = "invalid_id_number"
     UNKNOWN_REGION = "unknown_region"
     UNAUTHENTICATED = "unauthenticated"
@@ -77,6 +82,11 @@ class ErrorCode(StrEnum):
     ASSERTION_INVALID = "assertion_invalid"
     ASSERTION_REPLAYED = "assertion_replayed"
     RATE_LIMITED = "rate_limited"
+    # -- citizen app (login codes, family binding)
+    OTP_WRONG = "otp_wrong"
+    OTP_EXPIRED = "otp_expired"
+    FAMILY_LIMIT = "family_limit"
+    COUNTER_REQUIRED = "counter_required"
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +152,11 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         "Damaged signature",
         "签名格式错误",
         "The signature must be the 64-byte r||s form (a DER signature is not valid JWS).",
+    ),
+    ErrorCode.HIGH_S_SIGNATURE: ErrorInfo(
+        "Altered signature",
+        "签名被改动",
+        "The signature is in high-S form, which issuers never emit; the code was altered.",
     ),
     ErrorCode.PAYLOAD_TOO_LARGE: ErrorInfo(
         "Code content too large",
@@ -261,6 +276,22 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
         "服务暂不可用",
         "A service this answer depends on could not be reached; try again shortly.",
     ),
+    ErrorCode.UPSTREAM_TIMEOUT: ErrorInfo(
+        "Service too slow",
+        "服务响应超时",
+        "A service this answer depends on did not answer in time; try again shortly.",
+    ),
+    ErrorCode.UPSTREAM_TOO_LARGE: ErrorInfo(
+        "Service answer too large",
+        "服务响应过大",
+        "A service answered more data than allowed; it was dropped. Tell its operator.",
+    ),
+    ErrorCode.UPSTREAM_MALFORMED: ErrorInfo(
+        "Service answer damaged",
+        "服务响应格式错误",
+        "A service answered in a shape we do not accept (bad or too deeply nested JSON, or "
+        "an unsupported compression); it was dropped. Tell its operator.",
+    ),
     ErrorCode.INVALID_ID_NUMBER: ErrorInfo(
         "Invalid ID number",
         "身份证号无效",
@@ -300,6 +331,26 @@ ERROR_INFO: dict[ErrorCode, ErrorInfo] = {
     ErrorCode.RATE_LIMITED: ErrorInfo(
         "Too many requests", "请求过多", "Slow down; retry after the time in Retry-After."
     ),
+    ErrorCode.OTP_WRONG: ErrorInfo(
+        "Wrong login code",
+        "验证码错误",
+        "Check the code in the text message and type it again.",
+    ),
+    ErrorCode.OTP_EXPIRED: ErrorInfo(
+        "Login code expired",
+        "验证码已失效",
+        "The code expired, was used or was tried too often; ask for a new code.",
+    ),
+    ErrorCode.FAMILY_LIMIT: ErrorInfo(
+        "Family limit reached",
+        "绑定人数已达上限",
+        "Unbind someone first: a guardian holds a few dependants, a person a few guardians.",
+    ),
+    ErrorCode.COUNTER_REQUIRED: ErrorInfo(
+        "Bind at a service counter",
+        "请到服务窗口办理绑定",
+        "This adult has no account to approve the binding; bring their ID card to a counter.",
+    ),
 }
 
 
@@ -330,6 +381,11 @@ class TrustListError(HealthcodeError):
 
 class TrustUnavailable(HealthcodeError):
     """Something verification depends on could not be reached; the answer says what."""
+
+
+class PeerError(TrustUnavailable):
+    """A call to another service failed: unreachable, past its deadline, over its size bound
+    or malformed (`healthcode.fetch`). Nothing of the answer was used."""
 
 
 class RequestError(HealthcodeError):

@@ -20,8 +20,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import orjson
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.jws import sign_compact
 from healthcode.keys import SigningKey, VerifyingKey
 
 __all__ = [
@@ -50,9 +52,7 @@ class RotationClaims:
 
 
 def _sign(claims: Mapping[str, Any], key: SigningKey, typ: str = PROOF_TYP) -> str:
-    return jwt.encode(
-        dict(claims), key.private_key, algorithm="ES256", headers={"kid": key.kid, "typ": typ}
-    )
+    return sign_compact(orjson.dumps(dict(claims)), key, compress=False, typ=typ)
 
 
 def make_rotation_request(

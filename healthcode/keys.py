@@ -13,18 +13,32 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 
 __all__ = [
     "SigningKey",
     "VerifyingKey",
     "b64url_decode",
     "b64url_encode",
+    "is_high_s",
     "jwk_thumbprint",
     "jwks_document",
     "load_jwks",
 ]
 
 _COORDINATE_BYTES = 32  # P-256
+#: The order n of the P-256 group. ECDSA signatures are malleable: (r, n - s) verifies whenever
+#: (r, s) does, so the standard admits only the low half, s <= n / 2 (§2.1, as Bitcoin's BIP 62).
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+_HALF_ORDER_BYTES = (P256_ORDER // 2).to_bytes(_COORDINATE_BYTES, "big")
+_ECDSA_SHA256 = ec.ECDSA(SHA256())
+
+
+def is_high_s(signature: bytes) -> bool:
+    """Whether a 64-byte r||s signature has s > n/2 (the malleable twin of a low-S one)."""
+    # Equal-length big-endian byte strings compare as their integers do.
+    return signature[_COORDINATE_BYTES:] > _HALF_ORDER_BYTES
 
 
 def b64url_encode(data: bytes) -> str:
@@ -114,6 +128,13 @@ class SigningKey:
     def kid(self) -> str:
         """The RFC 7638 thumbprint of the public half (the JWS header `kid`)."""
         return self.verifying_key.kid
+
+    def sign_raw(self, data: bytes) -> bytes:
+        """ES256 over `data` as the 64-byte r||s of JWS, always in low-S form (§2.1)."""
+        r, s = decode_dss_signature(self.private_key.sign(data, _ECDSA_SHA256))
+        if s > P256_ORDER // 2:
+            s = P256_ORDER - s
+        return r.to_bytes(_COORDINATE_BYTES, "big") + s.to_bytes(_COORDINATE_BYTES, "big")
 
     @classmethod
     def generate(cls) -> SigningKey:

@@ -34,10 +34,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from healthcode.config import DEFAULT_LIMITS, Limits
@@ -327,9 +324,7 @@ def sign_document(
     for key in signing_keys:
         header = {"alg": ALGORITHM, "kid": key.kid, "typ": typ}
         protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
-        der = key.private_key.sign(f"{protected}.{payload_b64}".encode("ascii"), _ECDSA)
-        r, s = decode_dss_signature(der)
-        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        signature = key.sign_raw(f"{protected}.{payload_b64}".encode("ascii"))
         signatures.append({"protected": protected, "signature": b64url_encode(signature)})
     return {"payload": payload_b64, "signatures": signatures}
 

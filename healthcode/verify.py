@@ -24,6 +24,7 @@ from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import Credential
 from healthcode.errors import ERROR_INFO, ErrorCode, VerificationError
 from healthcode.jws import ParsedJws, parse_compact, raw_signature_to_der
+from healthcode.keys import is_high_s
 from healthcode.trust import (
     IssuerStatus,
     KeyStatus,
@@ -232,6 +233,13 @@ def verify_credential(
 
         # (7) §6 step 7: the signature, over the signing input, before the payload is touched.
         stage = Check.SIGNATURE
+        if profile is Profile.HC and is_high_s(parsed.signature):
+            # §2.1: hc issuers sign low-S; the high-S twin of a signature is refused before the
+            # ECDSA check, so one credential never has two accepted spellings.
+            raise VerificationError(
+                ErrorCode.HIGH_S_SIGNATURE,
+                "signature is in high-S form, which no conforming issuer emits (malleated token)",
+            )
         try:
             trusted.key.public_key.verify(
                 raw_signature_to_der(parsed.signature), parsed.signing_input, _ECDSA_SHA256

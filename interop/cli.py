@@ -301,21 +301,13 @@ def _confirm(question: str) -> bool:
 
 def _detached_signature(key: Any, payload_b64: str) -> dict[str, str]:
     """A JWS JSON signature object by `key` over the given (base64url) payload."""
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-    from cryptography.hazmat.primitives.hashes import SHA256
-
     from healthcode.keys import b64url_encode
     from healthcode.trustlist import TRUST_LIST_TYP
 
     header = {"alg": "ES256", "kid": key.kid, "typ": TRUST_LIST_TYP}
     protected = b64url_encode(json.dumps(header, separators=(",", ":")).encode("ascii"))
-    der = key.private_key.sign(f"{protected}.{payload_b64}".encode("ascii"), ec.ECDSA(SHA256()))
-    r, s = decode_dss_signature(der)
-    return {
-        "protected": protected,
-        "signature": b64url_encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")),
-    }
+    signature = key.sign_raw(f"{protected}.{payload_b64}".encode("ascii"))
+    return {"protected": protected, "signature": b64url_encode(signature)}
 
 
 def register(commands: Any) -> None:

@@ -15,8 +15,10 @@ from healthcode.server import create_base_app
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
 from issuers.context import IssuerContext
+from issuers.importer import mark_interrupted_imports
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
+from issuers.webapp import mount_web_app
 
 logger = logging.getLogger("issuers")
 
@@ -66,6 +68,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # An import killed with its process still says "running": say it was interrupted.
+        await asyncio.to_thread(mark_interrupted_imports, context)
         client = registry[1] if registry is not None else None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -113,6 +117,7 @@ def create_app(
     )
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
+    mount_web_app(app)
     return app
 
 

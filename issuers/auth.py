@@ -467,14 +467,16 @@ def verify_otp(
         or challenge.attempts >= settings.otp_max_attempts
     ):
         problem = RequestError(
-            ErrorCode.UNAUTHENTICATED, "no valid login code for this phone; request a new one"
+            ErrorCode.OTP_EXPIRED, "no valid login code for this phone; request a new one"
         )
     elif not hmac.compare_digest(challenge.code_hmac, _otp_hmac(phone, code, secret)):
         challenge.attempts += 1
         session.add(challenge)
-        problem = RequestError(ErrorCode.UNAUTHENTICATED, "wrong login code; check the SMS")
+        problem = RequestError(ErrorCode.OTP_WRONG, "wrong login code; check the SMS")
     elif citizen is None:
-        problem = RequestError(ErrorCode.UNAUTHENTICATED, "no citizen has this phone")
+        problem = RequestError(
+            ErrorCode.OTP_EXPIRED, "no valid login code for this phone; request a new one"
+        )
     if problem is not None:
         record_attempt(session, Scope.OTP_FAILED_PHONE, phone_key, now=at, window_s=window)
         raise refuse(problem)

@@ -106,7 +106,7 @@ def _import(args: argparse.Namespace) -> int:
 
     from issuers.context import IssuerContext
     from issuers.feeds import FeedKind
-    from issuers.importer import ImportInterrupted, import_feed
+    from issuers.importer import ImportInterrupted, import_feed, mark_interrupted_imports
 
     console = Console(stderr=True)
     path: Path = args.file
@@ -121,6 +121,7 @@ def _import(args: argparse.Namespace) -> int:
         return _input_error("invalid_request", problem)
     context = IssuerContext.create(_settings())
     try:
+        mark_interrupted_imports(context)
         with (
             path.open("rb") as binary,
             io.TextIOWrapper(binary, encoding="utf-8-sig", newline="") as text,

@@ -7,8 +7,12 @@ commits batch by batch, so memory stays flat however long the file is. Rejected 
 reported with their line and reason; they never stop the import.
 
 Audit: the import's own entry (`import:<kind>`) is written and committed before the first
-row, and updated with the outcome at the end, so an import that dies part way still leaves a
-trace. Every event a batch adds is audited under its citizen's pseudonym (`feed_event:<kind>`)
+row, moved on in every batch's transaction ("running on <host>:<pid>: N new rows committed
+through line L", exact because it commits with the rows) and given the outcome at the end. An
+import whose process was killed keeps "running"; the next start of that host's issuer service
+or import command marks it interrupted with those counts (`mark_interrupted_imports`).
+
+Every event a batch adds is audited under its citizen's pseudonym (`feed_event:<kind>`)
 in the batch's transaction. An import that stops part way (the database failed, the file could
 not be read) raises `ImportInterrupted` with the report so far: every row up to
 `committed_through_line` is stored, and importing the same file again finishes the job.
@@ -18,6 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,6 +48,9 @@ logger = logging.getLogger("issuers.importer")
 
 #: Rejected rows listed in a report (all are counted); the rest are summarised.
 MAX_LISTED_REJECTIONS = 1000
+
+#: The audit reason of an import in progress; the owner is "<host>:<pid>" of its process.
+_RUNNING = re.compile(r"running on (?P<host>.+):(?P<pid>[0-9]+): (?P<progress>.*)")
 
 
 @dataclass
@@ -227,12 +237,25 @@ def _flush_batch(
             revoked = _recompute_subjects(
                 ctx, session, set(inserted), actor=actor, now=now, report=report
             )
+        # The progress on the import's entry commits with the rows it counts.
+        entry = session.get(AuditEntry, import_id)
+        if entry is not None:
+            entry.reason = _running(report.accepted + len(inserted), batch[-1].line)
+            session.add(entry)
         session.commit()
     report.accepted += len(inserted)
     report.duplicates += len(batch) - len(inserted)
     report.revoked += len(revoked)
     report.committed_through_line = batch[-1].line
     ctx.publish(revoked)
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _running(accepted: int, line: int) -> str:
+    return f"running on {_owner()}: {accepted} new rows committed through line {line}"
 
 
 def _recompute_everyone(ctx: IssuerContext, *, actor: str, now: int, report: ImportReport) -> None:
@@ -266,7 +289,11 @@ def _start_audit(ctx: IssuerContext, kind: FeedKind, *, actor: str, now: int) ->
     """The import's audit entry, committed before any row is written; returns its id."""
     with ctx.session() as session:
         entry = AuditEntry(
-            at=now, actor=actor, action=f"import:{kind.value}", subject=None, reason="started"
+            at=now,
+            actor=actor,
+            action=f"import:{kind.value}",
+            subject=None,
+            reason=_running(0, 1),
         )
         session.add(entry)
         session.commit()
@@ -275,7 +302,7 @@ def _start_audit(ctx: IssuerContext, kind: FeedKind, *, actor: str, now: int) ->
 
 
 def _finish_audit(ctx: IssuerContext, import_id: int, outcome: str) -> None:
-    """Record the outcome on the import's audit entry (it says "started" until then)."""
+    """Record the outcome on the import's audit entry (it says "running" until then)."""
     try:
         with ctx.session() as session:
             entry = session.get(AuditEntry, import_id)
@@ -285,7 +312,7 @@ def _finish_audit(ctx: IssuerContext, import_id: int, outcome: str) -> None:
                 session.commit()
     except SQLAlchemyError as exc:
         # The database that stopped the import may refuse this too; the entry then keeps
-        # "started", which says as much, and the caller still reports the real failure.
+        # "running" until the next start marks it, and the caller reports the real failure.
         logger.warning("import #%d: outcome not recorded (%s)", import_id, type(exc).__name__)
 
 
@@ -392,3 +419,46 @@ def _import_rows(
     # same file again also finishes the recomputation of an import that stopped part way.
     if kind is FeedKind.RISK_AREAS and valid_rows:
         _recompute_everyone(ctx, actor=actor, now=at, report=report)
+
+
+def mark_interrupted_imports(ctx: IssuerContext) -> int:
+    """Mark this host's imports whose process is gone as interrupted; returns how many.
+
+    Called at start-up (the issuer service, the import command). Imports of other hosts are
+    left to their own next start: from here it cannot be told whether they still run.
+    """
+    host = socket.gethostname()
+    marked = 0
+    with ctx.session() as session:
+        entries = session.exec(
+            select(AuditEntry).where(
+                col(AuditEntry.action).startswith("import:"),
+                col(AuditEntry.reason).startswith("running on "),
+            )
+        ).all()
+        for entry in entries:
+            match = _RUNNING.fullmatch(entry.reason or "")
+            if match is None or match["host"] != host or _alive(int(match["pid"])):
+                continue
+            entry.reason = (
+                f"interrupted: the importing process stopped; {match['progress']}. Import the "
+                "same file again to finish: stored rows are skipped."
+            )[:500]
+            session.add(entry)
+            marked += 1
+        session.commit()
+    if marked:
+        logger.warning("%d feed import(s) found interrupted and marked so", marked)
+    return marked
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # this process is only starting: no import of its own runs yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by someone else
+    return True

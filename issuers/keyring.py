@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 
+from healthcode.config import CLOCK_SKEW_S
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.keychange import make_rotation_request
 from healthcode.keys import SigningKey, VerifyingKey, jwks_document
-
-_SKEW_S = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +123,7 @@ class Keyring:
             return [
                 self._keys[r.kid].verifying_key
                 for r in self._records
-                if r.retired_at is None or r.retired_at + self.keep_retired_s + _SKEW_S > at
+                if r.retired_at is None or r.retired_at + self.keep_retired_s + CLOCK_SKEW_S > at
             ]
 
     def jwks(self, now: float | None = None) -> dict[str, list[dict[str, str]]]:

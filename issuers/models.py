@@ -185,8 +185,27 @@ class FamilyBinding(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     ref: str = Field(unique=True, max_length=32)
     guardian_subject: str = Field(index=True, max_length=64)
-    dependent_subject: str = Field(max_length=64)
+    dependent_subject: str = Field(index=True, max_length=64)
     created_at: int = epoch()
+    #: how it was made: `guardian` (a minor, bound directly), `consent` (the adult approved in
+    #: their app), `counter` (staff, with ID cards in hand); `legacy` before migration 0005
+    bound_by: str = Field(default="legacy", max_length=16)
+    #: a minor bound without consent: the binding ends when they turn 18 (epoch seconds)
+    minor_until: int | None = epoch(default=None)
+
+
+class FamilyRequest(SQLModel, table=True):
+    """A guardian's request to bind an adult who has an account; nothing is bound until that
+    adult approves it in their own app. `id` is the opaque handle in URLs."""
+
+    id: str = Field(primary_key=True, max_length=32)
+    guardian_subject: str = Field(index=True, max_length=64)
+    dependent_subject: str = Field(index=True, max_length=64)
+    #: pending, approved, declined, withdrawn
+    state: str = Field(default="pending", max_length=16)
+    created_at: int = epoch()
+    expires_at: int = epoch()
+    answered_at: int | None = epoch(default=None)
 
 
 class Correction(SQLModel, table=True):

@@ -12,7 +12,8 @@ is older than `max_age_s` (`RevocationStatus.UNKNOWN` → `status_unconfirmed`);
 revokes every outstanding local code whose source is among *all* the partner's known
 revocations, so a code transcoded after its source was revoked (and synced) is revoked too.
 
-A partner's feed is checked field by field before any of it is used (`parse_revocation_list`):
+A partner's feed is checked field by field before any of it is used (the one §10.4
+parse-and-verify, `healthcode.revocation.verify_revocation_list`):
 a wrong type, a missing key or a value out of range refuses the whole feed, as a checkpoint
 does, so the partner's data go stale and transcodes of its codes fail closed. Each partner is
 synced on its own: a bad feed, an unreachable partner or a database error while applying one
@@ -23,25 +24,31 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
 import httpx
-import jwt
 from sqlmodel import col, select
 
-from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError, VerificationError
 from healthcode.keys import SigningKey
-from healthcode.trust import IssuerEntry, KeyStatus, RevocationStatus, TrustStore
+from healthcode.revocation import (
+    LISTED_PAST_EXPIRY_S,
+    MAX_LIST_BYTES,
+    MAX_SEQ,
+    MAX_TIME,
+    RevocationList,
+    verify_revocation_list,
+)
+from healthcode.trust import IssuerEntry, RevocationStatus, TrustStore
 from healthcode.trustclient import write_atomic
 from issuers.context import IssuerContext
 from issuers.models import IssuedCode, PartnerRevocationCursor
-from issuers.revocation import SKEW_S, revoke_codes
+from issuers.revocation import revoke_codes
 
 logger = logging.getLogger("issuers.partner_sync")
 
@@ -50,23 +57,7 @@ _QUERY_CHUNK = 500
 MAX_PARTNER_DATA_AGE_S = 900
 STORE_FILE = "partner-revocations.json"
 #: The largest feed answer read from a partner (as checkpoints bound the lists they fetch).
-MAX_PARTNER_FEED_BYTES = 8 * 1024 * 1024
-#: `seq` is stored in a BIGINT (`partnerrevocationcursor.seq`) and sent back as `since`.
-_MAX_SEQ = 2**63 - 1
-#: Epoch seconds: far beyond any real expiry (as `healthcode.credential` bounds times).
-_MAX_TIME = 2**40
-#: A credential `jti` (standard §2): what a transcoded code's source names.
-_JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerFeed:
-    """A partner's verified revocation list, every field checked (standard §10.4)."""
-
-    seq: int
-    issued_at: float
-    #: revoked jti -> its exp
-    entries: dict[str, int]
+MAX_PARTNER_FEED_BYTES = MAX_LIST_BYTES
 
 
 def _stored_state(value: object) -> dict[str, Any] | None:
@@ -75,9 +66,9 @@ def _stored_state(value: object) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         return None
     seq, as_of, revoked = value.get("seq"), value.get("as_of"), value.get("revoked")
-    if type(seq) is not int or not 0 <= seq <= _MAX_SEQ:
+    if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
         return None
-    if as_of is not None and not (type(as_of) in (int, float) and 0 <= as_of <= _MAX_TIME):
+    if as_of is not None and not (type(as_of) in (int, float) and 0 <= as_of <= MAX_TIME):
         return None
     if not isinstance(revoked, dict) or not all(
         isinstance(jti, str) and type(exp) is int for jti, exp in revoked.items()
@@ -123,12 +114,14 @@ class PartnerRevocations:
         with self._lock:
             return set(self._state.get(partner_id, {}).get("revoked", {}))
 
-    def apply(self, partner: IssuerEntry, feed: PartnerFeed, now: float) -> None:
+    def apply(self, partner: IssuerEntry, feed: RevocationList, now: float) -> None:
         """Merge a verified feed; expired entries are dropped."""
         with self._lock:
             known = self._state.setdefault(partner.id, {"seq": 0, "as_of": None, "revoked": {}})
             revoked = {**known["revoked"], **feed.entries}
-            known["revoked"] = {jti: exp for jti, exp in revoked.items() if exp + SKEW_S >= now}
+            known["revoked"] = {
+                jti: exp for jti, exp in revoked.items() if exp + LISTED_PAST_EXPIRY_S >= now
+            }
             known["seq"] = max(known["seq"], feed.seq)
             # Fresh as of the partner's signed time, never later than our own clock: a partner
             # whose clock runs ahead must not keep its data "fresh" for longer.
@@ -176,68 +169,16 @@ def _upstream(message: str) -> RequestError:
     return RequestError(ErrorCode.UPSTREAM_UNAVAILABLE, message)
 
 
-def _malformed(partner: IssuerEntry, what: str) -> RequestError:
-    return _upstream(
-        f"{partner.id}'s revocation list is malformed ({what}); it is refused, and transcodes "
-        f"of {partner.id} codes fail closed until {partner.id} serves a valid one (§10.4)"
-    )
-
-
-def _bounded_int(value: object, high: int) -> TypeGuard[int]:
-    """An integer 0..high; not a bool (JSON `true` is no number) nor a float."""
-    return type(value) is int and 0 <= value <= high
-
-
-def parse_revocation_list(data: object, partner: IssuerEntry) -> PartnerFeed:
-    """The checked fields of a partner's verified feed payload; raises `RequestError`
-    (upstream_unavailable) naming the first field that is wrong."""
-    if not isinstance(data, dict):
-        raise _malformed(partner, "the payload is not a JSON object")
-    if data.get("iss") != partner.id:
-        raise _upstream(f"{partner.id}'s revocation list names another issuer")
-    seq = data.get("seq")
-    if not _bounded_int(seq, _MAX_SEQ):
-        raise _malformed(partner, f"'seq' must be an integer 0-{_MAX_SEQ}")
-    if not _bounded_int(data.get("since"), _MAX_SEQ):
-        raise _malformed(partner, f"'since' must be an integer 0-{_MAX_SEQ}")
-    issued_at = data.get("issued_at")
-    if not (
-        isinstance(issued_at, int | float)
-        and not isinstance(issued_at, bool)
-        and 0 <= issued_at <= _MAX_TIME  # NaN and infinities fail this too
-    ):
-        raise _malformed(partner, f"'issued_at' must be a time in seconds 0-{_MAX_TIME}")
-    entries = data.get("entries")
-    if not isinstance(entries, list):
-        raise _malformed(partner, "'entries' must be a list")
-    revoked: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise _malformed(partner, f"entry {index} is not an object")
-        jti, exp = entry.get("jti"), entry.get("exp")
-        if not (isinstance(jti, str) and _JTI.fullmatch(jti)):
-            raise _malformed(partner, f"entry {index}: 'jti' must be 16-64 base64url characters")
-        if not _bounded_int(exp, _MAX_TIME):
-            raise _malformed(partner, f"entry {index}: 'exp' must be a time in seconds")
-        revoked[jti] = exp
-    return PartnerFeed(seq=seq, issued_at=float(issued_at), entries=revoked)
-
-
-def verify_revocation_list(document: str, partner: IssuerEntry) -> PartnerFeed:
-    """A partner's revocation list, verified with one of its active keys and checked."""
+def verify_partner_feed(document: str, partner: IssuerEntry) -> RevocationList:
+    """A partner's revocation list through the one §10.4 parse-and-verify; a refusal is
+    `upstream_unavailable` naming the partner and what is wrong."""
     try:
-        kid = jwt.get_unverified_header(document).get("kid")
-    except jwt.InvalidTokenError:
-        raise _upstream(f"{partner.id}'s revocation list is not a compact JWS") from None
-    keys = [k for k in partner.keys if k.kid == kid and k.status is KeyStatus.ACTIVE]
-    if not keys:
-        raise _upstream(f"{partner.id}'s revocation list is not signed by an active key of it")
-    try:
-        payload = jwt.PyJWS().decode(document, key=keys[0].key.public_key, algorithms=["ES256"])
-        data = json.loads(payload)
-    except (jwt.InvalidTokenError, ValueError):
-        raise _upstream(f"{partner.id}'s revocation list does not verify") from None
-    return parse_revocation_list(data, partner)
+        return verify_revocation_list(document, partner)
+    except VerificationError as exc:
+        raise _upstream(
+            f"{exc.message}; it is refused, and transcodes of {partner.id} codes fail closed "
+            f"until {partner.id} serves a valid one (§10.4)"
+        ) from exc
 
 
 def apply_partner_revocations(
@@ -251,7 +192,7 @@ def apply_partner_revocations(
     """Take a partner's feed, then revoke every outstanding local code transcoded from any
     source the partner has revoked so far (not only from this feed's new entries)."""
     at = int(time.time() if now is None else now)
-    feed = verify_revocation_list(document, partner)
+    feed = verify_partner_feed(document, partner)
     store = store or PartnerRevocations.for_context(ctx)
     store.apply(partner, feed, at)
     known = store.revoked(partner.id)
@@ -262,7 +203,7 @@ def apply_partner_revocations(
             select(IssuedCode).where(
                 col(IssuedCode.source).startswith(prefix),
                 col(IssuedCode.revoked_at).is_(None),
-                IssuedCode.expires_at + SKEW_S >= at,
+                IssuedCode.expires_at + LISTED_PAST_EXPIRY_S >= at,
             )
         ).all()
         hit = [code for code in outstanding if (code.source or "")[len(prefix) :] in known]

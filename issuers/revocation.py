@@ -17,20 +17,17 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import orjson
 import redis
-from sqlalchemy import Engine, func
+from sqlalchemy import ColumnElement, Engine, func
 from sqlmodel import Session, col, select
 
-from healthcode.jws import sign_compact
 from healthcode.keys import SigningKey
+from healthcode.revocation import LISTED_PAST_EXPIRY_S, RevocationList, redis_key
 from healthcode.trust import RevocationStatus
 from issuers.models import IssuedCode, Revocation
 
 logger = logging.getLogger("issuers.revocation")
 
-#: Entries stay listed this long past their `exp` (the verifiers' clock skew, standard §4.3).
-SKEW_S = 120
 _REBUILD_CHUNK = 5000
 #: How far behind the newest published `seq` a catch-up looks again: transactions commit out of
 #: sequence order, so a row with a lower seq can appear after a higher one was published.
@@ -38,8 +35,9 @@ _SEQ_LOOKBACK = 1000
 _STAGING_TTL_S = 600
 
 
-def redis_key(issuer_id: str) -> str:
-    return f"hc:revoked:{issuer_id}"
+def _listed(at: int) -> ColumnElement[bool]:
+    """Revocations still listed at `at`: unexpired, give or take the clock skew."""
+    return col(Revocation.expires_at) + LISTED_PAST_EXPIRY_S >= at
 
 
 def revoke_codes(session: Session, codes: Iterable[IssuedCode], at: int) -> list[str]:
@@ -63,7 +61,7 @@ def revoke_outstanding(session: Session, subject: str, now: float | None = None)
         select(IssuedCode).where(
             IssuedCode.subject == subject,
             col(IssuedCode.revoked_at).is_(None),
-            IssuedCode.expires_at + SKEW_S >= at,
+            IssuedCode.expires_at + LISTED_PAST_EXPIRY_S >= at,
         )
     ).all()
     return revoke_codes(session, codes, at)
@@ -71,9 +69,7 @@ def revoke_outstanding(session: Session, subject: str, now: float | None = None)
 
 def active_revocations(session: Session, now: float | None = None) -> list[str]:
     at = int(time.time() if now is None else now)
-    return list(
-        session.exec(select(Revocation.jti).where(Revocation.expires_at + SKEW_S >= at)).all()
-    )
+    return list(session.exec(select(Revocation.jti).where(_listed(at))).all())
 
 
 def signed_revocation_list(
@@ -83,18 +79,18 @@ def signed_revocation_list(
     at = int(time.time() if now is None else now)
     rows = session.exec(
         select(Revocation)
-        .where(col(Revocation.seq) > since, Revocation.expires_at + SKEW_S >= at)
+        .where(col(Revocation.seq) > since, _listed(at))
         .order_by(col(Revocation.seq))
     ).all()
     latest = session.exec(select(func.max(Revocation.seq))).one()
-    payload = {
-        "iss": issuer_id,
-        "seq": max(int(latest or 0), since),
-        "issued_at": at,
-        "since": since,
-        "entries": [{"jti": row.jti, "exp": row.expires_at} for row in rows],
-    }
-    return sign_compact(orjson.dumps(payload), key, compress=False)
+    listed = RevocationList(
+        iss=issuer_id,
+        seq=max(int(latest or 0), since),
+        since=since,
+        issued_at=at,
+        entries={row.jti: row.expires_at for row in rows},
+    )
+    return listed.sign(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,9 +274,7 @@ class RevocationPublisher:
         """The database's unexpired revocations (the first half of a rebuild)."""
         at = int(time.time())
         with Session(self._engine) as session:
-            rows = session.exec(
-                select(Revocation.jti, Revocation.seq).where(Revocation.expires_at + SKEW_S >= at)
-            ).all()
+            rows = session.exec(select(Revocation.jti, Revocation.seq).where(_listed(at))).all()
         return RevocationSnapshot(
             [jti for jti, _ in rows], max((s or 0 for _, s in rows), default=0)
         )
@@ -339,7 +333,10 @@ class RevocationPublisher:
         with Session(self._engine) as session:
             rows = session.exec(
                 select(Revocation.jti, Revocation.seq)
-                .where(col(Revocation.seq) > after_seq, Revocation.expires_at + SKEW_S >= at)
+                .where(
+                    col(Revocation.seq) > after_seq,
+                    _listed(at),
+                )
                 .order_by(col(Revocation.seq))
             ).all()
         for start in range(0, len(rows), _REBUILD_CHUNK):

@@ -15,7 +15,7 @@ from healthcode.server.security import hash_password
 from issuers.auth import Role, create_staff
 from issuers.context import IssuerContext
 from issuers.events import EventKind
-from issuers.family import bind_dependent
+from issuers.family import bind_minor
 from issuers.models import Citizen, EventRecord, FamilyBinding, StaffAccount
 from issuers.store import event_row_key, recompute, register_citizen, subject_of
 
@@ -113,9 +113,7 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
                     )
                 ).first()
                 if bound is None:
-                    bind_dependent(
-                        context, session, guardian_subject, id_number=id_number, name=name
-                    )
+                    bind_minor(context, session, guardian_subject, id_number=id_number, name=name)
                 entry["guardian"] = guardian_entry["name"]
             citizens.append(entry)
         for username, role in _DEMO_ACCOUNTS:

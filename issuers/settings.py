@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from healthcode.config import MAX_OFFLINE_CODE_LIFETIME_S, MAX_PHONE_CODE_LIFETIME_S
@@ -34,6 +34,15 @@ class IssuerSettings(ServiceSettings):
     #: Lifetime of the status credential answered to checkpoints and partners (standard §10.2).
     lookup_lifetime_s: int = 300
     access_token_lifetime_s: int = 3600
+    #: Family: dependants one guardian may hold (Sichuan: 5), guardians one person may have,
+    #: and how long an adult has to answer a binding request.
+    family_max_dependants: int = Field(default=5, ge=1, le=20)
+    family_max_guardians: int = Field(default=3, ge=1, le=10)
+    family_request_lifetime_s: int = Field(default=7 * 86400, ge=60)
+    #: The print service (offline/) the citizen app's PDFs are made by (ADR 0012); None: the
+    #: print endpoints answer upstream_unavailable.
+    print_url: str | None = None
+    print_timeout_s: float = Field(default=20.0, gt=0, le=120)
     #: How long a replica trusts its last look-up of a session (logout, disabled account).
     session_cache_s: float = 1.0
     otp_lifetime_s: int = 300

@@ -47,6 +47,12 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
         "--think", type=float, default=1.0, help="mean seconds between a user's actions"
     )
     run.add_argument("--partner-rate", type=float, default=2.0, help="partner API calls per second")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="Locust worker processes in distributed mode (default 0: one process)",
+    )
     run.add_argument("--goals", type=Path, help="a goals JSON file (loadtest/README.md)")
     run.add_argument(
         "--allow-host",
@@ -120,6 +126,7 @@ def _run(args: argparse.Namespace) -> int:
         run_time_s=args.run_time,
         think_s=args.think,
         partner_rate=args.partner_rate,
+        workers=args.workers,
     )
     verdict = run_load(
         args.plan, args.out, run, _goals(args.goals), allowed_hosts=tuple(args.allow_host)
@@ -128,13 +135,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from loadtest.judge import judge, plot_history, write_report
+    from loadtest.judge import judge, write_report
     from loadtest.plan import LoadPlan
+    from loadtest.plot import plot_history
     from loadtest.runner import expected_requests
 
     expected = expected_requests(LoadPlan.load(args.plan)) if args.plan else []
     verdict = judge(args.out / "locust_stats.csv", _goals(args.goals), expected)
-    plot_history(args.out / "locust_stats_history.csv", args.out / "latency.png")
+    goals = _goals(args.goals)
+    plot_history(args.out / "locust_stats_history.csv", args.out / "latency.png", goals)
     write_report(verdict, args.out / "report.md", run={"judged again": "from the CSVs"})
     return _print_verdict(verdict, args.out)
 

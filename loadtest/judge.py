@@ -4,7 +4,7 @@ Locust writes `<prefix>_stats.csv` (one row per request name, plus "Aggregated")
 `<prefix>_stats_history.csv` (the aggregate once a second). `judge` reads the first against
 `Goals`: per request name a p95 and a p99 limit, a largest share of failed requests, and the
 rule that every expected request name was sent at all (a scenario that sent nothing proves
-nothing). `write_report` writes report.md and `plot_history` latency.png (Pillow only).
+nothing). `write_report` writes report.md (`loadtest.plot` draws latency.png).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ __all__ = [
     "RequestStats",
     "Verdict",
     "judge",
-    "plot_history",
     "read_stats",
     "write_report",
 ]
@@ -249,86 +248,6 @@ def write_report(
         lines.append(f"| {check.name} | {check.what} | {check.limit} | {check.measured} | {mark} |")
     lines += ["", "![requests per second and latency over the run](latency.png)", ""]
     path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def _history(path: Path) -> list[dict[str, float]]:
-    points = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            if row.get("Name") != "Aggregated":
-                continue
-            points.append(
-                {
-                    "t": float(row["Timestamp"]),
-                    "users": float(row["User Count"]),
-                    "rps": _number(row["Requests/s"]),
-                    "fails": _number(row["Failures/s"]),
-                    "p50": _number(row["50%"]),
-                    "p95": _number(row["95%"]),
-                }
-            )
-    return points
-
-
-def plot_history(history_csv: Path, path: Path) -> Path:
-    """latency.png: requests/s (and failures/s) above, p50 and p95 latency below, over time."""
-    from PIL import Image, ImageDraw
-
-    points = _history(history_csv)
-    if not points:
-        raise LoadTestError(LoadTestErrorCode.STATS_MISSING, f"{history_csv} holds no samples")
-    start = points[0]["t"]
-    width, height, left, right = 900, 560, 70, 20
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    span = max(1.0, points[-1]["t"] - start)
-
-    def panel(
-        top: int, bottom: int, series: list[tuple[str, str, tuple[int, int, int]]], unit: str
-    ) -> None:
-        values = [p[key] for key, _, _ in series for p in points if not math.isnan(p[key])]
-        peak = max(values, default=1.0) or 1.0
-        draw.rectangle((left, top, width - right, bottom), outline=(160, 160, 160))
-        for fraction in (0, 0.5, 1):
-            y = bottom - fraction * (bottom - top)
-            draw.text((5, y - 6), f"{peak * fraction:.0f} {unit}", "black")
-        for index, (key, label, colour) in enumerate(series):
-            line = [
-                (
-                    left + (p["t"] - start) / span * (width - left - right),
-                    bottom - p[key] / peak * (bottom - top),
-                )
-                for p in points
-                if not math.isnan(p[key])
-            ]
-            if len(line) > 1:
-                draw.line(line, fill=colour, width=2)
-            draw.text((left + 10 + index * 150, top + 5), label, colour)
-
-    draw.text((left, 8), "peak test: aggregate of all requests", "black")
-    panel(
-        30,
-        260,
-        [("rps", "requests/s", (30, 120, 200)), ("fails", "failures/s", (200, 40, 40))],
-        "/s",
-    )
-    panel(
-        290,
-        520,
-        [("p50", "p50 latency", (60, 150, 80)), ("p95", "p95 latency", (200, 120, 40))],
-        "ms",
-    )
-    for fraction in (0, 0.25, 0.5, 0.75, 1):
-        x = left + fraction * (width - left - right)
-        draw.line((x, 520, x, 525), fill="black")
-        draw.text((x - 8, 527), f"{span * fraction:.0f}", "black")
-    draw.text(
-        (left, 543),
-        f"seconds since the first sample; users at the end: {points[-1]['users']:.0f}",
-        "black",
-    )
-    image.save(path)
     return path
 
 

@@ -9,8 +9,10 @@ own logins (DIR/<province>/demo-logins.json, DIR/secrets.json) and ports (DIR/po
   access token: a one-time code is requested (`/v1/auth/otp/request`) and read where the demo
   delivers it, the province's console log (DIR/logs/<province>.log), then exchanged
   (`/v1/auth/otp/verify`); each citizen's phone code is added to the scans too;
-- ID-card reads of every seeded citizen of every province, with their colour (the checkpoint
-  answers those of other provinces through the home province's partner API);
+- ID-card reads of every seeded citizen of every province, with their colour as the province
+  answers it now (the printed code's status, not the seed file's), since a status may have
+  changed since seeding (the checkpoint answers those of other provinces through the home
+  province's partner API);
 - the partner region: the second province, with its partner key, looking up the first
   province's citizens through the first province's partner API.
 
@@ -89,8 +91,10 @@ def prepare_plan(directory: Path, *, staff_user: str = DEMO_STAFF_USER) -> LoadP
                     token=counter_token,
                     what=f"a printed code at {pid}",
                 )
+                # The colour now, as the province answers it, not the seed file's: an import or
+                # an override since seeding changes what a read must show.
                 scans.append(ExpectedAnswer(display=printed["status"], text=printed["qr_text"]))
-                id_cards.append(ExpectedAnswer(display=citizen["colour"], person=person))
+                id_cards.append(ExpectedAnswer(display=printed["status"], person=person))
                 if citizen.get("phone"):
                     token = _citizen_token(http, url, directory / "logs" / f"{pid}.log", citizen)
                     tokens.append(token)

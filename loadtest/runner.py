@@ -3,13 +3,20 @@
 Locust runs as a child process (it patches the standard library with gevent; nothing else in
 the calling process should be). It stops itself after `run_time_s`; if it has not exited
 `STOP_GRACE_S` after that, it is killed, so a peak test always ends.
+
+One Locust process uses one core at most. With `workers` > 0 the run uses Locust's own
+distributed mode: one master (which counts, writes the CSVs and stops the run) and that many
+worker processes (which send), talking over a loopback port; the master waits up to
+`WORKERS_WAIT_S` for them to connect before it starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -21,14 +28,17 @@ from typing import TextIO
 from loadtest import locustfile_path
 from loadtest import requests as names
 from loadtest.errors import LoadTestError, LoadTestErrorCode
-from loadtest.judge import Goals, Verdict, judge, plot_history, write_report
+from loadtest.judge import Goals, Verdict, judge, write_report
 from loadtest.plan import LoadPlan
+from loadtest.plot import plot_history
 
 __all__ = ["LoadRun", "expected_requests", "run_load"]
 
 #: Seconds Locust gets past its run time (to stop its users and write its files).
 STOP_GRACE_S = 30.0
 PROGRESS_EVERY_S = 2.0
+#: Seconds the master waits for its workers to connect before it gives up.
+WORKERS_WAIT_S = 60
 
 
 @dataclass(frozen=True)
@@ -40,8 +50,14 @@ class LoadRun:
     run_time_s: int = 60
     think_s: float = 1.0
     partner_rate: float = 2.0
+    #: Locust worker processes (0: one process does everything).
+    workers: int = 0
 
     def __post_init__(self) -> None:
+        if self.workers < 0 or self.workers > 64:
+            raise LoadTestError(
+                LoadTestErrorCode.PLAN_INVALID, "workers must be from 0 (one process) to 64"
+            )
         if self.users < 1 or self.spawn_rate <= 0 or self.run_time_s < 1:
             raise LoadTestError(
                 LoadTestErrorCode.PLAN_INVALID,
@@ -90,12 +106,9 @@ def run_load(
     prefix = out / "locust"
     for stale in out.glob("locust_*.csv"):
         stale.unlink()  # a file of an earlier run must not be judged as this one's
+    locust = [sys.executable, "-m", "locust", "-f", str(locustfile_path())]
     command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(locustfile_path()),
+        *locust,
         "--headless",
         "--users",
         str(run.users),
@@ -107,6 +120,7 @@ def run_load(
         "5",
         "--csv",
         str(prefix),
+        "--csv-full-history",  # a row per request name each second: the plot's p95 lines
         "--html",
         str(out / "locust.html"),
         "--only-summary",
@@ -117,6 +131,35 @@ def run_load(
         "--loglevel",
         "WARNING",
     ]
+    worker_commands: list[list[str]] = []
+    if run.workers:
+        port = _free_port()
+        command += [
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            str(run.workers),
+            "--expect-workers-max-wait",
+            str(WORKERS_WAIT_S),
+        ]
+        worker_commands = [
+            [
+                *locust,
+                "--worker",
+                "--master-host",
+                "127.0.0.1",
+                "--master-port",
+                str(port),
+                "--logfile",
+                str(out / f"locust-worker-{index}.log"),
+                "--loglevel",
+                "WARNING",
+            ]
+            for index in range(1, run.workers + 1)
+        ]
     env = {
         **os.environ,
         "HC_LOADTEST_PLAN": str(plan_path.resolve()),
@@ -124,14 +167,24 @@ def run_load(
         "HC_LOADTEST_PARTNER_RATE": str(run.partner_rate),
     }
     started = time.monotonic()
-    deadline = started + run.run_time_s + STOP_GRACE_S
-    with (out / "locust.out").open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    deadline = started + run.run_time_s + STOP_GRACE_S + (WORKERS_WAIT_S if run.workers else 0)
+    processes: list[subprocess.Popen[bytes]] = []
+    with contextlib.ExitStack() as outputs:
         try:
+            output = outputs.enter_context((out / "locust.out").open("wb"))
+            process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+            processes.append(process)
+            for index, worker in enumerate(worker_commands, start=1):
+                worker_output = outputs.enter_context(
+                    (out / f"locust-worker-{index}.out").open("wb")
+                )
+                processes.append(
+                    subprocess.Popen(
+                        worker, env=env, stdout=worker_output, stderr=subprocess.STDOUT
+                    )
+                )
             while process.poll() is None:
                 if time.monotonic() > deadline:
-                    process.kill()
-                    process.wait()
                     raise LoadTestError(
                         LoadTestErrorCode.LOCUST_FAILED,
                         f"Locust did not stop {STOP_GRACE_S:.0f} s after its run time and was "
@@ -139,11 +192,15 @@ def run_load(
                     )
                 _show_progress(prefix, started, run, progress)
                 time.sleep(PROGRESS_EVERY_S)
-        except BaseException:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            raise
+            # The master tells its workers to quit when it stops; give them a moment.
+            for worker_process in processes[1:]:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    worker_process.wait(STOP_GRACE_S)
+        finally:
+            for leftover in processes:
+                if leftover.poll() is None:
+                    leftover.kill()
+                    leftover.wait()
     if process.returncode != 0:
         tail = (out / "locust.out").read_text(errors="replace")[-1500:]
         raise LoadTestError(
@@ -151,14 +208,14 @@ def run_load(
             f"Locust exited with status {process.returncode}:\n{tail}",
         )
     verdict = judge(Path(f"{prefix}_stats.csv"), goals, expected_requests(plan))
-    plot_history(Path(f"{prefix}_stats_history.csv"), out / "latency.png")
+    plot_history(Path(f"{prefix}_stats_history.csv"), out / "latency.png", goals)
     notes = []
-    log = out / "locust.log"
-    if log.exists() and "CPU usage above" in log.read_text(errors="replace"):
+    logs = [out / "locust.log", *sorted(out.glob("locust-worker-*.log"))]
+    if any(log.exists() and "CPU usage above" in log.read_text(errors="replace") for log in logs):
         # Locust's own warning: past 90 % of its core it sends less than asked, and late.
         notes.append(
-            "The load generator ran out of CPU (locust.log): the targets may take more than "
-            "this run sent; run Locust on another machine or with fewer users per process."
+            "The load generator ran out of CPU (locust*.log): the targets may take more than "
+            "this run sent; add --workers, run Locust on another machine, or use fewer users."
         )
     write_report(
         verdict,
@@ -169,6 +226,7 @@ def run_load(
             "run time": f"{run.run_time_s} s",
             "think time": f"{run.think_s:g} s",
             "partner rate": f"{run.partner_rate:g}/s",
+            "Locust processes": f"1 master + {run.workers} workers" if run.workers else "1",
         },
         notes=notes,
     )
@@ -196,3 +254,11 @@ def _show_progress(prefix: Path, started: float, run: LoadRun, progress: TextIO)
         file=progress,
         flush=True,
     )
+
+
+def _free_port() -> int:
+    """A loopback port free now, for the master's worker connections."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
 from healthcode.jws import deflate
-from healthcode.keys import SigningKey, b64url_encode
+from healthcode.keys import P256_ORDER, SigningKey, b64url_encode
 
 
 def craft_token(
@@ -21,8 +21,10 @@ def craft_token(
     payload: bytes | None = None,
     der_signature: bool = False,
     compress: bool = True,
+    high_s: bool = False,
 ) -> str:
-    """Sign anything as a compact ES256 JWS, exactly as told (no checks)."""
+    """Sign anything as a compact ES256 JWS, exactly as told (no checks). The r||s signature
+    is low-S as issuers emit it, or its malleated high-S twin with `high_s`."""
     if header is None:
         header = {"alg": "ES256", "kid": key.kid, "zip": "DEF"}
     if payload is None:
@@ -39,5 +41,8 @@ def craft_token(
         signature = der
     else:
         r, s = decode_dss_signature(der)
+        s = min(s, P256_ORDER - s)
+        if high_s:
+            s = P256_ORDER - s
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return signing_input + "." + b64url_encode(signature)

@@ -23,22 +23,12 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
 
+from healthcode.server.redis_process import redis_server_command
+
 
 def redis_command(binary: str, port: int, directory: str | os.PathLike[str]) -> list[str]:
-    """A loopback-only redis-server that keeps nothing on disk (as the machines' own)."""
-    return [
-        binary,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        os.fspath(directory),
-    ]
+    """The redis-server the project starts everywhere: loopback, AOF with fsync every second."""
+    return redis_server_command(binary, port, directory)
 
 
 def free_port() -> int:
@@ -57,19 +47,19 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 
 class RedisServer:
-    """A real redis-server process on a free port, with no persistence, in a temp dir."""
+    """A real redis-server process on a free port, persisting (AOF) into a temp dir it owns."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
+        self.directory = tempfile.mkdtemp(prefix="hc-redis-")
         self._start()
 
-    def _start(self) -> None:
+    def _start(self, *extra: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; scripts/test installs it")
-        self._dir = tempfile.mkdtemp(prefix="hc-redis-")
         self._process = subprocess.Popen(
-            redis_command(binary, self.port, self._dir),
+            [*redis_command(binary, self.port, self.directory), *extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -79,16 +69,25 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def stop(self) -> None:
+    def _halt(self, sig: signal.Signals) -> None:
         if self._process.poll() is None:
-            self._process.terminate()
+            self._process.send_signal(sig)
             self._process.wait(10)
-        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def stop(self) -> None:
+        self._halt(signal.SIGTERM)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def restart(self) -> None:
-        """Stop and start again on the same port (everything in memory is lost)."""
-        self.stop()
+        """Stop cleanly and start again on the same port and data directory."""
+        self._halt(signal.SIGTERM)
         self._start()
+
+    def crash_and_restart(self, *, appendonly: bool = True) -> None:
+        """`kill -9` the process, then start again on the same port and data directory
+        (`appendonly=False`: as a Redis without persistence would come back)."""
+        self._halt(signal.SIGKILL)
+        self._start(*(() if appendonly else ("--appendonly", "no")))
 
 
 class AppServer:

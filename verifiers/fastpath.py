@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, Protocol
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-__all__ = ["ScanAnswerer", "scan_protocol"]
+__all__ = ["ScanAnswerer", "ScanDurability", "scan_protocol"]
 
 #: (authorization header or None, request body) -> (status, extra headers, body). It must not
 #: raise for a bad request (that is an answer); an exception is a bug and answers 500.
@@ -52,13 +53,34 @@ _INTERNAL_ERROR = (
 _logger = logging.getLogger("verifiers.fastpath")
 
 
+class ScanDurability(Protocol):
+    """What makes a batch's log records durable before its answers leave (the scan journal)."""
+
+    def group_commit(self) -> AbstractContextManager[None]:
+        """Records made inside share one sync at the end of the block."""
+        ...
+
+    def sync(self) -> None:
+        """Make every record made so far durable (nothing to do if it already is)."""
+        ...
+
+
+class _NoDurability:
+    def group_commit(self) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def sync(self) -> None:
+        return None
+
+
 class _ScanBatch:
     """The connections with scans read in this event-loop pass, answered together after it."""
 
-    __slots__ = ("connections", "loop")
+    __slots__ = ("connections", "durability", "loop")
 
-    def __init__(self, loop: Any) -> None:
+    def __init__(self, loop: Any, durability: ScanDurability) -> None:
         self.loop = loop
+        self.durability = durability
         self.connections: list[Any] = []
 
     def add(self, connection: Any) -> None:
@@ -70,20 +92,27 @@ class _ScanBatch:
 
     def run(self) -> None:
         connections, self.connections = self.connections, []
-        for connection in connections:
-            connection.answer_jobs()
+        # One journal sync for the whole batch, before any of its answers is written.
+        with self.durability.group_commit():
+            for connection in connections:
+                connection.answer_jobs()
         for connection in connections:
             connection.write_queued()
 
 
-def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol]:
+def scan_protocol(
+    answer: ScanAnswerer, max_body: int, durability: ScanDurability | None = None
+) -> type[HttpToolsProtocol]:
     """A uvicorn `http=` protocol class that answers plain scans with `answer`.
 
     Args:
         answer: computes the response of one scan (the ASGI route's handler).
         max_body: bytes of request body read at most; a longer body is answered from the
             first `max_body + 1` bytes (the handler refuses it) and the rest is discarded.
+        durability: the scan journal, synced once per batch before its answers are written
+            (none: answers leave as soon as they are computed).
     """
+    durable = durability or _NoDurability()
 
     batches: dict[Any, _ScanBatch] = {}  # one per event loop serving this protocol
 
@@ -108,7 +137,7 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             super().connection_made(transport)
             batch = batches.get(self.loop)
             if batch is None:
-                batch = batches[self.loop] = _ScanBatch(self.loop)
+                batch = batches[self.loop] = _ScanBatch(self.loop, durable)
             self._batch = batch
 
         def on_headers_complete(self) -> None:
@@ -223,6 +252,7 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
             transport = self.transport
             if transport.is_closing():
                 return  # the client went away: nobody to answer
+            durable.sync()  # no answer before its log record is durable (a no-op after a batch)
             transport.write(queued[0] if len(queued) == 1 else b"".join(queued))
             if not self._queued_keep_alive:
                 transport.close()
@@ -240,7 +270,8 @@ def scan_protocol(answer: ScanAnswerer, max_body: int) -> type[HttpToolsProtocol
 
         def _answer_waiting(self) -> None:
             """Answer and write this connection's waiting scans now, ahead of its batch."""
-            self.answer_jobs()
+            with durable.group_commit():
+                self.answer_jobs()
             self.write_queued()
 
         def eof_received(self) -> None:

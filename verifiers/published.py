@@ -22,15 +22,12 @@ from typing import Any
 
 import redis
 
+from healthcode.revocation import redis_key
+
 logger = logging.getLogger("verifiers.published")
 
 #: SSCAN batch size: large enough for few round trips, small enough not to block Redis.
 _SCAN_COUNT = 1000
-
-
-def published_key(issuer_id: str) -> str:
-    """The Redis set an issuer publishes its revoked `jti`s in."""
-    return f"hc:revoked:{issuer_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +86,7 @@ class PublishedRevocations:
     def _copy(self, issuer_id: str, at: float) -> dict[str, float]:
         copy = {
             _text(member): at
-            for member in self._client.sscan_iter(published_key(issuer_id), count=_SCAN_COUNT)
+            for member in self._client.sscan_iter(redis_key(issuer_id), count=_SCAN_COUNT)
         }
         for jti, listed_at in self._seen.get(issuer_id, {}).items():
             if jti not in copy and at - listed_at <= self._carry_s:

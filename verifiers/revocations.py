@@ -22,20 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.hashes import SHA256
 
 from healthcode.errors import ErrorCode, VerificationError
-from healthcode.keys import b64url_decode
-from healthcode.trust import IssuerEntry, KeyStatus, RevocationStatus, TrustStore
+from healthcode.revocation import MAX_LIST_BYTES, verify_revocation_list
+from healthcode.trust import IssuerEntry, RevocationStatus, TrustStore
 from verifiers.published import PublishedRevocations
 
 logger = logging.getLogger("verifiers.revocations")
-
-_MAX_LIST_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -47,71 +40,6 @@ class IssuerRevocations:
     revoked: dict[str, int] = field(default_factory=dict)  # jti -> exp
     last_error: str | None = None
     last_attempt: float | None = None
-
-
-def verify_revocation_list(token: str, issuer: IssuerEntry) -> dict[str, Any]:
-    """Check a signed revocation list against the issuer's active keys; return its payload.
-
-    Raises VerificationError (bad_signature, unknown_key, malformed_*) when it must not be used.
-    """
-    parts = token.strip().split(".")
-    if len(parts) != 3:
-        raise VerificationError(ErrorCode.MALFORMED_JWS, "revocation list is not a compact JWS")
-    try:
-        header = orjson.loads(b64url_decode(parts[0]))
-        payload_bytes = b64url_decode(parts[1])
-        signature = b64url_decode(parts[2])
-    except (ValueError, orjson.JSONDecodeError) as exc:
-        raise VerificationError(ErrorCode.MALFORMED_JWS, f"revocation list: {exc}") from exc
-    if not isinstance(header, dict) or header.get("alg") != "ES256":
-        raise VerificationError(ErrorCode.UNSUPPORTED_ALGORITHM, "revocation list must be ES256")
-    if header.get("zip") is not None:
-        raise VerificationError(ErrorCode.UNSUPPORTED_COMPRESSION, "revocation list is not zipped")
-    kid = header.get("kid")
-    # §10.4: only a key *active* in the trust list for this very issuer may sign its list.
-    key = next(
-        (k for k in issuer.keys if k.kid == kid and k.status is KeyStatus.ACTIVE),
-        None,
-    )
-    if key is None:
-        raise VerificationError(
-            ErrorCode.UNKNOWN_KEY, f"revocation list of {issuer.id!r} signed by an unknown key"
-        )
-    if len(signature) != 64:
-        raise VerificationError(ErrorCode.MALFORMED_SIGNATURE, "signature must be 64-byte r||s")
-    der = encode_dss_signature(
-        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-    )
-    signing_input = f"{parts[0]}.{parts[1]}".encode("ascii")
-    try:
-        key.key.public_key.verify(der, signing_input, ec.ECDSA(SHA256()))
-    except InvalidSignature:
-        raise VerificationError(
-            ErrorCode.BAD_SIGNATURE, f"revocation list of {issuer.id!r} does not verify"
-        ) from None
-    try:
-        payload = orjson.loads(payload_bytes)
-    except orjson.JSONDecodeError as exc:
-        raise VerificationError(ErrorCode.MALFORMED_PAYLOAD, "revocation list payload") from exc
-    if (
-        not isinstance(payload, dict)
-        or payload.get("iss") != issuer.id
-        or type(payload.get("seq")) is not int
-        or type(payload.get("since")) is not int
-        or not isinstance(payload.get("issued_at"), int | float)
-        or not isinstance(payload.get("entries"), list)
-    ):
-        raise VerificationError(
-            ErrorCode.INVALID_CLAIMS, f"revocation list of {issuer.id!r} lacks iss/seq/entries"
-        )
-    for entry in payload["entries"]:
-        if not (
-            isinstance(entry, dict)
-            and isinstance(entry.get("jti"), str)
-            and type(entry.get("exp")) is int
-        ):
-            raise VerificationError(ErrorCode.INVALID_CLAIMS, "revocation entry needs jti and exp")
-    return payload
 
 
 class RevocationCache:
@@ -161,28 +89,25 @@ class RevocationCache:
     # -- sync
     def apply(self, issuer: IssuerEntry, token: str, *, now: float | None = None) -> int:
         """Verify and merge one signed list; returns how many entries were new."""
-        payload = verify_revocation_list(token, issuer)
+        listed = verify_revocation_list(token, issuer)
         at = time.time() if now is None else now
         with self._lock:
             state = self._issuers.setdefault(issuer.id, IssuerRevocations())
-            if payload["since"] > state.seq:
+            if listed.since > state.seq:
                 raise VerificationError(
                     ErrorCode.INVALID_CLAIMS,
                     f"revocation list of {issuer.id!r} starts after seq {state.seq}; a gap",
                 )
-            if payload["seq"] < state.seq or (
-                state.as_of is not None and payload["issued_at"] < state.as_of
+            if listed.seq < state.seq or (
+                state.as_of is not None and listed.issued_at < state.as_of
             ):
                 # An older list (replayed or from a lagging replica) must not roll data back.
                 return 0
-            added = 0
-            for entry in payload["entries"]:
-                if entry["jti"] not in state.revoked:
-                    added += 1
-                state.revoked[entry["jti"]] = entry["exp"]
-            state.seq = payload["seq"]
+            added = sum(1 for jti in listed.entries if jti not in state.revoked)
+            state.revoked.update(listed.entries)
+            state.seq = listed.seq
             # Freshness is the issuer's signed time, never later than our own clock.
-            state.as_of = float(min(payload["issued_at"], at))
+            state.as_of = min(listed.issued_at, at)
             state.revoked = {j: e for j, e in state.revoked.items() if e >= at - 600}
             state.last_error = None
             self._save()
@@ -199,7 +124,7 @@ class RevocationCache:
             since = state.seq
         response = http.get(url, params={"since": since}, timeout=self._timeout_s)
         response.raise_for_status()
-        if len(response.content) > _MAX_LIST_BYTES:
+        if len(response.content) > MAX_LIST_BYTES:
             raise VerificationError(ErrorCode.INPUT_TOO_LARGE, "revocation list too large")
         return self.apply(issuer, _list_token(response))
 

@@ -77,8 +77,11 @@ class VerifierSettings(ServiceSettings):
     scan_retention_days: int = Field(default=28, ge=1)
     #: Audit records (look-ups, exports, logins, accounts) are purged after this many days.
     audit_retention_days: int = MIN_AUDIT_RETENTION_DAYS
-    #: Scan records are written in batches this often (a crash loses at most this much log).
+    #: Scan records are written to the database in batches this often.
     scan_log_flush_s: float = 0.2
+    #: Journal each scan record under `state_dir` and sync it before the answer leaves, so a
+    #: crash loses no answered scan (ADR 0020); off, a crash loses up to `scan_log_flush_s`.
+    scan_journal: bool = True
     purge_interval_s: float = Field(default=3600.0, gt=0)
     session_lifetime_s: int = 12 * 3600
     #: Failed logins allowed per username within the window (4x that per client address),

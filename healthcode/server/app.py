@@ -1,4 +1,5 @@
-"""Base FastAPI app: error handlers, request size limit, health endpoint, OpenAPI."""
+"""Base FastAPI app: error handlers, request size limit, health endpoint, OpenAPI and its
+`/docs` page from vendored assets."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 
 from healthcode import __version__
+from healthcode.server.docs import install_docs
 from healthcode.server.errors import install_error_handlers
 from healthcode.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 
@@ -28,8 +30,17 @@ def create_base_app(
     the limit off. Paths starting with one of `unlimited_body_paths` are exempt (streamed
     uploads that enforce a limit of their own).
     """
-    app = FastAPI(title=title, version=__version__, description=description, lifespan=lifespan)
+    # No CDN: FastAPI's own /docs and /redoc load their scripts from one (see server.docs).
+    app = FastAPI(
+        title=title,
+        version=__version__,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     install_error_handlers(app)
+    install_docs(app)
     if max_body_bytes is not None:
         app.add_middleware(
             BodySizeLimit, max_bytes=max_body_bytes, exempt_prefixes=tuple(unlimited_body_paths)

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import orjson
 
 from healthcode.config import DEFAULT_LIMITS
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.jws import sign_compact
 from healthcode.keys import SigningKey, VerifyingKey
 from healthcode.trust import IssuerEntry, IssuerStatus, TrustStore
 
@@ -64,9 +66,7 @@ def make_client_assertion(
         "exp": issued_at + lifetime_s,
         "jti": secrets.token_urlsafe(24),
     }
-    return jwt.encode(
-        claims, key.private_key, algorithm="ES256", headers={"kid": key.kid, "typ": "JWT"}
-    )
+    return sign_compact(orjson.dumps(claims), key, compress=False, typ="JWT")
 
 
 class PartnerRefused(RequestError):

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from issuers.api import citizen, public, staff
+from issuers.api import citizen, family, public, staff
 
 api_router = APIRouter()
 api_router.include_router(public.router)
 api_router.include_router(citizen.router)
+api_router.include_router(family.router)
 api_router.include_router(staff.router)
 
 __all__ = ["api_router"]

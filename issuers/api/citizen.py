@@ -17,7 +17,6 @@ from issuers.api.schemas import (
     Login,
     OtpRequest,
     OtpVerify,
-    PersonRef,
 )
 from issuers.audit import audit
 from issuers.auth import (
@@ -29,9 +28,10 @@ from issuers.auth import (
     revoke_session,
     verify_otp,
 )
+from issuers.codescreen import screen_fields
 from issuers.context import IssuerContext
 from issuers.corrections import corrections_of, file_correction
-from issuers.family import bind_dependent, dependent_of, list_dependents, unbind_dependent
+from issuers.family import dependent_of, list_dependents
 from issuers.issuance import code_for_citizen
 from issuers.models import Citizen, Correction
 from issuers.store import add_declaration, citizen_by_subject, refresh_if_lapsed, status_history
@@ -79,22 +79,33 @@ def correction_json(correction: Correction) -> dict[str, Any]:
 
 
 @router.post("/auth/otp/request", status_code=202, tags=["auth"])
-def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, str]:
-    """Send a one-time login code by the configured SMS gateway (demo mode: the console)."""
+def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, Any]:
+    """Send a one-time login code by the configured SMS gateway (demo mode: the console).
+
+    In demo mode only, the answer also carries the code (`demo_code`), so a newcomer trying
+    the demo can log in without a phone; a real deployment never shows it."""
     if context.delivery is None:
         raise RequestError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             "one-time codes cannot be delivered: no SMS gateway is configured "
             "(HC_ISSUER_OTP_WEBHOOK_URL)",
         )
-    secret = context.settings.token_secret.get_secret_value().encode("utf-8")
+    settings = context.settings
+    secret = settings.token_secret.get_secret_value().encode("utf-8")
     with context.session() as session:
-        code = request_otp(session, body.phone, secret, settings=context.settings, address=address)
+        code = request_otp(session, body.phone, secret, settings=settings, address=address)
         session.commit()
+    answer: dict[str, Any] = {
+        "status": "sent if the phone is registered",
+        "expires_in": settings.otp_lifetime_s,
+        "resend_after": settings.otp_resend_interval_s,
+    }
     if code is not None:
-        expires_at = int(time.time()) + context.settings.otp_lifetime_s
+        expires_at = int(time.time()) + settings.otp_lifetime_s
         context.delivery.send(body.phone, code, expires_at)
-    return {"status": "sent if the phone is registered"}
+        if settings.demo_mode:
+            answer["demo_code"] = code
+    return answer
 
 
 @router.post("/auth/otp/verify", tags=["auth"])
@@ -175,26 +186,52 @@ def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     ]
 
 
-def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> dict[str, Any]:
+def code_answer(
+    context: IssuerContext,
+    subject: str,
+    kind: CodeKind,
+    actor: str,
+    dependent_ref: str | None = None,
+) -> dict[str, Any]:
+    """A code with everything the app's code screen shows (codescreen.py)."""
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
         view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
+        screen = screen_fields(citizen, context.settings)
         session.commit()
     context.publish(revoked)
     # The print service names the issuer on paper and audits the caller as we do (offline/).
     settings = context.settings
     return {
         **view.to_json(),
+        **screen,
         "issuer": settings.issuer_id,
         "issuer_name": settings.issuer_name,
         "actor": actor,
+        "whose": "self" if dependent_ref is None else "dependant",
+        "dependent_ref": dependent_ref,
     }
 
 
+def screen_response(answer: dict[str, Any], response: Response) -> dict[str, Any]:
+    """Mark a code answer with its status version (the app's poll compares it) and keep it
+    out of every cache: it is personal data and changes with the status."""
+    response.headers["ETag"] = f'"{answer["status_version"]}"'
+    response.headers["Cache-Control"] = "no-store"
+    return answer
+
+
+def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> dict[str, Any]:
+    return code_answer(context, subject, kind, actor)
+
+
 @router.get("/me/code", tags=["citizen"])
-def my_code(context: Context, caller: Caller) -> dict[str, Any]:
-    """The caller's current phone code (JWS and hc:/ text)."""
-    return _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
+def my_code(context: Context, caller: Caller, response: Response) -> dict[str, Any]:
+    """The caller's current phone code (JWS and hc:/ text) and what the code screen shows:
+    colour as words, province, reason and what to do, times, `status_version` (also the
+    ETag) for the cheap status poll `GET /v1/me/status`."""
+    answer = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
+    return screen_response(answer, response)
 
 
 @router.get("/me/code.png", tags=["citizen"], response_class=Response)
@@ -233,76 +270,6 @@ def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, An
         session.commit()
     context.publish(revoked)
     return profile(citizen)
-
-
-@router.get("/family", tags=["family"])
-def family(context: Context, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's bound family members."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        members = list_dependents(session, subject)
-        audit(session, actor=caller.actor, action="read_family", subject=subject)
-        for _, dependent in members:
-            audit(
-                session, actor=caller.actor, action="read_family_member", subject=dependent.subject
-            )
-        session.commit()
-    return [{"dependent_ref": b.ref, **profile(c)} for b, c in members]
-
-
-@router.post("/family", status_code=201, tags=["family"])
-def bind(body: PersonRef, context: Context, caller: Caller) -> dict[str, Any]:
-    """Bind a family member by ID number and name (both must match the records)."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        binding, dependent = bind_dependent(
-            context, session, subject, id_number=body.id_number, name=body.name
-        )
-        session.commit()
-    return {"dependent_ref": binding.ref, **profile(dependent)}
-
-
-@router.delete("/family/{dependent_ref}", status_code=204, tags=["family"])
-def unbind(dependent_ref: str, context: Context, caller: Caller) -> Response:
-    """Unbind a family member."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        unbind_dependent(session, subject, dependent_ref)
-        session.commit()
-    return Response(status_code=204)
-
-
-def _dependent_code(
-    context: IssuerContext, caller: Principal, ref: str, kind: CodeKind
-) -> dict[str, Any]:
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        _, dependent = dependent_of(session, subject, ref)
-    return _code(context, dependent.subject, kind, caller.actor)
-
-
-@router.get("/family/{dependent_ref}/code", tags=["family"])
-def dependent_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
-    """A bound family member's phone code."""
-    return _dependent_code(context, caller, dependent_ref, CodeKind.PHONE)
-
-
-@router.get("/family/{dependent_ref}/code.png", tags=["family"], response_class=Response)
-def dependent_code_png(
-    dependent_ref: str,
-    context: Context,
-    caller: Caller,
-    if_none_match: Annotated[str | None, Header()] = None,
-) -> Response:
-    """A bound family member's phone code as a PNG QR image."""
-    code = _dependent_code(context, caller, dependent_ref, CodeKind.PHONE)
-    return image_response(code["qr_text"], "png", if_none_match)
-
-
-@router.post("/family/{dependent_ref}/offline-code", tags=["family"])
-def dependent_offline_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
-    """A printable 7-day offline code for a bound family member."""
-    return _dependent_code(context, caller, dependent_ref, CodeKind.OFFLINE)
 
 
 @router.post("/corrections", status_code=201, tags=["corrections"])

@@ -64,6 +64,15 @@ class PersonRef(_Body):
     name: Line = Field(min_length=1, max_length=64)
 
 
+class CounterBinding(_Body):
+    """Staff bind `dependant` to `guardian` at a counter, both ID cards checked."""
+
+    guardian: PersonRef
+    dependant: PersonRef
+    #: what was checked (e.g. "both ID cards, household register"); kept in the audit log
+    note: Line = Field(min_length=1, max_length=200)
+
+
 class Registration(PersonRef):
     phone: str | None = Field(default=None, min_length=5, max_length=20, pattern=_PHONE)
 

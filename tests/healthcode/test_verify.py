@@ -241,8 +241,37 @@ CASES: dict[str, tuple[ErrorCode, Callable[..., str]]] = {
         lambda t, key, mc, **_: _claims(key, mc, hc={"v": "2"}),
     ),
     "expired": (ErrorCode.EXPIRED, lambda t, make, **_: make(now=NOW - 3600 - 121)),
+    "high_s": (
+        ErrorCode.HIGH_S_SIGNATURE,
+        lambda t, key, mc, **_: craft_token(key, claims=mc().to_claims(), high_s=True),
+    ),
+    "duplicate_header_member": (
+        ErrorCode.MALFORMED_HEADER,
+        lambda t, **_: _duplicate_header_member(t),
+    ),
+    "duplicate_claim": (
+        ErrorCode.MALFORMED_PAYLOAD,
+        lambda t, key, mc, **_: _duplicate_claim(key, mc),
+    ),
     "not_yet_valid": (ErrorCode.NOT_YET_VALID, lambda t, make, **_: make(now=NOW + 121)),
 }
+
+
+def _duplicate_header_member(token: str) -> str:
+    header_b64, payload, signature = token.split(".")
+    header = base64.urlsafe_b64decode(header_b64 + "==").decode()
+    # The first "alg" is what a last-wins parser would never look at.
+    doubled = header.replace('{"alg":"ES256"', '{"alg":"none","alg":"ES256"', 1)
+    assert doubled != header
+    return ".".join([_b64(doubled.encode()), payload, signature])
+
+
+def _duplicate_claim(key: SigningKey, make_credential: Callable[..., Any]) -> str:
+    claims = json.dumps(make_credential().to_claims(), separators=(",", ":"), ensure_ascii=False)
+    # A signed payload where one parser reads red and another green (last-wins).
+    doubled = claims.replace('"st":"green"', '"st":"red","st":"green"', 1)
+    assert doubled != claims
+    return craft_token(key, payload=doubled.encode())
 
 
 def _non_canonical(token: str) -> str:
@@ -431,3 +460,29 @@ def test_any_character_outside_base64url_is_refused(
                 position,
                 result.error,
             )
+
+
+def test_issuers_sign_low_s_only(make_token: MakeToken, trust: TrustStore) -> None:
+    from healthcode.keys import is_high_s
+
+    # OpenSSL's raw s is high half the time: 40 signatures would all be low by chance 1 in 2^40.
+    for _ in range(40):
+        token = make_token()
+        signature = base64.urlsafe_b64decode(token.rsplit(".", 1)[1] + "==")
+        assert not is_high_s(signature)
+        assert verify_credential(token, trust, now=NOW).valid
+
+
+def test_the_high_s_twin_is_the_same_signature_mathematically(
+    issuer_key: SigningKey, make_credential: Callable[..., Any], trust: TrustStore
+) -> None:
+    # The refusal is of the form, not of a forgery: the twin verifies as plain ECDSA.
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.hashes import SHA256
+
+    from healthcode.jws import parse_compact, raw_signature_to_der
+
+    twin = parse_compact(craft_token(issuer_key, claims=make_credential().to_claims(), high_s=True))
+    issuer_key.verifying_key.public_key.verify(
+        raw_signature_to_der(twin.signature), twin.signing_input, ec.ECDSA(SHA256())
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from sqlmodel import select
 
 from healthcode import StatusColour, verify_credential
@@ -21,7 +23,8 @@ def test_guardian_reads_a_bound_dependent_but_not_an_unbound_citizen(
     any_issuer: IssuerService,
 ) -> None:
     issuer = any_issuer
-    guardian_id, child_id, stranger_id = citizen_number(21), citizen_number(22), citizen_number(23)
+    guardian_id, stranger_id = citizen_number(21), citizen_number(23)
+    child_id = citizen_number(22, born=date(2016, 6, 1))  # a minor: bound without consent
     issuer.register(guardian_id, "李四光", phone="13800000021")
     issuer.register(child_id, "李小明")
     issuer.register(stranger_id, "赵六", phone="13800000023")
@@ -123,7 +126,7 @@ def test_staff_roles_are_enforced(issuer: IssuerService) -> None:
 
 
 def test_reads_of_corrections_and_of_the_audit_log_are_audited(issuer: IssuerService) -> None:
-    guardian_id, child_id = citizen_number(26), citizen_number(27)
+    guardian_id, child_id = citizen_number(26), citizen_number(27, born=date(2015, 3, 8))
     issuer.register(guardian_id, "吕廿六", phone="13800000026")
     issuer.register(child_id, "吕小廿")
     guardian = issuer.citizen_headers(guardian_id)

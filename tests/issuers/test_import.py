@@ -18,6 +18,7 @@ from issuers.auth import Role
 from issuers.feeds import FeedKind
 from issuers.importer import import_feed
 from issuers.models import AuditEntry, EventRecord, RiskAreaRecord
+from issuers.settings import IssuerSettings
 from tests.issuers.conftest import (
     TEST_SUBJECT_SECRET,
     TEST_TOKEN_SECRET,
@@ -93,15 +94,7 @@ def test_cli_import_prints_a_report(issuer: IssuerService, tmp_path: Path) -> No
     path = tmp_path / "lab.csv"
     rows = [(citizen_number(n), "negative", "antigen", recent()) for n in range(70, 75)]
     path.write_bytes(lab_csv(*rows, ("12345", "negative", "pcr", recent())))
-    settings = issuer.settings
-    env = {
-        **os.environ,
-        "HC_ISSUER_DATABASE_URL": settings.database_url,
-        "HC_ISSUER_REDIS_URL": settings.redis_url or "",
-        "HC_ISSUER_KEY_DIR": str(settings.key_dir),
-        "HC_ISSUER_TOKEN_SECRET": TEST_TOKEN_SECRET,
-        "HC_ISSUER_SUBJECT_SECRET": TEST_SUBJECT_SECRET,
-    }
+    env = cli_env(issuer.settings)
     command = [sys.executable, "-m", "issuers", "import", "--kind", "lab_results", str(path)]
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=120, check=False
@@ -269,8 +262,8 @@ def test_a_feed_ending_inside_a_character_is_refused_and_changes_nothing(
     assert audits == []
 
 
-def _cli_env(issuer: IssuerService) -> dict[str, str]:
-    settings = issuer.settings
+def cli_env(settings: IssuerSettings) -> dict[str, str]:
+    """The environment of an `issuer` command working on these settings' database and keys."""
     return {
         **os.environ,
         "HC_ISSUER_DATABASE_URL": settings.database_url,
@@ -300,7 +293,7 @@ def test_cli_import_of_a_bad_file_prints_a_code_and_exits_2(
     for path, message in cases.items():
         done = subprocess.run(
             [sys.executable, "-m", "issuers", "import", "--kind", "lab_results", str(path)],
-            env=_cli_env(issuer),
+            env=cli_env(issuer.settings),
             capture_output=True,
             text=True,
             timeout=120,

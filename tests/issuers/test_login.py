@@ -53,19 +53,22 @@ def test_phone_login_with_one_time_code(
     with running_issuer(make_settings(tmp_path, redis_url, demo_mode=True)) as svc:
         id_number = citizen_number(111)
         svc.register(id_number, "褚十四", phone="13700000111")
-        assert (
-            svc.http.post("/v1/auth/otp/request", json={"phone": "13700009999"}).status_code == 202
-        )
+        unknown = svc.http.post("/v1/auth/otp/request", json={"phone": "13700009999"})
+        assert unknown.status_code == 202
+        assert "demo_code" not in unknown.json()
         assert "one-time login code" not in caplog.text  # unknown phone: nothing sent
-        assert (
-            svc.http.post("/v1/auth/otp/request", json={"phone": "13700000111"}).status_code == 202
-        )
+        sent = svc.http.post("/v1/auth/otp/request", json={"phone": "13700000111"})
+        assert sent.status_code == 202
         match = re.search(r"phone \*+0111: (\d{6})", caplog.text)
         assert match is not None
         code = match.group(1)
+        # Demo mode: the answer shows the code too, so a newcomer can log in without a phone.
+        assert sent.json()["demo_code"] == code
+        assert sent.json()["expires_in"] == svc.settings.otp_lifetime_s
         wrong = "000000" if code != "000000" else "111111"
         bad = svc.http.post("/v1/auth/otp/verify", json={"phone": "13700000111", "code": wrong})
         assert bad.status_code == 401
+        assert bad.json()["error"] == "otp_wrong"
         good = svc.http.post("/v1/auth/otp/verify", json={"phone": "13700000111", "code": code})
         assert good.status_code == 200, good.text
         token = good.json()
@@ -75,6 +78,7 @@ def test_phone_login_with_one_time_code(
         assert me.json()["id_tail"] == id_number[-4:]
         reused = svc.http.post("/v1/auth/otp/verify", json={"phone": "13700000111", "code": code})
         assert reused.status_code == 401  # single use
+        assert reused.json()["error"] == "otp_expired"
 
 
 def test_passwords_are_scrypt_hashes() -> None:
@@ -180,6 +184,10 @@ def test_codes_are_delivered_to_the_sms_gateway(tmp_path: Path, redis_url: str) 
         assert code in str(body["text"])
         token = svc.http.post("/v1/auth/otp/verify", json={"phone": PHONE, "code": code})
         assert token.status_code == 200, token.text
+        # Outside demo mode the answer never carries the code.
+        again = svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
+        assert again.status_code == 202
+        assert "demo_code" not in again.json()
 
 
 def test_without_a_delivery_no_code_is_made(tmp_path: Path, redis_url: str) -> None:
@@ -207,8 +215,13 @@ def test_wrong_codes_lock_the_phone_out_and_a_new_code_does_not_reset_it(
         svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
         first = str(gateway.wait_for(1)[0]["code"])
         wrong = "000000" if first != "000000" else "111111"
-        assert [verify(wrong).status_code for _ in range(2)] == [401, 401]
-        assert verify(first).status_code == 401  # this code's attempts are used up
+        wrongs = [verify(wrong) for _ in range(2)]
+        assert [w.status_code for w in wrongs] == [401, 401]
+        assert [w.json()["error"] for w in wrongs] == ["otp_wrong", "otp_wrong"]
+        assert wrongs[0].json()["text"]["zh"] == "验证码错误"
+        used_up = verify(first)  # this code's attempts are used up
+        assert used_up.status_code == 401
+        assert used_up.json()["error"] == "otp_expired"
         svc.http.post("/v1/auth/otp/request", json={"phone": PHONE})
         second = str(gateway.wait_for(2)[1]["code"])
         assert verify("000001" if second != "000001" else "000002").status_code == 401
@@ -243,7 +256,7 @@ def test_a_code_expires(issuer: IssuerService) -> None:
     assert code is not None
     with issuer.context.session() as session, pytest.raises(RequestError) as expired:
         verify_otp(session, PHONE, code, secret, settings=settings, now=start + 301)
-    assert expired.value.code is ErrorCode.UNAUTHENTICATED
+    assert expired.value.code is ErrorCode.OTP_EXPIRED
     assert "no valid login code" in expired.value.message
     with issuer.context.session() as session:
         citizen = verify_otp(session, PHONE, code, secret, settings=settings, now=start + 299)

@@ -25,6 +25,7 @@ TABLES = {
     "issuedcode",
     "revocation",
     "familybinding",
+    "familyrequest",
     "partnerrevocationcursor",
     "correction",
     "auditentry",

@@ -8,11 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from loadtest import requests as names
 from loadtest.errors import LoadTestError, LoadTestErrorCode
-from loadtest.judge import DEFAULT_GOALS, Goals, judge, plot_history, read_stats, write_report
+from loadtest.judge import DEFAULT_GOALS, Goals, judge, read_stats, write_report
 
 # Column names as Locust 2.x writes them (checked against a real run's files).
 PERCENTILES = ["50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"]
@@ -146,28 +145,3 @@ def test_the_report_leads_with_the_verdict_and_lists_every_goal(tmp_path: Path) 
     assert "**Note**: the load generator ran out" in lines
     assert f"| {names.ID_CARD} | p95 | <= 800 ms | 900 ms | **FAILED** |" in lines
     assert f"| {names.SCAN} | 800 | 0 | 12.5 | 5 | 20 | 45 | 45 |" in lines
-
-
-def test_the_plot_draws_requests_and_latency_over_time(tmp_path: Path) -> None:
-    history = tmp_path / "history.csv"
-    with history.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HISTORY_HEADER)
-        for second in range(30):
-            rps, p95 = ("N/A", "N/A") if second == 0 else (str(10 * second), str(100 - second))
-            writer.writerow([1796220000 + second, 50, "", "Aggregated", rps, "0", "5", "", "", "",
-                             "", p95, "", "", "", "", "", 0, 0, 0, 0, 0, 0, 0])  # fmt: skip
-            writer.writerow([1796220000 + second, 50, "POST", names.SCAN, rps, "0", "5", "", "",
-                             "", "", "999", "", "", "", "", "", 0, 0, 0, 0, 0, 0, 0])  # fmt: skip
-    image = Image.open(plot_history(history, tmp_path / "latency.png")).convert("RGB")
-    assert image.size == (900, 560)
-    colours = {colour for _, colour in image.getcolors(maxcolors=100_000) or []}
-    assert (30, 120, 200) in colours  # requests/s
-    assert (200, 120, 40) in colours  # p95
-    # The rising requests/s line ends near the top right of the upper panel.
-    top_right = image.crop((700, 30, 880, 120))
-    assert (30, 120, 200) in {c for _, c in top_right.getcolors(maxcolors=100_000) or []}
-    empty = tmp_path / "empty.csv"
-    empty.write_text(",".join(HISTORY_HEADER) + "\n")
-    with pytest.raises(LoadTestError):
-        plot_history(empty, tmp_path / "none.png")

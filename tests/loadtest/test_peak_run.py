@@ -7,8 +7,10 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from loadtest import requests as names
@@ -36,8 +38,37 @@ def federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield directory
 
 
+def _turn_red_after_seeding(federation: Path) -> str:
+    """A positive lab result for one green citizen of the first province, imported by its
+    official after seeding: the seed file still says green. Returns their ID number."""
+    province = sorted(p.parent for p in federation.glob("*/demo-logins.json"))[0]
+    logins = json.loads((province / "demo-logins.json").read_text())
+    ports = json.loads((federation / "ports.json").read_text())
+    url = f"http://127.0.0.1:{ports[province.name]}"
+    citizen = next(c for c in logins["citizens"] if c["colour"] == "green")
+    official = next(a for a in logins["accounts"] if a["role"] == "health_official")
+    sampled = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    with httpx.Client(timeout=30) as http:
+        login = {"username": official["username"], "password": official["password"]}
+        token = http.post(f"{url}/v1/auth/login", json=login).json()["access_token"]
+        answer = http.post(
+            f"{url}/v1/feeds/lab_results",
+            content=f"id_number,result,test,sampled_at\n{citizen['id_number']},positive,pcr,"
+            f"{sampled}\n",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "text/csv"},
+        )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status_changes"] == 1
+    return str(citizen["id_number"])
+
+
 @pytest.fixture(scope="module")
-def plan(federation: Path) -> Path:
+def turned_red(federation: Path) -> str:
+    return _turn_red_after_seeding(federation)
+
+
+@pytest.fixture(scope="module")
+def plan(federation: Path, turned_red: str) -> Path:
     path = federation.parent / "plan.json"
     done = _loadtest("prepare", "--federation", str(federation), "--out", str(path))
     assert done.returncode == 0, done.stderr
@@ -73,6 +104,35 @@ def test_a_peak_test_of_the_demo_federation_meets_its_goals(plan: Path, tmp_path
         text = path.read_bytes().decode("utf-8", "replace")
         for secret in secrets:
             assert secret not in text, (path.name, secret[:6])
+
+
+def test_prepare_expects_the_colour_the_province_answers_now(plan: Path, turned_red: str) -> None:
+    cards = [c for c in LoadPlan.load(plan).checkpoint.id_cards if c.person is not None]
+    assert {c.display for c in cards if c.person and c.person.id_number == turned_red} == {"red"}
+
+
+def test_a_distributed_run_splits_the_users_over_worker_processes(
+    plan: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    done = _loadtest(
+        *("run", "--plan", str(plan), "--out", str(out), "--users", "20", "--workers", "2"),
+        *("--spawn-rate", "20", "--run-time", "8", "--think", "0.5"),
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 master + 2 workers" in (out / "report.md").read_text()
+    assert sorted(p.name for p in out.glob("locust-worker-*.out")) == [
+        "locust-worker-1.out",
+        "locust-worker-2.out",
+    ]
+    stats, aggregate = read_stats(out / "locust_stats.csv")
+    assert {item.name for item in stats} == set(names.ALL)
+    assert all(item.failures == 0 for item in stats)
+    assert aggregate is not None
+    # The per-name history the plot draws (--csv-full-history) was written by the master.
+    history = (out / "locust_stats_history.csv").read_text()
+    assert names.SCAN in history
 
 
 def test_a_wrong_colour_under_load_fails_the_run(plan: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import io
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -200,17 +201,28 @@ def test_a_printed_family_sheet_verifies_each_member_at_the_checkpoint(
 ) -> None:
     with federation(tmp_path, redis_url) as (sichuan, _guangdong, trust):
         guardian = issuers_conftest.citizen_number(73)
-        child = issuers_conftest.citizen_number(74)
+        child = issuers_conftest.citizen_number(74, born=date(2016, 6, 1))
         grandma = issuers_conftest.citizen_number(75)
         sichuan.register(guardian, "李建国", phone="13800000073")
-        for number, name in ((child, "李小明"), (grandma, "王秀芳")):
-            sichuan.register(number, name)
-            bound = sichuan.http.post(
-                "/v1/family",
-                json={"id_number": number, "name": name},
-                headers=sichuan.citizen_headers(guardian),
-            )
-            assert bound.status_code == 201, bound.text
+        sichuan.register(child, "李小明")
+        sichuan.register(grandma, "王秀芳")
+        # A minor is bound by the guardian; an adult without a phone only at a counter.
+        bound = sichuan.http.post(
+            "/v1/family",
+            json={"id_number": child, "name": "李小明"},
+            headers=sichuan.citizen_headers(guardian),
+        )
+        assert bound.status_code == 201, bound.text
+        at_counter = sichuan.http.post(
+            "/v1/counter/family",
+            json={
+                "guardian": {"id_number": guardian, "name": "李建国"},
+                "dependant": {"id_number": grandma, "name": "王秀芳"},
+                "note": "both ID cards checked",
+            },
+            headers=sichuan.staff_headers(Role.COUNTER_STAFF),
+        )
+        assert at_counter.status_code == 201, at_counter.text
         settings = OfflineSettings(
             issuer_url=sichuan.url, audit_database_url=f"sqlite:///{tmp_path / 'audit.db'}"
         )

@@ -1,0 +1,64 @@
+"""Serving the citizen app (`issuers/web/`, a PWA) at the province's `/`.
+
+Caching: the shell (`index.html`), the service worker and the manifest are revalidated on every
+load (`no-cache`, answered 304 by ETag when unchanged), so a new release reaches phones at once;
+a file whose name carries a content hash (`app.0123abcd.js`) or that is asked for with `?v=` is
+immutable for a year. Every answer carries a Content-Security-Policy that lets the page load
+and contact only its own origin: no CDN, no inline script, no framing.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import as_file, files
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+__all__ = ["APP_CSP", "WebApp", "mount_web_app"]
+
+APP_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; manifest-src 'self'; worker-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+_HASHED_NAME = re.compile(r"\.[0-9a-f]{8,}\.[A-Za-z0-9]+$")
+_REVALIDATE = "no-cache"
+_IMMUTABLE = "public, max-age=31536000, immutable"
+#: Python files (none should be there) and dot files are never served.
+_HIDDEN = re.compile(r"(^|/)\.[^/]|\.py[cio]?$")
+
+
+class WebApp(StaticFiles):
+    """Static files with the app's caching rules and security headers."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if _HIDDEN.search(path):
+            path = "__not_served__"
+        response = await super().get_response(path, scope)
+        name = path.rsplit("/", 1)[-1]
+        query = scope.get("query_string", b"")
+        versioned = _HASHED_NAME.search(name) is not None or b"v=" in query
+        response.headers["Cache-Control"] = _IMMUTABLE if versioned else _REVALIDATE
+        response.headers["Content-Security-Policy"] = APP_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        if name == "sw.js":
+            response.headers["Service-Worker-Allowed"] = "/"
+        if name.endswith(".webmanifest"):
+            response.headers["Content-Type"] = "application/manifest+json"
+        return response
+
+
+def web_directory() -> Path:
+    """The packaged `issuers/web/` folder (a real directory: the package is installed as files)."""
+    with as_file(files("issuers") / "web") as path:
+        return Path(path)
+
+
+def mount_web_app(app: FastAPI) -> None:
+    """Serve the app at `/`; mounted last, so every API route is matched before it."""
+    app.mount("/", WebApp(directory=web_directory(), html=True), name="citizen-app")
