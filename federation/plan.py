@@ -11,7 +11,7 @@ import os
 import secrets
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +51,13 @@ class Federation:
     provinces: dict[str, Child]
     checkpoint: Child | None
     redis: Child | None
+    #: the print service (`python -m offline`) of each province, for the citizen app (ADR 0012)
+    printers: dict[str, Child] = field(default_factory=dict)
 
     def children(self) -> list[Child]:
         head = [c for c in (self.redis, self.registry) if c is not None]
         tail = [self.checkpoint] if self.checkpoint is not None else []
-        return [*head, *self.provinces.values(), *tail]
+        return [*head, *self.printers.values(), *self.provinces.values(), *tail]
 
     def stop(self) -> None:
         for child in reversed(self.children()):
@@ -75,6 +77,8 @@ class Federation:
             "registry": self.registry.url,
             "provinces": {name: child.url for name, child in self.provinces.items()},
             "checkpoint": self.checkpoint.url if self.checkpoint is not None else None,
+            "citizen_app": {name: f"{child.url}/" for name, child in self.provinces.items()},
+            "printers": {name: child.url for name, child in self.printers.items()},
         }
 
 
@@ -129,7 +133,8 @@ def plan(directory: Path) -> Federation:
         logs / "registry.log",
         url=f"http://127.0.0.1:{port}",
     )
-    provinces = {}
+    provinces: dict[str, Child] = {}
+    printers: dict[str, Child] = {}
     for index, (issuer_id, name, region) in enumerate(PROVINCES):
         home = directory / issuer_id
         partner_key = home / "partner-key.pem"
@@ -155,6 +160,8 @@ def plan(directory: Path) -> Federation:
             "HC_ISSUER_TOKEN_SECRET": values[f"{issuer_id}_token_secret"],
         }
         env["HC_ISSUER_REDIS_URL"] = f"{redis.url}/{index}"  # one database per province
+        printers[issuer_id] = _printer(issuer_id, url, ports, home, logs)
+        env["HC_ISSUER_PRINT_URL"] = printers[issuer_id].url or ""
         provinces[issuer_id] = Child(
             issuer_id, python("issuers"), env, logs / f"{issuer_id}.log", url=url
         )
@@ -180,4 +187,17 @@ def plan(directory: Path) -> Federation:
         url=f"http://127.0.0.1:{port}",
     )
     (directory / "checkpoint").mkdir(parents=True, exist_ok=True)
-    return Federation(directory, registry, provinces, checkpoint, redis)
+    return Federation(directory, registry, provinces, checkpoint, redis, printers)
+
+
+def _printer(issuer_id: str, issuer_url: str, ports: Ports, home: Path, logs: Path) -> Child:
+    """The province's print service: the citizen app's PDFs, forwarded by the issuer."""
+    port = ports.port(f"print-{issuer_id}")
+    env = {
+        "HC_OFFLINE_ISSUER_URL": issuer_url,
+        "HC_OFFLINE_HOST": "127.0.0.1",
+        "HC_OFFLINE_PORT": str(port),
+        "HC_OFFLINE_AUDIT_DATABASE_URL": f"sqlite:///{home / 'print-audit.db'}",
+    }
+    name = f"print-{issuer_id}"
+    return Child(name, python("offline"), env, logs / f"{name}.log", url=f"http://127.0.0.1:{port}")

@@ -153,3 +153,16 @@ def prepare_checkpoint(federation: Federation, staff_password: str) -> None:
         "creating the checkpoint staff login",
     )
     marker.write_text("created\n")
+
+
+def demo_phone(directory: Path, issuer_id: str) -> str | None:
+    """A seeded citizen's phone with a green code, for a newcomer to log in with."""
+    path = directory / issuer_id / "demo-logins.json"
+    try:
+        citizens = json.loads(path.read_text())["citizens"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    phones = [
+        c.get("phone") for c in citizens if isinstance(c, dict) and c.get("colour") == "green"
+    ]
+    return next((p for p in phones if isinstance(p, str) and p), None)

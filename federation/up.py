@@ -12,6 +12,7 @@ from federation.plan import Federation, demo_secrets, plan
 from federation.setup import (
     CHECKPOINT_STAFF,
     demo_codes,
+    demo_phone,
     migrate,
     onboard,
     prepare_checkpoint,
@@ -41,10 +42,15 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
         step(2, "migrating the provinces' databases")
         migrate(federation)
         step(3, "starting the provinces " + ", ".join(federation.provinces))
-        for child in federation.provinces.values():
+        for child in [*federation.printers.values(), *federation.provinces.values()]:
             child.start()
         for child in federation.provinces.values():
             child.wait_healthy()
+        for child in federation.printers.values():
+            try:  # without it only printing is missing: the demo goes on
+                child.wait_healthy()
+            except FederationError as exc:
+                print(f"print service not started: {exc}", file=sys.stderr)
         step(4, "onboarding the provinces in the registry")
         if onboard(federation, admin_token):
             # The provinces fetched the trust list at start-up, before they were listed;
@@ -94,6 +100,12 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
                 f"province    {name}  {url}  (demo logins: {directory / name}/demo-logins.json)",
                 file=out,
             )
+        phone = demo_phone(directory, "cn-sc")
+        print(
+            f"citizen app {summary['citizen_app']['cn-sc']}  (log in with demo phone {phone}; "
+            "in demo mode the one-time code is shown on the login screen)",
+            file=out,
+        )
         print(f"checkpoint  {summary['checkpoint'] or '(not started)'}", file=out)
         print(f"logs        {directory / 'logs'}; Ctrl-C stops everything", file=out, flush=True)
     return federation

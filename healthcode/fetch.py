@@ -24,6 +24,7 @@ docs/peer-bounds.md::
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import time
@@ -39,7 +40,16 @@ from healthcode.boundedjson import DEFAULT_MAX_DEPTH
 from healthcode.boundedjson import loads as bounded_loads
 from healthcode.errors import ErrorCode, PeerError
 
-__all__ = ["KIB", "MIB", "PEER_BOUNDS", "PeerAnswer", "PeerBounds", "PeerClient", "ReadBounds"]
+__all__ = [
+    "KIB",
+    "MIB",
+    "PEER_BOUNDS",
+    "PeerAnswer",
+    "PeerBounds",
+    "PeerClient",
+    "ReadBounds",
+    "job_deadline",
+]
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -168,7 +178,10 @@ class PeerClient:
             PeerError: unreachable, past the deadline, over the byte cap, or an encoding we do
                 not decode.
         """
-        deadline = time.monotonic() + bounds.deadline_s
+        now = time.monotonic()
+        deadline = now + bounds.deadline_s
+        if _deadline.job is not None:
+            deadline = min(deadline, _deadline.job)
         request = self._http.build_request(
             method,
             url,
@@ -180,6 +193,8 @@ class PeerClient:
             timeout=httpx.Timeout(bounds.deadline_s),
         )
         where = _where(str(request.url))
+        if deadline <= now:
+            _too_slow(where, bounds, None)
         _deadline.at = deadline
         try:
             response = self._http.send(request, stream=True)
@@ -262,10 +277,13 @@ def _too_large(where: str, bounds: ReadBounds) -> NoReturn:
     )
 
 
-def _too_slow(where: str, bounds: ReadBounds, exc: Exception) -> NoReturn:
+def _too_slow(where: str, bounds: ReadBounds, exc: Exception | None) -> NoReturn:
+    within = f"{bounds.deadline_s:g} s"
+    if _deadline.job is not None:
+        within += " or its job's deadline"
     raise PeerError(
         ErrorCode.UPSTREAM_TIMEOUT,
-        f"{where} did not answer completely within {bounds.deadline_s:g} s; the answer was dropped",
+        f"{where} did not answer completely within {within}; the answer was dropped",
     ) from exc
 
 
@@ -279,9 +297,26 @@ def _where(url: str) -> str:
 
 class _Deadline(threading.local):
     at: float | None = None  # monotonic time the current request of this thread must end by
+    job: float | None = None  # ... and every request of the current job (`job_deadline`)
 
 
 _deadline = _Deadline()
+
+
+@contextlib.contextmanager
+def job_deadline(seconds: float) -> Iterator[None]:
+    """Every request this thread makes inside the block ends within `seconds` of entering it.
+
+    For a job of several requests (the registry's roots, list and timestamp): each request
+    keeps its own bound too, whichever ends first. Nested blocks keep the earlier deadline.
+    """
+    outer = _deadline.job
+    at = time.monotonic() + seconds
+    _deadline.job = at if outer is None else min(outer, at)
+    try:
+        yield
+    finally:
+        _deadline.job = outer
 
 
 def _wait_at_most(timeout: float | None, expired: type[Exception]) -> float | None:

@@ -48,8 +48,9 @@ _JTI = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 def redis_key(issuer_id: str) -> str:
     """The Redis set an issuer publishes its revoked `jti`s in (ADR 0006): written by the
-    issuer, copied by checkpoints."""
-    return f"hc:revoked:{issuer_id}"
+    issuer, copied by checkpoints. The issuer id is a Redis Cluster hash tag (`{iss}`), so a
+    rebuild's staging key shares the set's slot and the RENAME that swaps it in is allowed."""
+    return f"hc:revoked:{{{issuer_id}}}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,14 +31,18 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
-import httpx
-
 from healthcode.config import DEFAULT_LIMITS, Limits
-from healthcode.errors import ErrorCode, HealthcodeError, TrustListError, TrustUnavailable
+from healthcode.errors import (
+    ErrorCode,
+    HealthcodeError,
+    PeerError,
+    TrustListError,
+    TrustUnavailable,
+)
+from healthcode.fetch import PEER_BOUNDS, PeerBounds, PeerClient, ReadBounds
 from healthcode.trust import TrustStore
 from healthcode.trustlist import (
     DEFAULT_STALE_GRACE_S,
-    MAX_DOCUMENT_BYTES,
     RootMetadata,
     TrustListState,
     format_time,
@@ -60,6 +64,7 @@ TRUSTED_TIME_FILE = "trusted-time.json"
 META_FILE = "client-state.json"  # ETag and fetch times; not security relevant
 #: Refresh intervals are spread by +-20 % so a fleet of checkpoints does not call in lockstep.
 JITTER = 0.2
+OK, NOT_MODIFIED, NOT_FOUND = 200, 304, 404
 #: At most this many root versions are walked in one refresh (a registry cannot stall us).
 MAX_ROOT_STEPS = 32
 
@@ -72,7 +77,8 @@ class TrustListClient:
         pinned_root: the initial root shipped with the software: a file, or the signed
             document itself (JWS JSON). It must be signed by a threshold of its own keys.
         cache_dir: where the last good root chain and list are kept across restarts.
-        http: an httpx client to use (default: one of our own with a 10 s timeout).
+        http: the bounded peer client to use (default: one of our own).
+        bounds: bytes, deadline and JSON depth per registry endpoint (docs/peer-bounds.md).
         refresh_interval_s: mean seconds between background refreshes.
         stale_grace_s: how long an expired held list keeps verifying, reported stale.
         clock: the time source (epoch seconds); tests pass a fixed one.
@@ -88,7 +94,8 @@ class TrustListClient:
         pinned_root: str | os.PathLike[str] | Mapping[str, Any],
         cache_dir: Path,
         *,
-        http: httpx.Client | None = None,
+        http: PeerClient | None = None,
+        bounds: PeerBounds = PEER_BOUNDS,
         refresh_interval_s: float = 60,
         stale_grace_s: int = DEFAULT_STALE_GRACE_S,
         limits: Limits = DEFAULT_LIMITS,
@@ -101,7 +108,8 @@ class TrustListClient:
         self.refresh_interval_s = refresh_interval_s
         self._clock = clock
         self._own_http = http is None
-        self._http = http or httpx.Client(timeout=10.0)
+        self._http = http or PeerClient()
+        self._bounds = bounds
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -162,7 +170,8 @@ class TrustListClient:
         def when(epoch: float | None) -> str | None:
             return None if epoch is None else format_time(epoch)
 
-        expires = held.expires.timestamp() if held else None
+        expires = self._state.expires_at()
+        stamp = self._state.timestamp
         return {
             "registry": self.registry_url,
             "root_version": root.version,
@@ -175,8 +184,12 @@ class TrustListClient:
             "timestamp_version": (
                 self._state.timestamp.version if self._state.timestamp is not None else None
             ),
+            "timestamp_expires": format_time(stamp.expires) if stamp is not None else None,
             "issuers": len(held.issuers) if held else 0,
+            # Stale from the sooner of the list's and the timestamp's expiry (§7.7): a frozen
+            # registry (an expired timestamp, nothing newer) makes the list stale at once.
             "stale": expires is not None and now > expires,
+            "frozen": self._state.frozen(now),
             "expired": expires is not None and now > expires + self._state.stale_grace_s,
             "last_error": self._last_error,
         }
@@ -251,10 +264,10 @@ class TrustListClient:
         headers = {"Accept": "application/json"}
         if self._etag is not None and self._state.trust_list is not None:
             headers["If-None-Match"] = self._etag
-        status, etag, body = self._fetch("/v1/trust-list", headers)
+        status, etag, body = self._fetch("/v1/trust-list", self._bounds.trust_list, headers)
         self._checked_at = now
         taken = False
-        if status != httpx.codes.NOT_MODIFIED:
+        if status != NOT_MODIFIED:
             taken = self._state.update(body, now)
             self._etag = etag
             if taken:
@@ -265,16 +278,20 @@ class TrustListClient:
     def _refresh_timestamp(self, now: float) -> None:
         if not self._state.root.timestamp_keys:
             return  # a root without the online role: the list's own signed_at is all we have
-        status, _, body = self._fetch("/v1/timestamp", {"Accept": "application/json"})
-        if status == httpx.codes.OK and self._state.update_timestamp(body, now):
+        status, _, body = self._fetch(
+            "/v1/timestamp", self._bounds.timestamp, {"Accept": "application/json"}
+        )
+        if status == OK and self._state.update_timestamp(body, now):
             self._persist(TIMESTAMP_FILE, body)
 
     def _walk_roots(self, now: float) -> None:
         held = self._state.root.version
         documents: list[bytes] = []
         for version in range(held + 1, held + MAX_ROOT_STEPS + 2):
-            status, _, body = self._fetch(f"/v1/root/{version}", {}, missing_ok=True)
-            if status == httpx.codes.NOT_FOUND:
+            status, _, body = self._fetch(
+                f"/v1/root/{version}", self._bounds.root, {}, missing_ok=True
+            )
+            if status == NOT_FOUND:
                 break
             if len(documents) == MAX_ROOT_STEPS:
                 raise TrustListError(
@@ -299,41 +316,34 @@ class TrustListClient:
         self._etag = None
 
     def _fetch(
-        self, path: str, headers: Mapping[str, str], *, missing_ok: bool = False
+        self,
+        path: str,
+        bounds: ReadBounds,
+        headers: Mapping[str, str],
+        *,
+        missing_ok: bool = False,
     ) -> tuple[int, str | None, bytes]:
         """GET `path`: (status, ETag, body). 304 (and 404 when `missing_ok`) have an empty
         body; other non-200s raise.
 
-        The body is read in chunks and abandoned past `MAX_DOCUMENT_BYTES`, so a hostile or
-        broken registry cannot exhaust a checkpoint's memory.
+        The answer is read within `bounds` (healthcode.fetch): decoded bytes, one deadline for
+        the whole request, so a hostile or broken registry can neither exhaust a checkpoint's
+        memory nor hold its refresh past the deadline.
         """
-        url = self.registry_url + path
         try:
-            with self._http.stream("GET", url, headers=dict(headers)) as response:
-                status = response.status_code
-                etag = response.headers.get("ETag")
-                if status == httpx.codes.NOT_MODIFIED or (
-                    missing_ok and status == httpx.codes.NOT_FOUND
-                ):
-                    return status, etag, b""
-                if status != httpx.codes.OK:
-                    raise TrustUnavailable(
-                        ErrorCode.UPSTREAM_UNAVAILABLE,
-                        f"trust registry answered {status} to GET {path}",
-                    )
-                body = bytearray()
-                for chunk in response.iter_bytes():
-                    body += chunk
-                    if len(body) > MAX_DOCUMENT_BYTES:
-                        raise TrustListError(
-                            ErrorCode.TRUST_LIST_MALFORMED,
-                            f"GET {path} returned over {MAX_DOCUMENT_BYTES} bytes",
-                        )
-        except httpx.HTTPError as exc:
+            answer = self._http.get(self.registry_url + path, bounds, headers=headers)
+        except PeerError as error:
+            if error.code is ErrorCode.UPSTREAM_TOO_LARGE:
+                raise TrustListError(ErrorCode.TRUST_LIST_MALFORMED, error.message) from error
+            raise
+        status = answer.status_code
+        if status == NOT_MODIFIED or (missing_ok and status == NOT_FOUND):
+            return status, answer.headers.get("ETag"), b""
+        if status != OK:
             raise TrustUnavailable(
-                ErrorCode.UPSTREAM_UNAVAILABLE, f"trust registry {url} unreachable: {exc}"
-            ) from exc
-        return status, etag, bytes(body)
+                ErrorCode.UPSTREAM_UNAVAILABLE, f"trust registry answered {status} to GET {path}"
+            )
+        return status, answer.headers.get("ETag"), answer.content
 
     # -- disk ---------------------------------------------------------------------------------
 

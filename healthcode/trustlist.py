@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
+from healthcode.boundedjson import loads as bounded_json
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.errors import ErrorCode, TrustListError, TrustUnavailable
 from healthcode.keys import SigningKey, VerifyingKey, b64url_encode
@@ -557,7 +558,7 @@ def _parse_envelope(document: Mapping[str, Any] | bytes | str) -> Mapping[str, A
         if len(document) > MAX_DOCUMENT_BYTES:
             raise _malformed(f"document is over {MAX_DOCUMENT_BYTES} bytes")
         try:
-            document = json.loads(document)
+            document = bounded_json(document)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _malformed(f"document is not UTF-8 JSON ({exc})") from exc
     if not isinstance(document, Mapping):
@@ -587,7 +588,7 @@ def _decode_envelope(
         protected = item.get("protected")
         header_bytes = strict_b64url_decode(protected, f"{what} protected header")
         try:
-            header = json.loads(header_bytes)
+            header = bounded_json(header_bytes)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _malformed(f"{what} protected header is not JSON ({exc})") from exc
         if not isinstance(header, dict) or set(header) != {"alg", "kid", "typ"}:
@@ -608,7 +609,7 @@ def _decode_envelope(
 
 def _json_object(payload: bytes) -> Mapping[str, Any]:
     try:
-        value = json.loads(payload)
+        value = bounded_json(payload)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _malformed(f"payload is not UTF-8 JSON ({exc})") from exc
     if not isinstance(value, dict):
@@ -976,6 +977,15 @@ class TrustListState:
                 offered.expires,
                 offered.is_expired(now),
             ):
+                if held is not None and held.is_expired(now):
+                    # TUF 5.4.4: the registry offers nothing newer than an expired timestamp,
+                    # so it (or whoever answers for it) is frozen: abort, and say so.
+                    raise TrustListError(
+                        ErrorCode.TRUST_LIST_EXPIRED,
+                        f"timestamp version {held.version} expired at "
+                        f"{format_time(held.expires)} and the registry offers no newer one "
+                        "(possible freeze attack); the trust list is stale",
+                    )
                 return False
             self._timestamp = offered
             self._store = None
@@ -1040,6 +1050,23 @@ class TrustListState:
             self._store = None
             return True
 
+    def expires_at(self) -> float | None:
+        """When the held list stops being current: its own `expires`, or sooner the held
+        timestamp's when the root delegates one (§7.7): a list no timestamp vouches for any
+        more is stale at once, not only when the list itself expires (a freeze)."""
+        held, stamp = self._trust_list, self._timestamp
+        if held is None:
+            return None
+        expires = held.expires.timestamp()
+        if stamp is not None and self._root.timestamp_keys:
+            expires = min(expires, stamp.expires.timestamp())
+        return expires
+
+    def frozen(self, now: datetime | float) -> bool:
+        """The held timestamp has expired: nothing vouches for the list being current."""
+        stamp = self._timestamp
+        return stamp is not None and bool(self._root.timestamp_keys) and stamp.is_expired(now)
+
     def trust_store(self, now: datetime | float | None = None) -> TrustStore:
         """The held list as a `TrustStore` for `verify_credential`.
 
@@ -1072,7 +1099,7 @@ class TrustListState:
             source="trust-list",
             version=held.version,
             signed_at=key[2],
-            expires_at=int(held.expires.timestamp()),
+            expires_at=int(self.expires_at() or held.expires.timestamp()),
             stale_grace_s=self.stale_grace_s,
         )
         self._store, self._store_key = store, key

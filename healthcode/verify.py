@@ -34,7 +34,7 @@ from healthcode.trust import (
     TrustStore,
 )
 
-__all__ = ["Check", "CheckOutcome", "VerificationResult", "verify_credential"]
+__all__ = ["Check", "CheckOutcome", "ExpectedSubject", "VerificationResult", "verify_credential"]
 
 _ECDSA_SHA256 = ec.ECDSA(SHA256())
 _BOM = "\ufeff"
@@ -59,6 +59,14 @@ class CheckOutcome(StrEnum):
     FAILED = "failed"
     NOT_CHECKED = "not_checked"
     STALE = "stale"  # checked against data older than policy prefers; still accepted
+
+
+class ExpectedSubject(NamedTuple):
+    """Whom a look-up asked about (an ID-card read): the code must be theirs, from their home
+    issuer, or it is refused at the claims check (§6 step 9), before validity and revocation."""
+
+    id_tail: str
+    issuer: str
 
 
 class VerificationResult(NamedTuple):
@@ -171,6 +179,7 @@ def verify_credential(
     *,
     limits: Limits = DEFAULT_LIMITS,
     revocations: RevocationChecker | None = None,
+    expect: ExpectedSubject | None = None,
 ) -> VerificationResult:
     """Verify a health code (hc:/, shc:/, compact JWS or .smart-health-card text).
 
@@ -182,6 +191,8 @@ def verify_credential(
         now: the verification time (aware datetime or epoch seconds); defaults to the clock.
         limits: size and clock-skew bounds.
         revocations: where revoked `jti`s are looked up; None reports revocation as not checked.
+        expect: whom the code must be about (an ID-card look-up); a code of anyone else, or
+            from another issuer, fails the claims check (`invalid_claims`).
 
     Returns:
         A result with the verified claims, or with exactly one `ErrorCode`. Bad input never
@@ -281,6 +292,14 @@ def verify_credential(
                 ErrorCode.KEY_NOT_VALID,
                 f"code issued at {_iso(issued_at)} lies outside key {trusted.kid!r}'s "
                 "validity window",
+            )
+        if expect is not None and (
+            credential is None or credential.id_tail != expect.id_tail or issuer.id != expect.issuer
+        ):
+            # A mix-up (or a relay bug) must never show someone else's colour.
+            raise VerificationError(
+                ErrorCode.INVALID_CLAIMS,
+                "the code is not for this ID number or not from its home issuer",
             )
         checks[Check.CLAIMS] = CheckOutcome.PASSED
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from healthcode.server.readlimits import with_read_deadlines
 from interop.app import create_app
 from interop.settings import InteropSettings
 
@@ -11,7 +12,11 @@ from interop.settings import InteropSettings
 def main() -> None:
     settings = InteropSettings()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        http=with_read_deadlines(),  # slow-loris: header and body read limits
     )
 
 

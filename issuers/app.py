@@ -124,7 +124,7 @@ def create_app(
 def _mount_partner_api(
     app: FastAPI, context: IssuerContext, trust: Callable[[], TrustStore]
 ) -> None:
-    from interop.partner import create_partner_router
+    from healthcode.server.partner import create_partner_router
     from issuers.partner import IssuerPartnerBackend
     from issuers.partner_sync import sync_partner_revocations
 

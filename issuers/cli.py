@@ -88,11 +88,16 @@ def _migrate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from healthcode.server.readlimits import with_read_deadlines
     from issuers.app import create_app
 
     settings = _settings()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        http=with_read_deadlines(),  # slow-loris: header and body read limits
     )
     return EXIT_OK
 

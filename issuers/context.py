@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -59,14 +58,8 @@ class IssuerContext:
         )
 
     def session(self) -> Session:
-        return session(self.engine)
-
-    def publish(self, revoked: Iterable[str]) -> None:
-        """After a commit: publish revoked jtis to Redis (never raises, never waits on a slow
-        Redis; see revocation.py)."""
-        revoked = list(revoked)
-        if self.publisher is not None and revoked:
-            self.publisher.publish(revoked)
+        """A unit of work: codes revoked in it reach Redis once it commits (`db.session`)."""
+        return session(self.engine, self.publisher.publish if self.publisher else None)
 
     def close(self) -> None:
         if self.publisher is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,11 @@ from sqlmodel import Session, create_engine
 from healthcode.errors import ErrorCode, RequestError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+logger = logging.getLogger("issuers.db")
+
+#: Where a session's unit of work keeps the jtis it revoked until its transaction ends.
+_REVOKED = "hc.revoked"
+Publish = Callable[[list[str]], object]
 
 
 def make_engine(database_url: str) -> Engine:
@@ -45,12 +51,20 @@ def _conflict() -> RequestError:
 
 
 class IssuerSession(Session):
-    """A session on which a unique-constraint violation is `conflict`, not a 500.
+    """The issuer's unit of work.
 
-    The services check for duplicates before writing, but two identical requests at the same
-    moment both pass that check; the database's constraint then refuses the second, and this
-    turns that refusal into the same answer the check gives.
+    - A unique-constraint violation is `conflict`, not a 500. The services check for
+      duplicates before writing, but two identical requests at the same moment both pass that
+      check; the database's constraint then refuses the second, and this turns that refusal
+      into the same answer the check gives.
+    - Codes revoked in it (`note_revoked`, called by `revocation.revoke_codes`) are published
+      by `publish` once its transaction commits, and forgotten if it rolls back: no caller
+      publishes by hand, and a rolled-back change never reaches Redis.
     """
+
+    def __init__(self, engine: Engine, *, publish: Publish | None = None, **kwargs: Any) -> None:
+        super().__init__(engine, **kwargs)
+        self.publish_revoked = publish
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         try:
@@ -65,10 +79,39 @@ class IssuerSession(Session):
             self.rollback()
             raise _conflict() from None
 
+    def close(self) -> None:
+        self.info.pop(_REVOKED, None)  # closed without a commit: nothing was revoked
+        super().close()
 
-def session(engine: Engine) -> Session:
-    """A session that keeps loaded objects usable after commit (`IssuerSession`)."""
-    return IssuerSession(engine, expire_on_commit=False)
+
+def note_revoked(session: Session, jtis: Iterable[str]) -> None:
+    """Record jtis revoked in `session`'s transaction, to publish once it commits."""
+    session.info.setdefault(_REVOKED, []).extend(jtis)
+
+
+@event.listens_for(IssuerSession, "after_commit")
+def _publish_committed(session: Session) -> None:
+    revoked = session.info.pop(_REVOKED, None)
+    publish = getattr(session, "publish_revoked", None)
+    if revoked and publish is not None:
+        try:
+            publish(revoked)
+        except Exception:  # committed is committed: the publisher's catch-up adds them later
+            logger.exception("publishing %d revoked codes after commit failed", len(revoked))
+
+
+@event.listens_for(IssuerSession, "after_soft_rollback")
+def _forget_rolled_back(session: Session, _previous: object) -> None:
+    # Every rollback, a savepoint's included: forgetting too much only delays publication
+    # until the publisher's catch-up; publishing a rolled-back revocation would turn a valid
+    # code red.
+    session.info.pop(_REVOKED, None)
+
+
+def session(engine: Engine, publish: Publish | None = None) -> Session:
+    """A unit of work that keeps loaded objects usable after commit (`IssuerSession`) and
+    hands revoked jtis to `publish` after each commit."""
+    return IssuerSession(engine, publish=publish, expire_on_commit=False)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -37,6 +37,7 @@ __all__ = [
     "RiskLevel",
     "RulesError",
     "china_day_bounds",
+    "field_problem",
     "has_control_characters",
     "parse_day",
     "validate_event_data",
@@ -231,6 +232,12 @@ def _field_problem(spec: FieldSpec, value: Any) -> str | None:
     elif spec.type is FieldType.DAY and (not isinstance(value, str) or parse_day(value) is None):
         return f"must be a YYYY-MM-DD date in the years {MIN_YEAR}-{MAX_YEAR}"
     return None
+
+
+def field_problem(spec: FieldSpec, value: Any) -> str | None:
+    """Why `value` does not fit `spec` (e.g. "must be within 30.0..45.0"), or None: forms
+    show it next to the field."""
+    return _field_problem(spec, value)
 
 
 def _short_text(value: Any) -> bool:

@@ -247,7 +247,6 @@ def _flush_batch(
     report.duplicates += len(batch) - len(inserted)
     report.revoked += len(revoked)
     report.committed_through_line = batch[-1].line
-    ctx.publish(revoked)
 
 
 def _owner() -> str:
@@ -282,7 +281,6 @@ def _recompute_everyone(ctx: IssuerContext, *, actor: str, now: int, report: Imp
             session.commit()
             last_id = int(citizens[-1].id or 0)
         report.revoked += len(revoked)
-        ctx.publish(revoked)
 
 
 def _start_audit(ctx: IssuerContext, kind: FeedKind, *, actor: str, now: int) -> int:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
-
-import httpx
 
 from healthcode.credential import CodeKind
-from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.errors import ErrorCode, HealthcodeError, PeerError, RequestError
+from healthcode.fetch import PeerClient
 from healthcode.idnumber import ResidentId
 from healthcode.keys import SigningKey
+from healthcode.partner import PartnerClient
 from healthcode.qr import encode_numeric
 from healthcode.trust import TrustStore
 from healthcode.verify import verify_credential
@@ -23,8 +22,6 @@ from issuers.issuance import issue_code
 from issuers.store import find_citizen, refresh_if_lapsed
 
 logger = logging.getLogger("issuers.lookup")
-
-_UPSTREAM_TIMEOUT_S = 5.0
 
 
 def local_status_credential(
@@ -41,7 +38,7 @@ def local_status_credential(
     with ctx.session() as session:
         citizen = find_citizen(ctx, session, resident_number, name)
         session.refresh(citizen, with_for_update=True)  # serialised with revocations
-        revoked = refresh_if_lapsed(ctx, session, citizen, at)
+        refresh_if_lapsed(ctx, session, citizen, at)
         view = issue_code(
             session,
             citizen,
@@ -60,7 +57,6 @@ def local_status_credential(
             now=at,
         )
         session.commit()
-    ctx.publish(revoked)
     return view.token, citizen.subject
 
 
@@ -76,7 +72,7 @@ def remote_status_credential(
     trust: Callable[[], TrustStore],
     partner_key: SigningKey | None,
     purpose: str,
-    http: httpx.Client | None = None,
+    http: PeerClient | None = None,
 ) -> tuple[str, str]:
     """Ask the home issuer's partner API for a status credential; returns (token, issuer id)."""
     store = trust()
@@ -91,41 +87,28 @@ def remote_status_credential(
             f"cross-province look-ups to {home.id} are not configured here "
             "(partner key or the home issuer's partner_api missing)"
         )
-    try:
-        from interop.partner import make_client_assertion
-    except ImportError:  # pragma: no cover - the interop package ships with this repository
-        raise _upstream("the partner API client is not installed") from None
-    assertion = make_client_assertion(
-        partner_key, partner=ctx.settings.issuer_id, audience=partner_api
-    )
     if name is None:
         # §10.2: the home issuer matches number and name before it issues anything.
         raise RequestError(
             ErrorCode.INVALID_REQUEST,
             "a look-up in another province needs the name as on the ID card (standard §10.2)",
         )
-    body: dict[str, Any] = {"id_number": resident.number, "name": name, "purpose": purpose}
-    client = http or httpx.Client(timeout=_UPSTREAM_TIMEOUT_S)
+    client = PartnerClient(partner_key, partner=ctx.settings.issuer_id, http=http)
     try:
-        response = client.post(
-            partner_api.rstrip("/") + "/status",
-            json=body,
-            headers={"Authorization": f"Bearer {assertion}"},
-        )
-    except httpx.HTTPError as exc:
-        logger.warning("home issuer %s unreachable: %s", home.id, type(exc).__name__)
-        raise _upstream(f"the home issuer {home.id} could not be reached; try again") from None
+        response = client.status(partner_api, id_number=resident.number, name=name, purpose=purpose)
+        if response.status_code == 404:
+            raise RequestError(ErrorCode.NOT_FOUND, "no citizen with this ID number and name")
+        if response.status_code != 200:
+            raise _upstream(f"the home issuer {home.id} answered {response.status_code}; try again")
+        answer = response.json()
+    except PeerError as exc:
+        logger.warning("home issuer %s not read: %s", home.id, exc.message)
+        raise _upstream(f"the home issuer {home.id} could not be read; try again") from None
     finally:
-        if http is None:
-            client.close()
-    if response.status_code == 404:
-        raise RequestError(ErrorCode.NOT_FOUND, "no citizen with this ID number and name")
-    if response.status_code != 200:
-        raise _upstream(f"the home issuer {home.id} answered {response.status_code}; try again")
-    try:
-        token = str(response.json()["credential"])
-    except (ValueError, KeyError, TypeError):
-        raise _upstream(f"the home issuer {home.id} answered an unreadable body") from None
+        client.close()
+    token = answer.get("credential") if isinstance(answer, dict) else None
+    if not isinstance(token, str):
+        raise _upstream(f"the home issuer {home.id} answered an unreadable body")
     result = verify_credential(token, store)
     if not result.valid or result.issuer != home.id:
         raise _upstream(f"the home issuer {home.id} answered a credential that does not verify")

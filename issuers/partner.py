@@ -1,4 +1,5 @@
-"""The issuer's side of the partner API: `PartnerBackend` for `interop.partner`'s router."""
+"""The issuer's side of the partner API: `PartnerBackend` for the core's partner router
+(`healthcode.server.partner`)."""
 
 from __future__ import annotations
 

@@ -31,14 +31,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlmodel import col, select
 
-from healthcode.errors import ErrorCode, HealthcodeError, RequestError, VerificationError
+from healthcode.errors import (
+    ErrorCode,
+    HealthcodeError,
+    PeerError,
+    RequestError,
+    VerificationError,
+)
+from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.keys import SigningKey
+from healthcode.partner import PartnerClient
 from healthcode.revocation import (
     LISTED_PAST_EXPIRY_S,
-    MAX_LIST_BYTES,
     MAX_SEQ,
     MAX_TIME,
     RevocationList,
@@ -57,7 +63,7 @@ _QUERY_CHUNK = 500
 MAX_PARTNER_DATA_AGE_S = 900
 STORE_FILE = "partner-revocations.json"
 #: The largest feed answer read from a partner (as checkpoints bound the lists they fetch).
-MAX_PARTNER_FEED_BYTES = MAX_LIST_BYTES
+MAX_PARTNER_FEED_BYTES = PEER_BOUNDS.revocations.max_bytes
 
 
 def _stored_state(value: object) -> dict[str, Any] | None:
@@ -216,45 +222,24 @@ def apply_partner_revocations(
         cursor.synced_at = at
         session.add(cursor)
         session.commit()
-    ctx.publish(revoked)
     return revoked
 
 
-def fetch_partner_revocations(
-    ctx: IssuerContext,
-    partner: IssuerEntry,
-    partner_key: SigningKey,
-    since: int,
-    http: httpx.Client,
-) -> str:
-    """GET the partner's signed feed after `since` with a client assertion (§10.4)."""
-    from interop.partner import make_client_assertion
-
+def fetch_partner_revocations(partner: IssuerEntry, since: int, client: PartnerClient) -> str:
+    """GET the partner's signed feed after `since` with a client assertion (§10.4), read
+    within the bounds of a revocation list (`PEER_BOUNDS.revocations`)."""
     partner_api = partner.endpoints.get("partner_api")
     if not partner_api:
         raise _upstream(f"{partner.id} lists no partner_api")
-    assertion = make_client_assertion(
-        partner_key, partner=ctx.settings.issuer_id, audience=partner_api
-    )
     try:
-        with http.stream(
-            "GET",
-            partner_api.rstrip("/") + "/revocations",
-            params={"since": since},
-            headers={"Authorization": f"Bearer {assertion}"},
-        ) as response:
-            response.raise_for_status()
-            body = bytearray()
-            for chunk in response.iter_bytes():
-                body += chunk
-                if len(body) > MAX_PARTNER_FEED_BYTES:
-                    raise _upstream(
-                        f"revocations of {partner.id} not fetched: the answer is larger than "
-                        f"{MAX_PARTNER_FEED_BYTES} bytes"
-                    )
-        answer = json.loads(body)
-    except (httpx.HTTPError, ValueError) as exc:
-        raise _upstream(f"revocations of {partner.id} not fetched: {type(exc).__name__}") from exc
+        response = client.revocations(partner_api, since)
+        if not response.ok:
+            raise _upstream(
+                f"revocations of {partner.id} not fetched: it answered {response.status_code}"
+            )
+        answer = response.json()
+    except PeerError as exc:
+        raise _upstream(f"revocations of {partner.id} not fetched: {exc.message}") from exc
     document = answer.get("revocation_list") if isinstance(answer, dict) else None
     if not isinstance(document, str):
         raise _upstream(f"{partner.id}'s revocations answer holds no 'revocation_list' string")
@@ -283,7 +268,7 @@ def sync_partner_revocations(
     trust: TrustStore,
     partner_key: SigningKey,
     *,
-    http: httpx.Client | None = None,
+    http: PeerClient | None = None,
     now: float | None = None,
     store: PartnerRevocations | None = None,
     only: str | None = None,
@@ -300,7 +285,7 @@ def sync_partner_revocations(
     revoked: dict[str, int] = {}
     failed: dict[str, str] = {}
     synced: list[str] = []
-    client = http or httpx.Client(timeout=10.0)
+    client = PartnerClient(partner_key, partner=ctx.settings.issuer_id, http=http)
     try:
         for partner in trust.issuers.values():
             if partner.id == ctx.settings.issuer_id or not partner.endpoints.get("partner_api"):
@@ -308,9 +293,7 @@ def sync_partner_revocations(
             if only is not None and partner.id != only:
                 continue
             try:
-                document = fetch_partner_revocations(
-                    ctx, partner, partner_key, store.seq(partner.id), client
-                )
+                document = fetch_partner_revocations(partner, store.seq(partner.id), client)
                 count = len(apply_partner_revocations(ctx, partner, document, at, store=store))
             except RequestError as exc:
                 logger.warning("revocations of %s not synced: %s", partner.id, exc.message)
@@ -330,6 +313,5 @@ def sync_partner_revocations(
             if count:
                 revoked[partner.id] = count
     finally:
-        if http is None:
-            client.close()
+        client.close()
     return PartnerSyncReport(revoked=revoked, failed=failed, synced=tuple(synced))

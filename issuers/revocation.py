@@ -23,7 +23,9 @@ from sqlmodel import Session, col, select
 
 from healthcode.keys import SigningKey
 from healthcode.revocation import LISTED_PAST_EXPIRY_S, RevocationList, redis_key
+from healthcode.server.redis_client import RedisClient, connect_redis
 from healthcode.trust import RevocationStatus
+from issuers.db import note_revoked
 from issuers.models import IssuedCode, Revocation
 
 logger = logging.getLogger("issuers.revocation")
@@ -41,7 +43,8 @@ def _listed(at: int) -> ColumnElement[bool]:
 
 
 def revoke_codes(session: Session, codes: Iterable[IssuedCode], at: int) -> list[str]:
-    """Revoke the given codes in the caller's transaction: one feed entry (seq) per code."""
+    """Revoke the given codes in the caller's transaction: one feed entry (seq) per code.
+    The session publishes them to Redis once that transaction commits (`db.note_revoked`)."""
     revoked = []
     for code in codes:
         entry = Revocation(jti=code.jti, expires_at=code.expires_at, revoked_at=at)
@@ -51,6 +54,7 @@ def revoke_codes(session: Session, codes: Iterable[IssuedCode], at: int) -> list
         code.seq = entry.seq
         session.add(code)
         revoked.append(code.jti)
+    note_revoked(session, revoked)
     return revoked
 
 
@@ -131,12 +135,10 @@ class RevocationPublisher:
     ) -> None:
         self.key = redis_key(issuer_id)
         self._engine = engine
-        self._client = redis.Redis.from_url(
-            redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s
-        )
+        self._client = connect_redis(redis_url, timeout_s=timeout_s)
         # A rebuild sends thousands of members per command: it gets longer to answer.
-        self._bulk_client = redis.Redis.from_url(
-            redis_url, socket_timeout=rebuild_timeout_s, socket_connect_timeout=timeout_s
+        self._bulk_client = connect_redis(
+            redis_url, timeout_s=rebuild_timeout_s, connect_timeout_s=timeout_s
         )
         self._retry_interval_s = retry_interval_s
         self._prune_interval_s = prune_interval_s
@@ -384,7 +386,7 @@ class RevocationPublisher:
 class RedisRevocationChecker:
     """A `RevocationChecker` reading `SISMEMBER hc:revoked:{iss} jti` (for verifiers, tests)."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self._client = client
 
     def revocation_status(self, issuer: str, jti: str) -> RevocationStatus:

@@ -59,7 +59,6 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
     now = int(time.time())
     citizens: list[dict[str, Any]] = []
     accounts: list[dict[str, str]] = []
-    revoked: list[str] = []
     with context.session() as session:
         for index, (name, born, sequence, phone, guardian, positive) in enumerate(_DEMO_PEOPLE):
             id_number = make_id_number(divisions[index % len(divisions)], born, sequence)
@@ -95,7 +94,7 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
                         )
                     )
                     session.flush()
-                    revoked += recompute(context, session, citizen, actor="seed-demo", now=now)
+                    recompute(context, session, citizen, actor="seed-demo", now=now)
             entry: dict[str, Any] = {
                 "name": name,
                 "id_number": id_number,
@@ -132,5 +131,4 @@ def seed_demo(context: IssuerContext, *, password: str | None = None) -> dict[st
                 {"role": role.value, "username": username, "password": account_password}
             )
         session.commit()
-    context.publish(revoked)
     return {"issuer": settings.issuer_id, "citizens": citizens, "accounts": accounts}

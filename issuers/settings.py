@@ -42,7 +42,6 @@ class IssuerSettings(ServiceSettings):
     #: The print service (offline/) the citizen app's PDFs are made by (ADR 0012); None: the
     #: print endpoints answer upstream_unavailable.
     print_url: str | None = None
-    print_timeout_s: float = Field(default=20.0, gt=0, le=120)
     #: How long a replica trusts its last look-up of a session (logout, disabled account).
     session_cache_s: float = 1.0
     otp_lifetime_s: int = 300

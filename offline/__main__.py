@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from healthcode.server.readlimits import with_read_deadlines
 from offline.app import create_app
 from offline.settings import OfflineSettings
 
@@ -12,7 +13,11 @@ def main() -> None:
     """Serve `create_app()` on the configured host and port."""
     settings = OfflineSettings()
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        http=with_read_deadlines(),  # slow-loris: header and body read limits
     )
 
 

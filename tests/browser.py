@@ -44,6 +44,29 @@ def launch_chromium(playwright: Playwright, *extra_args: str, **options: Any) ->
     )
 
 
+# Latin only: pages that must draw Chinese without system fonts are tested with this alone.
+LATIN_FONT = Path(__file__).resolve().parents[1] / "offline" / "fonts" / "DejaVuSans.ttf"
+
+
+def latin_only_fontconfig(directory: Path) -> dict[str, str]:
+    """Environment for a Chromium that sees one font, DejaVu Sans, and no CJK font at all.
+
+    A private fontconfig (FONTCONFIG_FILE) lists only `directory`/fonts: whatever Chinese the
+    page shows must come from a web font it ships, as on a kiosk without CJK fonts.
+    """
+    fonts = directory / "fonts"
+    fonts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(LATIN_FONT, fonts / LATIN_FONT.name)
+    config = directory / "fonts.conf"
+    config.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n<fontconfig>\n'
+        f"  <dir>{fonts}</dir>\n  <cachedir>{directory / 'cache'}</cachedir>\n"
+        "</fontconfig>\n",
+        encoding="utf-8",
+    )
+    return {**os.environ, "FONTCONFIG_FILE": str(config)}
+
+
 def axe_violations(page: Page, *, exclude: list[str] | None = None) -> list[dict[str, Any]]:
     """Run axe-core (WCAG 2.0/2.1 A and AA rules) on the page as it is now; return violations.
 

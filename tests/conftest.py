@@ -23,6 +23,8 @@ from healthcode import (
     sign_credential,
 )
 from healthcode.idnumber import make_id_number, pseudonymous_subject
+from tests.cluster import RedisClusterServers
+from tests.cluster import redis_cluster as start_redis_cluster
 from tests.servers import RedisServer, postgres_url
 
 VECTORS = Path(__file__).parent / "vectors"
@@ -128,3 +130,10 @@ def postgres_database_url() -> str:
             pytest.fail("HC_TEST_POSTGRES_URL is not set; scripts/test must provide PostgreSQL")
         pytest.skip("no PostgreSQL: run through scripts/test, which provides one")
     return url
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """A real Redis Cluster (three masters, three replicas) for one test module."""
+    with start_redis_cluster() as cluster:
+        yield cluster

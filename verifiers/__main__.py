@@ -7,14 +7,18 @@ import logging
 
 import uvicorn
 
+from healthcode.server.readlimits import with_read_deadlines
 from verifiers.app import create_app
 from verifiers.hotpath import scan_http_protocol
 from verifiers.settings import VerifierSettings
 
 
-def main() -> None:
-    """Serve on the configured host and port with one worker (uvloop + httptools)."""
-    settings = VerifierSettings()
+def main(settings: VerifierSettings | None = None) -> None:
+    """Serve on the configured host and port with one worker (uvloop + httptools).
+
+    With `tls_certfile` and `tls_keyfile` set it serves HTTPS (the camera needs it on a LAN).
+    """
+    settings = settings or VerifierSettings()
     level = logging.getLevelName(settings.log_level.upper())
     app = create_app(settings)
     # Everything loaded so far (modules, the app, settings) lives as long as the process. Out
@@ -32,10 +36,13 @@ def main() -> None:
         port=settings.port,
         log_level=settings.log_level,
         loop="uvloop",
-        http=scan_http_protocol(app),
+        # ... with the header and body read limits every service has (slow-loris).
+        http=with_read_deadlines(scan_http_protocol(app)),
         # uvicorn formats an access line for every request unless told not to; above INFO
         # nothing would be printed anyway, so skip the work.
         access_log=not isinstance(level, int) or level <= logging.INFO,
+        ssl_certfile=settings.tls_certfile,
+        ssl_keyfile=settings.tls_keyfile,
     )
 
 

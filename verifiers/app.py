@@ -46,11 +46,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if settings.background_tasks:
-            tasks.append(
-                asyncio.create_task(
-                    _every(settings.revocation_sync_interval_s, service.sync_revocations)
-                )
-            )
+            service.syncs.start()  # one worker per source (verifiers.peersync)
             tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
             if service.published_revocations is not None:
                 tasks.append(

@@ -7,7 +7,7 @@
   the session and user tables, so logging out (`logout`) or disabling the account
   (`set_disabled`) ends it: at once in this process, within `_CACHE_S` in another one.
 - Failed logins are counted per username and per client address (`LoginThrottle`, in the
-  database: across restarts and replicas); past the limit, login answers `rate_limited` with
+  database: across restarts and replicas); past the limit, login answers `account_locked` with
   Retry-After until the window has passed.
 
 Roles: `device` and `staff` verify codes; `staff` also runs assisted look-ups; `official` may do
@@ -93,14 +93,19 @@ class Principal:
 
 
 class LoginThrottled(RequestError):
-    """Too many failed logins; the HTTP layer sends `retry_after` as Retry-After."""
+    """Too many failed logins: the account (or the address) is locked for `retry_after` s.
 
-    def __init__(self, retry_after: int) -> None:
+    The HTTP layer sends `retry_after` as Retry-After and `details` in the body, so the staff
+    page can say until when ("账号已锁定 — 请于 14:05 后再试").
+    """
+
+    def __init__(self, retry_after: int, now: float) -> None:
         super().__init__(
-            ErrorCode.RATE_LIMITED,
+            ErrorCode.ACCOUNT_LOCKED,
             f"too many failed logins; try again in {retry_after} s or ask the administrator",
         )
         self.retry_after = retry_after
+        self.details = {"locked_until": int(now) + retry_after}
 
 
 class LoginFailure(SQLModel, table=True):
@@ -153,7 +158,7 @@ class LoginThrottle:
                     )
                 ).one()
                 if count >= limit:
-                    raise LoginThrottled(max(1, math.ceil(oldest + self.window_s - now)))
+                    raise LoginThrottled(max(1, math.ceil(oldest + self.window_s - now)), now)
 
     def failed(self, username: str, address: str | None, now: float) -> None:
         """Count a failed login; failures that left the window go (of every key)."""
@@ -274,7 +279,7 @@ class Authenticator:
         # Hash even for unknown users so timing does not reveal which usernames exist.
         stored = user.password_hash if user else hash_password("dummy-password-for-timing")
         if not check_password(password, stored) or user is None or user.disabled:
-            raise RequestError(ErrorCode.UNAUTHENTICATED, "wrong username or password")
+            raise RequestError(ErrorCode.LOGIN_FAILED, "wrong username or password")
         role = Role(user.role)
         at = time.time() if now is None else now
         session_id = secrets.token_urlsafe(16)
@@ -359,7 +364,10 @@ class Authenticator:
             )
             self._remember(digest, moment, principal)
         if principal is None:
-            raise RequestError(ErrorCode.UNAUTHENTICATED, "unknown or revoked device token")
+            raise RequestError(
+                ErrorCode.DEVICE_NOT_REGISTERED,
+                "unknown or revoked device token; ask the administrator to register the device",
+            )
         return principal
 
     def _session(self, token: str, now: float | None) -> Principal:

@@ -1,4 +1,5 @@
-"""`healthcode checkpoint ...`: serve, devices, staff accounts, log purge, revocation sync.
+"""`healthcode checkpoint ...`: serve (HTTP or HTTPS), TLS certificate, devices, staff accounts,
+log purge, revocation sync.
 
 Settings come from the `HC_VERIFIER_*` environment, as for the service itself. Every change to
 devices and accounts is audited (actor `cli`).
@@ -10,13 +11,16 @@ import argparse
 import getpass
 import json
 import os
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from healthcode.errors import HealthcodeError
 from verifiers.auth import Authenticator, Role
 from verifiers.scanlog import ScanLog, make_engine
 from verifiers.settings import VerifierSettings
+from verifiers.tlscert import make_certificate
 
 
 def register(commands: Any) -> None:
@@ -25,7 +29,19 @@ def register(commands: Any) -> None:
     actions = checkpoint.add_subparsers(dest="checkpoint_command", required=True, metavar="ACTION")
 
     serve = actions.add_parser("serve", help="serve the checkpoint API and staff page")
+    serve.add_argument("--certfile", type=Path, help="TLS certificate (PEM): serve HTTPS")
+    serve.add_argument("--keyfile", type=Path, help="TLS private key (PEM) of --certfile")
     serve.set_defaults(handler=_serve)
+
+    make_cert = actions.add_parser(
+        "make-cert", help="make a self-signed TLS certificate for serving on a LAN"
+    )
+    make_cert.add_argument(
+        "hosts", nargs="+", help="host names and IP addresses devices use, e.g. 192.168.1.20"
+    )
+    make_cert.add_argument("--out", type=Path, default=Path("."), help="directory to write to")
+    make_cert.add_argument("--days", type=int, default=365, help="validity (at most 397 days)")
+    make_cert.set_defaults(handler=_make_cert)
 
     add_device = actions.add_parser("add-device", help="register a device; prints its token once")
     add_device.add_argument("--name", required=True, help="where the device stands")
@@ -75,7 +91,21 @@ def _authenticator(settings: VerifierSettings) -> Authenticator:
 def _serve(args: argparse.Namespace) -> int:
     from verifiers.__main__ import main
 
-    main()
+    overrides = {}
+    if args.certfile is not None or args.keyfile is not None:
+        overrides = {"tls_certfile": args.certfile, "tls_keyfile": args.keyfile}
+    main(VerifierSettings(**overrides))
+    return 0
+
+
+def _make_cert(args: argparse.Namespace) -> int:
+    try:
+        cert, key = make_certificate(args.hosts, args.out, days=args.days)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"certificate: {cert}\nkey:         {key}  (keep it private)")
+    print(f"serve with:  healthcode checkpoint serve --certfile {cert} --keyfile {key}")
     return 0
 
 

@@ -56,21 +56,35 @@ _logger = logging.getLogger("verifiers.fastpath")
 class ScanDurability(Protocol):
     """What makes a batch's log records durable before its answers leave (the scan journal)."""
 
-    def group_commit(self) -> AbstractContextManager[None]:
-        """Records made inside share one sync at the end of the block."""
+    def deferred(self) -> AbstractContextManager[None]:
+        """Records made inside the block are not synced by the scan log itself."""
         ...
 
-    def sync(self) -> None:
-        """Make every record made so far durable (nothing to do if it already is)."""
+    def mark(self) -> int:
+        """The number of the last record made so far."""
+        ...
+
+    def sync_to(self, mark: int) -> None:
+        """Make records up to `mark` durable now (nothing to do if they already are)."""
+        ...
+
+    def when_durable(self, mark: int, callback: Callable[[], None], loop: Any) -> None:
+        """Call `callback` on `loop` once records up to `mark` are durable (group commit)."""
         ...
 
 
 class _NoDurability:
-    def group_commit(self) -> AbstractContextManager[None]:
+    def deferred(self) -> AbstractContextManager[None]:
         return nullcontext()
 
-    def sync(self) -> None:
+    def mark(self) -> int:
+        return 0
+
+    def sync_to(self, mark: int) -> None:
         return None
+
+    def when_durable(self, mark: int, callback: Callable[[], None], loop: Any) -> None:
+        callback()
 
 
 class _ScanBatch:
@@ -92,12 +106,18 @@ class _ScanBatch:
 
     def run(self) -> None:
         connections, self.connections = self.connections, []
-        # One journal sync for the whole batch, before any of its answers is written.
-        with self.durability.group_commit():
+        durability = self.durability
+        with durability.deferred():
             for connection in connections:
                 connection.answer_jobs()
-        for connection in connections:
-            connection.write_queued()
+
+        def write_answers() -> None:
+            for connection in connections:
+                connection.write_queued()
+
+        # The answers leave once the batch's scan records are on disk (a background sync that
+        # the next batches share; the loop reads and verifies on meanwhile).
+        durability.when_durable(durability.mark(), write_answers, self.loop)
 
 
 def scan_protocol(
@@ -131,6 +151,8 @@ def scan_protocol(
         #: connection open.
         _queued: list[bytes] | None = None
         _queued_keep_alive = True
+        #: The journal mark the queued answers' scan records must be durable to.
+        _queued_mark = 0
         _batch: _ScanBatch
 
         def connection_made(self, transport: Any) -> None:
@@ -201,6 +223,12 @@ def scan_protocol(
             if jobs is None:
                 return
             self._jobs = None
+            try:
+                self._answer(jobs)
+            finally:
+                self._queued_mark = durable.mark()
+
+        def _answer(self, jobs: list[tuple[str | None, bytes, bool, str | None]]) -> None:
             for authorization, body, keep_alive, http_version in jobs:
                 if self.transport.is_closing() or not self._queued_keep_alive:
                     return  # the client went away, or asked to close before these
@@ -210,6 +238,7 @@ def scan_protocol(
                 except Exception:
                     # A bug: this connection gets a 500 and is closed; the batch goes on.
                     _logger.exception("scan handler failed")
+                    self._queued_mark = durable.mark()
                     self.write_queued()
                     if not self.transport.is_closing():
                         self.transport.write(_INTERNAL_ERROR)
@@ -252,7 +281,8 @@ def scan_protocol(
             transport = self.transport
             if transport.is_closing():
                 return  # the client went away: nobody to answer
-            durable.sync()  # no answer before its log record is durable (a no-op after a batch)
+            # No answer before its scan record is durable (done already when the batch wrote).
+            durable.sync_to(self._queued_mark)
             transport.write(queued[0] if len(queued) == 1 else b"".join(queued))
             if not self._queued_keep_alive:
                 transport.close()
@@ -270,7 +300,7 @@ def scan_protocol(
 
         def _answer_waiting(self) -> None:
             """Answer and write this connection's waiting scans now, ahead of its batch."""
-            with durable.group_commit():
+            with durable.deferred():
                 self.answer_jobs()
             self.write_queued()
 

@@ -24,7 +24,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from healthcode.server import HTTP_STATUS, error_body
-from verifiers.fastpath import ScanDurability, scan_protocol
+from verifiers.fastpath import scan_protocol
 
 if TYPE_CHECKING:
     from verifiers.service import CheckpointService
@@ -213,9 +213,11 @@ def install_scan_endpoint(app: FastAPI, service: CheckpointService) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def scan_http_protocol(
-    app: FastAPI, durability: ScanDurability | None = None
-) -> type[HttpToolsProtocol]:
-    """The uvicorn `http=` protocol that answers `app`'s plain scans itself (ADR 0009)."""
-    answer = functools.partial(answer_scan, app.state.service)
-    return scan_protocol(answer, MAX_SCAN_BODY, durability)
+def scan_http_protocol(app: FastAPI) -> type[HttpToolsProtocol]:
+    """The uvicorn `http=` protocol that answers `app`'s plain scans itself (ADR 0009).
+
+    No answer leaves before its scan is in the scan journal (when the journal is on).
+    """
+    service: CheckpointService = app.state.service
+    answer = functools.partial(answer_scan, service)
+    return scan_protocol(answer, MAX_SCAN_BODY, service.scan_log.journal)

@@ -20,12 +20,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import redis
 
-from healthcode.errors import ErrorCode, RequestError, VerificationError
+from healthcode.errors import ErrorCode, PeerError, RequestError
+from healthcode.fetch import PEER_BOUNDS, PeerAnswer, PeerClient, ReadBounds
 from healthcode.idnumber import ResidentId, parse_id_number
+from healthcode.server.redis_client import RedisClient
 from healthcode.trust import IssuerEntry, RevocationStatus
+from healthcode.verify import ExpectedSubject
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
 
@@ -105,18 +107,19 @@ class IssuerCredential:
         return self._username is not None and self._password is not None
 
     def headers(
-        self, http: httpx.Client, issuer_url: str, *, renew: bool = False
+        self, http: PeerClient, issuer_url: str, bounds: ReadBounds, *, renew: bool = False
     ) -> dict[str, str]:
         """The Authorization header, logging in first when needed (or when `renew`)."""
         with self._lock:
             due = renew or time.time() > self._expires_at - self._RENEW_BEFORE_S
             if self.can_log_in and (self._token is None or due):
-                self._log_in(http, issuer_url)
+                self._log_in(http, issuer_url, bounds)
             return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
-    def _log_in(self, http: httpx.Client, issuer_url: str) -> None:
+    def _log_in(self, http: PeerClient, issuer_url: str, bounds: ReadBounds) -> None:
         response = http.post(
             issuer_url + "/v1/auth/login",
+            bounds,
             json={"username": self._username, "password": self._password},
         )
         self._token = None
@@ -131,9 +134,9 @@ class IssuerCredential:
             lifetime_s = float(data.get("expires_in", 3600))
             if not isinstance(token, str) or not token or not lifetime_s > 0:
                 raise TypeError("no usable access_token/expires_in")
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (PeerError, KeyError, TypeError, AttributeError, ValueError):
             raise RequestError(
-                ErrorCode.UPSTREAM_UNAVAILABLE,
+                ErrorCode.UPSTREAM_MALFORMED,
                 "the issuer's login answer is malformed; try again shortly or ask the admin",
             ) from None
         self._token = token
@@ -151,9 +154,10 @@ class StatusLookup:
         issuer_credential: IssuerCredential,
         checkpoint_id: str,
         cache_secret: bytes,
-        redis_client: redis.Redis | None,
-        http: httpx.Client,
+        redis_client: RedisClient | None,
+        http: PeerClient,
         cache_ttl_s: int = 60,
+        bounds: ReadBounds = PEER_BOUNDS.status_lookup,
     ) -> None:
         if not 0 < cache_ttl_s <= 60:
             raise ValueError("the look-up cache lifetime must be 1..60 s (standard §10.7)")
@@ -164,6 +168,7 @@ class StatusLookup:
         self._cache_secret = cache_secret
         self._redis = redis_client
         self._http = http
+        self._bounds = bounds
         self.cache_ttl_s = cache_ttl_s
         self._cache_down_until = 0.0
 
@@ -208,20 +213,15 @@ class StatusLookup:
         now: float | None,
     ) -> ScanAnswer:
         checker = LiveStatusChecker(self.checkpoint.revocations, lookup.fetched_at)
-        answer = self.checkpoint.verify_text(lookup.token, now=now, mode=mode, revocations=checker)
-        credential = answer.result.credential
-        # The answer must be about this person and from their home province: a mix-up
-        # (or a relay bug) must never show someone else's colour.
-        if credential is not None and (
-            credential.id_tail != resident.tail or credential.issuer != home.id
-        ):
-            error = VerificationError(
-                ErrorCode.INVALID_CLAIMS,
-                "the look-up answer is not for this ID number or not from its home issuer",
-            )
-            answer.result = answer.result._replace(
-                valid=False, error=error.code, message=error.message, credential=None, claims=None
-            )
+        # The answer must be about this person and from their home province: a step of the
+        # verification (the claims check), so `checks` says which step refused it.
+        answer = self.checkpoint.verify_text(
+            lookup.token,
+            now=now,
+            mode=mode,
+            revocations=checker,
+            expect=ExpectedSubject(resident.tail, home.id),
+        )
         answer.extra.update(
             home_issuer=home.id,
             home_issuer_name=home.name,
@@ -246,42 +246,31 @@ class StatusLookup:
             body["name"] = name
         url = self.issuer_url + "/v1/checkpoint/status-lookup"
         try:
-            headers = self._credential.headers(self._http, self.issuer_url)
-            response = self._http.post(url, json=body, headers=headers)
+            headers = self._credential.headers(self._http, self.issuer_url, self._bounds)
+            response = self._http.post(url, self._bounds, json=body, headers=headers)
             if response.status_code == 401 and self._credential.can_log_in:
                 # The token expired or was revoked early: log in once more, then give up.
-                headers = self._credential.headers(self._http, self.issuer_url, renew=True)
-                response = self._http.post(url, json=body, headers=headers)
-        except httpx.TransportError as exc:
-            logger.info("issuer unreachable for ID-card look-up: %s", type(exc).__name__)
+                headers = self._credential.headers(
+                    self._http, self.issuer_url, self._bounds, renew=True
+                )
+                response = self._http.post(url, self._bounds, json=body, headers=headers)
+            if response.status_code != 200:
+                raise _upstream_error(response)
+            data = response.json()  # depth-bounded: upstream_malformed
+        except PeerError as error:
+            raise _peer_failure(error) from None
+        token = data.get("token") if isinstance(data, dict) else None
+        if not isinstance(token, str):
             raise RequestError(
-                ErrorCode.UNAVAILABLE_OFFLINE,
-                "the province issuer cannot be reached; ID-card reads need the network, "
-                "scan a QR or printed code instead",
-            ) from None
-        except httpx.HTTPError as exc:  # reached, but its answer could not be read
-            logger.warning("unreadable issuer answer to an ID-card look-up: %s", type(exc).__name__)
-            raise RequestError(
-                ErrorCode.UPSTREAM_UNAVAILABLE,
-                "the issuer's answer could not be read; try again shortly",
-            ) from None
-        if response.status_code == 200:
-            try:
-                data = response.json()
-                token = data["token"]
-                if not isinstance(token, str):
-                    raise TypeError("token is not a string")
-            except (ValueError, KeyError, TypeError):
-                raise RequestError(
-                    ErrorCode.UPSTREAM_UNAVAILABLE, "the issuer's look-up answer is malformed"
-                ) from None
-            return LookupAnswer(
-                token=token,
-                home_issuer=str(data.get("home_issuer", "")),
-                fetched_at=time.time(),
-                cached=False,
+                ErrorCode.UPSTREAM_MALFORMED,
+                "the issuer's look-up answer holds no code; try again shortly",
             )
-        raise _upstream_error(response)
+        return LookupAnswer(
+            token=token,
+            home_issuer=str(data.get("home_issuer", "")),
+            fetched_at=time.time(),
+            cached=False,
+        )
 
     # -- cache (failures only cost a look-up; the cache never decides a colour)
     def _cache_usable(self) -> bool:
@@ -322,7 +311,29 @@ class StatusLookup:
             self._cache_failed()
 
 
-def _upstream_error(response: httpx.Response) -> RequestError:
+def _peer_failure(error: PeerError) -> RequestError:
+    """What staff are told when the issuer could not be reached or its answer was refused."""
+    logger.info("ID-card look-up failed: %s", error.code.value)
+    if error.code is ErrorCode.UPSTREAM_UNAVAILABLE:
+        return RequestError(
+            ErrorCode.UNAVAILABLE_OFFLINE,
+            "the province issuer cannot be reached; ID-card reads need the network, "
+            "scan a QR or printed code instead",
+        )
+    if error.code is ErrorCode.UPSTREAM_TIMEOUT:
+        return RequestError(
+            error.code,
+            "the province issuer did not answer in time; try again shortly, "
+            "or scan a QR or printed code",
+        )
+    return RequestError(
+        error.code,
+        "the province issuer's answer was damaged and was not used; try again shortly, "
+        "or scan a QR or printed code",
+    )
+
+
+def _upstream_error(response: PeerAnswer) -> RequestError:
     """Map the issuer's refusal to our code; its body is the standard error shape."""
     code: ErrorCode | None = None
     message = ""
@@ -330,7 +341,7 @@ def _upstream_error(response: httpx.Response) -> RequestError:
         body = response.json()
         code = ErrorCode(str(body.get("error"))) if isinstance(body, dict) else None
         message = str(body.get("message", ""))[:200] if isinstance(body, dict) else ""
-    except ValueError:
+    except (PeerError, ValueError):
         code = None
     if response.status_code == 404 or code is ErrorCode.NOT_FOUND:
         return RequestError(

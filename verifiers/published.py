@@ -23,6 +23,7 @@ from typing import Any
 import redis
 
 from healthcode.revocation import redis_key
+from healthcode.server.redis_client import RedisClient
 
 logger = logging.getLogger("verifiers.published")
 
@@ -47,7 +48,7 @@ class MirrorStatus:
 class PublishedRevocations:
     """Issuers' published revocation sets, copied from Redis in the background."""
 
-    def __init__(self, client: redis.Redis, *, carry_s: float = 900.0) -> None:
+    def __init__(self, client: RedisClient, *, carry_s: float = 900.0) -> None:
         self._client = client
         self._carry_s = carry_s
         # issuer id -> jti -> when Redis last listed it; replaced whole, never mutated, so a

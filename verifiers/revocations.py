@@ -21,10 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from healthcode.errors import ErrorCode, VerificationError
-from healthcode.revocation import MAX_LIST_BYTES, verify_revocation_list
+from healthcode.errors import ErrorCode, HealthcodeError, PeerError, VerificationError
+from healthcode.fetch import PEER_BOUNDS, PeerAnswer, PeerClient, ReadBounds
+from healthcode.revocation import verify_revocation_list
 from healthcode.trust import IssuerEntry, RevocationStatus, TrustStore
 from verifiers.published import PublishedRevocations
 
@@ -113,8 +112,15 @@ class RevocationCache:
             self._save()
         return added
 
-    def sync_issuer(self, issuer: IssuerEntry, http: httpx.Client) -> int:
-        """Fetch and apply the issuer's list since our `seq`. Raises httpx/Verification errors."""
+    def sync_issuer(
+        self, issuer: IssuerEntry, http: PeerClient, bounds: ReadBounds = PEER_BOUNDS.revocations
+    ) -> int:
+        """Fetch and apply the issuer's list since our `seq`; returns the entries added.
+
+        The answer is read within `bounds` (bytes, deadline, JSON depth). A failure is noted
+        in this issuer's `last_error` and raised: `PeerError` (unreachable, too slow, too
+        large, malformed) or `VerificationError` (the list itself was refused).
+        """
         url = issuer.endpoints.get("revocations")
         if not url:
             raise ValueError(f"issuer {issuer.id!r} has no revocations endpoint")
@@ -122,29 +128,31 @@ class RevocationCache:
             state = self._issuers.setdefault(issuer.id, IssuerRevocations())
             state.last_attempt = time.time()
             since = state.seq
-        response = http.get(url, params={"since": since}, timeout=self._timeout_s)
-        response.raise_for_status()
-        if len(response.content) > MAX_LIST_BYTES:
-            raise VerificationError(ErrorCode.INPUT_TOO_LARGE, "revocation list too large")
-        return self.apply(issuer, _list_token(response))
+        try:
+            answer = http.get(url, bounds, params={"since": since})
+            if answer.status_code != 200:
+                raise PeerError(
+                    ErrorCode.UPSTREAM_UNAVAILABLE,
+                    f"revocations of {issuer.id!r} answered {answer.status_code}",
+                )
+            return self.apply(issuer, _list_token(answer))
+        except HealthcodeError as error:
+            with self._lock:
+                state.last_error = f"{error.code.value}: {error.message}"[:200]
+            raise
 
-    def sync(self, trust: TrustStore, http: httpx.Client) -> dict[str, str]:
-        """Sync every issuer with a revocations endpoint; returns issuer id -> outcome."""
+    def sync(self, trust: TrustStore, http: PeerClient) -> dict[str, str]:
+        """Sync every issuer with a revocations endpoint, one after another (a one-shot tool;
+        the checkpoint syncs each issuer in its own worker, `verifiers.peersync`)."""
         outcomes: dict[str, str] = {}
         for issuer in trust.issuers.values():
             if not issuer.endpoints.get("revocations"):
                 continue
             try:
-                added = self.sync_issuer(issuer, http)
-                outcomes[issuer.id] = f"ok (+{added})"
-            except (httpx.HTTPError, VerificationError, ValueError) as exc:
-                message = exc.message if isinstance(exc, VerificationError) else str(exc)
-                with self._lock:
-                    self._issuers.setdefault(
-                        issuer.id, IssuerRevocations()
-                    ).last_error = f"{type(exc).__name__}: {message}"[:200]
+                outcomes[issuer.id] = f"ok (+{self.sync_issuer(issuer, http)})"
+            except HealthcodeError as error:
                 outcomes[issuer.id] = "failed"
-                logger.info("revocation sync of %s failed: %s", issuer.id, message)
+                logger.info("revocation sync of %s failed: %s", issuer.id, error.message)
         return outcomes
 
     # -- lookups
@@ -206,17 +214,18 @@ class BoundRevocationChecker:
         return RevocationStatus.NOT_REVOKED
 
 
-def _list_token(response: httpx.Response) -> str:
+def _list_token(answer: PeerAnswer) -> str:
     """The compact JWS from either answer shape: the issuer API's JSON or the partner API's."""
-    content_type = response.headers.get("content-type", "")
-    if "json" in content_type:
-        body: Any = response.json()
-        if isinstance(body, Mapping):
-            for name in ("revocation_list", "revocations", "list"):
-                if isinstance(body.get(name), str):
-                    return str(body[name])
-            raise ValueError("revocation answer has no 'revocation_list' member")
-        if isinstance(body, str):
-            return body
-        raise ValueError("revocation answer is not a JWS")
-    return response.text.strip()
+    content_type = answer.headers.get("content-type", "")
+    if "json" not in content_type:
+        return answer.text.strip()
+    body: Any = answer.json()  # depth-bounded: PeerError upstream_malformed
+    if isinstance(body, Mapping):
+        for name in ("revocation_list", "revocations", "list"):
+            if isinstance(body.get(name), str):
+                return str(body[name])
+    elif isinstance(body, str):
+        return body
+    raise VerificationError(
+        ErrorCode.UPSTREAM_MALFORMED, "revocation answer holds no 'revocation_list' JWS"
+    )

@@ -18,7 +18,13 @@ from healthcode.credential import REASON_LABELS, CodeKind
 from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
 from healthcode.qr import decode_image
 from healthcode.trust import Profile, RevocationChecker, TrustStore
-from healthcode.verify import Check, CheckOutcome, VerificationResult, verify_credential
+from healthcode.verify import (
+    Check,
+    CheckOutcome,
+    ExpectedSubject,
+    VerificationResult,
+    verify_credential,
+)
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.trustsource import TrustSource
@@ -112,6 +118,8 @@ class ScanAnswer:
         if result.error is not None:
             info = ERROR_INFO[result.error]
             out["hint"] = info.hint
+            # What the screen says to staff: what happened and what to do (standard §9).
+            out["staff_text"] = {"zh": info.staff_zh, "en": info.staff_en}
         out["trust_list"] = dict(self.trust_status)
         out["unchecked"] = self.unchecked
         out.update(self.extra)
@@ -175,8 +183,10 @@ class Checkpoint:
         now: float | None = None,
         mode: str = "qr",
         revocations: RevocationChecker | None = None,
+        expect: ExpectedSubject | None = None,
     ) -> ScanAnswer:
-        """Verify scanned text (hc:/, shc:/, compact JWS); bad input gives an error answer."""
+        """Verify scanned text (hc:/, shc:/, compact JWS); bad input gives an error answer.
+        `expect`: whom an ID-card read asked about (a step of the verification)."""
         at = time.time() if now is None else now
         checker = (
             revocations
@@ -184,7 +194,12 @@ class Checkpoint:
             else self.revocations.checker(at, self.published_revocations)
         )
         result = verify_credential(
-            normalise_scan(text), self.trust(), at, limits=self.limits, revocations=checker
+            normalise_scan(text),
+            self.trust(),
+            at,
+            limits=self.limits,
+            revocations=checker,
+            expect=expect,
         )
         return ScanAnswer(
             result=result,

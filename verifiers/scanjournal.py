@@ -7,16 +7,23 @@ answered in one event-loop pass share one sync (group commit). At start-up the j
 replayed: rows numbered past the database's watermark are inserted, in the same transaction
 that moves the watermark, so a row is never lost and never written twice.
 
+Group commit: the scan fast path appends a batch's rows inside `deferred()`, then asks
+`when_durable` to write the batch's answers once a background thread has synced past them.
+The event loop goes on reading and verifying the next batch meanwhile, and one sync covers
+every row appended while the previous one ran: the sync's latency delays answers, it does not
+cap the rate.
+
 A line that does not parse can only be the last one, cut by the crash before its sync; its
 scan was never answered, so it is dropped (and counted in the log).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -50,7 +57,13 @@ class ScanJournal:
         self._local = threading.local()
         #: The number of the last row appended (rows are numbered 1, 2, ... across restarts).
         self.seq = max(first_seq, self._last_seq_on_disk())
-        self._synced = True
+        #: Every row numbered up to this is on disk.
+        self.synced_seq = self.seq
+        #: (mark, callback, event loop) waiting for the background sync.
+        self._waiting: list[tuple[int, Callable[[], None], Any]] = []
+        self._wake = threading.Event()
+        self._closed = False
+        self._syncer: threading.Thread | None = None
 
     def _last_seq_on_disk(self) -> int:
         last = 0
@@ -67,33 +80,74 @@ class ScanJournal:
                 self.seq += 1
                 lines.append(orjson.dumps((self.seq, *row)))
             os.write(self._fd, b"\n".join(lines) + b"\n")
-            self._synced = False
             return self.seq
 
+    def mark(self) -> int:
+        """The number of the last row appended so far."""
+        return self.seq
+
     def sync_unless_grouped(self) -> None:
-        """Sync now, unless this thread is inside `group_commit` (which syncs at its end)."""
+        """Sync now, unless this thread is inside `deferred()` (its caller syncs)."""
         if not getattr(self._local, "deferred", 0):
-            self.sync()
+            self.sync_to(self.seq)
 
     def sync(self) -> None:
-        """Make every appended row durable (one fdatasync for however many were appended)."""
+        """Make every row appended so far durable."""
+        self.sync_to(self.seq)
+
+    def sync_to(self, mark: int) -> None:
+        """Make every row numbered up to `mark` durable (nothing to do if it already is)."""
         with self._lock:
-            if self._synced:
+            if self.synced_seq >= mark:
                 return
-            self._synced = True
-            fd = self._fd
-        _sync(fd)
+            target = self.seq
+        _sync(self._fd)  # covers everything written before it, whoever wrote it
+        with self._lock:
+            self.synced_seq = max(self.synced_seq, target)
 
     @contextmanager
-    def group_commit(self) -> Iterator[None]:
-        """Appends in this thread inside the block share one sync at its end."""
+    def deferred(self) -> Iterator[None]:
+        """Appends in this thread inside the block are not synced; the caller syncs them
+        (`sync_to` or `when_durable`) before anyone is told they happened."""
         self._local.deferred = getattr(self._local, "deferred", 0) + 1
         try:
             yield
         finally:
             self._local.deferred -= 1
-            if not self._local.deferred:
-                self.sync()
+
+    def when_durable(self, mark: int, callback: Callable[[], None], loop: Any) -> None:
+        """Run `callback` on event loop `loop` once rows up to `mark` are durable (at once, in
+        this call, if they already are)."""
+        with self._lock:
+            if self.synced_seq < mark:
+                self._waiting.append((mark, callback, loop))
+                if self._syncer is None:
+                    self._syncer = threading.Thread(
+                        target=self._sync_loop, name="scan-journal-sync", daemon=True
+                    )
+                    self._syncer.start()
+                self._wake.set()
+                return
+        callback()
+
+    def _sync_loop(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._closed:
+                return
+            with self._lock:
+                target = self.seq
+            _sync(self._fd)
+            with self._lock:
+                self.synced_seq = max(self.synced_seq, target)
+                ready = [item for item in self._waiting if item[0] <= self.synced_seq]
+                self._waiting = [item for item in self._waiting if item[0] > self.synced_seq]
+                if self._waiting:
+                    self._wake.set()
+            for _, callback, loop in ready:
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody to answer
+                    loop.call_soon_threadsafe(callback)
 
     def truncate_if(self, committed_seq: int) -> bool:
         """Empty the file if every row in it is committed (numbered up to `committed_seq`)."""
@@ -102,7 +156,7 @@ class ScanJournal:
                 return False
             os.ftruncate(self._fd, 0)
             _sync(self._fd)
-            self._synced = True
+            self.synced_seq = self.seq
             return True
 
     def read(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -130,6 +184,10 @@ class ScanJournal:
 
     def close(self) -> None:
         self.sync()
+        self._closed = True
+        self._wake.set()
+        if self._syncer is not None:
+            self._syncer.join(10)
         os.close(self._fd)
 
 

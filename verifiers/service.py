@@ -6,20 +6,20 @@ methods; tests call them directly. A refused request raises `HealthcodeError`.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
-
-from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUnavailable
+from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
+from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
+from verifiers.peersync import PeerSyncs
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -35,7 +35,13 @@ class CheckpointService:
         self.settings = settings
         self.engine = make_engine(settings.database_url)
         self.scan_log = ScanLog(
-            self.engine, settings.checkpoint_id, flush_interval_s=settings.scan_log_flush_s
+            self.engine,
+            settings.checkpoint_id,
+            flush_interval_s=settings.scan_log_flush_s,
+            # Replayed here if the last process died before its batch reached the database.
+            journal_path=settings.state_dir / "scan-journal.jsonl"
+            if settings.scan_journal
+            else None,
         )
         self.auth = Authenticator(
             self.engine,
@@ -52,12 +58,7 @@ class CheckpointService:
         # refresh is retried on the next round, not inside it.
         self.published_revocations = (
             PublishedRevocations(
-                redis.Redis.from_url(
-                    settings.revocation_redis_url,
-                    socket_timeout=1.0,
-                    socket_connect_timeout=1.0,
-                    retry=Retry(NoBackoff(), 0),
-                ),
+                connect_redis(settings.revocation_redis_url, timeout_s=1.0),
                 carry_s=settings.max_revocation_age_s,
             )
             if settings.revocation_redis_url
@@ -69,11 +70,19 @@ class CheckpointService:
             max_image_bytes=settings.max_image_bytes,
             published_revocations=self.published_revocations,
         )
-        self.http = httpx.Client(timeout=settings.lookup_timeout_s)
+        self.http = PeerClient()
+        self.syncs = PeerSyncs()
+        if self.trust_source.status().get("source") == "registry":
+            self.syncs.put(
+                "registry",
+                "registry",
+                self._sync_registry,
+                interval_s=settings.revocation_sync_interval_s,
+                deadline_s=settings.registry_sync_deadline_s,
+            )
+        self._put_issuer_sources()
         self.redis = (
-            redis.Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
-            if settings.redis_url
-            else None
+            connect_redis(settings.redis_url, timeout_s=0.5) if settings.redis_url else None
         )
         self.lookup = StatusLookup(
             self.checkpoint,
@@ -92,6 +101,9 @@ class CheckpointService:
             redis_client=self.redis,
             http=self.http,
             cache_ttl_s=settings.lookup_cache_ttl_s,
+            bounds=dataclasses.replace(
+                PEER_BOUNDS.status_lookup, deadline_s=settings.lookup_timeout_s
+            ),
         )
         self._subject_secret = settings.subject_secret.get_secret_value().encode("utf-8")
         self.login_throttle = LoginThrottle(
@@ -103,6 +115,7 @@ class CheckpointService:
 
     def close(self) -> None:
         """Flush the scan log and release connections."""
+        self.syncs.stop()
         self.scan_log.close()
         self.trust_source.close()
         self.http.close()
@@ -114,13 +127,45 @@ class CheckpointService:
 
     # -- jobs
     def sync_revocations(self) -> dict[str, str]:
-        """Refresh the trust list, then pull every issuer's revocation list (never raises)."""
-        self.trust_source.refresh()
+        """Refresh the trust list, then pull every issuer's revocation list, each issuer in
+        its own thread within its own deadline; issuer id -> outcome (never raises)."""
+        if "registry" in self.syncs.names("registry"):
+            self.syncs.run("registry")
+        else:
+            self._put_issuer_sources()
+        return self.syncs.run_all_once("issuer")
+
+    def _sync_registry(self) -> str:
+        """The registry source's job: refresh, then follow the issuers the list names."""
+        taken = self.trust_source.refresh()
+        error = self.trust_source.status().get("last_error")
+        self._put_issuer_sources()
+        if isinstance(error, dict):
+            raise TrustUnavailable(ErrorCode(error["code"]), str(error.get("message")))
+        return "new list" if taken else "ok"
+
+    def _put_issuer_sources(self) -> None:
+        """One source per issuer with a revocations endpoint in the held trust list."""
         try:
-            trust = self.checkpoint.trust()
+            issuers = self.checkpoint.trust().issuers
         except HealthcodeError:
-            return {}
-        return self.revocations.sync(trust, self.http)
+            return  # no list yet: the registry source adds them once it has one
+        wanted = [i for i, entry in issuers.items() if entry.endpoints.get("revocations")]
+        for issuer_id in wanted:
+            self.syncs.put(
+                issuer_id,
+                "issuer",
+                functools.partial(self._sync_issuer, issuer_id),
+                interval_s=self.settings.revocation_sync_interval_s,
+                deadline_s=self.settings.revocation_sync_deadline_s,
+            )
+        self.syncs.keep_only("issuer", wanted)
+
+    def _sync_issuer(self, issuer_id: str) -> str:
+        issuer = self.checkpoint.trust().issuers.get(issuer_id)
+        if issuer is None or not issuer.endpoints.get("revocations"):
+            return "no longer listed"
+        return f"ok (+{self.revocations.sync_issuer(issuer, self.http)})"
 
     def refresh_published_revocations(self) -> bool:
         """Copy the issuers' published revocation sets from Redis into memory (never raises)."""
@@ -156,11 +201,16 @@ class CheckpointService:
             bool(lagging) or outage is not None or bool(published and not published["current"])
         )
         known = [moment for moment in since if moment is not None]
+        sources = self.syncs.status()
         return {
             "checkpoint_id": self.settings.checkpoint_id,
             "checked_at": int(at),
             "trust_list": trust_list,
             "revocations": revocations,
+            # Every source synced from, its state, age and last error; the staff page names
+            # the failing ones in its header.
+            "sources": sources,
+            "failing_sources": [s["name"] for s in sources if s["state"] == "failing"],
             "published_revocations": published,
             "max_revocation_age_s": self.settings.max_revocation_age_s,
             "offline": offline,
@@ -180,7 +230,7 @@ class CheckpointService:
             self.login_throttle.check(username, address, at)
             token, role = self.auth.login(username, password, now=at)
         except HealthcodeError as error:
-            if error.code is not ErrorCode.RATE_LIMITED:
+            if error.code is not ErrorCode.ACCOUNT_LOCKED:
                 self.login_throttle.failed(username, address, at)
             self.scan_log.audit(
                 actor=actor,

@@ -62,7 +62,12 @@ class VerifierSettings(ServiceSettings):
     state_dir: Path = Path("./checkpoint-state")
     #: Revocation data older than this gives `status_unconfirmed`, never green (standard §5.3).
     max_revocation_age_s: int = 900
+    #: Each source (the registry, every issuer or partner) syncs this often, in its own worker.
     revocation_sync_interval_s: float = 30.0
+    #: A registry refresh (roots, list, timestamp) ends within this, whatever the registry does.
+    registry_sync_deadline_s: float = Field(default=30.0, gt=0)
+    #: One issuer's revocation pull ends within this; it never holds up another source's.
+    revocation_sync_deadline_s: float = Field(default=20.0, gt=0)
     #: How often the in-memory copy of the `revocation_redis_url` sets is refreshed.
     revocation_mirror_interval_s: float = Field(default=2.0, gt=0)
     #: Run background loops (revocation sync, trust refresh, scan-log purge).
@@ -85,9 +90,21 @@ class VerifierSettings(ServiceSettings):
     purge_interval_s: float = Field(default=3600.0, gt=0)
     session_lifetime_s: int = 12 * 3600
     #: Failed logins allowed per username within the window (4x that per client address),
-    #: after which login answers 429 rate_limited until the window has passed.
+    #: after which login answers 429 account_locked until the window has passed.
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_s: int = Field(default=300, ge=1)
+
+    #: TLS certificate and key (PEM) to serve HTTPS: a browser opens the camera only on a
+    #: secure page, so a tablet on the LAN needs them (`healthcode checkpoint make-cert`).
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
+
+    # -- scan + tap (standard §6.4, ADR 0014)
+    #: A code scan and an ID-card read this close together, either order, on one device or
+    #: staff session, are compared: does the code belong to the card's holder?
+    scan_tap_window_s: float = Field(default=20.0, gt=0, le=300)
+    #: Every code must be paired with the holder's ID card before the screen shows its colour.
+    scan_tap_required: bool = False
 
     # -- staff page
     #: A result goes back to the idle screen after this many seconds (with a countdown), so the
@@ -95,6 +112,12 @@ class VerifierSettings(ServiceSettings):
     result_display_s: float = Field(default=5.0, ge=0.5, le=60)
     #: Shown with "status could not be confirmed": whom staff call (e.g. "12320").
     hotline: str | None = Field(default=None, max_length=40)
+
+    @model_validator(mode="after")
+    def _tls_files_come_in_pairs(self) -> VerifierSettings:
+        if (self.tls_certfile is None) != (self.tls_keyfile is None):
+            raise ValueError("set both tls_certfile and tls_keyfile, or neither")
+        return self
 
     @model_validator(mode="after")
     def _audit_retention_is_lawful(self) -> VerifierSettings:

@@ -21,6 +21,9 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INPUT_TOO_LARGE: 413,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.LOGIN_FAILED: 401,
+    ErrorCode.DEVICE_NOT_REGISTERED: 401,
+    ErrorCode.ACCOUNT_LOCKED: 429,
     ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.ASSERTION_INVALID: 401,
     ErrorCode.ASSERTION_REPLAYED: 401,
@@ -29,6 +32,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.TRUST_LIST_ROLLBACK: 409,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.OTP_WRONG: 401,
     ErrorCode.OTP_EXPIRED: 401,
     ErrorCode.FAMILY_LIMIT: 409,
@@ -50,6 +54,7 @@ def error_body(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
         "message": message,
         "hint": info.hint,
         "text": {"en": info.en, "zh": info.zh},
+        "staff_text": {"zh": info.staff_zh, "en": info.staff_en},
         **extra,
     }
 

@@ -226,6 +226,7 @@ def revoke_key_by_issuer(
         what="revocation",
         now=epoch_of(at),
         key_claim="revoke_kid",
+        typ=REVOCATION_TYP,
     )
     if claims.issuer != issuer_id or claims.new_kid != kid:
         raise RequestError(

@@ -2,12 +2,14 @@
 
 from fastapi import APIRouter
 
-from issuers.api import citizen, family, public, staff
+from issuers.api import citizen, citizen_app, family, printing, public, staff
 
 api_router = APIRouter()
 api_router.include_router(public.router)
 api_router.include_router(citizen.router)
 api_router.include_router(family.router)
+api_router.include_router(citizen_app.router)
+api_router.include_router(printing.router)
 api_router.include_router(staff.router)
 
 __all__ = ["api_router"]

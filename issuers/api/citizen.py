@@ -28,9 +28,10 @@ from issuers.auth import (
     revoke_session,
     verify_otp,
 )
-from issuers.codescreen import screen_fields
+from issuers.codescreen import COLOUR_TEXT, screen_fields, status_version
 from issuers.context import IssuerContext
 from issuers.corrections import corrections_of, file_correction
+from issuers.declarations import check_declaration
 from issuers.family import dependent_of, list_dependents
 from issuers.issuance import code_for_citizen
 from issuers.models import Citizen, Correction
@@ -65,7 +66,7 @@ def profile(citizen: Citizen) -> dict[str, Any]:
     }
 
 
-def correction_json(correction: Correction) -> dict[str, Any]:
+def correction_json(correction: Correction, dependent_ref: str | None = None) -> dict[str, Any]:
     return {
         "id": correction.id,
         "state": correction.state,
@@ -75,6 +76,7 @@ def correction_json(correction: Correction) -> dict[str, Any]:
         "override_until": correction.override_until,
         "created_at": correction.created_at,
         "decided_at": correction.decided_at,
+        "dependent_ref": dependent_ref,
     }
 
 
@@ -158,17 +160,17 @@ def me(context: Context, caller: Caller) -> dict[str, Any]:
     subject = citizen_subject(caller)
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        revoked = refresh_if_lapsed(context, session, citizen)
+        refresh_if_lapsed(context, session, citizen)
         audit(session, actor=caller.actor, action="read_profile", subject=subject)
         session.commit()
-    context.publish(revoked)
     return profile(citizen)
 
 
 @router.get("/me/history", tags=["citizen"])
 def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
-    """The caller's status history."""
+    """The caller's colour history, oldest first, each change with its reason in plain words."""
     subject = citizen_subject(caller)
+    texts = {rule.id: dict(rule.reason_text) for rule in context.rules.rules}
     with context.session() as session:
         history = status_history(session, subject)
         audit(session, actor=caller.actor, action="read_history", subject=subject)
@@ -176,7 +178,9 @@ def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     return [
         {
             "colour": h.colour,
+            "colour_text": COLOUR_TEXT.get(h.colour, {"zh": h.colour, "en": h.colour}),
             "reason": h.reason,
+            "reason_text": texts.get(h.rule_id, {"zh": h.note or "", "en": h.note or ""}),
             "rule_id": h.rule_id,
             "rules_version": h.rules_version,
             "changed_at": h.changed_at,
@@ -196,10 +200,9 @@ def code_answer(
     """A code with everything the app's code screen shows (codescreen.py)."""
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        view, revoked = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
+        view, _ = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
         screen = screen_fields(citizen, context.settings)
         session.commit()
-    context.publish(revoked)
     # The print service names the issuer on paper and audits the caller as we do (offline/).
     settings = context.settings
     return {
@@ -260,16 +263,22 @@ def my_offline_code(context: Context, caller: Caller) -> dict[str, Any]:
 
 @router.post("/me/declarations", status_code=201, tags=["citizen"])
 def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, Any]:
-    """A health (symptoms, temperature) or itinerary declaration; the colour is recomputed."""
+    """A health (symptoms, temperature) or travel declaration; the colour is recomputed and
+    the answer says whether it changed. Refused data answer `invalid_request` with
+    `problems`: one per field, with zh/en text for the form."""
+    check_declaration(body.kind, body.data)
     subject = citizen_subject(caller)
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
-        revoked = add_declaration(
-            context, session, citizen, body.kind, body.data, actor=caller.actor
-        )
+        previous = citizen.colour
+        add_declaration(context, session, citizen, body.kind, body.data, actor=caller.actor)
         session.commit()
-    context.publish(revoked)
-    return profile(citizen)
+    return {
+        **profile(citizen),
+        "previous_colour": previous,
+        "colour_changed": citizen.colour != previous,
+        "status_version": status_version(citizen),
+    }
 
 
 @router.post("/corrections", status_code=201, tags=["corrections"])
@@ -283,7 +292,7 @@ def file(body: CorrectionRequest, context: Context, caller: Caller) -> dict[str,
             target = dependent.subject
         correction = file_correction(session, target, filed_by=caller.actor, reason=body.reason)
         session.commit()
-    return correction_json(correction)
+    return correction_json(correction, body.dependent_ref)
 
 
 @router.get("/corrections/mine", tags=["corrections"])
@@ -291,9 +300,9 @@ def my_corrections(context: Context, caller: Caller) -> list[dict[str, Any]]:
     """The caller's correction requests (and their family members') with outcomes."""
     subject = citizen_subject(caller)
     with context.session() as session:
-        subjects = [subject] + [c.subject for _, c in list_dependents(session, subject)]
-        found = corrections_of(session, subjects)
+        refs = {c.subject: b.ref for b, c in list_dependents(session, subject)}
+        found = corrections_of(session, [subject, *refs])
         for read in sorted({c.subject for c in found} | {subject}):
             audit(session, actor=caller.actor, action="read_corrections", subject=read)
         session.commit()
-    return [correction_json(c) for c in found]
+    return [correction_json(c, refs.get(c.subject)) for c in found]

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from healthcode.credential import StatusColour
 from issuers.corrections import MAX_OVERRIDE_DAYS, Decision
+from issuers.declarations import declaration_schema
 from issuers.events import EventKind, has_control_characters
 
 _LINE_BREAKS = re.compile(r"[\n\r\t]")
@@ -77,7 +78,17 @@ class Registration(PersonRef):
     phone: str | None = Field(default=None, min_length=5, max_length=20, pattern=_PHONE)
 
 
+def _declaration_schema(schema: dict[str, Any]) -> None:
+    # OpenAPI shows the province's vocabulary (issuers.declarations), not `data: object`.
+    schema.clear()
+    schema.update({k: v for k, v in declaration_schema().items() if k != "$schema"})
+
+
 class Declaration(_Body):
+    """A health or travel declaration; its JSON Schema is `GET /v1/declarations/schema`."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_declaration_schema)
+
     kind: EventKind
     #: checked field by field against `issuers.events.EVENT_FIELDS` (which caps list lengths)
     data: dict[str, Any] = Field(max_length=8)

@@ -89,11 +89,10 @@ def counter_offline_code(body: PersonRef, context: Context, caller: Caller) -> d
     require_role(caller, Role.COUNTER_STAFF)
     with context.session() as session:
         citizen = find_citizen(context, session, body.id_number, body.name)
-        view, revoked = code_for_citizen(
+        view, _ = code_for_citizen(
             context, session, citizen, kind=CodeKind.OFFLINE, actor=caller.actor
         )
         session.commit()
-    context.publish(revoked)
     # The print service names the issuer on paper and audits the caller as we do (offline/).
     settings = context.settings
     return {
@@ -199,7 +198,7 @@ def decide(
     """Accept (recompute, or override the colour with a reason) or reject a correction."""
     require_role(caller, Role.HEALTH_OFFICIAL)
     with context.session() as session:
-        correction, revoked = decide_correction(
+        correction, _ = decide_correction(
             context,
             session,
             correction_id,
@@ -210,7 +209,6 @@ def decide(
             official=caller.actor,
         )
         session.commit()
-    context.publish(revoked)
     return correction_json(correction)
 
 

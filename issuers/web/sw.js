@@ -5,18 +5,14 @@
 // Files are served from the cache at once and refreshed in the background
 // (stale-while-revalidate), so a warm start needs no round trip before the code is asked for.
 
-const CACHE = 'hc-citizen-web-v1';
+const CACHE = 'hc-citizen-web-v2';
 const SHELL = [
   '/',
   '/manifest.webmanifest',
   '/app.css',
   '/js/main.js',
-  '/js/api.js',
-  '/js/i18n.js',
-  '/js/store.js',
+  '/js/core.js',
   '/js/code.js',
-  '/js/qr.js',
-  '/js/ui.js',
   '/js/family.js',
   '/js/declare.js',
   '/js/print.js',

@@ -25,9 +25,9 @@ import pytest
 
 from healthcode import ErrorCode, SigningKey, StatusColour, TrustListError, verify_credential
 from healthcode.keys import b64url_decode, b64url_encode
+from healthcode.partner import make_client_assertion
 from healthcode.trustclient import TrustListClient
 from healthcode.trustlist import TrustListState, load_root
-from interop.partner import make_client_assertion
 from tests.servers import demo_federation
 
 START_TIMEOUT_S = 240

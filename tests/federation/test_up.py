@@ -47,7 +47,15 @@ def _up_and_stop(demo: Path, errors: Path, stop_signal: int = signal.SIGTERM) ->
     ):
         where = _check_running(process, demo, errors)
         children = json.loads((demo / "federation.json").read_text())["children"]
-        assert set(children) == {"redis", "registry", "cn-sc", "cn-gd", "checkpoint"}
+        assert set(children) == {
+            "redis",
+            "registry",
+            "print-cn-sc",
+            "print-cn-gd",
+            "cn-sc",
+            "cn-gd",
+            "checkpoint",
+        }
         process.send_signal(stop_signal)
         status = process.wait(60)
     assert status == 0, errors.read_text()
@@ -79,12 +87,34 @@ def test_federation_up_serves_onboarded_provinces_and_stops_cleanly(tmp_path: Pa
     assert second == first
 
 
+def _check_citizen_app(where: dict[str, Any], demo: Path) -> None:
+    """The citizen app at the province's `/`, printing on, and a demo phone that logs in with
+    the one-time code the demo shows."""
+    app = where["citizen_app"]["cn-sc"]
+    with httpx.Client(timeout=30) as http:
+        page = http.get(app)
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        config = http.get(f"{app}v1/app/config").json()
+        assert config["demo_mode"] is True
+        assert config["print"]["available"] is True
+        assert http.get(f"{where['printers']['cn-sc']}/healthz").status_code == 200
+        logins = json.loads((demo / "cn-sc" / "demo-logins.json").read_text())
+        phone = next(c["phone"] for c in logins["citizens"] if c["colour"] == "green")
+        sent = http.post(f"{app}v1/auth/otp/request", json={"phone": phone})
+        if sent.status_code == 202 and "demo_code" in sent.json():  # not within resend interval
+            verified = http.post(
+                f"{app}v1/auth/otp/verify", json={"phone": phone, "code": sent.json()["demo_code"]}
+            )
+            assert verified.status_code == 200, verified.text
+
+
 def _check_running(process: subprocess.Popen[bytes], demo: Path, errors: Path) -> dict[str, Any]:
     try:
         line = _first_line(process, timeout=240)
         assert line, errors.read_text()
         where = json.loads(line)
-        assert set(where) == {"registry", "provinces", "checkpoint"}
+        assert set(where) == {"registry", "provinces", "checkpoint", "citizen_app", "printers"}
         assert set(where["provinces"]) == {"cn-sc", "cn-gd"}
         with httpx.Client(timeout=10) as http:
             state = TrustListState(load_root((demo / "registry/root/root-1.json").read_bytes()))
@@ -95,6 +125,7 @@ def _check_running(process: subprocess.Popen[bytes], demo: Path, errors: Path) -
                 assert http.get(f"{url}/healthz").status_code == 200
                 assert trust.issuers[issuer_id].endpoints["partner_api"] == f"{url}/partner/v1"
         assert (demo / "cn-sc" / "demo-logins.json").exists()
+        _check_citizen_app(where, demo)
     except BaseException:
         process.send_signal(signal.SIGTERM)
         process.wait(60)

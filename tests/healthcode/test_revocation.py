@@ -33,7 +33,7 @@ def test_a_signed_list_round_trips() -> None:
     assert orjson.loads(header) == {"alg": "ES256", "kid": key.kid}
     assert payload == orjson.dumps(listed.to_payload())
     assert b'"issued_at":1790000000,' in payload
-    assert redis_key("cn-sc") == "hc:revoked:cn-sc"
+    assert redis_key("cn-sc") == "hc:revoked:{cn-sc}"
 
 
 def test_only_an_active_key_of_that_issuer_may_sign() -> None:

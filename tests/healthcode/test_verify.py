@@ -29,6 +29,7 @@ from healthcode import (
 )
 from healthcode.jws import deflate, sign_compact
 from healthcode.qr import encode_numeric
+from healthcode.verify import ExpectedSubject
 from tests.builders import craft_token
 from tests.conftest import NOW
 
@@ -486,3 +487,29 @@ def test_the_high_s_twin_is_the_same_signature_mathematically(
     issuer_key.verifying_key.public_key.verify(
         raw_signature_to_der(twin.signature), twin.signing_input, ec.ECDSA(SHA256())
     )
+
+
+@pytest.mark.parametrize(
+    ("expected", "valid"),
+    [
+        (("123X", "cn-sc"), True),
+        (("0000", "cn-sc"), False),  # another person's code
+        (("123X", "cn-gd"), False),  # not from the home issuer
+    ],
+)
+def test_an_expected_subject_is_a_step_of_the_claims_check(
+    make_token: MakeToken, trust: TrustStore, expected: tuple[str, str], valid: bool
+) -> None:
+    token = make_token(id_tail="123X", now=NOW - 7200)  # also expired: the mismatch comes first
+    result = verify_credential(token, trust, now=NOW, expect=ExpectedSubject(*expected))
+    if valid:
+        assert result.error is ErrorCode.EXPIRED
+        assert result.checks[Check.CLAIMS] is CheckOutcome.PASSED
+        return
+    assert (result.valid, result.error) == (False, ErrorCode.INVALID_CLAIMS)
+    assert result.credential is None
+    # `checks` tells the truth: the claims check refused it, later checks never ran.
+    assert result.checks[Check.SIGNATURE] is CheckOutcome.PASSED
+    assert result.checks[Check.CLAIMS] is CheckOutcome.FAILED
+    assert Check.VALIDITY not in result.checks
+    assert Check.REVOCATION not in result.checks

@@ -105,7 +105,7 @@ def test_traveller_lookup_is_relayed_to_the_home_issuer(tmp_path: Path, redis_ur
 
 @pytest.mark.usefixtures("redis_server")
 def test_partner_transcodes_a_code_of_its_region(tmp_path: Path, redis_url: str) -> None:
-    from interop.partner import make_client_assertion
+    from healthcode.partner import make_client_assertion
 
     with federation(tmp_path, redis_url) as (sichuan, guangdong):
         traveller = citizen_number(104, division="440106")

@@ -74,7 +74,7 @@ MALFORMED: dict[str, tuple[Callable[[], object], str]] = {
     "cn-not-an-object": (lambda: [1, 2, 3], "not a JSON object"),
     "cn-feed-too-large": (
         feed("cn-feed-too-large", padding="x" * MAX_PARTNER_FEED_BYTES),
-        "larger than",
+        "more than",
     ),
 }
 

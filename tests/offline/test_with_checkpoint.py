@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -27,9 +25,8 @@ from offline.sheet import rasterize
 from tests.issuers.conftest import IssuerService
 from tests.issuers.helpers import lab_csv, recent
 from tests.servers import serve
-from tests.verifiers.conftest import RunningCheckpoint, start_checkpoint
-from tests.verifiers.federation import federation, issuers_conftest
-from verifiers.settings import VerifierSettings
+from tests.verifiers.conftest import RunningCheckpoint
+from tests.verifiers.federation import checkpoint_of, federation, issuers_conftest
 
 if shutil.which("pdftoppm") is None:  # pragma: no cover - scripts/test installs it
     raise RuntimeError("pdftoppm (poppler-utils) is missing: run the suite through scripts/test")
@@ -58,28 +55,6 @@ def _scanned_png(pdf: bytes, dpi: int = 150) -> bytes:
     out = io.BytesIO()
     rasterize(pdf, dpi)[0].convert("RGB").save(out, format="PNG")
     return out.getvalue()
-
-
-@contextmanager
-def _checkpoint(
-    issuer: IssuerService, trust: Any, tmp_path: Path, redis_url: str
-) -> Iterator[RunningCheckpoint]:
-    device = issuer.staff_headers(Role.CHECKPOINT)["Authorization"].removeprefix("Bearer ")
-    settings = VerifierSettings(
-        demo_mode=True,
-        database_url=f"sqlite:///{tmp_path / 'checkpoint.db'}",
-        state_dir=tmp_path / "checkpoint-state",
-        redis_url=redis_url,
-        issuer_url=issuer.url,
-        issuer_token=device,
-        checkpoint_id="cd-east-gate",
-        background_tasks=False,
-    )
-    running = start_checkpoint(settings, trust)
-    try:
-        yield running
-    finally:
-        running.server.stop()
 
 
 def _scan_image(checkpoint: RunningCheckpoint, png: bytes) -> dict[str, Any]:
@@ -125,7 +100,7 @@ def test_a_printed_code_verifies_green_then_revoked_after_the_citizen_turns_red(
         pdf = _printed(sichuan, citizen, tmp_path, "card")
         png = _scanned_png(pdf)
         (text,) = decode_image(png)
-        with _checkpoint(sichuan, trust, tmp_path, redis_url) as checkpoint:
+        with checkpoint_of(sichuan, trust, tmp_path, redis_url) as checkpoint:
             assert checkpoint.service.sync_revocations()["cn-sc"].startswith("ok")
 
             _assert_green_offline(_scan_image(checkpoint, png), citizen[-4:])
@@ -166,7 +141,7 @@ def test_a_printed_code_at_a_checkpoint_whose_network_is_down(
         pdf = _printed(sichuan, citizen, tmp_path, "a4")
         png = _scanned_png(pdf)
         (text,) = decode_image(png)
-        with _checkpoint(sichuan, trust, tmp_path, redis_url) as checkpoint:
+        with checkpoint_of(sichuan, trust, tmp_path, redis_url) as checkpoint:
             assert checkpoint.service.sync_revocations()["cn-sc"].startswith("ok")
             # The network goes: neither issuer answers any more.
             sichuan.server.stop()
@@ -233,7 +208,7 @@ def test_a_printed_family_sheet_verifies_each_member_at_the_checkpoint(
                 timeout=60,
             )
         assert sheet.status_code == 200, sheet.text
-        with _checkpoint(sichuan, trust, tmp_path, redis_url) as checkpoint:
+        with checkpoint_of(sichuan, trust, tmp_path, redis_url) as checkpoint:
             checkpoint.service.sync_revocations()
             response = httpx.post(
                 f"{checkpoint.url}/v1/scan/image",

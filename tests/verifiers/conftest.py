@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from healthcode import IssuerEntry, ReasonCode, SigningKey, StatusColour, TrustedKey, TrustStore
 from healthcode.idnumber import make_id_number
@@ -171,3 +172,20 @@ def checkpoint(make_settings: MakeSettings, trust_store: TrustStore) -> Iterator
     running.service.sync_revocations()
     yield running
     running.server.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Headless Chromium that has no CJK font but what a page ships (tests/browser.py)."""
+    from tests.browser import latin_only_fontconfig, launch_chromium
+
+    env = latin_only_fontconfig(tmp_path_factory.mktemp("fontconfig"))
+    browser = launch_chromium(playwright, env=env)
+    yield browser
+    browser.close()

@@ -20,6 +20,7 @@ from healthcode import (
 from healthcode.idnumber import make_id_number
 from healthcode.jws import sign_credential
 from healthcode.qr import render_png
+from healthcode.revocation import redis_key
 from tests.verifiers.conftest import (
     BJ_YELLOW,
     SC_GREEN,
@@ -107,7 +108,9 @@ def test_scan_with_a_bad_body_is_invalid_request(
 def test_scan_requires_a_token(checkpoint: RunningCheckpoint, sc: Province) -> None:
     response = checkpoint.post("/v1/scan", token="hcd_not-a-real-token", json={"text": "x"})
     assert response.status_code == 401
-    assert response.json()["error"] == "unauthenticated"
+    assert response.json()["error"] == "device_not_registered"
+    anonymous = httpx.post(checkpoint.url + "/v1/scan", json={"text": "x"}, timeout=10)
+    assert anonymous.json()["error"] == "unauthenticated"
 
 
 def test_revoked_device_is_refused(checkpoint: RunningCheckpoint, sc: Province) -> None:
@@ -290,7 +293,8 @@ def test_login(checkpoint: RunningCheckpoint) -> None:
         checkpoint.url + "/v1/auth/login", json={"username": "staff1", "password": "nope-nope-no"}
     )
     assert wrong.status_code == 401
-    assert wrong.json()["error"] == "unauthenticated"
+    assert wrong.json()["error"] == "login_failed"
+    assert wrong.json()["staff_text"]["en"] == "wrong username or password — type them again"
     status = checkpoint.get("/v1/status", token=ok.json()["access_token"]).json()
     assert status["checkpoint_id"] == "cd-east-gate"
     assert status["offline"] is False
@@ -318,7 +322,7 @@ def test_revocation_published_in_redis_counts_before_the_sync(
         text = encode_numeric(sign_credential(credential, sc.issuer.key))
         assert running.post("/v1/scan", json={"text": text}).json()["display"] == "green"
         client = redis.Redis.from_url(redis_url)
-        client.sadd("hc:revoked:cn-sc", credential.jti)
+        client.sadd(redis_key("cn-sc"), credential.jti)
         client.close()
         # The background job copies the set into memory (here by hand: no background tasks).
         assert running.service.refresh_published_revocations()

@@ -51,7 +51,7 @@ def test_device_token_is_stored_hashed_and_revocable(auth: Authenticator) -> Non
     auth.revoke_device(device_id)
     with pytest.raises(RequestError) as caught:
         auth.authenticate(token)
-    assert caught.value.code is ErrorCode.UNAUTHENTICATED
+    assert caught.value.code is ErrorCode.DEVICE_NOT_REGISTERED
     with pytest.raises(RequestError) as missing:
         auth.revoke_device("dev-nope")
     assert missing.value.code is ErrorCode.NOT_FOUND
@@ -138,8 +138,9 @@ def _exercise_throttle(engine: Engine) -> None:
         throttle.failed("staff1", "10.0.0.1", NOW + second)
     with pytest.raises(LoginThrottled) as caught:
         throttle.check("staff1", "10.0.0.2", NOW + 10)
-    assert caught.value.code is ErrorCode.RATE_LIMITED
+    assert caught.value.code is ErrorCode.ACCOUNT_LOCKED
     assert caught.value.retry_after == 50  # the oldest failure leaves the window at NOW + 60
+    assert caught.value.details == {"locked_until": int(NOW) + 60}
     # Another replica on the same database, or this one restarted, counts the same failures.
     with pytest.raises(LoginThrottled):
         _throttle(engine).check("staff1", "10.0.0.3", NOW + 11)
@@ -191,7 +192,9 @@ def test_login_throttle_per_user_and_address_postgres(postgres_database_url: str
 def test_bad_tokens_are_unauthenticated(auth: Authenticator, token: str | None) -> None:
     with pytest.raises(RequestError) as caught:
         auth.authenticate(token)
-    assert caught.value.code is ErrorCode.UNAUTHENTICATED
+    # A device token that was never issued says so: the staff page tells them to register it.
+    expected = "device_not_registered" if token == "hcd_unknown" else "unauthenticated"
+    assert caught.value.code.value == expected
 
 
 def test_tampered_session_is_refused(auth: Authenticator) -> None:

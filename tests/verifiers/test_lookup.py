@@ -14,6 +14,7 @@ from tests.servers import AppServer
 from tests.verifiers.conftest import (
     BJ_YELLOW,
     SC_GREEN,
+    SC_RED,
     MakeSettings,
     Province,
     RunningCheckpoint,
@@ -31,12 +32,45 @@ def broken_issuer() -> FastAPI:
 
     @app.post("/v1/checkpoint/status-lookup")
     def lookup() -> Response:
-        # Says gzip, is not: the client's decoder fails (an httpx error, not a transport one).
+        # Says gzip, is not: the bounded decoder refuses it (upstream_malformed).
         return Response(
             b"this is not gzip", media_type="application/json", headers={"Content-Encoding": "gzip"}
         )
 
     return app
+
+
+def swapping_issuer(sc: Province) -> FastAPI:
+    """An issuer (or a relay with a bug) that answers every look-up with SC_RED's valid code."""
+    app = FastAPI()
+
+    @app.post("/v1/checkpoint/status-lookup")
+    def lookup() -> JSONResponse:
+        return JSONResponse({"token": sc.issuer.credential_for(SC_RED), "home_issuer": "cn-sc"})
+
+    return app
+
+
+def test_a_code_of_someone_else_is_refused_at_the_claims_check(
+    make_settings: MakeSettings, trust_store: TrustStore, sc: Province
+) -> None:
+    swapping = AppServer(swapping_issuer(sc))
+    running = start_checkpoint(
+        make_settings(issuer_url=swapping.url, issuer_token="fixed-device-token"), trust_store
+    )
+    try:
+        answer = running.post("/v1/id-card", json={"id_number": SC_GREEN, "name": "张三丰"})
+        body = answer.json()
+        assert body["error"] == "invalid_claims", body
+        assert body["display"] != "red"  # never someone else's colour
+        # `checks` tells which step refused it; the later steps did not run.
+        assert body["checks"]["signature"] == "passed"
+        assert body["checks"]["claims"] == "failed"
+        assert "validity" not in body["checks"]
+        assert "revocation" not in body["checks"]
+    finally:
+        running.server.stop()
+        swapping.stop()
 
 
 @pytest.fixture
@@ -54,7 +88,7 @@ def broken() -> Iterator[AppServer]:
     ],
     ids=["malformed-login-answer", "undecodable-lookup-answer"],
 )
-def test_unusable_issuer_answers_are_upstream_unavailable_and_audited(
+def test_unusable_issuer_answers_are_upstream_malformed_and_audited(
     make_settings: MakeSettings,
     trust_store: TrustStore,
     broken: AppServer,
@@ -64,16 +98,16 @@ def test_unusable_issuer_answers_are_upstream_unavailable_and_audited(
     running = start_checkpoint(make_settings(**fields), trust_store)
     try:
         response = running.post("/v1/id-card", json={"id_number": SC_GREEN, "name": "张三丰"})
-        assert response.status_code == 503, response.text
-        assert response.json()["error"] == "upstream_unavailable"
+        assert response.status_code == 502, response.text
+        assert response.json()["error"] == "upstream_malformed"
         (record,) = running.service.scan_log.scans()
         assert (record.mode, record.result, record.error) == (
             "id_card",
             "error",
-            "upstream_unavailable",
+            "upstream_malformed",
         )
         audits = [a for a in running.service.scan_log.audit_records() if a.action == "id_card"]
-        assert [a.detail for a in audits] == ["error=upstream_unavailable"]
+        assert [a.detail for a in audits] == ["error=upstream_malformed"]
         assert audits[0].subject == record.subject
     finally:
         running.server.stop()

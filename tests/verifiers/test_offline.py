@@ -76,7 +76,11 @@ def test_offline_qr_verifies_and_id_card_is_refused(
         assert running.service.sync_revocations() == {"cn-sc": "failed", "cn-bj": "failed"}
         status = running.get("/v1/status").json()
         assert status["offline"] is True
-        assert status["revocations"]["cn-sc"]["last_error"].startswith("ConnectError")
+        assert status["revocations"]["cn-sc"]["last_error"].startswith("upstream_unavailable")
+        sources = {source["name"]: source for source in status["sources"]}
+        assert sources["cn-sc"]["state"] == "failing"
+        assert sources["cn-sc"]["last_error"]["code"] == "upstream_unavailable"
+        assert set(status["failing_sources"]) == {"cn-sc", "cn-bj"}
         as_of = running.service.revocations.state("cn-sc").as_of
         assert status["offline_since"] == as_of
 

@@ -13,6 +13,7 @@ from redis.retry import Retry
 from healthcode import IssuerEntry, SigningKey, TrustedKey
 from healthcode.errors import ErrorCode, VerificationError
 from healthcode.jws import sign_compact
+from healthcode.revocation import redis_key
 from healthcode.trust import KeyStatus, RevocationStatus
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
@@ -146,7 +147,7 @@ def test_published_set_adds_revocations_but_never_freshness(
     tmp_path: Path, issuer: IssuerEntry, issuer_key: SigningKey, redis_url: str
 ) -> None:
     client = redis.Redis.from_url(redis_url)
-    client.sadd("hc:revoked:cn-sc", "p" * 22)
+    client.sadd(redis_key("cn-sc"), "p" * 22)
     published = PublishedRevocations(redis.Redis.from_url(redis_url), carry_s=900)
     cache = RevocationCache(tmp_path, max_age_s=900)
     # Not copied yet: the in-memory copy knows nothing (the scan path never asks Redis).
@@ -174,12 +175,12 @@ def test_published_set_adds_revocations_but_never_freshness(
 
 def test_published_copy_keeps_what_it_saw_when_redis_forgets_or_fails(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
-    client.sadd("hc:revoked:cn-sc", "p" * 22, "r" * 22)
+    client.sadd(redis_key("cn-sc"), "p" * 22, "r" * 22)
     published = PublishedRevocations(redis.Redis.from_url(redis_url), carry_s=900)
     assert published.refresh(["cn-sc"], now=NOW)
     # Redis restarted empty (or mid-rebuild): what was seen stays revoked for carry_s.
-    client.delete("hc:revoked:cn-sc")
-    client.sadd("hc:revoked:cn-sc", "s" * 22)
+    client.delete(redis_key("cn-sc"))
+    client.sadd(redis_key("cn-sc"), "s" * 22)
     assert published.refresh(["cn-sc"], now=NOW + 600)
     assert published.is_revoked("cn-sc", "p" * 22)
     assert published.is_revoked("cn-sc", "s" * 22)

@@ -35,7 +35,9 @@ def generic_json(answer: ScanAnswer) -> dict[str, Any]:
         out["validity_left_s"] = max(0, credential.expires_at - result.checked_at)
         out["offline_code"] = credential.kind is CodeKind.OFFLINE
     if result.error is not None:
-        out["hint"] = ERROR_INFO[result.error].hint
+        info = ERROR_INFO[result.error]
+        out["hint"] = info.hint
+        out["staff_text"] = {"zh": info.staff_zh, "en": info.staff_en}
     out["trust_list"] = dict(answer.trust_status)
     out["unchecked"] = answer.unchecked
     out.update(answer.extra)

@@ -137,7 +137,7 @@ def test_body_in_several_chunks(checkpoint: RunningCheckpoint, sc: Province) -> 
     ("body", "token", "status", "code"),
     [
         (b'{"text": "x"}', None, 401, ErrorCode.UNAUTHENTICATED),
-        (b'{"text": "x"}', "hcd_not-a-real-token", 401, ErrorCode.UNAUTHENTICATED),
+        (b'{"text": "x"}', "hcd_not-a-real-token", 401, ErrorCode.DEVICE_NOT_REGISTERED),
         (b"not json", "device", 422, ErrorCode.INVALID_REQUEST),
         (b'{"txt": "hc:/56"}', "device", 422, ErrorCode.INVALID_REQUEST),
         (b'{"text": 5}', "device", 422, ErrorCode.INVALID_REQUEST),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,19 +87,31 @@ def test_a_torn_last_line_is_dropped_and_cut(
     assert _subjects(_open(tmp_path)) == ["pseudonym-0", "pseudonym-1"]
 
 
-def test_a_group_commit_syncs_once_at_its_end(
+def test_appends_in_a_deferred_block_share_one_background_sync(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = ScanJournal(tmp_path / "journal.jsonl")
     synced: list[int] = []
     monkeypatch.setattr("verifiers.scanjournal._sync", synced.append)
-    with journal.group_commit():
+    row = ("cp-1", NOW.isoformat(), "qr", "d", None, None, None, "red", None)
+    with journal.deferred():
         for _ in range(4):
-            journal.append([("cp-1", NOW.isoformat(), "qr", "d", None, None, None, "red", None)])
+            journal.append([row])
             journal.sync_unless_grouped()
-            assert synced == []  # nothing synced yet inside the group
-    assert len(synced) == 1
-    journal.append([("cp-1", NOW.isoformat(), "qr", "d", None, None, None, "red", None)])
+    assert synced == []  # nothing synced inside the block, nor by leaving it
+    loop = asyncio.new_event_loop()
+    try:
+        done = loop.create_future()
+        journal.when_durable(journal.mark(), lambda: done.set_result(journal.synced_seq), loop)
+        assert loop.run_until_complete(done) == 4  # one sync, past all four
+        assert len(synced) == 1
+        ran: list[bool] = []
+        journal.when_durable(4, lambda: ran.append(True), loop)  # durable already: at once
+        assert ran == [True]
+    finally:
+        loop.close()
+    journal.append([row])
     journal.sync_unless_grouped()
-    assert len(synced) == 2  # outside a group, each append is synced at once
+    assert len(synced) == 2  # outside a block, each append is synced at once
+    journal.close()
     assert [seq for seq, _ in journal.read()] == [1, 2, 3, 4, 5]

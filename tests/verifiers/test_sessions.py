@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.verifiers.conftest import STAFF_PASSWORD, RunningCheckpoint
@@ -47,16 +49,21 @@ def test_failed_logins_are_audited_and_throttled(checkpoint: RunningCheckpoint) 
         assert wrong.status_code == 401
     throttled = _login(checkpoint, "staff1", STAFF_PASSWORD)  # even the right password waits
     assert throttled.status_code == 429
-    assert throttled.json()["error"] == "rate_limited"
-    assert 0 < int(throttled.headers["retry-after"]) <= 300
+    assert throttled.json()["error"] == "account_locked"
+    retry_after = int(throttled.headers["retry-after"])
+    assert 0 < retry_after <= 300
+    # Until when, for the page: "账号已锁定 — 请于 {until} 后再试" (Retry-After, give or take 1 s).
+    locked_until = throttled.json()["locked_until"]
+    assert locked_until - time.time() <= retry_after + 1
+    assert throttled.json()["staff_text"]["zh"].startswith("账号已锁定 — 请于 {until} 后再试")
     # Another account at the same address is not locked out by one user's typos.
     assert _login(checkpoint, "official1", "official-password-123").status_code == 200
     # A typo in the username (maybe a password typed in the wrong field) is never recorded.
     assert _login(checkpoint, "my-secret-passw0rd", "whatever-123").status_code == 401
     audits = checkpoint.service.scan_log.audit_records()
     failed = [(a.actor, a.detail) for a in audits if a.action == "login_failed"]
-    assert failed[:limit] == [("staff1", "error=unauthenticated address=127.0.0.1")] * limit
-    assert failed[limit] == ("staff1", "error=rate_limited address=127.0.0.1")
-    assert failed[limit + 1] == ("unknown-user", "error=unauthenticated address=127.0.0.1")
+    assert failed[:limit] == [("staff1", "error=login_failed address=127.0.0.1")] * limit
+    assert failed[limit] == ("staff1", "error=account_locked address=127.0.0.1")
+    assert failed[limit + 1] == ("unknown-user", "error=login_failed address=127.0.0.1")
     assert "my-secret-passw0rd" not in repr([a.model_dump() for a in audits])
     assert [a.actor for a in audits if a.action == "login"] == ["official1"]

@@ -7,15 +7,18 @@
   // A code the camera keeps seeing is the same person still in front of it: it is sent again
   // only after it has been out of view this long.
   const CAMERA_REPEAT_MS = 1500;
+  // How many verdicts the shift view keeps (in this page only: nothing is stored on the device).
+  const SHIFT_SIZE = 20;
   const TEXT = {
     zh: {
       title: "健康码核验", logout: "退出", login: "工作人员登录", username: "用户名",
       password: "密码", login_button: "登录", or_device: "或输入设备令牌", device_token: "设备令牌",
       mode_scan: "扫码", mode_idcard: "身份证 / 助查", camera: "摄像头", photo: "上传图片",
       scan_placeholder: "请扫码（扫码枪或摄像头）", id_placeholder: "身份证号", name_placeholder: "姓名",
-      assisted: "老幼助查（代查）", lookup: "查询", ready: "请扫码",
+      assisted: "老幼助查（代查）", lookup: "查询", ready: "请扫码", next: "下一位",
       green: "绿码 通行", yellow: "黄码 请核查", red: "红码 禁止通行", error: "无法核验",
-      card: "有效健康卡（无颜色）", unconfirmed: "状态无法确认",
+      card: "有效健康卡（无颜色）", unconfirmed: "状态无法确认", tap: "请刷身份证",
+      tap_reason: "本岗要求核对证件 — 请在 {s} 秒内刷此人身份证",
       unconfirmed_action: "请查验身份证或致电热线", hotline: "热线",
       checking: "核验中…", issuer: "签发方", kind: "类型", phone: "手机码", offline: "离线码",
       valid_left: "剩余有效", checked_at: "核验时间", checks: "检查项", unchecked: "未能检查",
@@ -24,8 +27,14 @@
       days: "天", hours: "小时", minutes: "分钟", seconds: "秒",
       passed: "通过", failed: "失败", not_checked: "未检查", stale: "过期数据",
       format: "格式", claims: "内容", trust_list: "信任列表", signature: "签名", validity: "有效期",
-      revocation: "作废", login_failed: "登录失败", clears_in: "后清除", shown: "已显示",
-      sound_on: "声音 开", sound_off: "静音",
+      revocation: "作废", clears_in: "后清除", shown: "已显示", code: "错误代码",
+      sound_on: "声音 开", sound_off: "静音", shift: "本班最近核验", shift_empty: "本班尚无核验",
+      kind_qr: "二维码", kind_printed: "打印码", kind_id_card: "身份证", kind_assisted: "代查",
+      unreachable: "无法连接核验服务 — 请检查网络后重试", camera_error: "无法打开摄像头 — 请检查权限或用扫码枪",
+      bind_match: "✓ 码与身份证相符", bind_mismatch: "✗ 码不属于此身份证持有人",
+      bind_unconfirmed: "? 无法核对码与身份证 — 请核对证件照片",
+      bind_waiting_code: "已扫码 — 请在 {s} 秒内刷身份证核对", bind_waiting_card: "已刷身份证 — 请在 {s} 秒内扫此人的码",
+      failing_source: "数据源异常", stale_source: "未同步",
     },
     en: {
       title: "Health code checkpoint", logout: "Log out", login: "Staff login", username: "Username",
@@ -33,9 +42,10 @@
       device_token: "Device token", mode_scan: "Scan", mode_idcard: "ID card / assisted", photo: "Photo",
       camera: "Camera", scan_placeholder: "Scan a code (scanner or camera)",
       id_placeholder: "ID number", name_placeholder: "Name", assisted: "Assisted look-up",
-      lookup: "Look up", ready: "Ready to scan",
+      lookup: "Look up", ready: "Ready to scan", next: "Next person",
       green: "GREEN – pass", yellow: "YELLOW – check", red: "RED – no entry", error: "Cannot verify",
-      card: "Valid health card (no colour)", unconfirmed: "Status not confirmed",
+      card: "Valid health card (no colour)", unconfirmed: "Status not confirmed", tap: "Read the ID card",
+      tap_reason: "this checkpoint checks cards — read this person's ID card within {s} s",
       unconfirmed_action: "Check the ID card or call the hotline", hotline: "hotline",
       checking: "Checking…", issuer: "Issuer", kind: "Kind", phone: "phone code",
       offline: "printed code", valid_left: "valid for", checked_at: "checked at", checks: "checks",
@@ -44,68 +54,27 @@
       assisted_mark: "assisted", cached: "cached", days: "d", hours: "h", minutes: "min",
       seconds: "s", passed: "passed", failed: "failed", not_checked: "not checked",
       stale: "stale", format: "format", claims: "claims", trust_list: "trust list", signature: "signature",
-      validity: "validity", revocation: "revocation", login_failed: "Login failed",
+      validity: "validity", revocation: "revocation", code: "error code",
       clears_in: "clears in", shown: "shown", sound_on: "Sound on", sound_off: "Muted",
+      shift: "This shift", shift_empty: "No verdicts yet this shift",
+      kind_qr: "QR", kind_printed: "printed", kind_id_card: "ID card", kind_assisted: "assisted",
+      unreachable: "checkpoint service unreachable — check the network and try again",
+      camera_error: "camera unavailable — check the permission or use the scanner",
+      bind_match: "✓ code matches the ID card", bind_mismatch: "✗ code belongs to someone else",
+      bind_unconfirmed: "? could not confirm the code belongs to the card — compare the photo",
+      bind_waiting_code: "code scanned — read the ID card within {s} s",
+      bind_waiting_card: "ID card read — scan their code within {s} s",
+      failing_source: "source failing", stale_source: "not synced",
     },
   };
-  // What to do about each error code, for staff reading Chinese (the English hint comes with
-  // the answer; tests/verifiers/test_page.py checks every code has one here).
-  const HINTS_ZH = {
-    input_too_large: "内容超出长度限制，不是健康码。",
-    malformed_input: "不是 hc:/ 或 shc:/ 码、签名令牌或健康卡文件；请重新扫码。",
-    malformed_qr: "二维码数字内容无效（长度或数字超出范围）；请重新扫码。",
-    chunked_code: "这是多段 shc:/ 码的一段；请一起扫描所有分段。",
-    chunk_missing: "多段码未给全；请扫描所有分段。",
-    chunk_duplicate: "同一分段给了两次。",
-    chunk_out_of_range: "分段编号超出总数，或各段总数不一致。",
-    malformed_jws: "签名令牌不是三段严格的 base64url；码被修改或截断。",
-    malformed_header: "令牌头部不是含 alg、kid、zip 的 JSON；不是标准健康码。",
-    unsupported_algorithm: "只接受 ES256；此令牌用了其他算法（可能伪造）。",
-    unsupported_compression: "内容必须为 zip DEF（原始 DEFLATE）压缩。",
-    malformed_signature: "签名必须是 64 字节 r||s 格式（DER 签名无效）。",
-    payload_too_large: "内容解压后超出限制（可能是压缩炸弹）。",
-    malformed_payload: "内容不是有效的 DEFLATE 压缩 JSON 对象。",
-    invalid_claims: "缺少必填项或类型错误；须由签发方修正。",
-    unsupported_version: "本设备不认识此码的版本；请升级核验设备。",
-    unknown_issuer: "签发方不在信任列表中；无法识别此码（可能伪造）。",
-    issuer_suspended: "信任中心已暂停此签发方；其码不予认可。",
-    unknown_key: "此签发方没有该密钥；请更新信任列表，否则按伪造处理。",
-    key_revoked: "签发方密钥已吊销（泄露）；市民须重新领码。",
-    key_not_valid: "此码签发时间不在签名密钥有效期内。",
-    bad_signature: "签名验证失败；码被伪造或篡改。",
-    expired: "码已过期；请市民刷新或重新打印。",
-    not_yet_valid: "码的生效时间在未来；请检查本设备时间。",
-    revoked: "此码签发后市民状态已变化；请出示最新的码。",
-    status_unconfirmed: "作废数据过旧，无法排除状态变化；请联网核验或查验身份证。",
-    clock_behind: "本设备时间落后于信任中心签名时间；请校准时间。",
-    trust_list_malformed: "信任列表格式不符合标准。",
-    trust_list_bad_signature: "信任列表签名无效；列表被篡改。",
-    trust_list_unknown_root_key: "信任列表由非预置根密钥签名。",
-    trust_list_threshold: "联合签名的根密钥数量不足。",
-    trust_list_rollback: "提供的信任列表比现有的旧（回滚攻击）。",
-    trust_list_expired: "信任列表已过期（冻结攻击或无网络）；请更新。",
-    trust_list_unavailable: "没有已验证的信任列表；请至少联网一次。",
-    unavailable_offline: "此项需联网（身份证查询）；请扫手机码或打印码。",
-    upstream_unavailable: "所依赖的服务暂不可达；请稍后重试。",
-    invalid_id_number: "身份证号校验位、日期或格式有误；请重新输入。",
-    unknown_region: "行政区划代码不属于任何受信任签发方。",
-    unauthenticated: "请重新登录。",
-    token_expired: "登录已过期；请重新登录。",
-    forbidden: "您的角色无权执行此操作。",
-    not_found: "未找到此记录；请核对证件。",
-    conflict: "请求与当前状态冲突；请刷新后重试。",
-    invalid_request: "有字段缺失或格式错误。",
-    assertion_invalid: "合作方断言未由信任列表中的密钥签名，或已过时。",
-    assertion_replayed: "每个合作方断言只能使用一次。",
-    rate_limited: "请求过多；请稍后再试。",
-  };
-  // What each screen sounds like: pass, check (yellow, no colour, status unconfirmed), refuse.
-  const SOUND_OF = { green: "pass", yellow: "check", card: "check", unconfirmed: "check", red: "refuse", error: "refuse" };
+  // What each screen sounds (and, on phones, vibrates) like: pass, check, refuse.
+  const SOUND_OF = { green: "pass", yellow: "check", card: "check", unconfirmed: "check", tap: "check", red: "refuse", error: "refuse" };
   const TONES = {
     pass: { type: "sine", notes: [[880, 0, 0.1], [1320, 0.12, 0.12]] },
     check: { type: "triangle", notes: [[660, 0, 0.12], [660, 0.2, 0.12]] },
     refuse: { type: "square", notes: [[220, 0, 0.4]] },
   };
+  const VIBRATION = { pass: [80], check: [120, 80, 120], refuse: [400, 120, 400, 120, 400] };
 
   const $ = (id) => document.getElementById(id);
   let lang = localStorage.getItem(LANG_KEY) || "zh";
@@ -120,6 +89,8 @@
   let clearTimer = null;
   let audio = null;
   let soundCount = 0;
+  let shift = [];
+  let pairing = { side: null, until: 0 };
 
   function t(key) { return (TEXT[lang] && TEXT[lang][key]) || key; }
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -128,12 +99,15 @@
     document.body.dataset.lang = lang;
     document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
     $("lang-toggle").textContent = lang === "zh" ? "EN" : "中文";
+    $("lang-toggle").lang = lang === "zh" ? "en" : "zh-CN";
     document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
     document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => {
       el.placeholder = t(el.dataset.i18nPlaceholder);
     });
     applySound();
     if (lastAnswer) { render(lastAnswer); tickClear(); } else if ($("result").dataset.display === "idle") { showIdle(); }
+    renderShift();
+    tickPairing();
     refreshStatus();
   }
 
@@ -193,13 +167,22 @@
     } catch (err) { /* no audio output: the screen still says it all */ }
   }
 
-  // -- the result and its countdown back to the idle screen
+  function vibrate(kind) {
+    const pattern = muted ? null : VIBRATION[kind];
+    document.body.dataset.vibrate = pattern ? pattern.join(",") : "none";
+    if (pattern && navigator.vibrate) { try { navigator.vibrate(pattern); } catch (err) { /* none */ } }
+  }
+
+  // -- the verdict overlay and its countdown back to the idle screen
   function showIdle() {
     const result = $("result");
     result.dataset.display = "idle";
+    result.hidden = true;
+    $("idle").textContent = t("ready");
     $("result-title").textContent = t("ready");
     $("result-reason").textContent = "";
     $("result-person").textContent = "";
+    $("result-binding").hidden = true;
     $("result-details").replaceChildren();
     $("result-timer").hidden = true;
   }
@@ -213,8 +196,8 @@
     stopClear();
     lastAnswer = null;
     showIdle();
-    // Back to scanning, unless staff are typing an ID number.
-    if (mode === "idcard" && !$("id-number").value && !$("id-name").value) { setMode("scan"); }
+    // Back to scanning, unless staff are typing an ID number or a card read is awaited.
+    if (mode === "idcard" && !$("id-number").value && !$("id-name").value && pairing.side !== "code") { setMode("scan"); }
     focusScanner();
   }
 
@@ -231,26 +214,61 @@
     timer.querySelector("#result-bar").style.width = Math.max(0, (100 * left) / resultSeconds) + "%";
   }
 
+  // While a scan is checked (usually a few milliseconds) the controls stay in reach: the
+  // overlay is for verdicts only.
   function showChecking() {
     stopClear();
     lastAnswer = null;
+    showIdle();
     $("result").dataset.display = "checking";
-    $("result-title").textContent = t("checking");
+    $("idle").textContent = t("checking");
   }
 
   function showAnswer(answer) {
     render(answer);
-    sound($("result").dataset.display);
+    const display = $("result").dataset.display;
+    sound(display);
+    vibrate(SOUND_OF[display]);
+    announce();
+    remember(answer, display);
+    notePairing(answer);
     shownAt = Date.now();
     stopClear();
     tickClear();
     clearTimer = setInterval(tickClear, 200);
   }
 
+  // The verdict is announced once through the live region: word, sentence, binding.
+  function announce() {
+    const parts = [$("result-title").textContent, $("result-reason").textContent];
+    if (!$("result-binding").hidden) { parts.push($("result-binding").textContent); }
+    $("announce").textContent = parts.filter(Boolean).join(lang === "zh" ? "。" : ". ");
+  }
+
+  function fill(template, values) {
+    return template.replace(/\{(\w+)\}/g, (whole, key) => (values[key] !== undefined ? values[key] : whole));
+  }
+
+  // The plain sentence for an error: what happened — what to do (the server's catalogue).
+  function sentence(answer) {
+    const text = answer.staff_text || answer.error_text || answer.text || {};
+    const until = answer.locked_until ? new Date(answer.locked_until * 1000).toLocaleTimeString(
+      lang === "zh" ? "zh-CN" : "en-GB", { hour: "2-digit", minute: "2-digit" }) : "–";
+    return fill(text[lang] || answer.error || "", { until });
+  }
+
+  function displayOf(answer) {
+    const binding = answer.binding || {};
+    if (binding.required && binding.result === "waiting") { return "tap"; }
+    return answer.display || "error";
+  }
+
   function render(answer) {
     lastAnswer = answer;
-    const display = answer.display || "error";
+    $("idle").textContent = t("ready");
+    const display = displayOf(answer);
     const result = $("result");
+    result.hidden = false;
     result.dataset.display = display;
     $("result-title").textContent = t(display);
     const reason = $("result-reason");
@@ -258,15 +276,14 @@
     const details = $("result-details");
     details.replaceChildren();
     if (display === "error") {
-      const text = answer.error_text || answer.text || {};
-      reason.textContent = text[lang] || answer.error || "";
-      person.textContent = answer.error ? "(" + answer.error + ")" : "";
-      const hint = lang === "zh" ? HINTS_ZH[answer.error] || answer.hint : answer.hint;
-      if (hint) { details.append(line(hint, "hint")); }
+      reason.textContent = sentence(answer);
+      person.textContent = "";
+    } else if (display === "tap") {
+      reason.textContent = fill(t("tap_reason"), { s: Math.round(answer.binding.window_s || 0) });
+      person.textContent = answer.masked_name || "";
     } else if (display === "unconfirmed") {
       reason.textContent = t("unconfirmed_action");
       person.textContent = hotline ? t("hotline") + " " + hotline : "";
-      details.append(line(lang === "zh" ? HINTS_ZH.status_unconfirmed : answer.hint || "", "hint"));
       if (answer.issuer_name || answer.issuer) {
         details.append(line(t("issuer") + ": " + (answer.issuer_name || answer.issuer)));
       }
@@ -284,6 +301,7 @@
         details.append(line(t("valid_left") + ": " + duration(answer.validity_left_s)));
       }
     }
+    renderBinding(answer.binding);
     if (answer.home_issuer) {
       details.append(line(t("home") + ": " + (answer.home_issuer_name || answer.home_issuer) +
         (answer.assisted ? " · " + t("assisted_mark") : "") + (answer.cached ? " · " + t("cached") : "")));
@@ -305,6 +323,73 @@
       details.append(el);
     });
     details.append(line(t("checked_at") + ": " + timeText(answer.checked_at || Date.now() / 1000)));
+    // The code itself, only here: small, for a phone call to the hotline or the administrator.
+    if (answer.error) { details.append(line(t("code") + ": " + answer.error, "code")); }
+  }
+
+  function renderBinding(binding) {
+    const el = $("result-binding");
+    const result = binding && binding.result;
+    el.hidden = !["match", "mismatch", "unconfirmed"].includes(result);
+    el.dataset.result = result || "";
+    if (!el.hidden) { el.textContent = t("bind_" + result); }
+  }
+
+  // -- the shift view: this page's last verdicts (reloading the page forgets them)
+  function kindOf(answer) {
+    if (answer.mode === "assisted") { return "assisted"; }
+    if (answer.mode === "id_card") { return "id_card"; }
+    return answer.kind === "offline" ? "printed" : "qr";
+  }
+
+  function remember(answer, display) {
+    if (display === "checking") { return; }
+    shift.unshift({
+      at: Date.now(), display, kind: kindOf(answer),
+      name: answer.masked_name || (answer.shc || {}).masked_name || "–",
+      error: answer.error || "",
+    });
+    shift.length = Math.min(shift.length, SHIFT_SIZE);
+    renderShift();
+  }
+
+  function renderShift() {
+    $("shift-empty").hidden = shift.length > 0;
+    $("shift-list").replaceChildren(...shift.map((entry) => {
+      const li = document.createElement("li");
+      li.dataset.display = entry.display;
+      const time = document.createElement("span");
+      time.textContent = new Date(entry.at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
+      const verdict = document.createElement("span");
+      verdict.className = "verdict";
+      verdict.textContent = t(entry.display) + (entry.error ? " (" + entry.error + ")" : "") + " · " + entry.name;
+      const kind = document.createElement("span");
+      kind.className = "kind";
+      kind.textContent = t("kind_" + entry.kind);
+      li.append(time, verdict, kind);
+      return li;
+    }));
+  }
+
+  // -- scan + tap: the server pairs a code and an ID card read within its window; the page
+  // only shows what is awaited (it keeps no ID number and no code).
+  function notePairing(answer) {
+    const binding = answer.binding || {};
+    if (binding.result === "waiting") {
+      pairing = { side: binding.side, until: Date.now() + 1000 * (binding.window_s || 0) };
+      if (binding.required && binding.side === "code" && mode !== "idcard") { setMode("idcard"); }
+    } else if (binding.result) {
+      pairing = { side: null, until: 0 };
+    }
+    tickPairing();
+  }
+
+  function tickPairing() {
+    const el = $("pairing");
+    const left = Math.ceil((pairing.until - Date.now()) / 1000);
+    if (!pairing.side || left <= 0) { pairing = { side: null, until: 0 }; el.hidden = true; return; }
+    el.hidden = false;
+    el.textContent = fill(t(pairing.side === "code" ? "bind_waiting_code" : "bind_waiting_card"), { s: left });
   }
 
   async function call(method, path, body, contentType) {
@@ -316,8 +401,8 @@
     try {
       response = await fetch(path, { method, headers, body: payload });
     } catch (err) {
-      return { display: "error", error: "unavailable_offline",
-        error_text: { zh: "无法连接核验服务", en: "Checkpoint service unreachable" } };
+      return { display: "error", error: "unreachable",
+        staff_text: { zh: TEXT.zh.unreachable, en: TEXT.en.unreachable } };
     }
     let data = {};
     try { data = await response.json(); } catch (err) { data = {}; }
@@ -356,6 +441,24 @@
       " · " + t("revocation_age") + " " + duration(revocationAge) + " · " +
       (status.offline ? t("offline_state") + (status.offline_since ? " " + t("since") + " " + timeText(status.offline_since) : "") : t("online"));
     bar.dataset.offline = status.offline ? "true" : "false";
+    bar.title = bar.textContent;
+    showFailingSources(status);
+  }
+
+  // A source that keeps failing (a province's revocation list, the registry) is named in the
+  // header, with since when, so staff know which codes may end on "status not confirmed".
+  function showFailingSources(status) {
+    const failing = [];
+    Object.entries(status.revocations || {}).forEach(([issuer, state]) => {
+      const sync = (state && (state.sync || state)) || {};
+      if (sync.failing || sync.state === "failing" || sync.ok === false) {
+        const since = sync.failing_since || sync.since || null;
+        failing.push((state.name || issuer) + (since ? " " + t("since") + " " + timeText(since) : ""));
+      }
+    });
+    const el = $("source-alert");
+    el.hidden = failing.length === 0;
+    el.textContent = failing.length ? "⚠ " + t("failing_source") + ": " + failing.join(" · ") : "";
   }
 
   function setMode(next) {
@@ -378,7 +481,8 @@
     try {
       cameraStream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
     } catch (err) {
-      showAnswer({ display: "error", error: "camera", error_text: { zh: "无法打开摄像头", en: "Camera unavailable" } });
+      showAnswer({ display: "error", error: "camera",
+        staff_text: { zh: TEXT.zh.camera_error, en: TEXT.en.camera_error } });
       focusScanner();
       return;
     }
@@ -432,13 +536,22 @@
   $("login-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const deviceToken = $("device-token").value.trim();
-    if (deviceToken) { sessionStorage.setItem(TOKEN_KEY, deviceToken); $("device-token").value = ""; showMain(); return; }
-    const response = await fetch("/v1/auth/login", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: $("username").value, password: $("password").value }),
-    });
+    let response;
+    try {
+      response = deviceToken
+        // A device token is tried before it is kept: an unregistered device is told so here.
+        ? await fetch("/v1/status", { headers: { Authorization: "Bearer " + deviceToken } })
+        : await fetch("/v1/auth/login", {
+          method: "POST", headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ username: $("username").value, password: $("password").value }),
+        });
+    } catch (err) {
+      $("login-error").textContent = t("unreachable");
+      return;
+    }
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) { $("login-error").textContent = t("login_failed") + ": " + ((data.text || {})[lang] || ""); return; }
+    if (!response.ok) { $("login-error").textContent = sentence(data); return; }
+    if (deviceToken) { sessionStorage.setItem(TOKEN_KEY, deviceToken); $("device-token").value = ""; showMain(); return; }
     $("login-error").textContent = "";
     sessionStorage.setItem(TOKEN_KEY, data.access_token);
     $("password").value = "";
@@ -508,9 +621,10 @@
     focusScanner();
   });
   $("logout").addEventListener("click", logout);
+  $("result-next").addEventListener("click", clearResult);
   // Buttons never take the focus from the scanner field (a focused button would swallow the
   // scanner's Enter); the ID-card form and the login form keep theirs.
-  document.querySelectorAll("#topbar button, #modes button").forEach((button) => {
+  document.querySelectorAll("#topbar button, #modes button, #result-next").forEach((button) => {
     button.addEventListener("mousedown", (event) => event.preventDefault());
   });
   document.addEventListener("click", (event) => {
@@ -523,6 +637,7 @@
     if (mode === "scan" && !typing) { focusScanner(); }
   }, 0));
   setInterval(refreshStatus, 15000);
+  setInterval(tickPairing, 500);
 
   applyLanguage();
   if (token()) { showMain(); } else { showLogin(); }

@@ -1,9 +1,7 @@
 // Appeals: file a correction request for oneself or a family member; see its state and the
 // official's decision.
 
-import { get, post } from './api.js';
-import { t, dateTime } from './i18n.js';
-import { $, el, errorText, say, fillPeople, emptyRow } from './ui.js';
+import { get, post, t, dateTime, $, el, errorText, say, fillPeople, emptyRow } from './core.js';
 
 let wired = false;
 

@@ -3,10 +3,10 @@
 // screenshot is obvious. It polls for a new code (a colour change shows within 30 s), renews the
 // code before it expires, keeps the screen on, and offline shows the last code only while valid.
 
-import { call, get, ApiError } from './api.js';
-import { t, pick, clockTime, lang } from './i18n.js';
-import { cachedCode, saveCode, expiresAt } from './store.js';
-import { qrSvg } from './qr.js';
+import {
+  call, get, ApiError, t, pick, clockTime, lang, cachedCode, saveCode, expiresAt, serverNow,
+} from './core.js';
+import qrcode from '../vendor/qrcode.mjs';
 
 //: How often an open code screen asks whether the status changed (a colour change shows within
 //: 30 s); the province's /v1/app/config may set another (status_poll_s).
@@ -49,8 +49,12 @@ export function currentPerson() {
   return state.who;
 }
 
-function valid(code, now = Date.now()) {
+function valid(code, now = serverNow()) {
   return code && expiresAt(code) > now;
+}
+
+function mark(name) {
+  if (performance.getEntriesByName(name).length === 0) performance.mark(name);
 }
 
 function announce(text) {
@@ -93,6 +97,7 @@ export function render() {
   if (qr.dataset.text !== code.qr_text) {
     qr.replaceChildren(qrSvg(code.qr_text));
     qr.dataset.text = code.qr_text;
+    mark('hc-code-shown'); // benchmarks/bench_citizen_app.py reads these marks
   }
   qr.setAttribute('aria-label', t('qr_label', { colour: t(colour), name: code.masked_name }));
   const province = pick(code.province) || pick(state.provinceTexts) || code.issuer_name || '';
@@ -113,7 +118,7 @@ function updateValidity() {
     $('validity').textContent = t('offline_valid', { t: clockTime(until) });
     return;
   }
-  const minutes = Math.max(0, Math.ceil((until.getTime() - Date.now()) / 60000));
+  const minutes = Math.max(0, Math.ceil((until.getTime() - serverNow()) / 60000));
   $('validity').textContent = `${t('valid_until', { t: clockTime(until) })} · ${t('time_left', { m: minutes })}`;
 }
 
@@ -123,14 +128,22 @@ function tick() {
   if (!code) return;
   if (!valid(code)) {
     if (state.offline) renderRefusal();
-    else refresh();
+    else renew();
     return;
   }
-  if (!state.offline && expiresAt(code) - Date.now() < renewBeforeMs) refresh();
+  if (!state.offline && expiresAt(code) - serverNow() < renewBeforeMs) renew();
   updateValidity();
 }
 
 let inFlight = null;
+let lastRenewal = 0;
+
+// Renewals the clock asks for are at most one per 5 s, whatever the server answers.
+function renew() {
+  if (Date.now() - lastRenewal < 5000) return;
+  lastRenewal = Date.now();
+  refresh();
+}
 
 export async function refresh() {
   if (inFlight) return inFlight;
@@ -143,6 +156,7 @@ export async function refresh() {
       state.code = code;
       saveCode(who, code);
       render();
+      mark('hc-code-fresh');
     } catch (error) {
       if (!(error instanceof ApiError) || who !== state.who) return;
       if (error.code === 'offline' || error.status >= 500) {
@@ -268,4 +282,46 @@ function setPeopleLabels() {
   const me = document.querySelector('#people button[data-who="me"]');
   if (me) me.textContent = t('me');
   document.documentElement.dataset.lang = lang();
+}
+
+// The QR symbol drawn on the phone from the code's text (qrcode-generator, vendored from npm).
+// As the issuer builds it (healthcode/qr.py): the `hc:/` prefix in a byte segment, the digits in
+// a numeric segment, error correction M, a 4-module quiet zone.
+
+
+const SVG = 'http://www.w3.org/2000/svg';
+const QUIET = 4;
+
+export function qrSvg(text) {
+  const split = /^([^0-9]*(?:[0-9]+\/[0-9]+\/)?)([0-9]*)$/.exec(text);
+  const symbol = qrcode(0, 'M');
+  if (split && split[2]) {
+    symbol.addData(split[1], 'Byte');
+    symbol.addData(split[2], 'Numeric');
+  } else {
+    symbol.addData(text, 'Byte');
+  }
+  symbol.make();
+  const count = symbol.getModuleCount();
+  const size = count + 2 * QUIET;
+  let path = '';
+  for (let row = 0; row < count; row += 1) {
+    for (let col = 0; col < count; col += 1) {
+      if (symbol.isDark(row, col)) path += `M${col + QUIET} ${row + QUIET}h1v1h-1z`;
+    }
+  }
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${size} ${size}`);
+  svg.setAttribute('shape-rendering', 'crispEdges');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('focusable', 'false');
+  const background = document.createElementNS(SVG, 'rect');
+  background.setAttribute('width', String(size));
+  background.setAttribute('height', String(size));
+  background.setAttribute('fill', '#fff');
+  const modules = document.createElementNS(SVG, 'path');
+  modules.setAttribute('d', path);
+  modules.setAttribute('fill', '#000');
+  svg.append(background, modules);
+  return svg;
 }

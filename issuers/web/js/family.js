@@ -1,9 +1,7 @@
 // Family: the bound people (one tap shows a dependant's code), binding and unbinding, and the
 // binding requests waiting for this citizen's consent (an adult is bound only if they agree).
 
-import { get, post, del } from './api.js';
-import { t } from './i18n.js';
-import { $, el, errorText, say, emptyRow } from './ui.js';
+import { get, post, del, t, $, el, errorText, say, emptyRow } from './core.js';
 import { showPerson } from './code.js';
 
 let wired = false;

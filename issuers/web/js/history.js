@@ -1,9 +1,7 @@
 // History: the colour history with reasons, and every look at this citizen's status by someone
 // else (checkpoint ID-card reads, assisted look-ups, other provinces, officials).
 
-import { get } from './api.js';
-import { t, dateTime, pick, has } from './i18n.js';
-import { $, el, errorText, emptyRow } from './ui.js';
+import { get, t, dateTime, pick, has, $, el, errorText, emptyRow } from './core.js';
 
 function colourWord(colour) {
   return t(colour in { green: 1, yellow: 1, red: 1 } ? colour : 'none');
@@ -31,12 +29,18 @@ function accessRow(entry) {
   );
 }
 
-export async function enter() {
+async function fill(list, path, row, empty) {
   try {
-    const [history, access] = await Promise.all([get('/v1/me/history'), get('/v1/me/access-log')]);
-    $('history-list').replaceChildren(...(history.length ? history.map(historyRow) : [emptyRow(t('no_history'))]));
-    $('access-list').replaceChildren(...(access.length ? access.map(accessRow) : [emptyRow(t('no_access'))]));
+    const entries = await get(path);
+    $(list).replaceChildren(...(entries.length ? entries.map(row) : [emptyRow(t(empty))]));
   } catch (error) {
-    $('access-list').replaceChildren(emptyRow(errorText(error)));
+    $(list).replaceChildren(emptyRow(errorText(error)));
   }
+}
+
+export function enter() {
+  return Promise.all([
+    fill('history-list', '/v1/me/history', historyRow, 'no_history'),
+    fill('access-list', '/v1/me/access-log', accessRow, 'no_access'),
+  ]);
 }

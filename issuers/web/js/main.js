@@ -1,11 +1,11 @@
 // The app shell: login, the screens behind the bottom tabs, language and text size, and the
 // service worker that lets the app open with no network.
 
-import { call, whenLoggedOut, ApiError } from './api.js';
-import { t, translate, setLanguage, lang } from './i18n.js';
-import { session, startSession, endSession } from './store.js';
+import {
+  call, whenLoggedOut, ApiError, t, translate, setLanguage, lang, session, startSession, endSession,
+  errorText,
+} from './core.js';
 import * as code from './code.js';
-import { errorText } from './ui.js';
 
 const $ = (id) => document.getElementById(id);
 const SCREENS = ['login', 'code', 'family', 'declare', 'print', 'appeals', 'history'];

@@ -1,9 +1,7 @@
 // Printing: a 7-day offline code for oneself or a family member as a PDF (A4 page, card, or
 // the family sheet), downloaded to the phone, with a short note on how to use it.
 
-import { call, get } from './api.js';
-import { t } from './i18n.js';
-import { $, errorText, say, fillPeople } from './ui.js';
+import { call, get, t, $, errorText, say, fillPeople } from './core.js';
 
 let wired = false;
 let lastUrl = null;

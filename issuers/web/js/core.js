@@ -1,3 +1,9 @@
+// The app's core, one file so a phone on a slow network fetches it in one request: texts in
+// Chinese and English (i18n), what the phone keeps (store), calls to the issuer (api) and small
+// helpers the screens share (ui).
+
+// ---- texts (i18n) ----
+
 // Chinese and English texts. The default follows the browser; a choice is remembered.
 // Every character of the Chinese texts is in the shipped font subset (issuers/make_font.py).
 
@@ -163,8 +169,9 @@ export function clockTime(date, seconds = false) {
   return seconds ? `${hm}:${pad(date.getSeconds())}` : hm;
 }
 
-export function dateTime(iso) {
-  const date = new Date(iso);
+// An ISO 8601 string, or epoch seconds.
+export function dateTime(when) {
+  const date = new Date(typeof when === 'number' ? when * 1000 : when);
   if (Number.isNaN(date.getTime())) return '';
   const pad = (n) => String(n).padStart(2, '0');
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ${clockTime(date)}`;
@@ -174,4 +181,199 @@ export function dateTime(iso) {
 export function pick(texts) {
   if (!texts || typeof texts !== 'object') return '';
   return texts[language] || texts.zh || texts.en || '';
+}
+
+// ---- what the phone keeps (store) ----
+
+// What the phone keeps: the session (until it expires) and the last code of each person, so
+// a code can still be shown offline while it is valid and never after (issue 15, offline).
+
+const SESSION = 'hc.session';
+const CODES = 'hc.codes';
+
+function read(key) {
+  try {
+    return JSON.parse(localStorage.getItem(key) || 'null');
+  } catch (error) {
+    return null;
+  }
+}
+
+export function session() {
+  const saved = read(SESSION);
+  if (!saved || typeof saved.token !== 'string' || !(saved.expiresAt > Date.now())) return null;
+  return saved;
+}
+
+export function startSession(answer, phone) {
+  const expiresAt = Date.now() + Number(answer.expires_in) * 1000;
+  localStorage.setItem(SESSION, JSON.stringify({ token: answer.access_token, expiresAt, phone }));
+}
+
+// Logging out forgets the cached codes too: the next person on this phone sees nothing.
+export function endSession() {
+  localStorage.removeItem(SESSION);
+  localStorage.removeItem(CODES);
+}
+
+// `who` is 'me' or a dependant's reference.
+export function saveCode(who, code) {
+  const codes = read(CODES) || {};
+  codes[who] = code;
+  localStorage.setItem(CODES, JSON.stringify(codes));
+}
+
+export function cachedCode(who) {
+  const codes = read(CODES) || {};
+  return codes[who] || null;
+}
+
+export function expiresAt(code) {
+  return new Date(code.expires_at).getTime();
+}
+
+// The phone's clock may be wrong; a code's validity is judged on the issuer's clock, learnt
+// from each answer's Date header (to the second) and kept for offline starts.
+const OFFSET = 'hc.clock';
+let offsetMs = Number(localStorage.getItem(OFFSET)) || 0;
+
+export function learnServerTime(dateHeader) {
+  const server = Date.parse(dateHeader || '');
+  if (Number.isNaN(server)) return;
+  const measured = server + 500 - Date.now(); // the header drops the milliseconds
+  if (Math.abs(measured - offsetMs) < 2000) return; // same clock: keep the stored one
+  offsetMs = measured;
+  localStorage.setItem(OFFSET, String(offsetMs));
+}
+
+export function serverNow() {
+  return Date.now() + offsetMs;
+}
+
+// ---- calls to the issuer (api) ----
+
+// Calls to this province's issuer API (same origin). Errors come back as ApiError with the
+// standard's stable code (docs/standard.md §9); a network failure is ApiError('offline').
+
+
+export class ApiError extends Error {
+  constructor(code, status, body = {}, retryAfter = null) {
+    super(body.message || code);
+    this.code = code;
+    this.status = status;
+    this.body = body;
+    this.retryAfter = retryAfter;
+  }
+
+  // The server's own words when it sent them (its short text, then the message), else ours.
+  text(fallback) {
+    const short = pick(this.body.text);
+    // Field problems in the page's language when the server gave them (declarations).
+    const problems = (this.body.problems || [])
+      .map((p) => pick(p.text) || `${p.field}: ${p.problem}`).join('; ');
+    if (this.status >= 400 && this.status < 500 && this.code !== 'rate_limited') {
+      // `message` is English (what was wrong and what to do); a Chinese page shows the short
+      // Chinese text and the field problems only.
+      const detail = problems || (lang() === 'en' ? this.body.message || '' : '');
+      return [short, detail].filter(Boolean).join(lang() === 'zh' ? '：' : ': ') || fallback;
+    }
+    return short || fallback;
+  }
+}
+
+// Listeners told when the session ends (401): the app goes back to the login screen.
+const onUnauthenticated = [];
+export function whenLoggedOut(listener) {
+  onUnauthenticated.push(listener);
+}
+
+export async function call(method, path, body = undefined, { auth = true, raw = false, headers: extra = {} } = {}) {
+  const headers = { Accept: raw ? '*/*' : 'application/json', ...extra };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const current = session();
+  if (auth && current) headers.Authorization = `Bearer ${current.token}`;
+  let answer;
+  try {
+    answer = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+    });
+  } catch (error) {
+    throw new ApiError('offline', 0, { message: String(error) });
+  }
+  learnServerTime(answer.headers.get('Date'));
+  if (answer.status === 304) return null;
+  if (answer.ok) {
+    if (raw) return answer;
+    if (answer.status === 204) return null;
+    return answer.json();
+  }
+  let payload = {};
+  try {
+    payload = await answer.json();
+  } catch (error) {
+    payload = {};
+  }
+  const code = payload.error || (answer.status >= 500 ? 'server_error' : 'invalid_request');
+  const retry = Number(answer.headers.get('Retry-After')) || null;
+  const error = new ApiError(code, answer.status, payload, retry);
+  if (auth && answer.status === 401) {
+    endSession();
+    for (const listener of onUnauthenticated) listener(error);
+  }
+  throw error;
+}
+
+export const get = (path) => call('GET', path);
+export const post = (path, body) => call('POST', path, body ?? {});
+export const del = (path) => call('DELETE', path);
+
+// ---- helpers (ui) ----
+
+// Small helpers the screens share: building elements, error messages in plain words.
+
+
+export const $ = (id) => document.getElementById(id);
+
+// el('li', {class: 'row'}, 'text', child, ...)
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === 'class') node.className = value;
+    else if (name.startsWith('on')) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? '' : String(value));
+  }
+  node.append(...children.filter((child) => child !== null && child !== undefined));
+  return node;
+}
+
+export function errorText(error) {
+  if (!(error instanceof ApiError)) return t('server_error');
+  if (error.code === 'offline') return t('network_error');
+  if (error.code === 'rate_limited') {
+    return t('rate_limited', { m: Math.max(1, Math.ceil((error.retryAfter || 60) / 60)) });
+  }
+  if (error.status >= 500) return error.text(t('server_error'));
+  return t('error_prefix') + error.text(error.message);
+}
+
+export function say(id, text) {
+  $(id).textContent = text;
+}
+
+// The people a citizen may act for: themself and each bound family member.
+export function fillPeople(select, family) {
+  const chosen = select.value;
+  select.replaceChildren(
+    el('option', { value: 'me' }, t('me')),
+    ...family.map((member) => el('option', { value: member.dependent_ref }, member.masked_name)),
+  );
+  if ([...select.options].some((option) => option.value === chosen)) select.value = chosen;
+}
+
+export function emptyRow(text) {
+  return el('li', { class: 'empty' }, text);
 }

@@ -32,11 +32,12 @@ from healthcode import (
 from healthcode.credential import CodeKind, mask_name
 from healthcode.idnumber import ResidentId, make_id_number, pseudonymous_subject
 from healthcode.jws import sign_compact
+from healthcode.partner import make_client_assertion
 from healthcode.server import create_base_app
+from healthcode.server.partner import create_partner_router
+from healthcode.server.partner.guard import RedisPartnerGuard
 from healthcode.trust import IssuerStatus, RevocationStatus
 from healthcode.verify import VerificationResult
-from interop.partner import create_partner_router, make_client_assertion
-from interop.partner.guard import RedisPartnerGuard
 from tests.servers import AppServer, free_port
 
 SECRET = b"partner-test-subject-secret-0123"
@@ -110,7 +111,7 @@ class Federation:
 
 def count_assertion_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Spy on the router's client-assertion check: one entry per signature verified."""
-    import interop.partner.router as router_module
+    import healthcode.server.partner.router as router_module
 
     verified: list[str] = []
     real = router_module.verify_client_assertion

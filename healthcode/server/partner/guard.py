@@ -22,6 +22,7 @@ from typing import Protocol
 import redis
 
 from healthcode.errors import ErrorCode, RequestError, TrustUnavailable
+from healthcode.server.redis_client import connect_redis, slot_tag
 
 __all__ = ["MemoryPartnerGuard", "PartnerGuard", "RateLimitedError", "RedisPartnerGuard"]
 
@@ -109,10 +110,9 @@ class RedisPartnerGuard:
         failure_limit_per_minute: int = DEFAULT_FAILURE_LIMIT_PER_MINUTE,
         skew_s: int = 120,
     ) -> None:
-        self._redis = redis.Redis.from_url(
-            redis_url, socket_connect_timeout=1.0, socket_timeout=1.0
-        )
-        self._prefix = f"hc:partner:{callee}"
+        self._redis = connect_redis(redis_url, timeout_s=1.0)
+        # One hash tag per callee: the admission script's two keys share a cluster slot.
+        self._prefix = f"hc:partner:{slot_tag(callee)}"
         # EVALSHA, falling back to EVAL once after a Redis restart (redis-py's Script).
         self._admit = self._redis.register_script(_ADMIT_SCRIPT)
         self.limit_per_minute = limit_per_minute

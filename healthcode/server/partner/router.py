@@ -26,24 +26,24 @@ from healthcode.errors import (
     VerificationError,
 )
 from healthcode.idnumber import ResidentId, parse_id_number
-from healthcode.qr import encode_numeric
-from healthcode.trust import Profile, RevocationChecker, TrustStore
-from healthcode.verify import VerificationResult, verify_credential
-from interop.partner.assertions import (
+from healthcode.partner.assertions import (
     PartnerRefused,
     VerifiedAssertion,
     verify_client_assertion,
 )
-from interop.partner.guard import (
+from healthcode.qr import encode_numeric
+from healthcode.server.partner.guard import (
     DEFAULT_FAILURE_LIMIT_PER_MINUTE,
     MemoryPartnerGuard,
     PartnerGuard,
     RedisPartnerGuard,
 )
+from healthcode.trust import Profile, RevocationChecker, TrustStore
+from healthcode.verify import VerificationResult, verify_credential
 
 __all__ = ["PartnerBackend", "create_partner_router"]
 
-logger = logging.getLogger("interop.partner")
+logger = logging.getLogger("healthcode.server.partner")
 _Body = TypeVar("_Body", bound=BaseModel)
 #: Largest request body read; larger ones are refused before any authentication work.
 _MAX_BODY_BYTES = 32 * 1024

@@ -11,14 +11,12 @@ import re
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
-import jwt
 import orjson
 
-from healthcode.config import DEFAULT_LIMITS
-from healthcode.errors import ErrorCode, RequestError
-from healthcode.jws import sign_compact
+from healthcode.config import CLOCK_SKEW_S
+from healthcode.errors import ErrorCode, RequestError, VerificationError
+from healthcode.jws import loads_unique, sign_compact, verify_document
 from healthcode.keys import SigningKey, VerifyingKey
 from healthcode.trust import IssuerEntry, IssuerStatus, TrustStore
 
@@ -34,6 +32,7 @@ __all__ = [
 MAX_ASSERTION_LIFETIME_S = 300
 _MAX_ASSERTION_CHARS = 4096
 _JTI_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_REQUIRED_CLAIMS = ("iss", "sub", "aud", "iat", "exp", "jti")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +82,14 @@ def _invalid(message: str) -> RequestError:
     return RequestError(ErrorCode.ASSERTION_INVALID, message)
 
 
-def _partner_key(trust: TrustStore, kid: str) -> tuple[IssuerEntry, VerifyingKey]:
-    # Partner keys are few (one or two per region), so a scan beats keeping a second index.
+def _partner_keys(trust: TrustStore) -> tuple[dict[str, VerifyingKey], dict[str, IssuerEntry]]:
+    # Partner keys are few (one or two per region): indexing them per call costs little.
+    keys: dict[str, VerifyingKey] = {}
+    owners: dict[str, IssuerEntry] = {}
     for issuer in trust.issuers.values():
         for key in issuer.partner_keys:
-            if key.kid == kid:
-                return issuer, key
-    raise _invalid(f"key {kid!r} is not a partner key of any issuer in the trust list")
+            keys[key.kid], owners[key.kid] = key, issuer
+    return keys, owners
 
 
 def verify_client_assertion(
@@ -98,46 +98,36 @@ def verify_client_assertion(
     *,
     audience: str,
     now: float | None = None,
-    skew_s: int = DEFAULT_LIMITS.clock_skew_s,
+    skew_s: int = CLOCK_SKEW_S,
 ) -> VerifiedAssertion:
     """Check a client assertion (§10.1) except replay; raises RequestError(assertion_invalid).
 
-    Replay protection needs shared storage and is done by the caller with the returned `jti`.
+    The signature is checked by the one signed-document verifier (`verify_document`) with
+    the partner keys of the trust list. Replay protection needs shared storage and is done by
+    the caller with the returned `jti`.
     """
     at = time.time() if now is None else now
-    if len(assertion) > _MAX_ASSERTION_CHARS:
-        raise _invalid(f"assertion is longer than {_MAX_ASSERTION_CHARS} characters")
+    keys, owners = _partner_keys(trust)
     try:
-        header = jwt.get_unverified_header(assertion)
-    except jwt.PyJWTError as exc:
-        raise _invalid(f"assertion is not a compact JWS ({exc})") from exc
-    if header.get("alg") != "ES256":
-        raise _invalid("assertion alg must be ES256")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise _invalid("assertion header has no 'kid'")
-    issuer, key = _partner_key(trust, kid)
-    try:
-        claims: dict[str, Any] = jwt.decode(
-            assertion,
-            key.public_key,
-            algorithms=["ES256"],
-            audience=audience,
-            # Times are checked below against `now`, so tests pass a time instead of sleeping.
-            options={
-                "require": ["iss", "sub", "aud", "iat", "exp", "jti"],
-                "verify_exp": False,
-                "verify_iat": False,
-                "verify_nbf": False,
-            },
+        document = verify_document(
+            assertion, keys, typ=("JWT", None), max_chars=_MAX_ASSERTION_CHARS
         )
-    except jwt.InvalidAudienceError as exc:
-        # pyjwt checks the signature before the claims: the partner is authenticated.
-        raise PartnerRefused(
-            f"assertion audience is not this API ({audience})", partner=issuer.id
-        ) from exc
-    except jwt.PyJWTError as exc:
-        raise _invalid(f"assertion refused: {exc}") from exc
+    except VerificationError as exc:
+        if exc.code is ErrorCode.UNKNOWN_KEY:
+            raise _invalid(
+                f"assertion {exc.message}: not a partner key of any issuer in the trust list"
+            ) from exc
+        raise _invalid(f"assertion refused: {exc.message}") from exc
+    kid, issuer = document.kid, owners[document.kid]
+    try:
+        claims = loads_unique(document.payload)
+    except ValueError as exc:
+        raise _invalid(f"assertion claims are not JSON with unique names ({exc})") from exc
+    if not isinstance(claims, dict):
+        raise _invalid("assertion claims are not a JSON object")
+    missing = [name for name in _REQUIRED_CLAIMS if name not in claims]
+    if missing:
+        raise _invalid(f"assertion lacks the claims {missing}")
 
     def refused(message: str) -> PartnerRefused:
         return PartnerRefused(message, partner=issuer.id)
@@ -145,7 +135,7 @@ def verify_client_assertion(
     # The signature is over these claims, so they bind the key to one partner identity.
     if claims["iss"] != issuer.id or claims["sub"] != issuer.id:
         raise refused(f"assertion iss/sub must both be {issuer.id!r}, the key's issuer")
-    # pyjwt accepts a list audience containing ours; §10.1 wants the exact string.
+    # §10.1 wants the exact string (a list containing ours is refused too).
     if claims["aud"] != audience:
         raise refused(f"assertion aud must be exactly {audience!r}")
     if issuer.status is not IssuerStatus.ACTIVE:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.interop.partner.test_router import Federation, PartnerApi
-from tests.interop.partner.test_router import federation as federation
+from tests.healthcode.server.partner.test_router import Federation, PartnerApi
+from tests.healthcode.server.partner.test_router import federation as federation
 from tests.servers import RedisServer
 
 
