@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
+from healthcode.errors import PeerError
+from healthcode.fetch import KIB, PeerClient, ReadBounds
 
 HEALTH_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
@@ -84,7 +85,7 @@ class Child:
         """Poll GET /healthz until 200; fail early if the process exits."""
         assert self.url is not None
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as http:
+        with PeerClient(bounds=ReadBounds(64 * KIB, 2.0)) as http:
             while time.monotonic() < deadline:
                 if not self.running():
                     raise FederationError(
@@ -94,7 +95,7 @@ class Child:
                 try:
                     if http.get(f"{self.url}/healthz").status_code == 200:
                         return
-                except httpx.HTTPError:
+                except PeerError:
                     pass
                 time.sleep(0.2)
         raise FederationError(f"{self.name} did not answer /healthz; log {self.log_path}")

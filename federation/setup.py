@@ -11,20 +11,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from federation.children import FederationError, healthcode_command, run_command
 from federation.plan import PROVINCES, Federation, python
+from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.keys import SigningKey
 
 CHECKPOINT_STAFF = "staff"
+#: The demo's calls to its own children (onboarding, logins, counter codes).
+DEMO_CALL = PEER_BOUNDS.service_call
 
 
 def onboard(federation: Federation, admin_token: str) -> bool:
     """Register every province with its current JWKS; True if anything was added."""
     added = False
     headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(timeout=10.0) as http:
+    with PeerClient(bounds=DEMO_CALL) as http:
         for issuer_id, name, region in PROVINCES:
             child = federation.provinces[issuer_id]
             jwks = http.get(f"{child.url}/.well-known/jwks.json").json()
@@ -74,9 +75,11 @@ def seed(federation: Federation) -> None:
 
 
 CHECKPOINT_STAFF = "staff"
+#: The demo's calls to its own children (onboarding, logins, counter codes).
+DEMO_CALL = PEER_BOUNDS.service_call
 
 
-def _login(http: httpx.Client, url: str, username: str, password: str) -> dict[str, str]:
+def _login(http: PeerClient, url: str, username: str, password: str) -> dict[str, str]:
     answer = http.post(f"{url}/v1/auth/login", json={"username": username, "password": password})
     if answer.status_code != 200:
         raise FederationError(f"logging in as {username} at {url} failed: {answer.text}")
@@ -109,7 +112,7 @@ def demo_codes(federation: Federation) -> list[Path]:
     target = federation.directory / "codes"
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with httpx.Client(timeout=10.0) as http:
+    with PeerClient(bounds=DEMO_CALL) as http:
         for issuer_id, child in federation.provinces.items():
             logins = _logins(federation, issuer_id)
             counter = _account(logins, "counter_staff")

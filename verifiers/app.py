@@ -46,7 +46,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if settings.background_tasks:
-            service.syncs.start()  # one worker per source (verifiers.peersync)
+            service.syncs.start()  # one worker per source (healthcode.peersync)
             tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
             if service.published_revocations is not None:
                 tasks.append(

@@ -16,10 +16,10 @@ from typing import Any
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUnavailable
 from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
+from healthcode.peersync import PeerSyncs
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.lookup import IssuerCredential, StatusLookup
-from verifiers.peersync import PeerSyncs
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer

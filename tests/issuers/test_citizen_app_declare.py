@@ -118,3 +118,17 @@ def test_printing_downloads_a_pdf_whose_code_verifies(
         assert verdict.credential is not None
         assert verdict.credential.subject == printing.issuer.subject(printing.id_number)
         assert verdict.credential.expires_at - verdict.credential.issued_at == 7 * 86400
+
+
+def test_without_a_print_service_the_app_says_where_to_print(
+    browser: Browser, province: Province
+) -> None:
+    with phone_context(browser) as context:
+        page = context.new_page()
+        log_in(page, province)
+        page.click("#tabs [data-screen=print]")
+        expect(page.locator("#print-message")).to_have_text(
+            "本省暂未开通在线打印，请到服务窗口打印离线码。"
+        )
+        expect(page.locator("#print-form")).to_be_hidden()
+        assert_accessible(page)

@@ -93,6 +93,14 @@ def test_an_adult_who_approves_is_bound_and_can_end_it(issuer: IssuerService) ->
     code = svc.http.get(f"/v1/family/{member['dependent_ref']}/code", headers=son)
     assert code.status_code == 200
     assert (code.json()["whose"], code.json()["id_tail"]) == ("dependant", mother_id[-4:])
+    # An adult declares for herself: her son may not.
+    declared = svc.http.post(
+        f"/v1/family/{member['dependent_ref']}/declarations",
+        json={"kind": "health_declaration", "data": {"symptoms": [], "temperature_c": 36.5}},
+        headers=son,
+    )
+    assert declared.status_code == 403
+    assert declared.json()["error"] == "forbidden"
     # The mother sees who holds her code and ends it.
     (guardian,) = svc.http.get("/v1/me/guardians", headers=mother).json()
     assert (guardian["masked_name"], guardian["bound_by"]) == ("周**一", "consent")
@@ -177,6 +185,18 @@ def test_family_limits(tmp_path: Path, redis_url: str) -> None:
         ref = svc.http.get("/v1/family", headers=first).json()[1]["dependent_ref"]
         assert svc.http.delete(f"/v1/family/{ref}", headers=first).status_code == 204
         assert bind(svc, first, children[2], "冯小2").status_code == 201
+        # Waiting requests to adults are capped too (2 here).
+        adults = [citizen_number(345 + i) for i in range(3)]
+        for i, number in enumerate(adults):
+            svc.register(number, f"冯大{i}", phone=f"1380000035{i}")
+        requester = svc.citizen_headers(parents[2])
+        assert [bind(svc, requester, adults[i], f"冯大{i}").status_code for i in (0, 1)] == [
+            202,
+            202,
+        ]
+        capped = bind(svc, requester, adults[2], "冯大2")
+        assert capped.status_code == 409
+        assert capped.json()["error"] == "family_limit"
         self_bind = bind(svc, first, parents[0], "冯三三0")
         assert self_bind.status_code == 422
         assert self_bind.json()["error"] == "invalid_request"
