@@ -7,6 +7,7 @@ import logging
 
 import uvicorn
 
+from healthcode.server.logs import log_config
 from healthcode.server.readlimits import with_read_deadlines
 from verifiers.app import create_app
 from verifiers.hotpath import scan_http_protocol
@@ -35,6 +36,7 @@ def main(settings: VerifierSettings | None = None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         loop="uvloop",
         # ... with the header and body read limits every service has (slow-loris).
         http=with_read_deadlines(scan_http_protocol(app)),

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from healthcode.server import create_base_app
 from verifiers.hotpath import MAX_SCAN_BODY, answer_scan, install_scan_endpoint
+from verifiers.observability import checkpoint_readiness
 from verifiers.routes import BatchRequest, add_routes
 from verifiers.service import CheckpointService, purge_records
 from verifiers.settings import VerifierSettings
@@ -77,6 +78,9 @@ def create_app(
         # own bound).
         max_body_bytes=settings.max_body_bytes,
         unlimited_body_paths=("/v1/scan/image",),
+        service="checkpoint",
+        readiness=checkpoint_readiness(service),
+        optional_readiness=("redis", "revocations"),
     )
     app.state.service = service
     add_routes(app, service)

@@ -13,6 +13,7 @@ string) reaches the app, where `ScanEndpoint` answers it.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from healthcode.server import HTTP_STATUS, error_body
+from healthcode.server.metrics import count_request
 from verifiers.fastpath import scan_protocol
+from verifiers.observability import count_scan_refusal
 
 if TYPE_CHECKING:
     from verifiers.service import CheckpointService
@@ -83,12 +86,17 @@ def answer_scan(service: CheckpointService, authorization: str | None, body: byt
     The one scan handler: `ScanEndpoint` (ASGI) and `verifiers.fastpath` (inside uvicorn's
     protocol) both answer with it. A refused request is an answer here, never an exception.
     """
+    started = time.perf_counter()
     try:
         if len(body) > MAX_SCAN_BODY:
             raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
-        return 200, _JSON_HEADERS, scan_request(service, authorization, body)
+        answer = 200, _JSON_HEADERS, scan_request(service, authorization, body)
     except HealthcodeError as error:
-        return _error_answer(error)
+        count_scan_refusal(error.code)
+        answer = _error_answer(error)
+    # Scans skip the app's middleware (both paths): counted here, as every request is there.
+    count_request("checkpoint", "/v1/scan", "POST", answer[0], time.perf_counter() - started)
+    return answer
 
 
 def _error_answer(error: HealthcodeError) -> Answer:

@@ -103,6 +103,11 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
         """End this staff session on the server (its token is refused from now on)."""
         return {"session_ended": service.logout(caller)}
 
+    @app.post("/v1/scan-tap/end", tags=["checkpoint"])
+    def end_pairing(caller: Caller) -> dict[str, Any]:
+        """ "Next person": a code or card read waiting for its pair (scan + tap) pairs no more."""
+        return {"ended": service.binding.end(caller.session_id or caller.actor)}
+
     @app.get("/v1/status", tags=["checkpoint"])
     async def status(caller: Caller) -> dict[str, Any]:
         """Trust-list age, revocation freshness per issuer, offline state."""
@@ -179,7 +184,8 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
             )
         return {"scans": [scan_to_row(record) for record in records]}
 
-    _ = (page, login, logout, status, scan_batch, scan_image, id_card, assisted, export_scans)
+    _ = (page, login, logout, end_pairing, status, scan_batch, scan_image, id_card, assisted)
+    _ = export_scans
 
 
 def _as_bytes(lines: Iterator[str]) -> Iterator[bytes]:

@@ -19,7 +19,9 @@ from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subjec
 from healthcode.peersync import PeerSyncs
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
+from verifiers.binding import HolderBinding
 from verifiers.lookup import IssuerCredential, StatusLookup
+from verifiers.observability import count_scan
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -111,6 +113,10 @@ class CheckpointService:
             settings.token_secret.get_secret_value().encode("utf-8"),
             max_failures=settings.login_max_failures,
             window_s=settings.login_failure_window_s,
+        )
+        # Scan + tap (standard §6.4, ADR 0014): pairs a code and an ID card read together.
+        self.binding = HolderBinding(
+            settings.scan_tap_window_s, required=settings.scan_tap_required
         )
 
     def close(self) -> None:
@@ -218,6 +224,8 @@ class CheckpointService:
             "id_card_reads": self.settings.issuer_url is not None,
             "result_display_s": self.settings.result_display_s,
             "hotline": self.settings.hotline,
+            "scan_tap_window_s": self.settings.scan_tap_window_s,
+            "scan_tap_required": self.settings.scan_tap_required,
         }
 
     # -- staff sessions
@@ -251,7 +259,10 @@ class CheckpointService:
 
     # -- scans
     def scan_text(self, text: str, principal: Principal, *, now: float | None = None) -> ScanAnswer:
-        answer = self.checkpoint.verify_text(text, now=now)
+        reader = principal.session_id or principal.actor
+        holder = self.binding.expected(reader, "code", now)
+        answer = self.checkpoint.verify_text(text, now=now, holder=holder)
+        self.binding.settle(reader, "code", answer, holder, now)
         self.log_answers([answer], principal)
         return answer
 
@@ -298,12 +309,21 @@ class CheckpointService:
                 )
                 raise
         resident: ResidentId | None = None
+        # An assisted look-up is for someone without a code: there is nothing to pair.
+        reader = None if assisted else principal.session_id or principal.actor
+        holder = self.binding.expected(reader, "card", now) if reader else None
         try:
             resident = parse_id_number(id_number)
-            resident, answer = self.lookup.read(id_number, name, assisted=assisted, now=now)
+            resident, answer = self.lookup.read(
+                id_number, name, assisted=assisted, now=now, holder=holder
+            )
         except HealthcodeError as error:
             subject = pseudonymous_subject(resident, self._subject_secret) if resident else None
             self._log_refusal(mode, principal, error, subject, resident)
+            # The home issuer unreachable: a code scanned just before cannot be confirmed.
+            binding = self.binding.card_unreachable(reader, error, now) if reader else None
+            if binding is not None:
+                error.details = {**(error.details or {}), **binding}
             raise
         except Exception:
             # A bug, answered 500: still on record who looked up whom, then fixed.
@@ -312,6 +332,8 @@ class CheckpointService:
                 actor=principal.actor, action=mode, subject=subject, detail="error=internal"
             )
             raise
+        if reader:
+            self.binding.settle(reader, "card", answer, holder, now)
         subject = pseudonymous_subject(resident, self._subject_secret)
         self.log_answers([answer], principal, id_tail=resident.tail, subject=subject)
         self.scan_log.audit(
@@ -333,6 +355,7 @@ class CheckpointService:
         """Record answers in the scan log (`subject` overrides the credential's pseudonym)."""
         now = datetime.now(UTC)
         for answer in answers:
+            count_scan(answer.display)
             result = answer.result
             credential = result.credential
             self.scan_log.record_scan(

@@ -21,6 +21,7 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from healthcode import verify_credential
+from healthcode.credential import Credential
 from healthcode.qr import decode_image
 from healthcode.verify import VerificationResult
 from issuers.revocation import RedisRevocationChecker
@@ -62,6 +63,13 @@ class Province:
         """What a checkpoint decides now: signature by the province's published keys, and
         not revoked (the revocation set in Redis that checkpoints read)."""
         return self.checkpoint_verdict_at(qr_text, None)
+
+    def checkpoint_accepts(self, qr_text: str) -> Credential:
+        """Assert a checkpoint accepts `qr_text` now; returns the verified credential."""
+        verdict = self.checkpoint_verdict(qr_text)
+        assert verdict.valid, verdict
+        assert verdict.credential is not None
+        return verdict.credential
 
     def checkpoint_verdict_at(self, qr_text: str, now: float | None) -> VerificationResult:
         """What a checkpoint decides at `now` (epoch seconds; None: the clock)."""
@@ -192,4 +200,12 @@ def screenshot_qr_text(page: Page) -> str:
 
 def assert_accessible(page: Page) -> None:
     violations = axe_violations(page)
-    assert violations == [], violations
+    # The failing elements' markup, so a failure says what to fix.
+    markup = [
+        page.evaluate(
+            "(t) => (document.querySelector(t) || {outerHTML: t}).outerHTML.slice(0, 300)", target
+        )
+        for violation in violations
+        for target in violation["targets"]
+    ]
+    assert violations == [], (violations, markup)

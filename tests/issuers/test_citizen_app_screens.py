@@ -41,7 +41,7 @@ def test_every_screen_passes_axe(browser: Browser, province: Province, locale: s
                 expect(page.locator(f"#tabs [data-screen={screen}]")).to_have_attribute(
                     "aria-current", "page"
                 )
-                page.wait_for_load_state("networkidle")
+                expect(page.locator(f"#screen-{screen}")).not_to_have_attribute("aria-busy", "true")
                 assert_accessible(page)
 
 

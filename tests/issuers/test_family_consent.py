@@ -3,7 +3,9 @@ within the province's limits (issue 15)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -11,10 +13,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from healthcode.errors import RequestError
 from issuers.auth import Role
-from issuers.family import dependent_of, minor_until
+from issuers.family import bind_minor, dependent_of, minor_until
 from issuers.models import AuditEntry, FamilyBinding
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
+from tests.servers import postgres_schema
 
 CHILD_BORN = date(2016, 6, 1)
 
@@ -221,3 +225,42 @@ def test_a_minors_binding_ends_at_eighteen(issuer: IssuerService) -> None:
             dependent_of(session, subject, bound.json()["dependent_ref"], now=adult_at)
     assert minor_until(date(1990, 1, 1), time.time()) is None
     assert minor_until(date(2008, 2, 29), 0) == minor_until(date(2008, 3, 1), 0)
+
+
+@pytest.mark.postgres
+def test_concurrent_binds_never_pass_the_limit(
+    tmp_path: Path, redis_url: str, postgres_database_url: str
+) -> None:
+    """Four minors bound to one guardian at once with room for two: the row locks serialise
+    the limit checks, so exactly two are bound and the others answer family_limit."""
+    with postgres_schema(postgres_database_url) as url:
+        settings = make_settings(tmp_path, redis_url, database_url=url, family_max_dependants=2)
+        with running_issuer(settings) as svc:
+            guardian = citizen_number(361)
+            svc.register(guardian, "韦三六一", phone="13800000361")
+            children = [citizen_number(362 + i, born=CHILD_BORN) for i in range(4)]
+            for i, number in enumerate(children):
+                svc.register(number, f"韦小{i}")
+            start = threading.Barrier(len(children))
+
+            def bind_one(index: int) -> str:
+                with svc.context.session() as session:
+                    start.wait()
+                    try:
+                        bind_minor(
+                            svc.context,
+                            session,
+                            svc.subject(guardian),
+                            id_number=children[index],
+                            name=f"韦小{index}",
+                        )
+                        session.commit()
+                    except RequestError as refused:
+                        return refused.code.value
+                return "bound"
+
+            with ThreadPoolExecutor(len(children)) as pool:
+                outcomes = sorted(pool.map(bind_one, range(len(children))))
+            assert outcomes == ["bound", "bound", "family_limit", "family_limit"]
+            with svc.context.session() as session:
+                assert len(session.exec(select(FamilyBinding)).all()) == 2
