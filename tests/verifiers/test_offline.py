@@ -249,7 +249,7 @@ def test_black_holed_redis_never_holds_up_a_scan(
             published = running.service.published_revocations
             assert published is not None
             _wait_for(lambda: all(revocations.state(i) for i in ("cn-sc", "cn-bj")))
-            _wait_for(lambda: revocations.state("cn-sc").as_of is not None)  # type: ignore[union-attr]
+            _wait_for(lambda: revocations.state("cn-sc").as_of is not None)
             _wait_for(lambda: published.status.last_error is not None)
             connections, sent = hole.traffic()
             assert connections >= 1  # the copy's attempt reached the black hole: it counts
