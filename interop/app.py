@@ -16,6 +16,7 @@ from sqlmodel import Session, SQLModel, create_engine
 from healthcode.errors import HealthcodeError
 from healthcode.server import create_base_app
 from healthcode.server.leases import Lease
+from healthcode.server.readiness import database_check
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
 from interop.registry.signing import RootKeyring, init_root
@@ -77,6 +78,8 @@ def create_app(settings: InteropSettings) -> FastAPI:
         title="healthcode trust registry",
         lifespan=lifespan,
         description="Signed, versioned trust lists of health-code issuers (standard §7).",
+        service="registry",
+        readiness={"database": database_check(engine, "registry")},
     )
     app.include_router(public_routes.router)
     app.include_router(admin_routes.router)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
+from healthcode.server.metrics import ERRORS
 
 logger = logging.getLogger("healthcode.server")
 
@@ -59,12 +60,19 @@ def error_body(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _count(request: Request, code: ErrorCode) -> None:
+    service = getattr(request.app.state, "service_name", "service")
+    ERRORS.labels(service, code.value).inc()
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors, validation errors and unknown routes to the standard's JSON shape."""
+    """Map domain errors, validation errors and unknown routes to the standard's JSON shape
+    (each counted in `hc_errors_total` by code)."""
 
     @app.exception_handler(HealthcodeError)
     async def _domain(request: Request, exc: HealthcodeError) -> JSONResponse:
         status = HTTP_STATUS[exc.code]
+        _count(request, exc.code)
         headers = {}
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
@@ -83,6 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in error.get("loc", ())), "problem": error.get("msg")}
             for error in exc.errors()
         ]
+        _count(request, ErrorCode.INVALID_REQUEST)
         return JSONResponse(
             error_body(
                 ErrorCode.INVALID_REQUEST,
@@ -103,6 +112,7 @@ def install_error_handlers(app: FastAPI) -> None:
             413: ErrorCode.INPUT_TOO_LARGE,
             429: ErrorCode.RATE_LIMITED,
         }.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        _count(request, code)
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
