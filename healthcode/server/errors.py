@@ -60,6 +60,14 @@ def error_body(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def error_answer(error: HealthcodeError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers and JSON body of the standard answer to `error`: the one definition,
+    used by the exception handler below and by the checkpoint's scan fast path."""
+    headers = {} if error.retry_after is None else {"Retry-After": str(int(error.retry_after))}
+    body = error_body(error.code, error.message, **error.details)
+    return HTTP_STATUS[error.code], headers, body
+
+
 def _count(request: Request, code: ErrorCode) -> None:
     service = getattr(request.app.state, "service_name", "service")
     ERRORS.labels(service, code.value).inc()
@@ -71,18 +79,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HealthcodeError)
     async def _domain(request: Request, exc: HealthcodeError) -> JSONResponse:
-        status = HTTP_STATUS[exc.code]
         _count(request, exc.code)
-        headers = {}
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            headers["Retry-After"] = str(int(retry_after))
-        # An error may carry more for the caller (e.g. how far an interrupted import got).
-        details = getattr(exc, "details", None)
-        extra = details if isinstance(details, dict) else {}
-        return JSONResponse(
-            error_body(exc.code, exc.message, **extra), status_code=status, headers=headers
-        )
+        status, headers, body = error_answer(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

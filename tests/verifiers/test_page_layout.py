@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
 from tests.browser import VIEWPORTS, axe_violations, screenshot
 from tests.verifiers.conftest import BJ_YELLOW, Province, RunningCheckpoint
@@ -23,10 +23,10 @@ ID_FORM = ("#id-number", "#id-name", "#assisted-label", "#lookup")
 def _box(locator: Locator) -> dict[str, float]:
     box = locator.bounding_box()
     assert box is not None, locator
-    return dict(box)
+    return {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
 
 
-def _inside(box: dict[str, float], size: dict[str, int]) -> bool:
+def _inside(box: dict[str, float], size: ViewportSize) -> bool:
     return (
         box["x"] >= 0
         and box["y"] >= 0
@@ -131,5 +131,7 @@ def test_chinese_is_drawn_by_the_shipped_font(
         assert not _draws_distinct_glyphs(page, '"DejaVu Sans"')
         # ... and the page's text font draws real, different characters.
         assert _draws_distinct_glyphs(page, "inherit")
+        # The monospace details line falls back to the shipped font for its Chinese label.
+        assert _draws_distinct_glyphs(page, '"DejaVu Sans Mono", monospace, "HC CJK"')
         width = page.eval_on_selector("#idle", "el => el.getBoundingClientRect().width")
         assert width > 0
