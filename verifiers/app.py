@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
@@ -45,25 +44,26 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        jobs: list[Coroutine[Any, Any, None]] = []
+        jobs = []
         if settings.background_tasks:
             service.syncs.start()  # one worker per source (healthcode.peersync)
-            purge = run_every(settings.purge_interval_s, service.purge, name="purge", log=logger)
-            jobs.append(purge)
+            jobs.append(
+                run_every(settings.purge_interval_s, service.purge, name="purge", log=logger)
+            )
             if service.published_revocations is not None:
                 jobs.append(
                     run_every(
                         settings.revocation_mirror_interval_s,
                         service.refresh_published_revocations,
-                        name="published revocations mirror",
+                        name="revocation mirror refresh",
                         log=logger,
                     )
                 )
-        try:
-            async with background_tasks(jobs):
+        async with background_tasks(jobs):
+            try:
                 yield
-        finally:
-            service.close()
+            finally:
+                service.close()
 
     app = create_base_app(
         title="healthcode checkpoint verifier",

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
-from healthcode.server import HTTP_STATUS, error_body
+from healthcode.server import error_answer, error_body
 from healthcode.server.metrics import count_request
 from verifiers.fastpath import scan_protocol
 from verifiers.observability import count_scan_refusal
@@ -100,12 +100,10 @@ def answer_scan(service: CheckpointService, authorization: str | None, body: byt
 
 
 def _error_answer(error: HealthcodeError) -> Answer:
-    """Status, headers and body of the standard error answer (as healthcode.server sends)."""
-    headers = _JSON_HEADERS
-    retry_after = getattr(error, "retry_after", None)
-    if retry_after is not None:
-        headers = (*headers, (b"retry-after", str(int(retry_after)).encode("ascii")))
-    return HTTP_STATUS[error.code], headers, orjson.dumps(error_body(error.code, error.message))
+    """The standard error answer (`healthcode.server.error_answer`), as raw ASGI headers."""
+    status, named, body = error_answer(error)
+    extra = tuple((k.lower().encode("ascii"), v.encode("ascii")) for k, v in named.items())
+    return status, (*_JSON_HEADERS, *extra), orjson.dumps(body)
 
 
 class ScanEndpoint:
