@@ -12,6 +12,7 @@ from healthcode import __version__
 from healthcode.server.docs import install_docs
 from healthcode.server.errors import install_error_handlers
 from healthcode.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from healthcode.server.openapi import document_common_errors
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -41,6 +42,7 @@ def create_base_app(
     )
     install_error_handlers(app)
     install_docs(app)
+    document_common_errors(app)
     if max_body_bytes is not None:
         app.add_middleware(
             BodySizeLimit, max_bytes=max_body_bytes, exempt_prefixes=tuple(unlimited_body_paths)
