@@ -23,6 +23,8 @@ HTTP layer answers with a 500 and which we then fix.
 
 from __future__ import annotations
 
+from typing import Any
+
 from healthcode.error_catalogue import ERROR_INFO, ErrorInfo
 from healthcode.error_codes import ErrorCode
 
@@ -41,6 +43,10 @@ __all__ = [
 
 class HealthcodeError(Exception):
     """Base of every error raised on purpose by healthcode and its services."""
+
+    #: More for the caller, added to the error answer's body (e.g. until when an account is
+    #: locked, how far an interrupted import got).
+    details: dict[str, Any] | None = None
 
     def __init__(self, code: ErrorCode, message: str) -> None:
         super().__init__(message)

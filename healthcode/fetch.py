@@ -24,20 +24,18 @@ docs/peer-bounds.md::
 
 from __future__ import annotations
 
-import contextlib
 import ssl
-import threading
 import time
 import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-import httpcore
 import httpx
 
 from healthcode.boundedjson import DEFAULT_MAX_DEPTH
 from healthcode.boundedjson import loads as bounded_loads
+from healthcode.deadline import DeadlineTransport, deadlines, job_deadline
 from healthcode.errors import ErrorCode, PeerError
 
 __all__ = [
@@ -132,6 +130,7 @@ class PeerClient:
         verify: TLS verification, as httpx takes it (a context, a CA file, True/False).
         transport: another transport (tests pass an ASGI/WSGI app); the deadline is then
             checked between reads only, not inside one.
+        bounds: the bounds of a call that names none (a client for one kind of endpoint).
     """
 
     def __init__(
@@ -141,11 +140,13 @@ class PeerClient:
         headers: Mapping[str, str] | None = None,
         verify: ssl.SSLContext | str | bool = True,
         transport: httpx.BaseTransport | None = None,
+        bounds: ReadBounds | None = None,
     ) -> None:
+        self.bounds = bounds or PEER_BOUNDS.service_call
         self._http = httpx.Client(
             base_url=base_url,
             headers={**(headers or {}), "Accept-Encoding": "identity"},
-            transport=transport or _DeadlineTransport(verify),
+            transport=transport or DeadlineTransport(verify),
             follow_redirects=False,
             trust_env=False,
         )
@@ -154,17 +155,17 @@ class PeerClient:
     def headers(self) -> httpx.Headers:
         return self._http.headers
 
-    def get(self, url: str, bounds: ReadBounds, **kwargs: Any) -> PeerAnswer:
+    def get(self, url: str, bounds: ReadBounds | None = None, **kwargs: Any) -> PeerAnswer:
         return self.request("GET", url, bounds, **kwargs)
 
-    def post(self, url: str, bounds: ReadBounds, **kwargs: Any) -> PeerAnswer:
+    def post(self, url: str, bounds: ReadBounds | None = None, **kwargs: Any) -> PeerAnswer:
         return self.request("POST", url, bounds, **kwargs)
 
     def request(
         self,
         method: str,
         url: str,
-        bounds: ReadBounds,
+        bounds: ReadBounds | None = None,
         *,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -172,16 +173,18 @@ class PeerClient:
         content: bytes | None = None,
         data: Mapping[str, Any] | None = None,
     ) -> PeerAnswer:
-        """Send one request and read its answer within `bounds`; any status is returned.
+        """Send one request and read its answer within `bounds` (default: the client's);
+        any status is returned.
 
         Raises:
             PeerError: unreachable, past the deadline, over the byte cap, or an encoding we do
                 not decode.
         """
+        bounds = bounds or self.bounds
         now = time.monotonic()
         deadline = now + bounds.deadline_s
-        if _deadline.job is not None:
-            deadline = min(deadline, _deadline.job)
+        if deadlines.job is not None:
+            deadline = min(deadline, deadlines.job)
         request = self._http.build_request(
             method,
             url,
@@ -195,7 +198,7 @@ class PeerClient:
         where = _where(str(request.url))
         if deadline <= now:
             _too_slow(where, bounds, None)
-        _deadline.at = deadline
+        deadlines.at = deadline
         try:
             response = self._http.send(request, stream=True)
             try:
@@ -211,7 +214,7 @@ class PeerClient:
                 ErrorCode.UPSTREAM_UNAVAILABLE, f"{where} could not be reached: {exc}"
             ) from exc
         finally:
-            _deadline.at = None
+            deadlines.at = None
         return PeerAnswer(response.status_code, response.headers, body, str(request.url), bounds)
 
     def close(self) -> None:
@@ -279,7 +282,7 @@ def _too_large(where: str, bounds: ReadBounds) -> NoReturn:
 
 def _too_slow(where: str, bounds: ReadBounds, exc: Exception | None) -> NoReturn:
     within = f"{bounds.deadline_s:g} s"
-    if _deadline.job is not None:
+    if deadlines.job is not None:
         within += " or its job's deadline"
     raise PeerError(
         ErrorCode.UPSTREAM_TIMEOUT,
@@ -290,107 +293,3 @@ def _too_slow(where: str, bounds: ReadBounds, exc: Exception | None) -> NoReturn
 def _where(url: str) -> str:
     """The URL without its query (a query may carry a citizen's look-up key)."""
     return url.split("?", 1)[0]
-
-
-# -- the deadline, enforced on every socket operation ----------------------------------------
-
-
-class _Deadline(threading.local):
-    at: float | None = None  # monotonic time the current request of this thread must end by
-    job: float | None = None  # ... and every request of the current job (`job_deadline`)
-
-
-_deadline = _Deadline()
-
-
-@contextlib.contextmanager
-def job_deadline(seconds: float) -> Iterator[None]:
-    """Every request this thread makes inside the block ends within `seconds` of entering it.
-
-    For a job of several requests (the registry's roots, list and timestamp): each request
-    keeps its own bound too, whichever ends first. Nested blocks keep the earlier deadline.
-    """
-    outer = _deadline.job
-    at = time.monotonic() + seconds
-    _deadline.job = at if outer is None else min(outer, at)
-    try:
-        yield
-    finally:
-        _deadline.job = outer
-
-
-def _wait_at_most(timeout: float | None, expired: type[Exception]) -> float | None:
-    """`timeout` shortened to what is left of this thread's request deadline."""
-    at = _deadline.at
-    if at is None:
-        return timeout
-    left = at - time.monotonic()
-    if left <= 0:
-        raise expired("the request's deadline has passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _wait_at_most(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _wait_at_most(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> httpcore.NetworkStream:
-        wait = _wait_at_most(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, wait))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self) -> None:
-        self._backend = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Any = None,
-    ) -> httpcore.NetworkStream:
-        wait = _wait_at_most(timeout, httpcore.ConnectTimeout)
-        stream = self._backend.connect_tcp(host, port, wait, local_address, socket_options)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Any = None
-    ) -> httpcore.NetworkStream:
-        wait = _wait_at_most(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self._backend.connect_unix_socket(path, wait, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool whose sockets honour the request deadline."""
-
-    def __init__(self, verify: ssl.SSLContext | str | bool) -> None:
-        super().__init__(verify=verify, trust_env=False)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
-            max_connections=100,
-            max_keepalive_connections=20,
-            keepalive_expiry=5.0,
-            network_backend=_DeadlineBackend(),
-        )

@@ -34,7 +34,14 @@ from healthcode.trust import (
     TrustStore,
 )
 
-__all__ = ["Check", "CheckOutcome", "ExpectedSubject", "VerificationResult", "verify_credential"]
+__all__ = [
+    "Check",
+    "CheckOutcome",
+    "ExpectedHolder",
+    "ExpectedSubject",
+    "VerificationResult",
+    "verify_credential",
+]
 
 _ECDSA_SHA256 = ec.ECDSA(SHA256())
 _BOM = "\ufeff"
@@ -67,6 +74,14 @@ class ExpectedSubject(NamedTuple):
 
     id_tail: str
     issuer: str
+
+
+class ExpectedHolder(NamedTuple):
+    """Whose code this must be (scan + tap, standard §6.4): the `(iss, sub)` of the other read
+    of the pair. Anyone else's code is refused at the claims check with `holder_mismatch`."""
+
+    issuer: str
+    subject: str
 
 
 class VerificationResult(NamedTuple):
@@ -180,6 +195,7 @@ def verify_credential(
     limits: Limits = DEFAULT_LIMITS,
     revocations: RevocationChecker | None = None,
     expect: ExpectedSubject | None = None,
+    holder: ExpectedHolder | None = None,
 ) -> VerificationResult:
     """Verify a health code (hc:/, shc:/, compact JWS or .smart-health-card text).
 
@@ -193,6 +209,8 @@ def verify_credential(
         revocations: where revoked `jti`s are looked up; None reports revocation as not checked.
         expect: whom the code must be about (an ID-card look-up); a code of anyone else, or
             from another issuer, fails the claims check (`invalid_claims`).
+        holder: whose code it must be (scan + tap): anyone else's fails the claims check with
+            `holder_mismatch`.
 
     Returns:
         A result with the verified claims, or with exactly one `ErrorCode`. Bad input never
@@ -300,6 +318,16 @@ def verify_credential(
             raise VerificationError(
                 ErrorCode.INVALID_CLAIMS,
                 "the code is not for this ID number or not from its home issuer",
+            )
+        # A SMART Health Card has no subject of ours: scan + tap does not apply to it.
+        if (
+            holder is not None
+            and credential is not None
+            and (issuer.id, credential.subject) != tuple(holder)
+        ):
+            raise VerificationError(
+                ErrorCode.HOLDER_MISMATCH,
+                "the code's holder is not the person whose ID card was read with it",
             )
         checks[Check.CLAIMS] = CheckOutcome.PASSED
 

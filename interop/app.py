@@ -15,6 +15,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from healthcode.errors import HealthcodeError
 from healthcode.server import create_base_app
+from healthcode.server.leases import Lease
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
 from interop.registry.signing import RootKeyring, init_root
@@ -36,7 +37,8 @@ def create_engine_for(database_url: str) -> Engine:
 
 
 def init_database(engine: Engine, keyring: RootKeyring) -> None:
-    """Create the tables and make every root version servable."""
+    """Create the tables (the registry's and the job leases) and make every root version
+    servable."""
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:
         store.sync_roots(session, keyring)
@@ -59,13 +61,16 @@ def create_app(settings: InteropSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         init_database(engine, load_keyring(settings))
         app.state.registry = RegistryContext(settings=settings, engine=engine)
-        task = asyncio.create_task(_schedule(engine, settings))
+        # Once per tick across replicas: whichever holds the lease signs (ADR 0025).
+        lease = Lease(engine, "registry:schedule", ttl_s=3 * _tick(settings))
+        task = asyncio.create_task(_schedule(engine, settings, lease))
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await asyncio.to_thread(lease.release)
             engine.dispose()
 
     app = create_base_app(
@@ -91,11 +96,18 @@ def schedule_once(engine: Engine, settings: InteropSettings) -> list[str]:
         )
 
 
-async def _schedule(engine: Engine, settings: InteropSettings) -> None:
-    # Every replica runs it; two signing the same version collide on (kind, version) and the
-    # loser gets `conflict`, which is harmless: the other one signed.
-    tick = min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
+def _tick(settings: InteropSettings) -> float:
+    return min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
+
+
+async def _schedule(engine: Engine, settings: InteropSettings, lease: Lease) -> None:
+    # The replica holding the lease signs. Should two ever sign the same version (a lease
+    # expiring mid-tick), they collide on (kind, version) and the loser gets `conflict`.
+    tick = _tick(settings)
     while True:
+        if not await asyncio.to_thread(lease.acquire):
+            await asyncio.sleep(tick)
+            continue
         try:
             for line in await asyncio.to_thread(schedule_once, engine, settings):
                 logger.info("schedule: %s", line)

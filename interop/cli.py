@@ -21,7 +21,8 @@ from typing import Any
 from sqlmodel import Session
 
 from healthcode.cli import UsageError
-from healthcode.errors import HealthcodeError
+from healthcode.errors import HealthcodeError, PeerError
+from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.trust import IssuerStatus
 from interop.registry import keychanges, store
 from interop.registry.models import PendingDocument
@@ -227,7 +228,6 @@ def _cosign(args: argparse.Namespace) -> int:
     here against the root chain walked from `--root` (interop.registry.review), never the
     registry's own decoded copy.
     """
-    import httpx
 
     from healthcode.keys import SigningKey
     from healthcode.trustlist import load_root
@@ -254,7 +254,7 @@ def _cosign(args: argparse.Namespace) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     base = args.registry.rstrip("/")
     now = datetime.now(UTC)
-    with httpx.Client(timeout=30.0) as http:
+    with PeerClient(bounds=PEER_BOUNDS.trust_list) as http:
         try:
             review = review_pending(
                 http,
@@ -280,13 +280,17 @@ def _cosign(args: argparse.Namespace) -> int:
             answer = http.post(
                 f"{base}/v1/admin/pending/{version}/signatures", json=signature, headers=headers
             )
-        except httpx.HTTPError as exc:
-            print(f"healthcode registry: {base} unreachable: {exc}", file=sys.stderr)
+            result = answer.json() if answer.status_code in (200, 202) else None
+        except PeerError as exc:
+            print(f"healthcode registry: {exc.code.value}: {exc.message}", file=sys.stderr)
             return EXIT_FAILED
     if answer.status_code not in (200, 202):
         print(f"healthcode registry: {answer.status_code}: {answer.text}", file=sys.stderr)
         return EXIT_FAILED
-    _print(answer.json())
+    if not isinstance(result, dict):
+        print("healthcode registry: the registry's answer is not a JSON object", file=sys.stderr)
+        return EXIT_FAILED
+    _print(result)
     return EXIT_OK
 
 

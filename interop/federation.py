@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
-
+from healthcode.errors import PeerError
+from healthcode.fetch import KIB, PEER_BOUNDS, PeerClient, ReadBounds
 from healthcode.keys import SigningKey
 from healthcode.server.redis_process import redis_server_command
 from interop.registry.signing import init_root
@@ -47,6 +47,8 @@ __all__ = ["FederationError", "register", "up"]
 PROVINCES = (("cn-sc", "四川省 Sichuan", "510000"), ("cn-gd", "广东省 Guangdong", "440000"))
 HEALTH_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 10.0
+#: The demo's calls to its own children (onboarding, logins, counter codes).
+_DEMO_CALL = PEER_BOUNDS.service_call
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
@@ -117,7 +119,7 @@ class Child:
         """Poll GET /healthz until 200; fail early if the process exits."""
         assert self.url is not None
         deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=2.0) as http:
+        with PeerClient(bounds=ReadBounds(64 * KIB, 2.0)) as http:
             while time.monotonic() < deadline:
                 if not self.running():
                     raise FederationError(
@@ -127,7 +129,7 @@ class Child:
                 try:
                     if http.get(f"{self.url}/healthz").status_code == 200:
                         return
-                except httpx.HTTPError:
+                except PeerError:
                     pass
                 time.sleep(0.2)
         raise FederationError(f"{self.name} did not answer /healthz; log {self.log_path}")
@@ -364,7 +366,7 @@ def _onboard(federation: Federation, admin_token: str) -> bool:
     """Register every province with its current JWKS; True if anything was added."""
     added = False
     headers = {"Authorization": f"Bearer {admin_token}"}
-    with httpx.Client(timeout=10.0) as http:
+    with PeerClient(bounds=_DEMO_CALL) as http:
         for issuer_id, name, region in PROVINCES:
             child = federation.provinces[issuer_id]
             jwks = http.get(f"{child.url}/.well-known/jwks.json").json()
@@ -434,7 +436,7 @@ def _seed(federation: Federation) -> None:
 CHECKPOINT_STAFF = "staff"
 
 
-def _login(http: httpx.Client, url: str, username: str, password: str) -> dict[str, str]:
+def _login(http: PeerClient, url: str, username: str, password: str) -> dict[str, str]:
     answer = http.post(f"{url}/v1/auth/login", json={"username": username, "password": password})
     if answer.status_code != 200:
         raise FederationError(f"logging in as {username} at {url} failed: {answer.text}")
@@ -467,7 +469,7 @@ def _demo_codes(federation: Federation) -> list[Path]:
     target = federation.directory / "codes"
     target.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    with httpx.Client(timeout=10.0) as http:
+    with PeerClient(bounds=_DEMO_CALL) as http:
         for issuer_id, child in federation.provinces.items():
             logins = _logins(federation, issuer_id)
             counter = _account(logins, "counter_staff")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from healthcode.errors import HealthcodeError
+from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.fetch import PEER_BOUNDS
 from healthcode.keys import SigningKey
+from healthcode.peersync import PeerSyncs
 from healthcode.server import create_base_app
+from healthcode.server.leases import Lease
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router
 from issuers.context import IssuerContext
@@ -83,11 +87,20 @@ def create_app(
                 logger.warning("revocations not yet in Redis; retrying in the background")
             context.publisher.start()
         partner_key = app.state.partner_key
-        tasks = [asyncio.create_task(_purge_sessions(context))]
+        # Once per round across replicas: whichever holds the job's lease runs it (ADR 0025).
+        purge_lease = Lease(
+            context.engine, "issuer:session-purge", ttl_s=2 * settings.session_purge_interval_s
+        )
+        holder = purge_lease.holder  # one name for this replica in every lease
+        sync_leases = PartnerLeases(context, holder)
+        leases = [purge_lease]
+        tasks = [asyncio.create_task(_purge_sessions(context, purge_lease))]
         if partner_key is not None:
             tasks.append(
                 asyncio.create_task(
-                    _sync_partners(context, trust, partner_key, app.state.partner_revocations)
+                    _sync_partners(
+                        context, trust, partner_key, app.state.partner_revocations, sync_leases
+                    )
                 )
             )
         try:
@@ -98,6 +111,8 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            for lease in [*leases, *sync_leases.taken()]:
+                await asyncio.to_thread(lease.release)
             if client is not None:
                 client.stop()  # type: ignore[attr-defined]
             context.close()
@@ -151,10 +166,32 @@ def _mount_partner_api(
     app.include_router(router, prefix="/partner/v1")
 
 
-async def _purge_sessions(context: IssuerContext) -> None:
-    """Delete long-expired logins of every principal every `session_purge_interval_s`. A
-    failed round (the database away) is logged and retried at the next; it never ends the
-    task."""
+class PartnerLeases:
+    """One lease per partner's revocation sync, all held under this replica's name."""
+
+    def __init__(self, context: IssuerContext, holder: str) -> None:
+        self._context = context
+        self._holder = holder
+        self._leases: dict[str, Lease] = {}
+
+    def of(self, partner_id: str) -> Lease:
+        if partner_id not in self._leases:
+            self._leases[partner_id] = Lease(
+                self._context.engine,
+                f"issuer:partner-sync:{partner_id}"[:64],
+                ttl_s=2.5 * self._context.settings.partner_sync_interval_s,
+                holder=self._holder,
+            )
+        return self._leases[partner_id]
+
+    def taken(self) -> list[Lease]:
+        return list(self._leases.values())
+
+
+async def _purge_sessions(context: IssuerContext, lease: Lease) -> None:
+    """Delete long-expired logins of every principal every `session_purge_interval_s`, on
+    the replica holding the job's lease. A failed round (the database away) is logged and
+    retried at the next; it never ends the task."""
     from issuers.auth import purge_sessions
 
     def one_round() -> int:
@@ -165,6 +202,9 @@ async def _purge_sessions(context: IssuerContext) -> None:
 
     while True:
         await asyncio.sleep(context.settings.session_purge_interval_s)
+        if not await asyncio.to_thread(lease.acquire):
+            continue  # another replica runs this round
+        logger.info("session purge round (lease holder %s)", lease.holder)
         try:
             deleted = await asyncio.to_thread(one_round)
             if deleted:
@@ -178,27 +218,75 @@ async def _sync_partners(
     trust: Callable[[], TrustStore],
     partner_key: SigningKey,
     store: PartnerRevocations,
+    leases: PartnerLeases,
 ) -> None:
     """Keep partners' revocation data fresh and revoke transcoded codes whose source was
-    revoked (standard §10.3); the first round runs at start-up, then one every
-    `partner_sync_interval_s`.
+    revoked (standard §10.3): each partner in its own worker (`healthcode.peersync`), every
+    `partner_sync_interval_s`, within the deadline of a revocation list, so a slow or hostile
+    partner never delays another's sync. This task follows the trust list: a partner added
+    gets a worker, one removed loses it. Each partner's round runs on the replica holding
+    that partner's lease (ADR 0025).
 
     Nothing a round raises ends this task: it would stop every partner's sync for good while
-    the service keeps answering, with transcodes failing closed once the data are stale.
-    (Each partner's failure is already caught and logged inside the round.)"""
+    the service keeps answering, with transcodes failing closed once the data are stale."""
+    syncs = PeerSyncs()
+    syncs.start()
+    try:
+        while True:
+            try:
+                _put_partner_sources(syncs, context, trust, partner_key, store, leases)
+            except HealthcodeError as error:  # no trust list yet: try again next round
+                logger.warning("partner revocation sync skipped: %s", error.code.value)
+            except Exception:
+                logger.exception("partner revocation sync round failed; retrying next round")
+            await asyncio.sleep(context.settings.partner_sync_interval_s)
+    finally:
+        syncs.stop()
+
+
+def _put_partner_sources(
+    syncs: PeerSyncs,
+    context: IssuerContext,
+    trust: Callable[[], TrustStore],
+    partner_key: SigningKey,
+    store: PartnerRevocations,
+    leases: PartnerLeases,
+) -> None:
+    own = context.settings.issuer_id
+    partners = [
+        partner.id
+        for partner in trust().issuers.values()
+        if partner.id != own and partner.endpoints.get("partner_api")
+    ]
+    for partner_id in partners:
+        syncs.put(
+            partner_id,
+            "partner",
+            functools.partial(
+                _sync_partner, context, trust, partner_key, store, partner_id, leases
+            ),
+            interval_s=context.settings.partner_sync_interval_s,
+            deadline_s=PEER_BOUNDS.revocations.deadline_s,
+        )
+    syncs.keep_only("partner", partners)
+
+
+def _sync_partner(
+    context: IssuerContext,
+    trust: Callable[[], TrustStore],
+    partner_key: SigningKey,
+    store: PartnerRevocations,
+    partner_id: str,
+    leases: PartnerLeases,
+) -> str:
+    """One partner's sync (a `PeerSyncs` job): raises with its reason when it failed; on a
+    replica not holding that partner's lease, nothing to do this round."""
     from issuers.partner_sync import sync_partner_revocations
 
-    while True:
-        try:
-            await asyncio.to_thread(
-                sync_partner_revocations,
-                context,
-                trust(),
-                partner_key,
-                store=store,
-            )
-        except HealthcodeError as error:  # no trust list yet: try again next round
-            logger.warning("partner revocation sync skipped: %s", error.code.value)
-        except Exception:
-            logger.exception("partner revocation sync round failed; retrying next round")
-        await asyncio.sleep(context.settings.partner_sync_interval_s)
+    if not leases.of(partner_id).acquire():
+        return "standby (another replica syncs this partner)"
+
+    report = sync_partner_revocations(context, trust(), partner_key, store=store, only=partner_id)
+    if partner_id in report.failed:
+        raise RequestError(ErrorCode.UPSTREAM_UNAVAILABLE, report.failed[partner_id])
+    return f"ok (revoked {report.revoked.get(partner_id, 0)})"

@@ -12,7 +12,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from healthcode.errors import ErrorCode, RequestError
 from issuers.audit import audit
@@ -52,6 +52,20 @@ def request_binding(
     if pending is not None:
         raise RequestError(
             ErrorCode.CONFLICT, "a request to this person is already waiting for their answer"
+        )
+    # Requests are not bindings, but unbounded ones would let anyone pester many people.
+    waiting = session.exec(
+        select(func.count()).where(
+            FamilyRequest.guardian_subject == guardian_subject,
+            FamilyRequest.state == PENDING,
+            FamilyRequest.expires_at > at,
+        )
+    ).one()
+    if waiting >= ctx.settings.family_max_dependants:
+        raise RequestError(
+            ErrorCode.FAMILY_LIMIT,
+            f"{waiting} of your requests are still waiting for an answer; withdraw one or "
+            "wait until they are answered",
         )
     request = FamilyRequest(
         id=secrets.token_urlsafe(12),

@@ -25,8 +25,8 @@ import threading
 import time
 from typing import Protocol
 
-import httpx
-
+from healthcode.errors import ErrorCode, PeerError
+from healthcode.fetch import KIB, PeerClient, ReadBounds
 from issuers.settings import IssuerSettings
 
 logger = logging.getLogger("issuers.delivery")
@@ -84,7 +84,9 @@ class WebhookDelivery:
         self._lifetime_min = max(1, lifetime_s // 60)
         self._backoff_s = backoff_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(timeout=timeout_s, headers=headers)
+        self._http = PeerClient(headers=headers)
+        # The gateway's answer is not used beyond its status: a small bound, our timeout.
+        self._bounds = ReadBounds(64 * KIB, timeout_s)
         self._queue: queue.Queue[tuple[str, str, int] | None] = queue.Queue(MAX_QUEUED)
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._run, name="otp-webhook", daemon=True)
@@ -128,13 +130,14 @@ class WebhookDelivery:
                 "issuer": self._issuer,
                 "text": text,
             }
-            response = self._http.post(self.url, json=body)
-            response.raise_for_status()
-        except httpx.HTTPError as exc:
+            response = self._http.post(self.url, self._bounds, json=body)
+            if not response.ok:
+                raise PeerError(ErrorCode.UPSTREAM_UNAVAILABLE, f"HTTP {response.status_code}")
+        except PeerError as exc:
             logger.warning(
                 "one-time code for %s not delivered: the SMS gateway failed (%s)",
                 mask_phone(phone),
-                type(exc).__name__,
+                exc.code.value,
             )
             return False
         except Exception as exc:

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from healthcode.config import CLOCK_SKEW_S
-from healthcode.errors import ErrorCode, RequestError
+from healthcode.errors import ErrorCode, PeerError, RequestError
+from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.keychange import make_rotation_request
 from healthcode.keys import SigningKey, VerifyingKey, jwks_document
 
@@ -136,7 +135,7 @@ def register_new_key(
     current_key: SigningKey,
     new_key: SigningKey,
     *,
-    http: httpx.Client | None = None,
+    http: PeerClient | None = None,
 ) -> dict[str, Any]:
     """Ask the trust registry to list `new_key` (standard §7.4); raises RequestError if refused.
 
@@ -144,13 +143,15 @@ def register_new_key(
     new key (the issuer holds it). The caller switches signing only after this returns.
     """
     body = make_rotation_request(issuer=issuer_id, current_key=current_key, new_key=new_key)
-    client = http or httpx.Client(timeout=10.0)
+    client = http or PeerClient()
+    url = f"{registry_url.rstrip('/')}/v1/issuers/{issuer_id}/keys"
     try:
-        answer = client.post(f"{registry_url.rstrip('/')}/v1/issuers/{issuer_id}/keys", json=body)
-    except httpx.TransportError as exc:
+        answer = client.post(url, PEER_BOUNDS.service_call, json=body)
+        result = answer.json() if answer.status_code in (201, 202) else None
+    except PeerError as exc:
         raise RequestError(
-            ErrorCode.UPSTREAM_UNAVAILABLE,
-            f"the trust registry cannot be reached ({type(exc).__name__}); the key was not "
+            exc.code,
+            f"the trust registry's answer could not be used ({exc.message}); the key was not "
             "rotated, try again",
         ) from exc
     finally:
@@ -162,5 +163,8 @@ def register_new_key(
             f"the trust registry refused the new key ({answer.status_code}: {answer.text[:300]}); "
             "the key was not rotated",
         )
-    result: dict[str, Any] = answer.json()
+    if not isinstance(result, dict):
+        raise RequestError(
+            ErrorCode.UPSTREAM_MALFORMED, "the trust registry's answer is not a JSON object"
+        )
     return result

@@ -103,7 +103,10 @@ def remote_status_credential(
         answer = response.json()
     except PeerError as exc:
         logger.warning("home issuer %s not read: %s", home.id, exc.message)
-        raise _upstream(f"the home issuer {home.id} could not be read; try again") from None
+        # Its own code (unreachable, too slow, too large, malformed), never a 500.
+        raise RequestError(
+            exc.code, f"the home issuer {home.id} could not be read ({exc.code.value}); try again"
+        ) from None
     finally:
         client.close()
     token = answer.get("credential") if isinstance(answer, dict) else None

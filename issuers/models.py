@@ -14,6 +14,9 @@ from typing import Any
 from sqlalchemy import BigInteger, Index
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
+# The issuer's schema includes the job leases of healthcode.server (migration 0008).
+from healthcode.server.leases import JobLease  # noqa: F401  (registers the table)
+
 
 def epoch(**options: Any) -> Any:
     """A 64-bit epoch-seconds column (`Field` options pass through)."""

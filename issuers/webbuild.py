@@ -48,7 +48,11 @@ _CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 def app_texts() -> str:
     """Every text of the app that may show Chinese."""
     parts = [PROVINCE_NAMES, COMMON_SURNAMES]
-    for path in [WEB / "index.html", *sorted((WEB / "js").glob("*.js")), ISSUERS / "seed.py"]:
+    # The app's own files, and the issuer's and the standard's Chinese texts that its answers
+    # carry (error titles, access-log kinds, advice, declaration titles, demo names).
+    server = [*sorted(ISSUERS.glob("*.py")), *sorted((ISSUERS / "api").glob("*.py"))]
+    server.append(ISSUERS.parent / "healthcode" / "errors.py")
+    for path in [WEB / "index.html", *sorted((WEB / "js").glob("*.js")), *server]:
         parts.append(path.read_text(encoding="utf-8"))
     for rules in sorted((ISSUERS / "data").glob("rules-*.toml")):
         parts.append(str(tomllib.loads(rules.read_text(encoding="utf-8"))))

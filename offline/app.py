@@ -18,12 +18,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.fetch import PeerClient
 from healthcode.idnumber import parse_id_number
 from healthcode.server import create_base_app
 from healthcode.server.openapi import error_responses
@@ -36,7 +36,7 @@ from offline.printing import (
     fetch_codes,
     render_and_audit,
 )
-from offline.settings import OfflineSettings
+from offline.settings import OfflineSettings, issuer_bounds
 from offline.sheet import Layout
 
 __all__ = ["create_app"]
@@ -98,7 +98,7 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
     """The print service for `settings` (from the environment when None)."""
     settings = settings or OfflineSettings()
     audit = open_audit_log(settings.audit_database_url)
-    client = httpx.Client(base_url=settings.issuer_url, timeout=settings.issuer_timeout_s)
+    client = PeerClient(settings.issuer_url, bounds=issuer_bounds(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

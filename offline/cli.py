@@ -27,12 +27,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import httpx
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from healthcode.credential import CodeKind, ReasonCode, StatusColour, new_credential
 from healthcode.errors import HealthcodeError
+from healthcode.fetch import PeerClient
 from healthcode.idnumber import make_id_number, parse_id_number, pseudonymous_subject
 from healthcode.jws import sign_credential
 from healthcode.keys import SigningKey
@@ -46,7 +46,7 @@ from offline.printing import (
     fetch_codes,
     render_and_audit,
 )
-from offline.settings import OfflineSettings
+from offline.settings import OfflineSettings, issuer_bounds
 from offline.sheet import (
     FamilySheet,
     Layout,
@@ -162,7 +162,7 @@ def _fetch(
     check_layout(action, layout)
     walk_in = _walk_in(args.walk_in) if action is PrintAction.COUNTER else None
     url = args.issuer_url or settings.issuer_url
-    with httpx.Client(base_url=url, timeout=settings.issuer_timeout_s) as client:
+    with PeerClient(url, bounds=issuer_bounds(settings)) as client:
         fetched = fetch_codes(
             client,
             action,

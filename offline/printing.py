@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-import httpx
 from sqlalchemy import Engine
 
-from healthcode.errors import ErrorCode, RequestError
+from healthcode.errors import ErrorCode, PeerError, RequestError
+from healthcode.fetch import PeerAnswer, PeerClient
 from offline.audit import PrintRecord, now_utc, record_prints
 from offline.sheet import (
     FamilySheet,
@@ -92,13 +92,13 @@ class PrintJob:
     filename: str
 
 
-def _upstream_error(response: httpx.Response) -> RequestError:
+def _upstream_error(response: PeerAnswer) -> RequestError:
     """The issuer's refusal, passed on with its own code (401, 403, 404, ... stay as they are)."""
     try:
         body = response.json()
         code = ErrorCode(body["error"])
         message = str(body.get("message", ""))
-    except (ValueError, KeyError, TypeError):
+    except (PeerError, ValueError, KeyError, TypeError):
         return RequestError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"the issuer answered HTTP {response.status_code} without a standard error body; "
@@ -108,7 +108,7 @@ def _upstream_error(response: httpx.Response) -> RequestError:
 
 
 def _call_issuer(
-    client: httpx.Client,
+    client: PeerClient,
     method: str,
     path: str,
     bearer_token: str,
@@ -118,18 +118,16 @@ def _call_issuer(
         response = client.request(
             method, path, json=body, headers={"Authorization": f"Bearer {bearer_token}"}
         )
-    except httpx.HTTPError as exc:
-        raise RequestError(
-            ErrorCode.UPSTREAM_UNAVAILABLE,
-            f"the issuer service cannot be reached ({type(exc).__name__}); try again later",
-        ) from exc
-    if response.status_code >= 400:
-        raise _upstream_error(response)
-    try:
+        if response.status_code >= 400:
+            raise _upstream_error(response)
         return response.json()
-    except ValueError as exc:
+    except PeerError as exc:
+        if exc.code is ErrorCode.UPSTREAM_UNAVAILABLE:
+            raise RequestError(
+                exc.code, "the issuer service cannot be reached; try again later"
+            ) from exc
         raise RequestError(
-            ErrorCode.UPSTREAM_UNAVAILABLE, "the issuer answered with something that is not JSON"
+            exc.code, f"the issuer's answer could not be used ({exc.message}); try again later"
         ) from exc
 
 
@@ -171,7 +169,7 @@ def _fetched(answer: Any, issuer_names: Mapping[str, str]) -> FetchedCode:
 
 
 def fetch_offline_code(
-    client: httpx.Client,
+    client: PeerClient,
     action: PrintAction,
     bearer_token: str,
     *,
@@ -200,7 +198,7 @@ def fetch_offline_code(
 
 
 def fetch_codes(
-    client: httpx.Client,
+    client: PeerClient,
     action: PrintAction,
     bearer_token: str,
     *,
@@ -236,7 +234,7 @@ def _dependent_refs(listing: Any) -> list[str]:
 
 
 def fetch_family_codes(
-    client: httpx.Client, bearer_token: str, *, issuer_names: Mapping[str, str]
+    client: PeerClient, bearer_token: str, *, issuer_names: Mapping[str, str]
 ) -> list[FetchedCode]:
     """Offline credentials of every dependent bound to the caller (not the caller's own).
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from healthcode.fetch import PEER_BOUNDS, ReadBounds
 from offline.sheet import MAX_ISSUER_NAME_CHARS
 
 
@@ -42,3 +45,8 @@ class OfflineSettings(BaseSettings):
                     f"issuer_names[{issuer!r}] must be 1..{MAX_ISSUER_NAME_CHARS} characters"
                 )
         return {issuer: " ".join(name.split()) for issuer, name in names.items()}
+
+
+def issuer_bounds(settings: OfflineSettings) -> ReadBounds:
+    """How much of the issuer's answer is read, and for how long (docs/peer-bounds.md)."""
+    return dataclasses.replace(PEER_BOUNDS.service_call, deadline_s=settings.issuer_timeout_s)

@@ -31,11 +31,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError, TrustUnavailable
 from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
+from healthcode.peersync import PeerSyncs
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
+from verifiers.binding import HolderBinding
 from verifiers.lookup import IssuerCredential, StatusLookup
-from verifiers.peersync import PeerSyncs
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -188,6 +189,10 @@ class CheckpointService:
             max_failures=settings.login_max_failures,
             window_s=settings.login_failure_window_s,
         )
+        # Scan + tap (standard §6.4, ADR 0014): pairs a code and an ID card read together.
+        self.binding = HolderBinding(
+            settings.scan_tap_window_s, required=settings.scan_tap_required
+        )
 
     def close(self) -> None:
         """Flush the scan log and release connections."""
@@ -294,6 +299,8 @@ class CheckpointService:
             "id_card_reads": self.settings.issuer_url is not None,
             "result_display_s": self.settings.result_display_s,
             "hotline": self.settings.hotline,
+            "scan_tap_window_s": self.settings.scan_tap_window_s,
+            "scan_tap_required": self.settings.scan_tap_required,
         }
 
     # -- staff sessions
@@ -327,7 +334,10 @@ class CheckpointService:
 
     # -- scans
     def scan_text(self, text: str, principal: Principal, *, now: float | None = None) -> ScanAnswer:
-        answer = self.checkpoint.verify_text(text, now=now)
+        reader = principal.session_id or principal.actor
+        holder = self.binding.expected(reader, "code", now)
+        answer = self.checkpoint.verify_text(text, now=now, holder=holder)
+        self.binding.settle(reader, "code", answer, holder, now)
         self.log_answers([answer], principal)
         return answer
 
@@ -383,12 +393,21 @@ class CheckpointService:
                 )
                 raise
         resident: ResidentId | None = None
+        # An assisted look-up is for someone without a code: there is nothing to pair.
+        reader = None if assisted else principal.session_id or principal.actor
+        holder = self.binding.expected(reader, "card", now) if reader else None
         try:
             resident = parse_id_number(id_number)
-            resident, answer = self.lookup.read(id_number, name, assisted=assisted, now=now)
+            resident, answer = self.lookup.read(
+                id_number, name, assisted=assisted, now=now, holder=holder
+            )
         except HealthcodeError as error:
             subject = pseudonymous_subject(resident, self._subject_secret) if resident else None
             self._log_refusal(mode, principal, error, subject, resident)
+            # The home issuer unreachable: a code scanned just before cannot be confirmed.
+            binding = self.binding.card_unreachable(reader, error, now) if reader else None
+            if binding is not None:
+                error.details = {**(error.details or {}), **binding}
             raise
         except Exception:
             # A bug, answered 500: still on record who looked up whom, then fixed.
@@ -397,6 +416,8 @@ class CheckpointService:
                 actor=principal.actor, action=mode, subject=subject, detail="error=internal"
             )
             raise
+        if reader:
+            self.binding.settle(reader, "card", answer, holder, now)
         subject = pseudonymous_subject(resident, self._subject_secret)
         self.log_answers([answer], principal, id_tail=resident.tail, subject=subject)
         self.scan_log.audit(
@@ -612,7 +633,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks: list[asyncio.Task[None]] = []
         if settings.background_tasks:
-            service.syncs.start()  # one worker per source (verifiers.peersync)
+            service.syncs.start()  # one worker per source (healthcode.peersync)
             tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
             if service.published_revocations is not None:
                 tasks.append(
@@ -668,6 +689,11 @@ def create_app(
     def logout(caller: Caller) -> dict[str, Any]:
         """End this staff session on the server (its token is refused from now on)."""
         return {"session_ended": service.logout(caller)}
+
+    @app.post("/v1/scan-tap/end", tags=["checkpoint"])
+    def end_pairing(caller: Caller) -> dict[str, Any]:
+        """ "Next person": a code or card read waiting for its pair (scan + tap) pairs no more."""
+        return {"ended": service.binding.end(caller.session_id or caller.actor)}
 
     @app.get("/v1/status", tags=["checkpoint"])
     async def status(caller: Caller) -> dict[str, Any]:

@@ -8,8 +8,9 @@ of the credential the home issuer returned for that ID number (the ordinary ID-c
 standard §6.3: the number goes only where it already goes). Three results (standard §6.4):
 
 - ``match``: same issuer and pseudonymous subject;
-- ``mismatch``: anything else; the second read's answer becomes the error `holder_mismatch`,
-  so it is shown in red words and written to the scan log like every verdict;
+- ``mismatch``: anything else; the second read is verified expecting the first one's holder,
+  so its verification refuses it with `holder_mismatch` (a step of the claims check), shown
+  and written to the scan log like every verdict;
 - ``unconfirmed``: the card read could not reach the home issuer (offline, or the home
   province unreachable), so nothing is known either way.
 
@@ -25,7 +26,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from healthcode.errors import ErrorCode, HealthcodeError, VerificationError
+from healthcode.errors import ErrorCode, HealthcodeError
+from healthcode.verify import ExpectedHolder
 from verifiers.scan import ScanAnswer
 
 Side = Literal["code", "card", "card_unreachable"]
@@ -41,12 +43,17 @@ class Waiting:
     """One read awaiting its pair: which side, whose (pseudonymous) credential, when."""
 
     side: Side
-    holder: tuple[str, str] | None  # (iss, sub); None when the home issuer was unreachable
+    holder: ExpectedHolder | None  # (iss, sub); None when the home issuer was unreachable
     at: float
 
 
 class HolderBinding:
-    """Pairs code scans and ID-card reads per device or staff session within a window."""
+    """Pairs code scans and ID-card reads per device or staff session within a window.
+
+    For each read: `expected(reader, side)` before verifying (whose credential it must be, when
+    the other side of a pair waits: the verification refuses anyone else's with
+    `holder_mismatch`), then `settle(reader, side, answer, expected)` with the answer.
+    """
 
     def __init__(self, window_s: float, *, required: bool = False) -> None:
         if window_s <= 0:
@@ -56,77 +63,81 @@ class HolderBinding:
         self._waiting: OrderedDict[str, Waiting] = OrderedDict()
         self._lock = threading.Lock()
 
-    def code_read(self, reader: str, answer: ScanAnswer, now: float | None = None) -> None:
-        """A code was scanned by `reader`: pair it with a card read, or wait for one."""
-        holder = _holder(answer)
-        if holder is None:
-            return  # no verified health code (an error, a SMART Health Card): nothing to pair
-        self._read(reader, "code", holder, answer, now)
+    def expected(self, reader: str, side: Side, now: float | None = None) -> ExpectedHolder | None:
+        """The holder the `side` read of `reader` must match: the other side's, if it waits."""
+        at = time.time() if now is None else now
+        with self._lock:
+            waiting = self._waiting.get(reader)
+        if waiting is None or waiting.side == side or not _fresh(waiting, at, self.window_s):
+            return None
+        return waiting.holder
 
-    def card_read(self, reader: str, answer: ScanAnswer, now: float | None = None) -> None:
-        """An ID card was read and its home credential verified: pair it, or wait."""
-        holder = _holder(answer)
-        if holder is not None:
-            self._read(reader, "card", holder, answer, now)
+    def settle(
+        self,
+        reader: str,
+        side: Side,
+        answer: ScanAnswer,
+        expected: ExpectedHolder | None,
+        now: float | None = None,
+    ) -> None:
+        """Record a verified read: it completes the waiting pair, or waits itself.
+
+        Adds `binding` to the answer: `match`, `mismatch` (the verification refused it as
+        `holder_mismatch`), `unconfirmed` (the card read could not reach the home issuer) or
+        `waiting`. Reads without a health code of ours (errors, SMART Health Cards) leave the
+        pairing as it is.
+        """
+        at = time.time() if now is None else now
+        credential = answer.result.credential
+        mismatch = answer.result.error is ErrorCode.HOLDER_MISMATCH
+        if credential is None and not mismatch:
+            return
+        with self._lock:
+            waiting = self._waiting.pop(reader, None)
+            if waiting is not None and not _fresh(waiting, at, self.window_s):
+                waiting = None
+            if mismatch:
+                result = "mismatch"
+            elif waiting is not None and waiting.side == "card_unreachable" and side == "code":
+                result = "unconfirmed"
+            elif expected is not None and waiting is not None and waiting.holder == expected:
+                result = "match"
+            else:
+                assert credential is not None
+                holder = ExpectedHolder(credential.issuer, credential.subject)
+                self._put(reader, Waiting(side, holder, at))
+                answer.extra["binding"] = self._binding("waiting", side=side)
+                return
+        answer.extra["binding"] = self._binding(result)
 
     def card_unreachable(
         self, reader: str, error: HealthcodeError, now: float | None = None
     ) -> dict[str, Any] | None:
-        """An ID-card read failed; when the home issuer was unreachable, a waiting code ends
-        as ``unconfirmed`` (returned for the error answer), else the card waits as such."""
+        """An ID-card read failed. When the home issuer was unreachable, a waiting code ends
+        as ``unconfirmed`` (returned, for the error answer); with no code waiting, the card
+        waits as unreachable, so the code scanned next is ``unconfirmed``."""
         if error.code not in UNREACHABLE:
             return None
         at = time.time() if now is None else now
         with self._lock:
-            waiting = self._take(reader, at)
-            if waiting is None or waiting.side != "code":
+            waiting = self._waiting.pop(reader, None)
+            if waiting is None or waiting.side != "code" or not _fresh(waiting, at, self.window_s):
                 self._put(reader, Waiting("card_unreachable", None, at))
                 return None
-        return self._binding("unconfirmed")
+        return {"binding": self._binding("unconfirmed")}
+
+    def end(self, reader: str) -> bool:
+        """The staff moved on to the next person: a waiting read pairs with nothing more."""
+        with self._lock:
+            return self._waiting.pop(reader, None) is not None
 
     # -- internals
-    def _read(
-        self,
-        reader: str,
-        side: Side,
-        holder: tuple[str, str],
-        answer: ScanAnswer,
-        now: float | None,
-    ) -> None:
-        at = time.time() if now is None else now
-        with self._lock:
-            waiting = self._take(reader, at)
-            if waiting is None or waiting.side == side:
-                self._put(reader, Waiting(side, holder, at))
-                answer.extra["binding"] = self._binding("waiting", side=side)
-                return
-        if waiting.holder is None:
-            answer.extra["binding"] = self._binding("unconfirmed")
-        elif waiting.holder == holder:
-            answer.extra["binding"] = self._binding("match")
-        else:
-            answer.extra["binding"] = self._binding("mismatch")
-            error = VerificationError(
-                ErrorCode.HOLDER_MISMATCH,
-                "the code's holder is not the person whose ID card was read",
-            )
-            answer.result = answer.result._replace(
-                valid=False, error=error.code, message=error.message, credential=None, claims=None
-            )
-
-    def _take(self, reader: str, at: float) -> Waiting | None:
-        """The reader's waiting read if still within the window (it is consumed either way)."""
-        waiting = self._waiting.pop(reader, None)
-        if waiting is None or at - waiting.at > self.window_s or at < waiting.at:
-            return None
-        return waiting
-
     def _put(self, reader: str, waiting: Waiting) -> None:
         self._waiting[reader] = waiting
         # Expired reads go first; past the bound the oldest go (each is one person's pseudonym).
         while self._waiting:
             oldest_reader, oldest = next(iter(self._waiting.items()))
-            if waiting.at - oldest.at <= self.window_s and len(self._waiting) <= MAX_WAITING:
+            if _fresh(oldest, waiting.at, self.window_s) and len(self._waiting) <= MAX_WAITING:
                 break
             del self._waiting[oldest_reader]
 
@@ -141,8 +152,5 @@ class HolderBinding:
         return binding
 
 
-def _holder(answer: ScanAnswer) -> tuple[str, str] | None:
-    credential = answer.result.credential
-    if not answer.result.valid or credential is None:
-        return None
-    return credential.issuer, credential.subject
+def _fresh(waiting: Waiting, at: float, window_s: float) -> bool:
+    return waiting.at <= at <= waiting.at + window_s

@@ -27,7 +27,7 @@ from healthcode.fetch import PEER_BOUNDS, PeerAnswer, PeerClient, ReadBounds
 from healthcode.idnumber import ResidentId, parse_id_number
 from healthcode.server.redis_client import RedisClient
 from healthcode.trust import IssuerEntry, RevocationStatus
-from healthcode.verify import ExpectedSubject
+from healthcode.verify import ExpectedHolder, ExpectedSubject
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
 
@@ -179,8 +179,13 @@ class StatusLookup:
         *,
         assisted: bool,
         now: float | None = None,
+        holder: ExpectedHolder | None = None,
     ) -> tuple[ResidentId, ScanAnswer]:
-        """Validate, look up (cache first) and verify; raises HealthcodeError for refusals."""
+        """Validate, look up (cache first) and verify; raises HealthcodeError for refusals.
+
+        `holder`: the code scanned just before (scan + tap): the card's credential must be
+        that code's holder's, or the answer is `holder_mismatch`.
+        """
         resident = parse_id_number(id_number)  # IdNumberError: invalid_id_number/unknown_region
         trust = self.checkpoint.trust()
         home = trust.issuer_for_region(resident.division_code)
@@ -194,13 +199,13 @@ class StatusLookup:
         key = lookup_cache_key(self._cache_secret, resident, name)
         cached = self._cache_get(key)
         if cached is not None:
-            answer = self._verify(cached, resident, home, mode, now)
-            if answer.result.valid:
-                return resident, answer
+            answer = self._verify(cached, resident, home, mode, now, holder)
+            if answer.result.valid or answer.result.error is ErrorCode.HOLDER_MISMATCH:
+                return resident, answer  # a mismatch is about the code, not this answer
             self._cache_delete(key)  # expired or revoked meanwhile: never trusted blindly
         lookup = self._fetch(resident, name, assisted=assisted)
-        answer = self._verify(lookup, resident, home, mode, now)
-        if answer.result.valid:
+        answer = self._verify(lookup, resident, home, mode, now, holder)
+        if answer.result.valid or answer.result.error is ErrorCode.HOLDER_MISMATCH:
             self._cache_set(key, lookup.token)
         return resident, answer
 
@@ -211,6 +216,7 @@ class StatusLookup:
         home: IssuerEntry,
         mode: str,
         now: float | None,
+        holder: ExpectedHolder | None = None,
     ) -> ScanAnswer:
         checker = LiveStatusChecker(self.checkpoint.revocations, lookup.fetched_at)
         # The answer must be about this person and from their home province: a step of the
@@ -221,6 +227,7 @@ class StatusLookup:
             mode=mode,
             revocations=checker,
             expect=ExpectedSubject(resident.tail, home.id),
+            holder=holder,
         )
         answer.extra.update(
             home_issuer=home.id,

@@ -143,7 +143,7 @@ class RevocationCache:
 
     def sync(self, trust: TrustStore, http: PeerClient) -> dict[str, str]:
         """Sync every issuer with a revocations endpoint, one after another (a one-shot tool;
-        the checkpoint syncs each issuer in its own worker, `verifiers.peersync`)."""
+        the checkpoint syncs each issuer in its own worker, `healthcode.peersync`)."""
         outcomes: dict[str, str] = {}
         for issuer in trust.issuers.values():
             if not issuer.endpoints.get("revocations"):

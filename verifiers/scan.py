@@ -21,6 +21,7 @@ from healthcode.trust import Profile, RevocationChecker, TrustStore
 from healthcode.verify import (
     Check,
     CheckOutcome,
+    ExpectedHolder,
     ExpectedSubject,
     VerificationResult,
     verify_credential,
@@ -184,9 +185,11 @@ class Checkpoint:
         mode: str = "qr",
         revocations: RevocationChecker | None = None,
         expect: ExpectedSubject | None = None,
+        holder: ExpectedHolder | None = None,
     ) -> ScanAnswer:
         """Verify scanned text (hc:/, shc:/, compact JWS); bad input gives an error answer.
-        `expect`: whom an ID-card read asked about (a step of the verification)."""
+        `expect`: whom an ID-card read asked about, `holder`: whose code it must be (scan +
+        tap); both are steps of the verification."""
         at = time.time() if now is None else now
         checker = (
             revocations
@@ -200,6 +203,7 @@ class Checkpoint:
             limits=self.limits,
             revocations=checker,
             expect=expect,
+            holder=holder,
         )
         return ScanAnswer(
             result=result,

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
-
 from healthcode.config import DEFAULT_LIMITS
-from healthcode.errors import ErrorCode, RequestError, TrustListError, TrustUnavailable
+from healthcode.errors import ErrorCode, PeerError, RequestError, TrustListError, TrustUnavailable
+from healthcode.fetch import PEER_BOUNDS, PeerAnswer, PeerClient
 from healthcode.trust import IssuerEntry, TrustedKey
 from healthcode.trustlist import (
     RootMetadata,
@@ -78,7 +77,7 @@ class PendingReview:
 
 
 def review_pending(
-    http: httpx.Client,
+    http: PeerClient,
     base: str,
     pinned: RootMetadata,
     *,
@@ -254,24 +253,22 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _walk_roots(http: httpx.Client, base: str, pinned: RootMetadata) -> list[RootMetadata]:
+def _walk_roots(http: PeerClient, base: str, pinned: RootMetadata) -> list[RootMetadata]:
     """The pinned root and every newer one the registry serves, each verified (§7.1)."""
     chain = [pinned]
     for _ in range(MAX_ROOT_STEPS):
         answer = _get(http, f"{base}/v1/root/{chain[-1].version + 1}", {})
-        if answer.status_code == httpx.codes.NOT_FOUND:
+        if answer.status_code == 404:
             return chain
         chain.append(verify_root_update(chain[-1], answer.content))
     raise _malformed(f"the registry serves over {MAX_ROOT_STEPS} roots past {pinned.version}")
 
 
-def _published(
-    http: httpx.Client, base: str, chain: list[RootMetadata]
-) -> TrustListDocument | None:
+def _published(http: PeerClient, base: str, chain: list[RootMetadata]) -> TrustListDocument | None:
     """The published list verified against its root; None when there is none yet or it was
     signed under a root older than the pinned one (nothing to verify it with)."""
     answer = _get(http, f"{base}/v1/trust-list", {})
-    if answer.status_code == httpx.codes.NOT_FOUND:
+    if answer.status_code == 404:
         return None
     # Unverified, only to pick the root to verify with; verify_trust_list checks it again.
     named = peek_payload(answer.content).get("root_version")
@@ -281,22 +278,16 @@ def _published(
     return verify_trust_list(answer.content, root, limits=DEFAULT_LIMITS)
 
 
-def _get(http: httpx.Client, url: str, headers: Mapping[str, str]) -> httpx.Response:
-    try:
-        answer = http.get(url, headers=dict(headers))
-    except httpx.HTTPError as exc:
-        raise TrustUnavailable(
-            ErrorCode.UPSTREAM_UNAVAILABLE, f"registry unreachable: GET {url}: {exc}"
-        ) from exc
-    if answer.status_code in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN):
+def _get(http: PeerClient, url: str, headers: Mapping[str, str]) -> PeerAnswer:
+    # Bounded as a verifier reads the registry (PeerError, a TrustUnavailable, when not).
+    answer = http.get(url, PEER_BOUNDS.trust_list, headers=dict(headers))
+    if answer.status_code in (401, 403):
         raise RequestError(
-            ErrorCode.UNAUTHENTICATED
-            if answer.status_code == httpx.codes.UNAUTHORIZED
-            else ErrorCode.FORBIDDEN,
+            ErrorCode.UNAUTHENTICATED if answer.status_code == 401 else ErrorCode.FORBIDDEN,
             f"the registry refused your admin token ({answer.status_code} to GET {url}); "
             "check it, and that your account has the registry_admin role",
         )
-    if answer.status_code not in (httpx.codes.OK, httpx.codes.NOT_FOUND):
+    if answer.status_code not in (200, 404):
         raise TrustUnavailable(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             f"the registry answered {answer.status_code} to GET {url}: {answer.text[:500]}",
@@ -305,15 +296,15 @@ def _get(http: httpx.Client, url: str, headers: Mapping[str, str]) -> httpx.Resp
 
 
 def _get_json(
-    http: httpx.Client, url: str, headers: Mapping[str, str], *, what: str
+    http: PeerClient, url: str, headers: Mapping[str, str], *, what: str
 ) -> dict[str, Any]:
     answer = _get(http, url, headers)
-    if answer.status_code == httpx.codes.NOT_FOUND:
+    if answer.status_code == 404:
         raise RequestError(ErrorCode.NOT_FOUND, f"the registry has no {what}")
     try:
         data = answer.json()
-    except ValueError as exc:
-        raise _malformed(f"the registry's answer for {what} is not JSON ({exc})") from exc
+    except PeerError as exc:
+        raise _malformed(f"the registry's answer for {what} is not JSON ({exc.message})") from exc
     if not isinstance(data, dict):
         raise _malformed(f"the registry's answer for {what} is not a JSON object")
     return data

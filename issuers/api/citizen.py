@@ -267,11 +267,17 @@ def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, An
     the answer says whether it changed. Refused data answer `invalid_request` with
     `problems`: one per field, with zh/en text for the form."""
     check_declaration(body.kind, body.data)
-    subject = citizen_subject(caller)
+    return declaration_answer(context, citizen_subject(caller), body, caller.actor)
+
+
+def declaration_answer(
+    context: IssuerContext, subject: str, body: Declaration, actor: str
+) -> dict[str, Any]:
+    """Store a checked declaration for `subject`; the profile and whether the colour changed."""
     with context.session() as session:
         citizen = citizen_by_subject(session, subject)
         previous = citizen.colour
-        add_declaration(context, session, citizen, body.kind, body.data, actor=caller.actor)
+        add_declaration(context, session, citizen, body.kind, body.data, actor=actor)
         session.commit()
     return {
         **profile(citizen),

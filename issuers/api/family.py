@@ -11,13 +11,14 @@ from fastapi.responses import JSONResponse
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
-from issuers.api.citizen import code_answer, profile, screen_response
+from issuers.api.citizen import code_answer, declaration_answer, profile, screen_response
 from issuers.api.deps import Caller, Context, citizen_subject, image_response
-from issuers.api.schemas import CounterBinding, PersonRef
+from issuers.api.schemas import CounterBinding, Declaration, PersonRef
 from issuers.audit import audit
 from issuers.auth import Principal, Role, require_role
 from issuers.consent import answer_request, pending_requests, request_binding, withdraw_request
 from issuers.context import IssuerContext
+from issuers.declarations import check_declaration
 from issuers.family import (
     bind_minor,
     counter_bind,
@@ -155,6 +156,23 @@ def dependent_code_png(
 def dependent_offline_code(dependent_ref: str, context: Context, caller: Caller) -> dict[str, Any]:
     """A printable 7-day offline code for a bound family member."""
     return _dependent_code(context, caller, dependent_ref, CodeKind.OFFLINE)
+
+
+@router.post("/family/{dependent_ref}/declarations", status_code=201, tags=["family"])
+def declare_for_minor(
+    dependent_ref: str, body: Declaration, context: Context, caller: Caller
+) -> dict[str, Any]:
+    """A guardian's health or travel declaration for a bound minor (an adult declares for
+    themself); answered as `POST /v1/me/declarations`."""
+    check_declaration(body.kind, body.data)
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        binding, dependant = dependent_of(session, subject, dependent_ref)
+        if binding.minor_until is None:
+            raise RequestError(
+                ErrorCode.FORBIDDEN, "an adult declares for themself, in their own app"
+            )
+    return declaration_answer(context, dependant.subject, body, caller.actor)
 
 
 @router.get("/family/requests", tags=["family"])

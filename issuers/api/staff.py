@@ -230,6 +230,16 @@ def read_audit(
             subject=subject,
             reason=f"{len(entries)} entries" + ("" if subject else " of all subjects"),
         )
+        if subject is None:
+            # Each citizen whose records were shown sees the read in their access log.
+            for listed in sorted({e.subject for e in entries if e.subject is not None}):
+                audit(
+                    session,
+                    actor=caller.actor,
+                    action="read_audit",
+                    subject=listed,
+                    reason="listed in the audit log",
+                )
         session.commit()
     return [e.model_dump() for e in entries]
 

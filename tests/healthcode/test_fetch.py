@@ -14,7 +14,7 @@ import brotli
 import pytest
 
 from healthcode.errors import ErrorCode, PeerError
-from healthcode.fetch import KIB, MIB, PEER_BOUNDS, PeerClient, ReadBounds
+from healthcode.fetch import KIB, MIB, PEER_BOUNDS, PeerClient, ReadBounds, job_deadline
 from tests.hostile import (
     Answer,
     HostilePeer,
@@ -192,3 +192,16 @@ def test_the_query_never_appears_in_messages() -> None:
         url = f"http://127.0.0.1:{free_port()}/lookup?id=11010519491231002X"
         error = _refused(lambda: http.get(url, BOUNDS))
     assert "1101051949" not in error.message
+
+
+def test_a_job_deadline_bounds_every_request_of_the_job() -> None:
+    routes = {"/drip": dripping(json.dumps({"x": "y" * 400}).encode(), 0.2)}
+    with HostilePeer(routes) as peer, PeerClient() as http, job_deadline(1.0):
+        # The request's own bound is a minute; the job's second is what cuts it.
+        error = _refused(lambda: http.get(peer.url("/drip"), ReadBounds(MIB, 60.0)))
+        assert error.code is ErrorCode.UPSTREAM_TIMEOUT
+        assert "job's deadline" in error.message
+        # The job's time is spent: the next request is refused before it is sent.
+        again = _refused(lambda: http.get(peer.url("/drip"), ReadBounds(MIB, 60.0)))
+        assert again.code is ErrorCode.UPSTREAM_TIMEOUT
+        assert peer.events.count(("request", "/drip")) == 1

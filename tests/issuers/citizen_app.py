@@ -21,12 +21,16 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from healthcode import verify_credential
+from healthcode.credential import Credential
 from healthcode.qr import decode_image
 from healthcode.verify import VerificationResult
 from issuers.revocation import RedisRevocationChecker
+from offline.app import create_app as create_print_app
+from offline.settings import OfflineSettings
 from tests.browser import AXE_JS, VIEWPORTS, axe_violations, launch_chromium
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
 from tests.issuers.helpers import RecordingWebhook
+from tests.servers import free_port, serve
 
 PHONE = "13800138000"
 NAME = "李健康"
@@ -60,6 +64,13 @@ class Province:
         not revoked (the revocation set in Redis that checkpoints read)."""
         return self.checkpoint_verdict_at(qr_text, None)
 
+    def checkpoint_accepts(self, qr_text: str) -> Credential:
+        """Assert a checkpoint accepts `qr_text` now; returns the verified credential."""
+        verdict = self.checkpoint_verdict(qr_text)
+        assert verdict.valid, verdict
+        assert verdict.credential is not None
+        return verdict.credential
+
     def checkpoint_verdict_at(self, qr_text: str, now: float | None) -> VerificationResult:
         """What a checkpoint decides at `now` (epoch seconds; None: the clock)."""
         settings = self.issuer.settings
@@ -74,7 +85,9 @@ class Province:
 
 
 @contextlib.contextmanager
-def running_province(tmp_path: Path, redis_url: str, **overrides: Any) -> Iterator[Province]:
+def running_province(
+    tmp_path: Path, redis_url: str, *, port: int | None = None, **overrides: Any
+) -> Iterator[Province]:
     gateway = RecordingWebhook()
     settings = make_settings(
         tmp_path,
@@ -83,10 +96,25 @@ def running_province(tmp_path: Path, redis_url: str, **overrides: Any) -> Iterat
         otp_resend_interval_s=0,
         **overrides,
     )
-    with running_issuer(settings) as issuer:
+    with running_issuer(settings, port=port) as issuer:
         province = Province(issuer, gateway)
         issuer.register(province.id_number, province.name, province.phone)
         yield province
+
+
+@contextlib.contextmanager
+def province_with_printer(tmp_path: Path, redis_url: str) -> Iterator[Province]:
+    """A province whose issuer forwards print requests to a real print service (offline/)."""
+    port = free_port()
+    print_settings = OfflineSettings(
+        issuer_url=f"http://127.0.0.1:{port}",
+        audit_database_url=f"sqlite:///{tmp_path / 'print-audit.db'}",
+    )
+    with (
+        serve(create_print_app(print_settings)) as printer,
+        running_province(tmp_path, redis_url, port=port, print_url=printer.url) as running,
+    ):
+        yield running
 
 
 @pytest.fixture
@@ -172,4 +200,12 @@ def screenshot_qr_text(page: Page) -> str:
 
 def assert_accessible(page: Page) -> None:
     violations = axe_violations(page)
-    assert violations == [], violations
+    # The failing elements' markup, so a failure says what to fix.
+    markup = [
+        page.evaluate(
+            "(t) => (document.querySelector(t) || {outerHTML: t}).outerHTML.slice(0, 300)", target
+        )
+        for violation in violations
+        for target in violation["targets"]
+    ]
+    assert violations == [], (violations, markup)

@@ -73,8 +73,28 @@ def test_a_dependants_code_and_status(issuer: IssuerService) -> None:
         f"/v1/family/{ref}/status", headers={**headers, "If-None-Match": code.headers["etag"]}
     )
     assert status.status_code == 304
+    # A guardian declares for the child: the child's colour changes, the poll sees it.
+    fever = svc.http.post(
+        f"/v1/family/{ref}/declarations",
+        json={"kind": "health_declaration", "data": {"symptoms": ["发热"], "temperature_c": 38.4}},
+        headers=headers,
+    )
+    assert fever.status_code == 201, fever.text
+    assert (fever.json()["colour"], fever.json()["colour_changed"]) == ("yellow", True)
+    assert fever.json()["id_tail"] == child[-4:]
+    after = svc.http.get(
+        f"/v1/family/{ref}/status", headers={**headers, "If-None-Match": code.headers["etag"]}
+    )
+    assert after.json()["colour"] == "yellow"
+    assert svc.http.get("/v1/me/code", headers=headers).json()["colour"] == "green"
     stranger = svc.citizen_headers(citizen_number(413))
     assert svc.http.get(f"/v1/family/{ref}/status", headers=stranger).status_code == 403
+    not_theirs = svc.http.post(
+        f"/v1/family/{ref}/declarations",
+        json={"kind": "health_declaration", "data": {"symptoms": [], "temperature_c": 36.5}},
+        headers=stranger,
+    )
+    assert not_theirs.status_code == 403
     assert svc.http.get("/v1/family/nope/status", headers=headers).status_code == 404
 
 
@@ -212,4 +232,9 @@ def test_who_looked_at_my_status(issuer: IssuerService) -> None:
     assert adult_log.json()["error"] == "forbidden"
     counter_entry = svc.http.get("/v1/me/access-log", headers=me).json()[0]
     assert (counter_entry["kind"], counter_entry["role"]) == ("counter", "counter_staff")
+    # An administrator listing the whole audit log has seen this citizen's records too.
+    admin = svc.staff_headers(Role.ADMIN)
+    assert svc.http.get("/v1/audit", headers=admin).status_code == 200
+    newest = svc.http.get("/v1/me/access-log", headers=me).json()[0]
+    assert (newest["kind"], newest["role"]) == ("staff_read", "admin")
     assert StatusColour.GREEN.value == "green"

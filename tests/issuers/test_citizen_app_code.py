@@ -42,10 +42,8 @@ def test_code_on_the_phone_verifies_green_then_turns_red_and_the_old_code_is_ref
         expect(page.locator("#live")).to_contain_text("绿码")
         expect(page.locator("#validity")).to_contain_text("有效至")
         green_text = screenshot_qr_text(page)
-        verdict = province.checkpoint_verdict(green_text)
-        assert verdict.valid, verdict
-        assert verdict.credential is not None
-        assert verdict.credential.status is StatusColour.GREEN
+        credential = province.checkpoint_accepts(green_text)
+        assert credential.status is StatusColour.GREEN
         screenshot(page, "citizen-code-green.png")
         assert_accessible(page)
 
@@ -63,10 +61,7 @@ def test_code_on_the_phone_verifies_green_then_turns_red_and_the_old_code_is_ref
         expect(page.locator("#live")).to_contain_text("红码")
         red_text = screenshot_qr_text(page)
         assert red_text != green_text
-        red = province.checkpoint_verdict(red_text)
-        assert red.valid, red
-        assert red.credential is not None
-        assert red.credential.status is StatusColour.RED
+        assert province.checkpoint_accepts(red_text).status is StatusColour.RED
         refused = province.checkpoint_verdict(green_text)
         assert not refused.valid
         assert refused.error is ErrorCode.REVOKED

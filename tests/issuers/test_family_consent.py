@@ -3,7 +3,9 @@ within the province's limits (issue 15)."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -11,10 +13,12 @@ import httpx
 import pytest
 from sqlmodel import select
 
+from healthcode.errors import RequestError
 from issuers.auth import Role
-from issuers.family import dependent_of, minor_until
+from issuers.family import bind_minor, dependent_of, minor_until
 from issuers.models import AuditEntry, FamilyBinding
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
+from tests.servers import postgres_schema
 
 CHILD_BORN = date(2016, 6, 1)
 
@@ -93,6 +97,14 @@ def test_an_adult_who_approves_is_bound_and_can_end_it(issuer: IssuerService) ->
     code = svc.http.get(f"/v1/family/{member['dependent_ref']}/code", headers=son)
     assert code.status_code == 200
     assert (code.json()["whose"], code.json()["id_tail"]) == ("dependant", mother_id[-4:])
+    # An adult declares for herself: her son may not.
+    declared = svc.http.post(
+        f"/v1/family/{member['dependent_ref']}/declarations",
+        json={"kind": "health_declaration", "data": {"symptoms": [], "temperature_c": 36.5}},
+        headers=son,
+    )
+    assert declared.status_code == 403
+    assert declared.json()["error"] == "forbidden"
     # The mother sees who holds her code and ends it.
     (guardian,) = svc.http.get("/v1/me/guardians", headers=mother).json()
     assert (guardian["masked_name"], guardian["bound_by"]) == ("周**一", "consent")
@@ -177,6 +189,18 @@ def test_family_limits(tmp_path: Path, redis_url: str) -> None:
         ref = svc.http.get("/v1/family", headers=first).json()[1]["dependent_ref"]
         assert svc.http.delete(f"/v1/family/{ref}", headers=first).status_code == 204
         assert bind(svc, first, children[2], "冯小2").status_code == 201
+        # Waiting requests to adults are capped too (2 here).
+        adults = [citizen_number(345 + i) for i in range(3)]
+        for i, number in enumerate(adults):
+            svc.register(number, f"冯大{i}", phone=f"1380000035{i}")
+        requester = svc.citizen_headers(parents[2])
+        assert [bind(svc, requester, adults[i], f"冯大{i}").status_code for i in (0, 1)] == [
+            202,
+            202,
+        ]
+        capped = bind(svc, requester, adults[2], "冯大2")
+        assert capped.status_code == 409
+        assert capped.json()["error"] == "family_limit"
         self_bind = bind(svc, first, parents[0], "冯三三0")
         assert self_bind.status_code == 422
         assert self_bind.json()["error"] == "invalid_request"
@@ -201,3 +225,42 @@ def test_a_minors_binding_ends_at_eighteen(issuer: IssuerService) -> None:
             dependent_of(session, subject, bound.json()["dependent_ref"], now=adult_at)
     assert minor_until(date(1990, 1, 1), time.time()) is None
     assert minor_until(date(2008, 2, 29), 0) == minor_until(date(2008, 3, 1), 0)
+
+
+@pytest.mark.postgres
+def test_concurrent_binds_never_pass_the_limit(
+    tmp_path: Path, redis_url: str, postgres_database_url: str
+) -> None:
+    """Four minors bound to one guardian at once with room for two: the row locks serialise
+    the limit checks, so exactly two are bound and the others answer family_limit."""
+    with postgres_schema(postgres_database_url) as url:
+        settings = make_settings(tmp_path, redis_url, database_url=url, family_max_dependants=2)
+        with running_issuer(settings) as svc:
+            guardian = citizen_number(361)
+            svc.register(guardian, "韦三六一", phone="13800000361")
+            children = [citizen_number(362 + i, born=CHILD_BORN) for i in range(4)]
+            for i, number in enumerate(children):
+                svc.register(number, f"韦小{i}")
+            start = threading.Barrier(len(children))
+
+            def bind_one(index: int) -> str:
+                with svc.context.session() as session:
+                    start.wait()
+                    try:
+                        bind_minor(
+                            svc.context,
+                            session,
+                            svc.subject(guardian),
+                            id_number=children[index],
+                            name=f"韦小{index}",
+                        )
+                        session.commit()
+                    except RequestError as refused:
+                        return refused.code.value
+                return "bound"
+
+            with ThreadPoolExecutor(len(children)) as pool:
+                outcomes = sorted(pool.map(bind_one, range(len(children))))
+            assert outcomes == ["bound", "bound", "family_limit", "family_limit"]
+            with svc.context.session() as session:
+                assert len(session.exec(select(FamilyBinding)).all()) == 2

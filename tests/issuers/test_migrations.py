@@ -29,6 +29,7 @@ TABLES = {
     "partnerrevocationcursor",
     "correction",
     "auditentry",
+    "job_lease",
     "alembic_version",
 }
 #: A time after January 2038, when a signed 32-bit epoch column overflows.

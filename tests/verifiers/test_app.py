@@ -263,6 +263,8 @@ def test_scan_log_holds_no_raw_id_and_exports_to_officials_only(
     checkpoint: RunningCheckpoint, sc: Province
 ) -> None:
     checkpoint.post("/v1/scan", json={"text": phone_code(sc)})
+    # "Next person": the card read below is not paired with that code (scan + tap).
+    assert checkpoint.post("/v1/scan-tap/end").json() == {"ended": True}
     checkpoint.post("/v1/id-card", json={"id_number": SC_RED, "name": "王五"})
     checkpoint.post("/v1/id-card", json={"id_number": make_id_number("510104", SC_GREEN_BIRTH, 9)})
     records = checkpoint.service.scan_log.scans()

@@ -107,6 +107,11 @@ def test_offline_state_is_shown(
     page.reload()
     expect(page.locator("#status-bar")).to_have_attribute("data-offline", "true")
     expect(page.locator("#status-bar")).to_contain_text("离线")
+    # The header names each failing source (its own sync state, healthcode/peersync.py).
+    expect(page.locator("#source-alert")).to_be_visible()
+    expect(page.locator("#source-alert")).to_contain_text("数据源异常")
+    expect(page.locator("#source-alert")).to_contain_text("cn-sc")
+    expect(page.locator("#source-alert")).to_contain_text("cn-bj")
     scan(page, _code(sc, StatusColour.GREEN))
     expect(page.locator("#result")).to_have_attribute("data-display", "green")
     # Offline within the staleness bound: green, with a quiet note of what could not be updated.
@@ -162,7 +167,9 @@ def test_result_clears_itself_after_a_countdown(
             expect(page.locator("#result-person")).to_have_text("")
             expect(page.locator("#result-timer")).to_be_hidden()
             expect(page.locator("#scan-input")).to_be_focused()
-            # An ID-card result clears too, and the page goes back to scanning.
+            # An ID-card result clears too, and the page goes back to scanning. (Not the
+            # same person: the card is not compared with the code just scanned.)
+            page.click("#pairing-skip")
             page.click("[data-mode=idcard]")
             page.fill("#id-number", SC_GREEN)
             page.press("#id-number", "Enter")

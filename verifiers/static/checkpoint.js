@@ -34,7 +34,7 @@
       bind_match: "✓ 码与身份证相符", bind_mismatch: "✗ 码不属于此身份证持有人",
       bind_unconfirmed: "? 无法核对码与身份证 — 请核对证件照片",
       bind_waiting_code: "已扫码 — 请在 {s} 秒内刷身份证核对", bind_waiting_card: "已刷身份证 — 请在 {s} 秒内扫此人的码",
-      failing_source: "数据源异常", stale_source: "未同步",
+      failing_source: "数据源异常", stale_source: "未同步", registry_source: "信任注册中心", pairing_skip: "不核对",
     },
     en: {
       title: "Health code checkpoint", logout: "Log out", login: "Staff login", username: "Username",
@@ -64,7 +64,7 @@
       bind_unconfirmed: "? could not confirm the code belongs to the card — compare the photo",
       bind_waiting_code: "code scanned — read the ID card within {s} s",
       bind_waiting_card: "ID card read — scan their code within {s} s",
-      failing_source: "source failing", stale_source: "not synced",
+      failing_source: "source failing", stale_source: "not synced", registry_source: "trust registry", pairing_skip: "Don't compare",
     },
   };
   // What each screen sounds (and, on phones, vibrates) like: pass, check, refuse.
@@ -389,7 +389,7 @@
     const left = Math.ceil((pairing.until - Date.now()) / 1000);
     if (!pairing.side || left <= 0) { pairing = { side: null, until: 0 }; el.hidden = true; return; }
     el.hidden = false;
-    el.textContent = fill(t(pairing.side === "code" ? "bind_waiting_code" : "bind_waiting_card"), { s: left });
+    $("pairing-text").textContent = fill(t(pairing.side === "code" ? "bind_waiting_code" : "bind_waiting_card"), { s: left });
   }
 
   async function call(method, path, body, contentType) {
@@ -447,14 +447,15 @@
 
   // A source that keeps failing (a province's revocation list, the registry) is named in the
   // header, with since when, so staff know which codes may end on "status not confirmed".
+  // `status.sources` lists every source with its own state (healthcode/peersync.py); a frozen
+  // registry (expired timestamp) shows here too, as "registry" failing.
   function showFailingSources(status) {
     const failing = [];
-    Object.entries(status.revocations || {}).forEach(([issuer, state]) => {
-      const sync = (state && (state.sync || state)) || {};
-      if (sync.failing || sync.state === "failing" || sync.ok === false) {
-        const since = sync.failing_since || sync.since || null;
-        failing.push((state.name || issuer) + (since ? " " + t("since") + " " + timeText(since) : ""));
-      }
+    (status.sources || []).forEach((source) => {
+      if (source.state !== "failing") { return; }
+      const name = source.kind === "registry" ? t("registry_source") : source.name;
+      const since = source.last_success;
+      failing.push(name + (since ? " " + t("since") + " " + timeText(since) : ""));
     });
     const el = $("source-alert");
     el.hidden = failing.length === 0;
@@ -621,10 +622,19 @@
     focusScanner();
   });
   $("logout").addEventListener("click", logout);
-  $("result-next").addEventListener("click", clearResult);
+  // "Next person" (or "do not compare"): whatever waits for its pair (scan + tap) was the
+  // last person's, so the next read is not compared with it.
+  function endPairing() {
+    if (!pairing.side) { return; }
+    pairing = { side: null, until: 0 };
+    tickPairing();
+    call("POST", "/v1/scan-tap/end");
+  }
+  $("result-next").addEventListener("click", () => { endPairing(); clearResult(); });
+  $("pairing-skip").addEventListener("click", () => { endPairing(); focusScanner(); });
   // Buttons never take the focus from the scanner field (a focused button would swallow the
   // scanner's Enter); the ID-card form and the login form keep theirs.
-  document.querySelectorAll("#topbar button, #modes button, #result-next").forEach((button) => {
+  document.querySelectorAll("#topbar button, #modes button, #result-next, #pairing-skip").forEach((button) => {
     button.addEventListener("mousedown", (event) => event.preventDefault());
   });
   document.addEventListener("click", (event) => {

@@ -23,12 +23,15 @@ function field(name, property, required) {
   const type = Array.isArray(property.type) ? property.type.find((x) => x !== 'null') : property.type;
   if (type === 'array') {
     const items = property.items || {};
-    const choices = items.enum || items.examples || [];
+    // The province's suggested values with their zh/en words, or a closed list (enum).
+    const choices = property['x-suggestions']
+      || (items.enum || []).map((value) => ({ value, zh: optionLabel(value), en: optionLabel(value) }));
     if (choices.length) {
       return el('fieldset', { 'data-field': name, 'data-type': 'list' },
         el('legend', {}, label(name, property)),
         ...choices.map((choice) => el('label', { class: 'check' },
-          el('input', { type: 'checkbox', name, value: choice }), optionLabel(choice))));
+          el('input', { type: 'checkbox', name, value: choice.value }),
+          choice[lang()] || choice.zh || choice.value)));
     }
     return el('div', { 'data-field': name, 'data-type': 'text-list' },
       el('label', { for: id }, label(name, property)),

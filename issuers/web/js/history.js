@@ -22,16 +22,21 @@ function accessRow(entry) {
   const where = entry.place || '';
   return el('li', { 'data-kind': entry.kind || '' },
     el('div', { class: 'row' },
-      el('strong', { class: 'grow' }, [role, what].filter(Boolean).join(' · ')),
+      el('strong', { class: 'grow' }, what || role),
       el('span', {}, dateTime(entry.at))),
     where ? el('p', {}, where) : null,
     entry.purpose ? el('p', {}, t('purpose', { t: entry.purpose })) : null,
   );
 }
 
+function newest(entry) {
+  const when = entry.changed_at ?? entry.at;
+  return typeof when === 'number' ? when * 1000 : Date.parse(when) || 0;
+}
+
 async function fill(list, path, row, empty) {
   try {
-    const entries = await get(path);
+    const entries = (await get(path)).sort((a, b) => newest(b) - newest(a));
     $(list).replaceChildren(...(entries.length ? entries.map(row) : [emptyRow(t(empty))]));
   } catch (error) {
     $(list).replaceChildren(emptyRow(errorText(error)));

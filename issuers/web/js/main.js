@@ -40,12 +40,18 @@ async function show(name) {
     else tab.removeAttribute('aria-current');
   }
   document.body.dataset.screen = name;
-  if (name === 'code') {
-    code.enter();
-    loadPeople();
-  } else if (LOADERS[name]) {
-    const module = await LOADERS[name]();
-    if (current === name) module.enter();
+  // Busy while the screen fetches what it shows (assistive technology waits; so do the tests).
+  const section = $(`screen-${name}`);
+  section.setAttribute('aria-busy', 'true');
+  try {
+    if (name === 'code') {
+      await Promise.all([code.enter(), loadPeople()]);
+    } else if (LOADERS[name]) {
+      const module = await LOADERS[name]();
+      if (current === name) await module.enter();
+    }
+  } finally {
+    section.removeAttribute('aria-busy');
   }
 }
 

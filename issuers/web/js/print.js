@@ -40,11 +40,30 @@ async function make(event) {
   }
 }
 
+// The province says whether printing is set up and which layouts it offers (/v1/app/config).
+function applyConfig() {
+  let config = null;
+  try {
+    config = JSON.parse(localStorage.getItem('hc.config') || 'null');
+  } catch (error) {
+    config = null;
+  }
+  const print = (config && config.print) || {};
+  const available = print.available !== false;
+  $('print-form').hidden = !available;
+  if (!available) say('print-message', t('print_unavailable'));
+  const layouts = print.layouts;
+  for (const option of $('print-layout').options) {
+    option.hidden = Array.isArray(layouts) && option.value !== 'family' && !layouts.includes(option.value);
+  }
+}
+
 export async function enter() {
   if (!wired) {
     $('print-form').addEventListener('submit', make);
     wired = true;
   }
+  applyConfig();
   try {
     fillPeople($('print-who'), await get('/v1/family'));
   } catch (error) {

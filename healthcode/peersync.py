@@ -1,16 +1,17 @@
-"""Each peer a checkpoint syncs from, on its own schedule, deadline and error state (ADR 0019).
+"""Each peer a service syncs from, on its own schedule, deadline and error state (ADR 0019).
 
-The sources are the registry (the trust list) and every issuer or partner with a revocations
-endpoint. Before issue 13 one job refreshed the trust list and then pulled every issuer in
-turn, so one province dripping its answer a byte every 3 s delayed a registry suspension of
-another province by minutes, with nothing on screen. Here each source has:
+A checkpoint's sources are the registry (the trust list) and every issuer or partner with a
+revocations endpoint; an issuer's are its partners' revocation feeds. Before issue 13 one job
+refreshed the trust list and then pulled every issuer in turn, so one province dripping its
+answer a byte every 3 s delayed a registry suspension of another province by minutes, with
+nothing on screen. Here each source has:
 
 - its own worker thread, woken every `interval_s` (and by `run_all_once`);
 - its own deadline: the whole job runs under `healthcode.fetch.job_deadline`, so every HTTP
   call it makes ends by then, however many it makes (the registry walks roots, then the list,
   then the timestamp);
-- its own state: last attempt, last success, last error with its code; `/v1/status` lists
-  every source and the staff page names the failing ones.
+- its own state: last attempt, last success, last error with its code; the checkpoint's
+  `/v1/status` lists every source and the staff page names the failing ones.
 
 A job raising is that source's failure only. Nothing a source does waits for another.
 """
@@ -29,7 +30,7 @@ from healthcode.fetch import job_deadline
 
 __all__ = ["PeerSyncs", "SourceState"]
 
-logger = logging.getLogger("verifiers.peersync")
+logger = logging.getLogger("healthcode.peersync")
 
 Job = Callable[[], str]  # one sync; returns a short outcome ("ok (+3)"); raises on failure
 
@@ -39,7 +40,7 @@ class SourceState:
     """What is known about one source's syncs (JSON-ready through `to_json`)."""
 
     name: str  # "registry", or the issuer id
-    kind: str  # "registry" | "issuer"
+    kind: str  # "registry" | "issuer" | "partner"
     interval_s: float
     deadline_s: float
     last_attempt: float | None = None
