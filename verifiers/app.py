@@ -48,15 +48,17 @@ logger = logging.getLogger("verifiers")
 
 PAGES_DIR = Path(__file__).parent / "pages"
 STATIC_DIR = Path(__file__).parent / "static"
-_MAX_SCAN_CHARS = 65536  # request bound; the verifier's own limit (16384) gives input_too_large
-# A scan body is refused unread past this many bytes: even JSON-escaped (6 bytes a character),
-# a text of _MAX_SCAN_CHARS fits.
+_MAX_SCAN_CHARS = 65536  # a batch item's bound; the verifier's own limit (16384) gives a verdict
+# A scan body is refused unread past this many bytes (413 input_too_large): even JSON-escaped
+# (6 bytes a character), a text of _MAX_SCAN_CHARS fits. A shorter body whose text is too long
+# for a code is answered like any scan, with the verdict input_too_large (§6 step 1, §9).
 _MAX_SCAN_BODY = 6 * _MAX_SCAN_CHARS + 1024
 _SCAN_BODY_HELP = 'send {"text": "<scanned text>"} as JSON'
+_SCAN_BODY_TOO_LARGE = f"a scan request is over {_MAX_SCAN_BODY} bytes; no health code is that long"
 
 
 class ScanRequest(BaseModel):
-    text: str = Field(max_length=_MAX_SCAN_CHARS)
+    text: str
 
 
 class BatchRequest(BaseModel):
@@ -97,7 +99,7 @@ def _scan_text_of(body: bytes) -> str:
     except orjson.JSONDecodeError:
         data = None
     text = data.get("text") if isinstance(data, dict) else None
-    if not isinstance(text, str) or len(text) > _MAX_SCAN_CHARS:
+    if not isinstance(text, str):
         raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
     return text
 
@@ -363,8 +365,9 @@ class CheckpointService:
         self.log_answers(answers, principal)
         return answers
 
-    def scan_image(self, data: bytes, principal: Principal) -> list[ScanAnswer]:
-        answers = self.checkpoint.verify_image(data)
+    def scan_image(self, data: bytes | None, principal: Principal) -> list[ScanAnswer]:
+        """Verify a photo's codes; `data` None: it was over the size limit (a verdict too)."""
+        answers = self.checkpoint.verify_image(data, max_bytes=self.settings.max_image_bytes)
         self.log_answers(answers, principal)
         return answers
 
@@ -541,7 +544,7 @@ class ScanEndpoint:
         await send({"type": "http.response.body", "body": content})
 
 
-#: Bytes of scan body read at most (a longer body is refused with invalid_request).
+#: Bytes of scan body read at most (a longer body is refused with input_too_large).
 MAX_SCAN_BODY = _MAX_SCAN_BODY
 
 
@@ -555,7 +558,7 @@ def answer_scan(
     """
     try:
         if len(body) > _MAX_SCAN_BODY:
-            raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+            raise RequestError(ErrorCode.INPUT_TOO_LARGE, _SCAN_BODY_TOO_LARGE)
         return 200, _JSON_HEADERS, service.scan_request(authorization, body)
     except HealthcodeError as error:
         return _error_answer(error)
@@ -586,7 +589,7 @@ async def _scan_body(receive: Receive) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > _MAX_SCAN_BODY:
-            raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+            raise RequestError(ErrorCode.INPUT_TOO_LARGE, _SCAN_BODY_TOO_LARGE)
         if not message.get("more_body", False):
             # Usually the whole body came in this one message: no join, no copy.
             return b"".join((*chunks, chunk)) if chunks else chunk
@@ -747,8 +750,17 @@ def create_app(
         openapi_extra={"requestBody": {"content": {"image/*": {}}, "required": True}},
     )
     async def scan_image(request: Request, caller: Caller) -> dict[str, Any]:
-        """Verify every QR code in a photo or screenshot (raw image bytes as the body)."""
-        data = await _read_bounded(request, settings.max_image_bytes)
+        """Verify every QR code in a photo or screenshot (raw image bytes as the body).
+
+        Whatever the bytes, the answer is results (§9): a photo over the limit, one that is no
+        image, or one without a QR code is one result with its code."""
+        data: bytes | None
+        try:
+            data = await _read_bounded(request, settings.max_image_bytes)
+        except RequestError as error:
+            if error.code is not ErrorCode.INPUT_TOO_LARGE:
+                raise
+            data = None
         answers = await run_in_threadpool(service.scan_image, data, caller)
         return {"results": [answer.to_json() for answer in answers]}
 
