@@ -33,6 +33,7 @@ from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.peersync import PeerSyncs
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
+from healthcode.server.openapi import error_responses
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.binding import HolderBinding
@@ -105,6 +106,22 @@ def _scan_text_of(body: bytes) -> str:
 
 
 Caller = Annotated[Principal, Depends(_principal)]
+
+#: Every route with a `Caller`: no or a bad token, an expired one, a role that may not.
+_CALLER_REFUSALS = (ErrorCode.UNAUTHENTICATED, ErrorCode.TOKEN_EXPIRED, ErrorCode.FORBIDDEN)
+_AUTHENTICATED = error_responses(*_CALLER_REFUSALS)
+#: An ID-card read or assisted look-up also asks the home province (verifiers.lookup).
+_LOOKUP = error_responses(
+    *_CALLER_REFUSALS,
+    ErrorCode.INVALID_ID_NUMBER,
+    ErrorCode.UNKNOWN_REGION,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE_OFFLINE,
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.UPSTREAM_MALFORMED,
+    ErrorCode.UPSTREAM_TIMEOUT,
+)
 
 
 class CheckpointService:
@@ -676,7 +693,11 @@ def create_app(
         """The staff page (full-screen result, scanner field, camera, ID-card mode)."""
         return FileResponse(PAGES_DIR / "index.html", media_type="text/html; charset=utf-8")
 
-    @app.post("/v1/auth/login", tags=["auth"])
+    @app.post(
+        "/v1/auth/login",
+        tags=["auth"],
+        responses=error_responses(ErrorCode.LOGIN_FAILED, ErrorCode.RATE_LIMITED),
+    )
     async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
         """Staff/official login: username + password → session token (throttled, audited)."""
         address = request.client.host if request.client else None
@@ -688,17 +709,17 @@ def create_app(
             "role": role.value,
         }
 
-    @app.post("/v1/auth/logout", tags=["auth"])
+    @app.post("/v1/auth/logout", tags=["auth"], responses=_AUTHENTICATED)
     def logout(caller: Caller) -> dict[str, Any]:
         """End this staff session on the server (its token is refused from now on)."""
         return {"session_ended": service.logout(caller)}
 
-    @app.post("/v1/scan-tap/end", tags=["checkpoint"])
+    @app.post("/v1/scan-tap/end", tags=["checkpoint"], responses=_AUTHENTICATED)
     def end_pairing(caller: Caller) -> dict[str, Any]:
         """ "Next person": a code or card read waiting for its pair (scan + tap) pairs no more."""
         return {"ended": service.binding.end(caller.session_id or caller.actor)}
 
-    @app.get("/v1/status", tags=["checkpoint"])
+    @app.get("/v1/status", tags=["checkpoint"], responses=_AUTHENTICATED)
     async def status(caller: Caller) -> dict[str, Any]:
         """Trust-list age, revocation freshness per issuer, offline state."""
         return service.status()
@@ -706,6 +727,7 @@ def create_app(
     @app.post(
         "/v1/scan",
         tags=["checkpoint"],
+        responses=_AUTHENTICATED,
         response_model=None,
         openapi_extra={
             "requestBody": {
@@ -724,6 +746,7 @@ def create_app(
     @app.post(
         "/v1/scan/batch",
         tags=["checkpoint"],
+        responses=_AUTHENTICATED,
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -747,6 +770,7 @@ def create_app(
     @app.post(
         "/v1/scan/image",
         tags=["checkpoint"],
+        responses=_AUTHENTICATED,
         openapi_extra={"requestBody": {"content": {"image/*": {}}, "required": True}},
     )
     async def scan_image(request: Request, caller: Caller) -> dict[str, Any]:
@@ -768,17 +792,25 @@ def create_app(
         answer = service.read_id_card(body.id_number, body.name, caller, assisted=assisted)
         return JSONResponse(answer.to_json())
 
-    @app.post("/v1/id-card", tags=["checkpoint"])
+    @app.post("/v1/id-card", tags=["checkpoint"], responses=_LOOKUP)
     def id_card(body: IdCardRequest, caller: Caller) -> JSONResponse:
         """An ID-card reader's number and name: the home province's colour, verified."""
         return _id_read(body, caller, assisted=False)
 
-    @app.post("/v1/assisted", tags=["checkpoint"])
+    @app.post("/v1/assisted", tags=["checkpoint"], responses=_LOOKUP)
     def assisted(body: IdCardRequest, caller: Caller) -> JSONResponse:
         """老幼助查: staff type an ID number for a citizen without a phone; audited."""
         return _id_read(body, caller, assisted=True)
 
-    @app.get("/v1/scans/export", tags=["checkpoint"], response_model=None)
+    @app.get(
+        "/v1/scans/export",
+        tags=["checkpoint"],
+        response_model=None,
+        responses={
+            200: {"content": {"application/json": {}, "text/csv": {}}, "description": "Scans"},
+            **_AUTHENTICATED,
+        },
+    )
     def export_scans(
         caller: Caller,
         format: Annotated[Literal["csv", "json"], Query()] = "json",
