@@ -50,16 +50,37 @@ ROOT = Path(__file__).resolve().parents[1]
 SUBJECT = "YmVuY2gtc3ViamVjdC1wc2V1ZG9ueW0"
 WARMUP_S = 2
 
-# wrk script: each thread reads the pre-built JSON bodies (one per line), starts at its own
-# offset and sends them in turn (cycling when a run outlasts the file); every answer must be a
-# 200 with display "green", else it counts as a failure. `done` prints one JSON line to parse.
-WRK_SCRIPT = r"""
+#: wrk's `setup`: each thread gets an `id` (its offset into the inputs) and is listed for `done`.
+WRK_SETUP = r"""
 local threads = {}
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
+"""
+#: wrk's `done`: one JSON line (`WRK_RESULT {...}`) the benchmarks parse; `failures` is a
+#: global each script's `response` counts.
+WRK_DONE = r"""
+function done(summary, latency, _)
+  local failed = 0
+  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
+  local e = summary.errors
+  io.write(string.format(
+    'WRK_RESULT {"requests": %d, "duration_us": %d, "failures": %d, "socket_errors": %d, ' ..
+    '"timeouts": %d, "p50_us": %.0f, "p90_us": %.0f, "p99_us": %.0f, "p999_us": %.0f, ' ..
+    '"max_us": %.0f}\n',
+    summary.requests, summary.duration, failed + e.status, e.connect + e.read + e.write,
+    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
+    latency:percentile(99.9), latency.max))
+end
+"""
 
+# wrk script: each thread reads the pre-built JSON bodies (one per line), starts at its own
+# offset and sends them in turn (cycling when a run outlasts the file); every answer must be a
+# 200 with display "green", else it counts as a failure. `done` prints one JSON line to parse.
+WRK_SCRIPT = (
+    WRK_SETUP
+    + r"""
 failures = 0 -- a global: `done` reads it with thread:get
 local bodies, index, headers = {}, 0, nil
 function init(args)
@@ -79,19 +100,9 @@ function response(status, _, body)
   end
 end
 
-function done(summary, latency, _)
-  local failed = 0
-  for _, thread in ipairs(threads) do failed = failed + thread:get("failures") end
-  local e = summary.errors
-  io.write(string.format(
-    'WRK_RESULT {"requests": %d, "duration_us": %d, "failures": %d, "socket_errors": %d, ' ..
-    '"timeouts": %d, "p50_us": %.0f, "p90_us": %.0f, "p99_us": %.0f, "p999_us": %.0f, ' ..
-    '"max_us": %.0f}\n',
-    summary.requests, summary.duration, failed + e.status, e.connect + e.read + e.write,
-    e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency:percentile(99.9), latency.max))
-end
 """
+    + WRK_DONE
+)
 
 
 def _free_port() -> int:

@@ -12,6 +12,7 @@ Hierarchy::
     ├── TrustUnavailable       a dependency (registry, Redis, a partner) could not be reached
     │   └── PeerError          a peer's answer never came, or came too slow, large or malformed
     └── RequestError           a service request was refused (auth, roles, validation)
+        └── RateLimited        too many requests or attempts (429 with Retry-After)
 
 The codes themselves are listed in `healthcode.error_codes` and what people are told about each
 (§9 titles, operator hints, the staff page's plain sentences) in `healthcode.error_catalogue`;
@@ -23,6 +24,7 @@ HTTP layer answers with a 500 and which we then fix.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from healthcode.error_catalogue import ERROR_INFO, ErrorInfo
@@ -34,6 +36,7 @@ __all__ = [
     "ErrorInfo",
     "HealthcodeError",
     "PeerError",
+    "RateLimited",
     "RequestError",
     "TrustListError",
     "TrustUnavailable",
@@ -42,16 +45,27 @@ __all__ = [
 
 
 class HealthcodeError(Exception):
-    """Base of every error raised on purpose by healthcode and its services."""
+    """Base of every error raised on purpose by healthcode and its services.
 
-    #: More for the caller, added to the error answer's body (e.g. until when an account is
-    #: locked, how far an interrupted import got).
-    details: dict[str, Any] | None = None
+    `retry_after` (seconds) becomes the answer's Retry-After header; `details` are more
+    members of the answer's JSON body (e.g. how far an interrupted import got). Both are
+    declared here so the one error answer (`healthcode.server.errors.error_answer`) reads
+    them from any error.
+    """
 
-    def __init__(self, code: ErrorCode, message: str) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.retry_after = retry_after
+        self.details: dict[str, Any] = dict(details or {})
 
     @property
     def hint(self) -> str:
@@ -81,3 +95,12 @@ class PeerError(TrustUnavailable):
 
 class RequestError(HealthcodeError):
     """A service request was refused; the HTTP layer maps `code` to a status."""
+
+
+class RateLimited(RequestError):
+    """Too many requests or attempts (a partner over its limit, login throttles): 429
+    `rate_limited` with Retry-After, `retry_after` seconds (at least 1) until one more is
+    allowed."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(ErrorCode.RATE_LIMITED, message, retry_after=max(1, retry_after))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,9 +12,10 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from healthcode.errors import HealthcodeError
 from healthcode.server import create_base_app
+from healthcode.server.background import background_tasks, run_every
 from healthcode.server.leases import Lease
+from healthcode.server.readiness import database_check
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
 from interop.registry.signing import RootKeyring, init_root
@@ -63,20 +63,25 @@ def create_app(settings: InteropSettings) -> FastAPI:
         app.state.registry = RegistryContext(settings=settings, engine=engine)
         # Once per tick across replicas: whichever holds the lease signs (ADR 0025).
         lease = Lease(engine, "registry:schedule", ttl_s=3 * _tick(settings))
-        task = asyncio.create_task(_schedule(engine, settings, lease))
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await asyncio.to_thread(lease.release)
-            engine.dispose()
+        schedule = run_every(
+            _tick(settings),
+            lambda: _schedule_round(engine, settings, lease),
+            name="schedule",
+            log=logger,
+        )
+        async with background_tasks([schedule]):
+            try:
+                yield
+            finally:
+                await asyncio.to_thread(lease.release)
+                engine.dispose()
 
     app = create_base_app(
         title="healthcode trust registry",
         lifespan=lifespan,
         description="Signed, versioned trust lists of health-code issuers (standard §7).",
+        service="registry",
+        readiness={"database": database_check(engine, "registry")},
     )
     app.include_router(public_routes.router)
     app.include_router(admin_routes.router)
@@ -100,20 +105,10 @@ def _tick(settings: InteropSettings) -> float:
     return min(SCHEDULE_TICK_S, float(settings.timestamp_interval_s))
 
 
-async def _schedule(engine: Engine, settings: InteropSettings, lease: Lease) -> None:
+def _schedule_round(engine: Engine, settings: InteropSettings, lease: Lease) -> None:
     # The replica holding the lease signs. Should two ever sign the same version (a lease
     # expiring mid-tick), they collide on (kind, version) and the loser gets `conflict`.
-    tick = _tick(settings)
-    while True:
-        if not await asyncio.to_thread(lease.acquire):
-            await asyncio.sleep(tick)
-            continue
-        try:
-            for line in await asyncio.to_thread(schedule_once, engine, settings):
-                logger.info("schedule: %s", line)
-        except HealthcodeError as error:
-            logger.warning("schedule: %s: %s", error.code.value, error.message)
-        except Exception:
-            # The schedule must outlive a bad tick (database restarting, key file unreadable).
-            logger.exception("schedule tick failed")
-        await asyncio.sleep(tick)
+    if not lease.acquire():
+        return
+    for line in schedule_once(engine, settings):
+        logger.info("schedule: %s", line)

@@ -105,6 +105,7 @@ def _init_root(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from healthcode.server.logs import log_config
     from interop.app import create_app
 
     settings = InteropSettings(
@@ -114,7 +115,11 @@ def _serve(args: argparse.Namespace) -> int:
         **({"port": args.port} if args.port else {}),
     )
     uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
     )
     return EXIT_OK
 

@@ -17,9 +17,10 @@ from healthcode.peersync import PeerSyncs
 from healthcode.server import create_base_app
 from healthcode.server.leases import Lease
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
-from issuers.api import api_router
+from issuers.api import api_router, hot_router
 from issuers.context import IssuerContext
 from issuers.importer import mark_interrupted_imports
+from issuers.observability import issuer_readiness
 from issuers.partner_sync import PartnerRevocations
 from issuers.settings import IssuerSettings
 from issuers.webapp import mount_web_app
@@ -86,6 +87,10 @@ def create_app(
             if not await asyncio.to_thread(context.publisher.rebuild):
                 logger.warning("revocations not yet in Redis; retrying in the background")
             context.publisher.start()
+        if context.hot is not None:
+            # Its worker rebuilds the revoked-session set whenever Redis lacks it; until then
+            # citizen requests are checked in the database.
+            context.hot.start()
         partner_key = app.state.partner_key
         # Once per round across replicas: whichever holds the job's lease runs it (ADR 0025).
         purge_lease = Lease(
@@ -115,6 +120,8 @@ def create_app(
                 await asyncio.to_thread(lease.release)
             if client is not None:
                 client.stop()  # type: ignore[attr-defined]
+            if context.hot is not None:
+                await context.hot.aclose()
             context.close()
 
     app = create_base_app(
@@ -124,12 +131,15 @@ def create_app(
         max_body_bytes=settings.max_request_bytes,
         # Feeds stream to a spool file and have their own limit (max_feed_bytes).
         unlimited_body_paths=("/v1/feeds/",),
+        service="issuer",
+        readiness=issuer_readiness(context, registry[1] if registry is not None else None),
     )
     app.state.context = context
     app.state.trust = trust
     app.state.partner_key = (
         SigningKey.load(settings.partner_key_file) if settings.partner_key_file else None
     )
+    app.include_router(hot_router)
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
     mount_web_app(app)

@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password, read_token, sign_token
 from issuers.audit import audit
+from issuers.db import REVOKED_SESSIONS
 from issuers.delivery import mask_phone
 from issuers.limits import Scope, attempt_key, check_limit, record_attempt
 from issuers.models import AuthSession, Citizen, OtpChallenge, StaffAccount
@@ -177,13 +178,19 @@ def open_session(
 
 
 def revoke_session(session: Session, session_id: str, now: float | None = None) -> None:
-    """End one login (logout); the caller commits."""
+    """End one login (logout); the caller commits. After the commit the session hooks list it
+    in Redis, where every replica's citizen hot path sees it at once (ADR 0022)."""
     at = int(time.time() if now is None else now)
     session.execute(
         update(AuthSession)
         .where(col(AuthSession.id) == session_id, col(AuthSession.revoked_at).is_(None))
         .values(revoked_at=at)
     )
+    expires_at = session.exec(
+        select(AuthSession.expires_at).where(AuthSession.id == session_id)
+    ).first()
+    if expires_at is not None:
+        session.info.setdefault(REVOKED_SESSIONS, []).append((session_id, int(expires_at)))
 
 
 class SessionCache:
@@ -206,6 +213,20 @@ class SessionCache:
             if cached is not None and checked - cached[0] < self._ttl_s:
                 self._entries.move_to_end(session_id)
                 return cached[1]
+        is_open = self.is_open_now(principal, now)
+        with self._lock:
+            self._entries[session_id] = (checked, is_open)
+            self._entries.move_to_end(session_id)
+            while len(self._entries) > _SESSION_CACHE_ENTRIES:
+                self._entries.popitem(last=False)
+        return is_open
+
+    def is_open_now(self, principal: Principal, now: float | None = None) -> bool:
+        """`is_open` from the database itself, whatever was cached (the citizen hot path's
+        answer while Redis cannot give it: a logout holds at once there too)."""
+        session_id = principal.session_id
+        if session_id is None:
+            return False
         at = time.time() if now is None else now
         with Session(self._engine) as session:
             record = session.get(AuthSession, session_id)
@@ -226,17 +247,20 @@ class SessionCache:
                     )
                 ).first()
                 is_open = enabled is not None
-        with self._lock:
-            self._entries[session_id] = (checked, is_open)
-            self._entries.move_to_end(session_id)
-            while len(self._entries) > _SESSION_CACHE_ENTRIES:
-                self._entries.popitem(last=False)
         return is_open
 
     def forget(self, session_id: str) -> None:
         """Drop a cached answer (this replica ended the session itself)."""
         with self._lock:
             self._entries.pop(session_id, None)
+
+
+def session_ended() -> RequestError:
+    """The refusal of a token whose login has ended."""
+    return RequestError(
+        ErrorCode.UNAUTHENTICATED,
+        "this session has ended (logged out, or the account was disabled); log in again",
+    )
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

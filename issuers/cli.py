@@ -88,6 +88,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from healthcode.server.logs import log_config
     from healthcode.server.readlimits import with_read_deadlines
     from issuers.app import create_app
 
@@ -97,6 +98,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         http=with_read_deadlines(),  # slow-loris: header and body read limits
     )
     return EXIT_OK

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -108,10 +108,57 @@ def _forget_rolled_back(session: Session, _previous: object) -> None:
     session.info.pop(_REVOKED, None)
 
 
-def session(engine: Engine, publish: Publish | None = None) -> Session:
+class Invalidator(Protocol):
+    """Told after each commit which citizens changed and which sessions ended (HotCache)."""
+
+    def invalidate(
+        self, subjects: Iterable[str] = (), sessions: Iterable[tuple[str, int]] = ()
+    ) -> dict[str, int | None]: ...
+
+
+#: `Session.info` keys: the invalidator, the subjects changed and the sessions revoked so far,
+#: and after a commit each changed subject's new cache generation (None: not known).
+INVALIDATOR, CHANGED_SUBJECTS, REVOKED_SESSIONS = "hc_invalidator", "hc_subjects", "hc_sessions"
+GENERATIONS = "hc_generations"
+
+
+def session(
+    engine: Engine, publish: Publish | None = None, invalidator: Invalidator | None = None
+) -> Session:
     """A unit of work that keeps loaded objects usable after commit (`IssuerSession`) and
-    hands revoked jtis to `publish` after each commit."""
-    return IssuerSession(engine, publish=publish, expire_on_commit=False)
+    hands revoked jtis to `publish` after each commit; `invalidator` hears after each commit
+    of every citizen or code row it changed and every login it ended (ADR 0022)."""
+    opened = IssuerSession(engine, publish=publish, expire_on_commit=False)
+    if invalidator is not None:
+        opened.info[INVALIDATOR] = invalidator
+    return opened
+
+
+@event.listens_for(IssuerSession, "after_flush")
+def _collect_changes(session: Session, _context: object) -> None:
+    if INVALIDATOR not in session.info:
+        return
+    from issuers.models import Citizen, IssuedCode
+
+    changed: set[str] = session.info.setdefault(CHANGED_SUBJECTS, set())
+    for row in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(row, Citizen | IssuedCode):
+            changed.add(row.subject)
+
+
+@event.listens_for(IssuerSession, "after_commit")
+def _invalidate_committed(session: Session) -> None:
+    invalidator = session.info.get(INVALIDATOR)
+    subjects = session.info.pop(CHANGED_SUBJECTS, set())
+    sessions = session.info.pop(REVOKED_SESSIONS, [])
+    if invalidator is not None and (subjects or sessions):
+        session.info[GENERATIONS] = invalidator.invalidate(subjects, sessions)
+
+
+@event.listens_for(IssuerSession, "after_soft_rollback")
+def _forget_changes(session: Session, _previous: object) -> None:
+    session.info.pop(CHANGED_SUBJECTS, None)
+    session.info.pop(REVOKED_SESSIONS, None)
 
 
 def alembic_config(database_url: str) -> Config:

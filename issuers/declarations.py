@@ -152,8 +152,11 @@ class DeclarationRefused(RequestError):
 
     def __init__(self, problems: list[dict[str, Any]]) -> None:
         first = problems[0]["text"]["en"]
-        super().__init__(ErrorCode.INVALID_REQUEST, f"the declaration was refused: {first}")
-        self.details = {"problems": problems}
+        super().__init__(
+            ErrorCode.INVALID_REQUEST,
+            f"the declaration was refused: {first}",
+            details={"problems": problems},
+        )
 
 
 def check_declaration(kind: EventKind, data: Mapping[str, Any]) -> None:

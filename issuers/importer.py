@@ -111,9 +111,9 @@ class ImportInterrupted(RequestError):
             f"the {report.kind} import stopped at line {report.last_line} ({cause}); the "
             f"{report.accepted} new rows through line {report.committed_through_line} are "
             "stored. Import the same file again to finish: stored rows are skipped.",
+            details={"report": report.to_json()},
         )
         self.report = report
-        self.details = {"report": report.to_json()}
 
 
 def _insert_ignoring_duplicates(

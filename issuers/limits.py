@@ -21,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
-from healthcode.errors import ErrorCode, RequestError
+from healthcode.errors import RateLimited
 from issuers.models import AuthAttempt
 
 _KEY_CONTEXT = b"hc-attempt-v1:"
@@ -39,14 +39,6 @@ class Scope(StrEnum):
     LOGIN_FAILED_ADDRESS = "login_failed:address"
 
 
-class LoginLimited(RequestError):
-    """Too many attempts within the window; `retry_after` seconds until one more is allowed."""
-
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(ErrorCode.RATE_LIMITED, message)
-        self.retry_after = max(1, retry_after)
-
-
 def attempt_key(secret: bytes, scope: Scope, value: str) -> str:
     """The keyed HMAC a phone, username or address is counted under."""
     message = _KEY_CONTEXT + f"{scope.value}:{value}".encode()
@@ -56,7 +48,7 @@ def attempt_key(secret: bytes, scope: Scope, value: str) -> str:
 def check_limit(
     session: Session, scope: Scope, key: str, *, limit: int, window_s: int, now: int, what: str
 ) -> None:
-    """Raise `LoginLimited` if `key` has `limit` or more events within the window."""
+    """Raise `RateLimited` if `key` has `limit` or more events within the window."""
     since = now - window_s
     count, oldest = session.exec(
         select(func.count(), func.min(AuthAttempt.at)).where(
@@ -67,7 +59,9 @@ def check_limit(
     ).one()
     if int(count) >= limit:
         retry_after = int(oldest or now) + window_s - now
-        raise LoginLimited(f"too many {what}; try again in {max(1, retry_after)} s", retry_after)
+        raise RateLimited(
+            f"too many {what}; try again in {max(1, retry_after)} s", retry_after=retry_after
+        )
 
 
 def record_attempt(session: Session, scope: Scope, key: str, *, now: int, window_s: int) -> None:

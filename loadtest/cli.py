@@ -35,6 +35,12 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
     prepare = actions.add_parser("prepare", help="write a plan from a running demo federation")
     prepare.add_argument("--federation", type=Path, default=Path(".demo"), help="its --dir")
     prepare.add_argument("--out", type=Path, required=True, help="the plan file to write")
+    prepare.add_argument(
+        "--login-citizens",
+        type=int,
+        default=60,
+        help="load-test citizens registered per province for the login peak (default 60)",
+    )
     prepare.set_defaults(handler=_guarded(_prepare))
 
     run = actions.add_parser("run", help="run Locust headless against a plan, then judge")
@@ -47,6 +53,9 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
         "--think", type=float, default=1.0, help="mean seconds between a user's actions"
     )
     run.add_argument("--partner-rate", type=float, default=2.0, help="partner API calls per second")
+    run.add_argument(
+        "--login-rate", type=float, default=2.0, help="citizen logins per second (login peak)"
+    )
     run.add_argument(
         "--workers",
         type=int,
@@ -106,7 +115,7 @@ def _print_verdict(verdict: Verdict, out: Path) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     from loadtest.prepare import prepare_plan
 
-    plan = prepare_plan(args.federation)
+    plan = prepare_plan(args.federation, login_citizens=args.login_citizens)
     plan.save(args.out)
     print(
         f"plan {args.out}: {len(plan.checkpoint.scans)} codes, {len(plan.checkpoint.id_cards)} "
@@ -126,6 +135,7 @@ def _run(args: argparse.Namespace) -> int:
         run_time_s=args.run_time,
         think_s=args.think,
         partner_rate=args.partner_rate,
+        login_rate=args.login_rate,
         workers=args.workers,
     )
     verdict = run_load(

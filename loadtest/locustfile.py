@@ -37,6 +37,8 @@ from loadtest.requests import (
     CITIZEN_CODE_PNG,
     CITIZEN_PROFILE,
     ID_CARD,
+    LOGIN,
+    LOGIN_CODE,
     PARTNER_REVOCATIONS,
     PARTNER_STATUS,
     SCAN,
@@ -55,6 +57,7 @@ def _plan() -> LoadPlan:
 PLAN = _plan()
 THINK_S = float(os.environ.get("HC_LOADTEST_THINK_S", "1"))
 PARTNER_RATE = float(os.environ.get("HC_LOADTEST_PARTNER_RATE", "2"))
+LOGIN_RATE = float(os.environ.get("HC_LOADTEST_LOGIN_RATE", "2"))
 
 
 def _cycle(items: tuple[_T, ...]) -> Iterator[_T]:
@@ -189,6 +192,73 @@ for _province in PLAN.provinces:
             (_Citizen,),
             {"abstract": False, "weight": 6, "host": _province.url, "province": _province},
         )
+
+
+class _Login(FastHttpUser):
+    """A login peak at one province: phones asking for a one-time code, then logging in.
+
+    Each phone sends from its own address (`X-Forwarded-For`, which the province takes from a
+    proxy on this machine, as it does behind the load balancer): at a real peak the phones
+    are many, and the per-address limit must not turn a load test into a rate-limit test.
+    The code comes back in the answer because the demo province runs in demo mode; a
+    province with an SMS gateway does not do that, and its login peak is tested elsewhere.
+    """
+
+    abstract = True
+    province: ProvinceTarget
+    fixed_count = 1  # paced by HC_LOADTEST_LOGIN_RATE, shared by the provinces
+
+    def on_start(self) -> None:
+        self.phones = _cycle(self.province.login_phones)
+
+    @task
+    def login(self) -> None:
+        phone = next(self.phones)
+        # One address per phone, from the benchmarking range (RFC 2544: 198.18.0.0/15).
+        digits = int(phone[-5:])
+        address = f"198.{18 + digits // 65536}.{digits // 256 % 256}.{digits % 256}"
+        headers = {"X-Forwarded-For": address}
+        with self.client.post(
+            "/v1/auth/otp/request",
+            json={"phone": phone},
+            headers=headers,
+            name=LOGIN_CODE,
+            catch_response=True,
+        ) as response:
+            if response.status_code != 202:
+                response.failure(f"HTTP {response.status_code}")
+                return
+            code = (response.json() or {}).get("demo_code")
+            if not code:
+                response.failure("no one-time code in the answer (is the province in demo mode?)")
+                return
+        with self.client.post(
+            "/v1/auth/otp/verify",
+            json={"phone": phone, "code": code},
+            headers=headers,
+            name=LOGIN,
+            catch_response=True,
+        ) as response:
+            answer = _answer(response)
+            if answer is None:
+                return
+            if not answer.get("access_token"):
+                response.failure("the answer holds no access token")
+
+
+_logins = [p for p in PLAN.provinces if p.login_phones]
+for _province in _logins:
+    _name = "Login_" + "".join(c if c.isalnum() else "_" for c in _province.id)
+    globals()[_name] = type(
+        _name,
+        (_Login,),
+        {
+            "abstract": False,
+            "host": _province.url,
+            "province": _province,
+            "wait_time": constant_throughput(LOGIN_RATE / len(_logins)),
+        },
+    )
 
 
 if PLAN.partner is not None and PLAN.partner.people:

@@ -74,6 +74,9 @@ class ProvinceTarget:
     url: str
     #: Citizens' access tokens (`/v1/auth/otp/verify`), one simulated phone each.
     citizen_tokens: tuple[str, ...]
+    #: Phones of load-test citizens registered for the login peak (OTP request + verify);
+    #: each logs in at most a few times an hour (the province's per-phone limits).
+    login_phones: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -156,11 +159,17 @@ class LoadPlan:
             tokens = _list(province, "citizen_tokens", where)
             if not all(isinstance(token, str) and token for token in tokens):
                 raise _invalid(f"{where}.citizen_tokens must hold non-empty strings")
+            phones = province.get("login_phones", [])
+            if not isinstance(phones, list) or not all(
+                isinstance(phone, str) and phone.isdigit() for phone in phones
+            ):
+                raise _invalid(f"{where}.login_phones must be a list of phone numbers (digits)")
             provinces.append(
                 ProvinceTarget(
                     id=_text(province, "id", where),
                     url=_text(province, "url", where),
                     citizen_tokens=tuple(tokens),
+                    login_phones=tuple(phones),
                 )
             )
         partner: PartnerTarget | None = None

@@ -14,7 +14,10 @@ own logins (DIR/<province>/demo-logins.json, DIR/secrets.json) and ports (DIR/po
   changed since seeding (the checkpoint answers those of other provinces through the home
   province's partner API);
 - the partner region: the second province, with its partner key, looking up the first
-  province's citizens through the first province's partner API.
+  province's citizens through the first province's partner API;
+- the login peak: `login_citizens` load-test citizens per province, registered at the counter
+  (`POST /v1/citizens`, idempotent: the same numbers each time) with phones of their own, so
+  the peak's logins do not run into the per-phone limits of a handful of seeded citizens.
 
 Nothing here imports a service: the demo's files and HTTP are the interface.
 """
@@ -25,11 +28,13 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from healthcode.idnumber import make_id_number
 from loadtest.errors import LoadTestError, LoadTestErrorCode
 from loadtest.plan import (
     CheckpointTarget,
@@ -50,7 +55,14 @@ OTP_WAIT_S = 15.0
 _OTP_LINE = re.compile(r"one-time login code for phone (\*+\d{4}): (\d+)")
 
 
-def prepare_plan(directory: Path, *, staff_user: str = DEMO_STAFF_USER) -> LoadPlan:
+#: Load-test citizens per province for the login peak (each logs in at most every 30 s).
+LOGIN_CITIZENS = 60
+_CJK_DIGITS = "零一二三四五六七八九"
+
+
+def prepare_plan(
+    directory: Path, *, staff_user: str = DEMO_STAFF_USER, login_citizens: int = LOGIN_CITIZENS
+) -> LoadPlan:
     """Build the plan for the demo federation running from `directory`."""
     directory = directory.resolve()
     ports = _read_json(directory / "ports.json")
@@ -102,7 +114,14 @@ def prepare_plan(directory: Path, *, staff_user: str = DEMO_STAFF_USER) -> LoadP
                         http, f"{url}/v1/me/code", token=token, what=f"a phone code at {pid}"
                     )
                     scans.append(ExpectedAnswer(display=code["status"], text=code["qr_text"]))
-            provinces.append(ProvinceTarget(id=pid, url=url, citizen_tokens=tuple(tokens)))
+            phones = _register_login_citizens(
+                http, url, counter_token, citizens[0]["id_number"][:6], login_citizens
+            )
+            provinces.append(
+                ProvinceTarget(
+                    id=pid, url=url, citizen_tokens=tuple(tokens), login_phones=tuple(phones)
+                )
+            )
     partner: PartnerTarget | None = None
     if len(province_ids) >= 2:
         home, caller = province_ids[0], province_ids[1]
@@ -183,6 +202,26 @@ def _call(
         raise _failed(what, answer)
     data: dict[str, Any] = answer.json()
     return data
+
+
+def _register_login_citizens(
+    http: httpx.Client, url: str, token: str, division: str, count: int
+) -> list[str]:
+    """Register `count` load-test citizens of `division` (idempotent); their phones."""
+    phones = []
+    for index in range(count):
+        id_number = make_id_number(division, date(1990, 1, 1) + timedelta(days=index), 501)
+        phone = f"1990{division[:2]}{index:05d}"
+        name = "压测" + "".join(_CJK_DIGITS[int(d)] for d in f"{index:03d}")
+        _call(
+            http,
+            f"{url}/v1/citizens",
+            body={"id_number": id_number, "name": name, "phone": phone},
+            token=token,
+            what="registering a load-test citizen",
+        )
+        phones.append(phone)
+    return phones
 
 
 def _login(http: httpx.Client, url: str, username: str, password: str) -> str:

@@ -10,6 +10,8 @@ ID_CARD = "checkpoint: ID-card read"
 CITIZEN_CODE = "citizen: code"
 CITIZEN_CODE_PNG = "citizen: code image"
 CITIZEN_PROFILE = "citizen: profile"
+LOGIN_CODE = "citizen: login code request"
+LOGIN = "citizen: login"
 PARTNER_STATUS = "partner: status look-up"
 PARTNER_REVOCATIONS = "partner: revocation list"
 
@@ -20,6 +22,8 @@ ALL = (
     CITIZEN_CODE,
     CITIZEN_CODE_PNG,
     CITIZEN_PROFILE,
+    LOGIN_CODE,
+    LOGIN,
     PARTNER_STATUS,
     PARTNER_REVOCATIONS,
 )

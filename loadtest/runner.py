@@ -50,6 +50,8 @@ class LoadRun:
     run_time_s: int = 60
     think_s: float = 1.0
     partner_rate: float = 2.0
+    #: Citizen logins (one-time code requested, then verified) per second, all provinces.
+    login_rate: float = 2.0
     #: Locust worker processes (0: one process does everything).
     workers: int = 0
 
@@ -63,9 +65,10 @@ class LoadRun:
                 LoadTestErrorCode.PLAN_INVALID,
                 "users and run time must be at least 1 and the spawn rate above 0",
             )
-        if self.think_s <= 0 or self.partner_rate <= 0:
+        if self.think_s <= 0 or self.partner_rate <= 0 or self.login_rate <= 0:
             raise LoadTestError(
-                LoadTestErrorCode.PLAN_INVALID, "think time and partner rate must be above 0"
+                LoadTestErrorCode.PLAN_INVALID,
+                "think time, partner rate and login rate must be above 0",
             )
 
 
@@ -76,6 +79,8 @@ def expected_requests(plan: LoadPlan) -> list[str]:
         found.append(names.ID_CARD)
     if any(province.citizen_tokens for province in plan.provinces):
         found += [names.CITIZEN_CODE, names.CITIZEN_CODE_PNG, names.CITIZEN_PROFILE]
+    if any(province.login_phones for province in plan.provinces):
+        found += [names.LOGIN_CODE, names.LOGIN]
     if plan.partner is not None and plan.partner.people:
         found += [names.PARTNER_STATUS, names.PARTNER_REVOCATIONS]
     return found
@@ -165,6 +170,7 @@ def run_load(
         "HC_LOADTEST_PLAN": str(plan_path.resolve()),
         "HC_LOADTEST_THINK_S": str(run.think_s),
         "HC_LOADTEST_PARTNER_RATE": str(run.partner_rate),
+        "HC_LOADTEST_LOGIN_RATE": str(run.login_rate),
     }
     started = time.monotonic()
     deadline = started + run.run_time_s + STOP_GRACE_S + (WORKERS_WAIT_S if run.workers else 0)
@@ -226,6 +232,7 @@ def run_load(
             "run time": f"{run.run_time_s} s",
             "think time": f"{run.think_s:g} s",
             "partner rate": f"{run.partner_rate:g}/s",
+            "login rate": f"{run.login_rate:g}/s",
             "Locust processes": f"1 master + {run.workers} workers" if run.workers else "1",
         },
         notes=notes,

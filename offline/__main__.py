@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uvicorn
 
+from healthcode.server.logs import log_config
 from healthcode.server.readlimits import with_read_deadlines
 from offline.app import create_app
 from offline.settings import OfflineSettings
@@ -17,6 +18,7 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         http=with_read_deadlines(),  # slow-loris: header and body read limits
     )
 

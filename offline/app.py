@@ -27,6 +27,7 @@ from healthcode.fetch import PeerClient
 from healthcode.idnumber import parse_id_number
 from healthcode.server import create_base_app
 from healthcode.server.openapi import error_responses
+from healthcode.server.readiness import database_check
 from offline.audit import actor_ref, open_audit_log
 from offline.printing import (
     OutputFormat,
@@ -110,6 +111,8 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
         title="healthcode offline-code printer",
         lifespan=lifespan,
         description="Printable 7-day offline health codes (A4 sheet, wallet card, family).",
+        service="offline",
+        readiness={"audit_database": database_check(audit, "offline")},
     )
     app.state.settings = settings
     app.state.audit = audit

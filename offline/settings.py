@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +36,8 @@ class OfflineSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8004
     log_level: str = "info"
+    #: "json": one JSON object per line with a request id (healthcode.server.logs); "text".
+    log_format: Literal["json", "text"] = "json"
 
     @field_validator("issuer_names")
     @classmethod

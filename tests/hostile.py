@@ -88,7 +88,8 @@ def _gzip_zeros(decoded_bytes: int) -> bytes:
 def _brotli_zeros(decoded_bytes: int) -> bytes:
     compressor = brotli.Compressor(quality=3)
     pieces = [compressor.process(_MIB_OF_ZEROS) for _ in range(decoded_bytes >> 20)]
-    return b"".join(pieces) + compressor.finish()
+    finished: bytes = compressor.finish()
+    return b"".join(pieces) + finished
 
 
 def dripping(body: bytes, drip_s: float) -> Answer:

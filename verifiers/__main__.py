@@ -8,6 +8,7 @@ import logging
 
 import uvicorn
 
+from healthcode.server.logs import log_config
 from healthcode.server.readlimits import with_read_deadlines
 from verifiers.app import MAX_SCAN_BODY, answer_scan, create_app, scans_first
 from verifiers.fastpath import scan_protocol
@@ -37,6 +38,7 @@ def main(settings: VerifierSettings | None = None) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level, settings.log_format),
         loop="uvloop",
         # ... with the header and body read limits every service has (slow-loris).
         http=with_read_deadlines(

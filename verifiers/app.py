@@ -33,11 +33,13 @@ from healthcode.fetch import PEER_BOUNDS, PeerClient
 from healthcode.idnumber import ResidentId, parse_id_number, pseudonymous_subject
 from healthcode.peersync import PeerSyncs
 from healthcode.server import HTTP_STATUS, create_base_app, error_body
+from healthcode.server.metrics import count_request
 from healthcode.server.openapi import error_responses
 from healthcode.server.redis_client import connect_redis
 from verifiers.auth import Authenticator, LoginThrottle, Principal, Role, require_role
 from verifiers.binding import HolderBinding
 from verifiers.lookup import IssuerCredential, StatusLookup
+from verifiers.observability import checkpoint_readiness, count_scan, count_scan_refusal
 from verifiers.published import PublishedRevocations
 from verifiers.revocations import RevocationCache
 from verifiers.scan import Checkpoint, ScanAnswer
@@ -459,6 +461,7 @@ class CheckpointService:
         """Record answers in the scan log (`subject` overrides the credential's pseudonym)."""
         now = datetime.now(UTC)
         for answer in answers:
+            count_scan(answer.display)
             result = answer.result
             credential = result.credential
             self.scan_log.record_scan(
@@ -573,12 +576,17 @@ def answer_scan(
     The one scan handler: `ScanEndpoint` (ASGI) and `verifiers.fastpath` (inside uvicorn's
     protocol) both answer with it. A refused request is an answer here, never an exception.
     """
+    started = time.perf_counter()
     try:
         if len(body) > _MAX_SCAN_BODY:
             raise RequestError(ErrorCode.INPUT_TOO_LARGE, _SCAN_BODY_TOO_LARGE)
-        return 200, _JSON_HEADERS, service.scan_request(authorization, body)
+        answer = 200, _JSON_HEADERS, service.scan_request(authorization, body)
     except HealthcodeError as error:
-        return _error_answer(error)
+        count_scan_refusal(error.code)
+        answer = _error_answer(error)
+    # Scans skip the app's middleware (both paths): counted here, as every request is there.
+    count_request("checkpoint", "/v1/scan", "POST", answer[0], time.perf_counter() - started)
+    return answer
 
 
 def scans_first(app: FastAPI) -> ASGIApp:
@@ -683,6 +691,9 @@ def create_app(
         # so it sits inside it: a scan never passes through it (it has its own bound).
         max_body_bytes=settings.max_body_bytes,
         unlimited_body_paths=("/v1/scan/image",),
+        service="checkpoint",
+        readiness=checkpoint_readiness(service),
+        optional_readiness=("redis", "revocations"),
     )
     app.state.service = service
     app.add_middleware(ScanEndpoint, service=service)

@@ -103,9 +103,9 @@ class LoginThrottled(RequestError):
         super().__init__(
             ErrorCode.ACCOUNT_LOCKED,
             f"too many failed logins; try again in {retry_after} s or ask the administrator",
+            retry_after=retry_after,
+            details={"locked_until": int(now) + retry_after},
         )
-        self.retry_after = retry_after
-        self.details = {"locked_until": int(now) + retry_after}
 
 
 class LoginFailure(SQLModel, table=True):

@@ -336,6 +336,10 @@ def scan_protocol(
         def _log_access(self, status: int, http_version: str | None) -> None:
             client: Any = self.client
             where = f"{client[0]}:{client[1]}" if client else "-"
-            self.access_logger.info('%s - "POST /v1/scan HTTP/%s" %d', where, http_version, status)
+            # uvicorn's access formatter unpacks exactly these five arguments (client, method,
+            # path, HTTP version, status); any other shape is a "Logging error" per scan.
+            self.access_logger.info(
+                '%s - "%s %s HTTP/%s" %d', where, "POST", "/v1/scan", http_version, status
+            )
 
     return ScanFastPathProtocol

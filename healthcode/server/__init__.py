@@ -6,13 +6,19 @@ pyproject.toml). Services import from here; they never import each other.
 """
 
 from healthcode.server.app import create_base_app
-from healthcode.server.errors import HTTP_STATUS, error_body, install_error_handlers
+from healthcode.server.errors import (
+    HTTP_STATUS,
+    error_answer,
+    error_body,
+    install_error_handlers,
+)
 from healthcode.server.settings import ServiceSettings
 
 __all__ = [
     "HTTP_STATUS",
     "ServiceSettings",
     "create_base_app",
+    "error_answer",
     "error_body",
     "install_error_handlers",
 ]

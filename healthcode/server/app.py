@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 
 from healthcode import __version__
 from healthcode.server.docs import install_docs
 from healthcode.server.errors import install_error_handlers
 from healthcode.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from healthcode.server.logs import RequestIds
+from healthcode.server.metrics import RequestMetrics, exposition
 from healthcode.server.openapi import document_common_errors
+from healthcode.server.readiness import Check, install_readiness
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -24,8 +27,13 @@ def create_base_app(
     description: str = "",
     max_body_bytes: int | None = DEFAULT_MAX_BODY_BYTES,
     unlimited_body_paths: Sequence[str] = (),
+    service: str = "service",
+    readiness: Mapping[str, Check] | None = None,
+    optional_readiness: Sequence[str] = ("redis",),
 ) -> FastAPI:
-    """A FastAPI app with the standard error mapping and `GET /healthz`.
+    """A FastAPI app with the standard error mapping, `GET /healthz` (liveness), `GET /readyz`
+    (`readiness` checks; those named in `optional_readiness` only degrade it), `GET /metrics`
+    (Prometheus, labelled `service`), request ids and per-route request metrics.
 
     Request bodies over `max_body_bytes` are refused with `input_too_large` (413); None turns
     the limit off. Paths starting with one of `unlimited_body_paths` are exempt (streamed
@@ -40,17 +48,28 @@ def create_base_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.state.service_name = service
     install_error_handlers(app)
     install_docs(app)
     document_common_errors(app)
+    install_readiness(app, readiness or {}, optional_readiness)
     if max_body_bytes is not None:
         app.add_middleware(
             BodySizeLimit, max_bytes=max_body_bytes, exempt_prefixes=tuple(unlimited_body_paths)
         )
+    # Outermost: every answer is counted and carries its request id, refusals included.
+    app.add_middleware(RequestMetrics, service=service)
+    app.add_middleware(RequestIds)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    async def metrics() -> Response:
+        """Prometheus metrics of this service (every worker's, in multi-process mode)."""
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     return app

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
+from healthcode.server.metrics import ERRORS
 
 logger = logging.getLogger("healthcode.server")
 
@@ -59,22 +60,28 @@ def error_body(code: ErrorCode, message: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def error_answer(error: HealthcodeError) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """Status, headers and JSON body of the standard answer to `error`: the one definition,
+    used by the exception handler below and by the checkpoint's scan fast path."""
+    headers = {} if error.retry_after is None else {"Retry-After": str(int(error.retry_after))}
+    body = error_body(error.code, error.message, **error.details)
+    return HTTP_STATUS[error.code], headers, body
+
+
+def _count(request: Request, code: ErrorCode) -> None:
+    service = getattr(request.app.state, "service_name", "service")
+    ERRORS.labels(service, code.value).inc()
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors, validation errors and unknown routes to the standard's JSON shape."""
+    """Map domain errors, validation errors and unknown routes to the standard's JSON shape
+    (each counted in `hc_errors_total` by code)."""
 
     @app.exception_handler(HealthcodeError)
     async def _domain(request: Request, exc: HealthcodeError) -> JSONResponse:
-        status = HTTP_STATUS[exc.code]
-        headers = {}
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            headers["Retry-After"] = str(int(retry_after))
-        # An error may carry more for the caller (e.g. how far an interrupted import got).
-        details = getattr(exc, "details", None)
-        extra = details if isinstance(details, dict) else {}
-        return JSONResponse(
-            error_body(exc.code, exc.message, **extra), status_code=status, headers=headers
-        )
+        _count(request, exc.code)
+        status, headers, body = error_answer(exc)
+        return JSONResponse(body, status_code=status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -83,6 +90,7 @@ def install_error_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in error.get("loc", ())), "problem": error.get("msg")}
             for error in exc.errors()
         ]
+        _count(request, ErrorCode.INVALID_REQUEST)
         return JSONResponse(
             error_body(
                 ErrorCode.INVALID_REQUEST,
@@ -113,6 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
             413: ErrorCode.INPUT_TOO_LARGE,
             429: ErrorCode.RATE_LIMITED,
         }.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+        _count(request, code)
         return JSONResponse(
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,8 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "info"
+    #: "json": one JSON object per line with a request id (healthcode.server.logs); "text".
+    log_format: Literal["json", "text"] = "json"
     #: Secret for access tokens (HMAC); must be set outside demo mode.
     token_secret: SecretStr = SecretStr(DEMO_SECRET_PREFIX + "token-secret-change-me-0123456789")
 

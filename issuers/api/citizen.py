@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from sqlmodel import Session
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
-from issuers.api.deps import Caller, ClientAddress, Context, citizen_subject, image_response
+from issuers.api.deps import Caller, ClientAddress, Context, citizen_subject
 from issuers.api.schemas import (
     CorrectionRequest,
     Declaration,
@@ -35,7 +35,9 @@ from issuers.declarations import check_declaration
 from issuers.family import dependent_of, list_dependents
 from issuers.issuance import code_for_citizen
 from issuers.models import Citizen, Correction
-from issuers.store import add_declaration, citizen_by_subject, refresh_if_lapsed, status_history
+from issuers.owncode import code_json
+from issuers.owncode import profile as profile  # re-exported: family.py, staff.py
+from issuers.store import add_declaration, citizen_by_subject, status_history
 
 router = APIRouter(prefix="/v1")
 
@@ -52,18 +54,6 @@ def _token_answer(token: str, context: IssuerContext, principal: Principal) -> d
 def _open_session(context: IssuerContext, session: Session, principal: Principal) -> str:
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
     return open_session(session, principal, secret, context.settings.access_token_lifetime_s)
-
-
-def profile(citizen: Citizen) -> dict[str, Any]:
-    return {
-        "masked_name": citizen.masked_name,
-        "id_tail": citizen.id_tail,
-        "colour": citizen.colour,
-        "reason": citizen.reason,
-        "reason_text": {"zh": citizen.reason_zh, "en": citizen.reason_en},
-        "rule_id": citizen.rule_id,
-        "rules_version": citizen.rules_version,
-    }
 
 
 def correction_json(correction: Correction, dependent_ref: str | None = None) -> dict[str, Any]:
@@ -154,18 +144,6 @@ def _own_citizen(context: IssuerContext, caller: Principal) -> tuple[str, Citize
         return subject, citizen_by_subject(session, subject)
 
 
-@router.get("/me", tags=["citizen"])
-def me(context: Context, caller: Caller) -> dict[str, Any]:
-    """The caller's profile: masked name, ID tail, colour and reason."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        citizen = citizen_by_subject(session, subject)
-        refresh_if_lapsed(context, session, citizen)
-        audit(session, actor=caller.actor, action="read_profile", subject=subject)
-        session.commit()
-    return profile(citizen)
-
-
 @router.get("/me/history", tags=["citizen"])
 def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     """The caller's colour history, oldest first, each change with its reason in plain words."""
@@ -203,17 +181,7 @@ def code_answer(
         view, _ = code_for_citizen(context, session, citizen, kind=kind, actor=actor)
         screen = screen_fields(citizen, context.settings)
         session.commit()
-    # The print service names the issuer on paper and audits the caller as we do (offline/).
-    settings = context.settings
-    return {
-        **view.to_json(),
-        **screen,
-        "issuer": settings.issuer_id,
-        "issuer_name": settings.issuer_name,
-        "actor": actor,
-        "whose": "self" if dependent_ref is None else "dependant",
-        "dependent_ref": dependent_ref,
-    }
+    return code_json(context.settings, view, screen, actor, dependent_ref)
 
 
 def screen_response(answer: dict[str, Any], response: Response) -> dict[str, Any]:
@@ -226,33 +194,6 @@ def screen_response(answer: dict[str, Any], response: Response) -> dict[str, Any
 
 def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> dict[str, Any]:
     return code_answer(context, subject, kind, actor)
-
-
-@router.get("/me/code", tags=["citizen"])
-def my_code(context: Context, caller: Caller, response: Response) -> dict[str, Any]:
-    """The caller's current phone code (JWS and hc:/ text) and what the code screen shows:
-    colour as words, province, reason and what to do, times, `status_version` (also the
-    ETag) for the cheap status poll `GET /v1/me/status`."""
-    answer = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
-    return screen_response(answer, response)
-
-
-@router.get("/me/code.png", tags=["citizen"], response_class=Response)
-def my_code_png(
-    context: Context, caller: Caller, if_none_match: Annotated[str | None, Header()] = None
-) -> Response:
-    """The caller's phone code as a PNG QR image."""
-    code = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
-    return image_response(code["qr_text"], "png", if_none_match)
-
-
-@router.get("/me/code.svg", tags=["citizen"], response_class=Response)
-def my_code_svg(
-    context: Context, caller: Caller, if_none_match: Annotated[str | None, Header()] = None
-) -> Response:
-    """The caller's phone code as an SVG QR image."""
-    code = _code(context, citizen_subject(caller), CodeKind.PHONE, caller.actor)
-    return image_response(code["qr_text"], "svg", if_none_match)
 
 
 @router.post("/me/offline-code", tags=["citizen"])

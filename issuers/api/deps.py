@@ -10,11 +10,11 @@ from fastapi import Depends, Header, Request, Response
 
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.qr import render_png, render_svg
-from issuers.auth import Principal, Role, read_access_token, require_role
+from issuers.auth import Principal, Role, read_access_token, require_role, session_ended
 from issuers.context import IssuerContext
 
 
-def get_context(request: Request) -> IssuerContext:
+async def get_context(request: Request) -> IssuerContext:
     context: IssuerContext = request.app.state.context
     return context
 
@@ -22,12 +22,9 @@ def get_context(request: Request) -> IssuerContext:
 Context = Annotated[IssuerContext, Depends(get_context)]
 
 
-def get_principal(
-    context: Context, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
-    """The caller of a bearer token whose session is still open; unauthenticated /
-    token_expired otherwise (a logged-out session or a disabled account is unauthenticated
-    from the next request on, after at most `session_cache_s`)."""
+def token_principal(context: IssuerContext, authorization: str | None) -> Principal:
+    """The caller of a validly signed, unexpired bearer token, its session NOT yet checked
+    (the citizen hot path checks it with its own Redis round trip, ADR 0022)."""
     if authorization is None:
         raise RequestError(
             ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <access token>'; log in first"
@@ -36,12 +33,18 @@ def get_principal(
     if scheme.lower() != "bearer" or not token.strip():
         raise RequestError(ErrorCode.UNAUTHENTICATED, "the Authorization header must be Bearer")
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
-    principal = read_access_token(token.strip(), secret)
+    return read_access_token(token.strip(), secret)
+
+
+def get_principal(
+    context: Context, authorization: Annotated[str | None, Header()] = None
+) -> Principal:
+    """The caller of a bearer token whose session is still open; unauthenticated /
+    token_expired otherwise (a logged-out session or a disabled account is unauthenticated
+    from the next request on, after at most `session_cache_s`)."""
+    principal = token_principal(context, authorization)
     if not context.sessions.is_open(principal):
-        raise RequestError(
-            ErrorCode.UNAUTHENTICATED,
-            "this session has ended (logged out, or the account was disabled); log in again",
-        )
+        raise session_ended()
     return principal
 
 

@@ -3,11 +3,13 @@ a dependant's code and status, binding requests, one's own guardians."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
@@ -107,14 +109,21 @@ def bind(body: PersonRef, context: Context, caller: Caller) -> Any:
     return JSONResponse(answer, status_code=202)
 
 
+def _removed(
+    context: IssuerContext, caller: Principal, remove: Callable[[Session, str], None]
+) -> Response:
+    """Run `remove(session, caller's subject)` in one transaction; 204."""
+    subject = citizen_subject(caller)
+    with context.session() as session:
+        remove(session, subject)
+        session.commit()
+    return Response(status_code=204)
+
+
 @router.delete("/family/{dependent_ref}", status_code=204, tags=["family"])
 def unbind(dependent_ref: str, context: Context, caller: Caller) -> Response:
     """Unbind a family member."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        unbind_dependent(session, subject, dependent_ref)
-        session.commit()
-    return Response(status_code=204)
+    return _removed(context, caller, lambda s, me: unbind_dependent(s, me, dependent_ref))
 
 
 def _dependant_subject(context: IssuerContext, caller: Principal, ref: str) -> str:
@@ -233,11 +242,7 @@ def decline_request(request_id: str, context: Context, caller: Caller) -> dict[s
 @router.delete("/family/requests/{request_id}", status_code=204, tags=["family"])
 def withdraw(request_id: str, context: Context, caller: Caller) -> Response:
     """The guardian who asked withdraws the request."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        withdraw_request(session, request_id, subject)
-        session.commit()
-    return Response(status_code=204)
+    return _removed(context, caller, lambda s, me: withdraw_request(s, request_id, me))
 
 
 @router.get("/me/guardians", tags=["family"])
@@ -263,11 +268,7 @@ def my_guardians(context: Context, caller: Caller) -> list[dict[str, Any]]:
 @router.delete("/me/guardians/{guardian_ref}", status_code=204, tags=["family"])
 def end_guardian(guardian_ref: str, context: Context, caller: Caller) -> Response:
     """End a guardian's access to the caller's code."""
-    subject = citizen_subject(caller)
-    with context.session() as session:
-        remove_guardian(session, subject, guardian_ref)
-        session.commit()
-    return Response(status_code=204)
+    return _removed(context, caller, lambda s, me: remove_guardian(s, me, guardian_ref))
 
 
 @router.post("/counter/family", status_code=201, tags=["counter"])

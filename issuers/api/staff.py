@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.idnumber import parse_id_number
-from issuers.api.citizen import correction_json, profile
+from issuers.api.citizen import correction_json
 from issuers.api.deps import Caller, Context
 from issuers.api.schemas import (
     CorrectionDecision,
@@ -29,6 +29,7 @@ from issuers.feeds import FeedKind
 from issuers.importer import import_feed
 from issuers.issuance import code_for_citizen
 from issuers.lookup import status_lookup
+from issuers.owncode import profile
 from issuers.store import citizen_by_subject, find_citizen, register_citizen, status_history
 
 router = APIRouter(prefix="/v1")

@@ -426,7 +426,9 @@ def test_qr_matrix_from_zxing_is_the_standard_size_and_reads_back(level: str) ->
         assert memoryview(modules).shape == (4 * version + 17,) * 2, (level, length)  # type: ignore[arg-type]
         png = render_png(text, error_correction=level, scale=3)
         image = Image.open(io.BytesIO(png)).convert("L")
-        (read,) = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+        (read,) = zxingcpp.read_barcodes(
+            image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+        )
         assert (read.text, read.ec_level) == (text, level)
     chunk = "shc:/2/3/" + "56" * 300
     assert len(qr_matrix(chunk)) == 4 * qr_code(chunk).version + 17 + 8

@@ -151,7 +151,7 @@ def test_shc_trust(shc_test_key: SigningKey) -> TrustStore:
     return TrustStore.from_jwks([(TEST_SHC_ISSUER, jwks_document([shc_test_key.verifying_key]))])
 
 
-_VC_NO_TYPE = {"credentialSubject": {"fhirBundle": {}}}
+_VC_NO_TYPE: dict[str, object] = {"credentialSubject": {"fhirBundle": {}}}
 _VC_WRONG_TYPE = {
     "type": ["https://smarthealth.cards#covid19"],
     "credentialSubject": {"fhirBundle": {}},

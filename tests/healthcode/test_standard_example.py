@@ -26,7 +26,8 @@ def appendix() -> str:
 
 def _json_block(appendix: str, after: str) -> dict[str, object]:
     block = appendix.split(after, 1)[1].split("```json\n", 1)[1].split("\n```", 1)[0]
-    return json.loads(block)
+    parsed: dict[str, object] = json.loads(block)
+    return parsed
 
 
 def _token(appendix: str) -> str:

@@ -29,4 +29,4 @@ def test_demo_mode_creates_a_root_on_first_start(tmp_path: Path) -> None:
 
 def test_demo_admin_token_is_refused_outside_demo_mode(tmp_path: Path) -> None:
     with pytest.raises(ValidationError, match="admin_token"):
-        InteropSettings(token_secret="real-token-secret-0123456789")  # type: ignore[arg-type]
+        InteropSettings(token_secret="real-token-secret-0123456789")

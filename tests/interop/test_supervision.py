@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sys
 import threading
@@ -59,6 +60,6 @@ def test_port_of_a_just_stopped_service_counts_as_free() -> None:
 def test_no_redis_server_is_refused_clearly(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fed.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(FederationError, match="redis-server is not installed"):
         fed._plan(tmp_path / "demo")

@@ -110,6 +110,8 @@ def test_binding_an_adult_needs_their_consent_in_their_own_app(
         assert_accessible(adult)
         request.get_by_role("button", name="同意").click()
         expect(adult.locator("#family-message")).to_have_text("已同意。")
+        holder = adult.locator("#guardian-list li").filter(has_text="李*康")
+        expect(holder).to_be_visible()
 
         guardian.reload()
         expect(guardian.locator("#family-list li").filter(has_text="王*康")).to_be_visible()
@@ -119,3 +121,21 @@ def test_binding_an_adult_needs_their_consent_in_their_own_app(
         wait_for_colour(guardian, "green")
         credential = province.checkpoint_accepts(screenshot_qr_text(guardian))
         assert credential.masked_name == "王*康"
+
+        # Consent can be taken back: the adult ends the guardian's access in their own app.
+        adult.on("dialog", lambda dialog: dialog.accept())
+        holder.get_by_role("button", name="取消: 李*康").click()
+        expect(adult.locator("#family-message")).to_have_text("已取消，对方不能再查看您的健康码。")
+        expect(adult.locator("#guardian-list")).to_have_text("没有人持有您的健康码。")
+        guardian.click("#tabs [data-screen=family]")
+        expect(guardian.locator("#family-list")).to_have_text("还没有绑定家人。")
+
+        # A request can be withdrawn before it is answered: the adult then has nothing to answer.
+        _bind(guardian, name, id_number)
+        pending = guardian.locator("#pending-list li").filter(has_text="王*康")
+        pending.get_by_role("button", name="撤回").click()
+        expect(guardian.locator("#family-message")).to_have_text("已撤回。")
+        expect(guardian.locator("#pending-list li")).to_have_count(0)
+        adult.reload()
+        adult.click("#tabs [data-screen=family]")
+        expect(adult.locator("#consent-list")).to_have_text("没有待处理的请求。")

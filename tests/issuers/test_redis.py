@@ -16,8 +16,9 @@ import httpx
 import pytest
 import redis
 
+from healthcode.revocation import redis_key
 from issuers.auth import Role
-from issuers.revocation import RevocationPublisher, redis_key, revoke_outstanding
+from issuers.revocation import RevocationPublisher, revoke_outstanding
 from tests.issuers.conftest import (
     TEST_SUBJECT_SECRET,
     TEST_TOKEN_SECRET,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from healthcode.revocation import redis_key
 from healthcode.server.redis_client import connect_redis
-from issuers.revocation import redis_key
 from tests.cluster import RedisClusterServers
 from tests.issuers.conftest import citizen_number, make_settings, running_issuer
 

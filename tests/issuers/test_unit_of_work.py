@@ -12,10 +12,11 @@ import redis
 from sqlmodel import col, select
 
 from healthcode.credential import new_jti
+from healthcode.revocation import redis_key
 from issuers.context import IssuerContext
 from issuers.db import migrate, session
 from issuers.models import IssuedCode, Revocation
-from issuers.revocation import redis_key, revoke_codes
+from issuers.revocation import revoke_codes
 from tests.issuers.conftest import make_settings
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tests.issuers.conftest import IssuerService
 
 
 @pytest.fixture
-def web_files() -> list[Path]:
+def web_files() -> Iterator[list[Path]]:
     """Test files placed in the served folder (the app's own files belong to its author)."""
     folder = web_directory()
     made = [folder / "test-asset.0123abcd.js", folder / "test-plain.css"]

@@ -31,7 +31,14 @@ def a_plan() -> LoadPlan:
             scans=(ExpectedAnswer(display="green", text="hc:/5676"),),
             id_cards=(ExpectedAnswer(display="red", person=PERSON),),
         ),
-        provinces=(ProvinceTarget(id="cn-sc", url="http://127.0.0.1:8300", citizen_tokens=("t",)),),
+        provinces=(
+            ProvinceTarget(
+                id="cn-sc",
+                url="http://127.0.0.1:8300",
+                citizen_tokens=("t",),
+                login_phones=("19905100001",),
+            ),
+        ),
         partner=PartnerTarget(
             partner_id="cn-gd",
             key_file="/keys/partner.pem",
@@ -65,6 +72,8 @@ def _broken(change: str) -> dict[str, Any]:
         data["checkpoint"]["token"] = 7
     elif change == "citizen tokens":
         data["provinces"][0]["citizen_tokens"] = ["", "t"]
+    elif change == "login phones":
+        data["provinces"][0]["login_phones"] = ["+86 139"]
     elif change == "partner people":
         data["partner"]["people"] = "everyone"
     return data
@@ -80,6 +89,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("no scans", "checkpoint.scans must list at least one code"),
         ("token", "checkpoint.token must be a non-empty string"),
         ("citizen tokens", "provinces[0].citizen_tokens must hold non-empty strings"),
+        ("login phones", "provinces[0].login_phones must be a list of phone numbers"),
         ("partner people", "partner.people must be a list"),
     ],
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import cast
 
 import pytest
 from PIL import Image
@@ -38,7 +39,8 @@ def _history(path: Path, scan_p95_ms: int, seconds: int = 30) -> Path:
 
 
 def _colours(image: Image.Image) -> set[tuple[int, int, int]]:
-    return {colour for _, colour in image.getcolors(maxcolors=1_000_000) or []}
+    counted = image.getcolors(maxcolors=1_000_000) or []
+    return {cast(tuple[int, int, int], colour) for _, colour in counted}  # an RGB image
 
 
 def test_history_is_read_per_request_name_from_the_first_sample(tmp_path: Path) -> None:

@@ -102,6 +102,7 @@ def test_print_from_a_token_file_writes_a_verifiable_png_and_audits_it(
     (text,) = decode_image(out.read_bytes())
     result = verify_credential(text, trust, NOW + 60)
     assert result.valid
+    assert result.credential is not None
     assert result.credential.status is StatusColour.YELLOW
     (row,) = _audit_rows(audit_db)
     assert row["actor"] == f"local:{getpass.getuser()}"
@@ -254,6 +255,7 @@ def test_print_from_the_issuer_with_a_bearer_token_file(
     (text,) = decode_image(out.read_bytes())
     result = verify_credential(text, trust, NOW + 60)
     assert result.valid
+    assert result.credential is not None
     (row,) = _audit_rows(audit_db)
     assert row["actor"] == CITIZEN_ACTOR
     assert row["actor_ref"] == actor_ref(CITIZEN_TOKEN)

@@ -13,10 +13,11 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import zxingcpp
-from fontTools.ttLib import TTFont
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
 from PIL import Image, ImageStat
 
 from healthcode import (
@@ -63,7 +64,9 @@ LONG_ISSUER_NAME = (
 assert len(LONG_ISSUER_NAME) <= MAX_ISSUER_NAME_CHARS
 
 
-def _decode_and_verify(image: Image.Image, trust: TrustStore, at: float = VERIFY_AT) -> list:
+def _decode_and_verify(
+    image: Image.Image, trust: TrustStore, at: float = VERIFY_AT
+) -> list[Any]:  # VerificationResult; Any: valid ones are read without narrowing
     return [verify_credential(text, trust, at) for text in decode_image(image)]
 
 
@@ -142,7 +145,9 @@ def _qr_symbols(image: Image.Image, modules: int) -> list[tuple[int, int, int, i
     """Each QR symbol's exact extent in the raster (x0, y0, x1, y1 exclusive) and module px."""
     grey = image.convert("L")
     symbols = []
-    for barcode in zxingcpp.read_barcodes(grey, formats=zxingcpp.BarcodeFormat.QRCode):
+    for barcode in zxingcpp.read_barcodes(
+        grey, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    ):
         corners = barcode.position
         xs = [corners.top_left.x, corners.top_right.x, corners.bottom_left.x]
         ys = [corners.top_left.y, corners.top_right.y, corners.bottom_left.y]
@@ -291,7 +296,7 @@ def test_grey_and_mono_copies_are_degraded_not_just_converted(
     assert grey.mode == "L"
     assert grey.size == plain.size
     # A faded print: no true black or white left, 55 % of the contrast.
-    low, high = grey.getextrema()
+    low, high = cast(tuple[int, int], grey.getextrema())  # one band ("L"): (min, max)
     assert plain.getextrema() == (0, 255)
     assert low >= 60 - 24
     assert high <= 200 + 24
@@ -325,6 +330,7 @@ def test_a_printed_green_code_fails_as_revoked_once_its_jti_is_revoked(
     after = verify_credential(text, trust, VERIFY_AT, revocations=Revocations())
 
     assert before.valid
+    assert before.credential is not None
     assert before.credential.status is StatusColour.GREEN
     assert not after.valid
     assert after.error is ErrorCode.REVOKED

@@ -33,7 +33,7 @@ def logged_in(
     browser: Browser, url: str, *, viewport: str = "desktop", lang: str = "zh"
 ) -> Iterator[Page]:
     """A staff member logged in on a fresh page of the given size and language."""
-    size = ViewportSize(**VIEWPORTS[viewport])  # type: ignore[typeddict-item]
+    size = ViewportSize(**VIEWPORTS[viewport])
     context = browser.new_context(viewport=size, locale="zh-CN", has_touch=True)
     page = context.new_page()
     page.add_init_script(f"localStorage.setItem('hc-checkpoint-lang', '{lang}')")

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from healthcode.errors import ErrorCode, RequestError
-from healthcode.server.security import sign_token
+from healthcode.server.security import check_password, hash_password, sign_token
 from tests.servers import postgres_schema
 from verifiers.auth import (
     Authenticator,
@@ -21,8 +21,6 @@ from verifiers.auth import (
     Role,
     StaffSession,
     StaffUser,
-    check_password,
-    hash_password,
 )
 from verifiers.scanlog import make_engine
 

@@ -211,7 +211,7 @@ def test_black_holed_redis_never_holds_up_a_scan(
         try:
             revocations = running.service.revocations
             _wait_for(lambda: all(revocations.state(i) for i in ("cn-sc", "cn-bj")))
-            _wait_for(lambda: revocations.state("cn-sc").as_of is not None)  # type: ignore[union-attr]
+            _wait_for(lambda: revocations.state("cn-sc").as_of is not None)
             codes = [_code(sc)[0] for _ in range(20)]
             started = time.monotonic()
             answers = [running.post("/v1/scan", json={"text": text}).json() for text in codes]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, expect
 
 from tests.browser import VIEWPORTS, axe_violations, screenshot
 from tests.verifiers.conftest import BJ_YELLOW, Province, RunningCheckpoint
@@ -23,10 +23,10 @@ ID_FORM = ("#id-number", "#id-name", "#assisted-label", "#lookup")
 def _box(locator: Locator) -> dict[str, float]:
     box = locator.bounding_box()
     assert box is not None, locator
-    return dict(box)
+    return {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
 
 
-def _inside(box: dict[str, float], size: dict[str, int]) -> bool:
+def _inside(box: dict[str, float], size: ViewportSize) -> bool:
     return (
         box["x"] >= 0
         and box["y"] >= 0

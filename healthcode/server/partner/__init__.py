@@ -8,7 +8,6 @@ replays, rate limits and bodies, and asks the issuer's `PartnerBackend` for the 
 from healthcode.server.partner.guard import (
     MemoryPartnerGuard,
     PartnerGuard,
-    RateLimitedError,
     RedisPartnerGuard,
 )
 from healthcode.server.partner.router import PartnerBackend, create_partner_router
@@ -17,7 +16,6 @@ __all__ = [
     "MemoryPartnerGuard",
     "PartnerBackend",
     "PartnerGuard",
-    "RateLimitedError",
     "RedisPartnerGuard",
     "create_partner_router",
 ]

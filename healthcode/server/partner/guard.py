@@ -21,20 +21,12 @@ from typing import Protocol
 
 import redis
 
-from healthcode.errors import ErrorCode, RequestError, TrustUnavailable
+from healthcode.errors import ErrorCode, RateLimited, RequestError, TrustUnavailable
 from healthcode.server.redis_client import connect_redis, slot_tag
 
-__all__ = ["MemoryPartnerGuard", "PartnerGuard", "RateLimitedError", "RedisPartnerGuard"]
+__all__ = ["MemoryPartnerGuard", "PartnerGuard", "RedisPartnerGuard"]
 
 RATE_WINDOW_S = 60  # fixed window of the per-partner limit (§10.5: "per minute")
-
-
-class RateLimitedError(RequestError):
-    """Over the partner's limit; the HTTP layer sends `retry_after` as the Retry-After header."""
-
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(ErrorCode.RATE_LIMITED, message)
-        self.retry_after = retry_after
 
 
 #: Failed assertions per caller address per minute before it is refused unverified (§10.5).
@@ -61,8 +53,8 @@ def _window(now: float) -> tuple[int, int]:
     return window, max(1, int((window + 1) * RATE_WINDOW_S - now + 0.999))
 
 
-def _refuse(partner: str, used: int, limit: int, retry_after: int) -> RateLimitedError:
-    return RateLimitedError(
+def _refuse(partner: str, used: int, limit: int, retry_after: int) -> RateLimited:
+    return RateLimited(
         f"partner {partner!r} made {used} calls this minute, the limit is {limit}; "
         f"retry after {retry_after} s",
         retry_after=retry_after,
@@ -128,7 +120,7 @@ class RedisPartnerGuard:
         except redis.RedisError:
             return
         if failures is not None and int(failures) >= self.failure_limit_per_minute:
-            raise RateLimitedError(
+            raise RateLimited(
                 f"{int(failures)} client assertions from this address failed this minute; "
                 f"retry after {retry_after} s",
                 retry_after=retry_after,
@@ -187,7 +179,7 @@ class MemoryPartnerGuard:
         with self._lock:
             failures = self._failures.get((client, window), 0)
         if failures >= self.failure_limit_per_minute:
-            raise RateLimitedError(
+            raise RateLimited(
                 f"{failures} client assertions from this address failed this minute; "
                 f"retry after {retry_after} s",
                 retry_after=retry_after,

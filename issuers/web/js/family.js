@@ -42,6 +42,39 @@ function consentRow(request) {
   );
 }
 
+function pendingRow(request) {
+  return el('li', { class: 'row', 'data-request': request.request_id },
+    el('span', { class: 'grow' }, t('waiting_for', { name: request.masked_name, t: request.id_tail })),
+    el('button', {
+      type: 'button',
+      onclick: () => act(del(`/v1/family/requests/${encodeURIComponent(request.request_id)}`), 'withdrawn'),
+    }, t('withdraw')));
+}
+
+// An adult ends a guardian's access to their code (consent given can be taken back).
+function guardianRow(guardian) {
+  return el('li', { class: 'row', 'data-guardian': guardian.guardian_ref },
+    el('span', { class: 'grow' }, `${guardian.masked_name} · ${t('id_tail', { t: guardian.id_tail })}`),
+    el('button', {
+      type: 'button',
+      'aria-label': `${t('end_access')}: ${guardian.masked_name}`,
+      onclick: () => {
+        if (!window.confirm(t('confirm_end', { name: guardian.masked_name }))) return;
+        act(del(`/v1/me/guardians/${encodeURIComponent(guardian.guardian_ref)}`), 'ended');
+      },
+    }, t('end_access')));
+}
+
+async function act(request, done) {
+  try {
+    await request;
+    say('family-message', t(done));
+    await load();
+  } catch (error) {
+    say('family-message', errorText(error));
+  }
+}
+
 async function unbind(member) {
   if (!window.confirm(t('confirm_unbind', { name: member.masked_name }))) return;
   try {
@@ -83,10 +116,15 @@ async function load() {
     const incoming = requests.incoming || [];
     const outgoing = requests.outgoing || [];
     $('consent-list').replaceChildren(...(incoming.length ? incoming.map(consentRow) : [emptyRow(t('no_consents'))]));
-    $('pending-list').replaceChildren(...outgoing.map((request) => el('li', { 'data-request': request.request_id },
-      t('waiting_for', { name: request.masked_name, t: request.id_tail }))));
+    $('pending-list').replaceChildren(...outgoing.map(pendingRow));
   } catch (error) {
     $('consent-list').replaceChildren(emptyRow(t('no_consents')));
+  }
+  try {
+    const guardians = await get('/v1/me/guardians');
+    $('guardian-list').replaceChildren(...(guardians.length ? guardians.map(guardianRow) : [emptyRow(t('no_guardians'))]));
+  } catch (error) {
+    $('guardian-list').replaceChildren(emptyRow(errorText(error)));
   }
 }
 

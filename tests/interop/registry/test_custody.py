@@ -226,7 +226,7 @@ def test_timestamp_is_signed_by_the_delegated_online_key_only(registry: Registry
     listed = json.loads(registry.http.get("/v1/trust-list").content)
     with pytest.raises(TrustListError) as excinfo:
         state.update(
-            json.dumps({"payload": listed["payload"], "signatures": stamp["signatures"]}),
+            json.dumps({"payload": listed["payload"], "signatures": stamp["signatures"]}).encode(),
             time.time(),
         )
     assert excinfo.value.code is ErrorCode.TRUST_LIST_MALFORMED  # typ hc-timestamp+jws

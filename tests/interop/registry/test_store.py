@@ -17,15 +17,13 @@ from healthcode.trust import IssuerStatus
 from healthcode.trustlist import TrustListState, verify_trust_list
 from interop.app import create_engine_for, init_database
 from interop.registry import keychanges, store
-from interop.registry.models import UsedNonce
+from interop.registry.models import PublishedDocument, UsedNonce
 from interop.registry.signing import RootKeyring
 
 SIGNED_AT = datetime(2026, 9, 21, 8, 0, tzinfo=UTC)
 
 
-def _onboard(
-    session: Session, keyring: RootKeyring, **overrides: object
-) -> store.PublishedDocument:
+def _onboard(session: Session, keyring: RootKeyring, **overrides: object) -> PublishedDocument:
     fields: dict[str, object] = {
         "issuer_id": "cn-gd",
         "name": "广东省 Guangdong",
@@ -38,7 +36,9 @@ def _onboard(
         "now": SIGNED_AT,
     }
     fields.update(overrides)
-    return store.onboard_issuer(session, keyring, **fields)  # type: ignore[arg-type]
+    record = store.onboard_issuer(session, keyring, **fields)  # type: ignore[arg-type]
+    assert isinstance(record, PublishedDocument)  # no custody: published at once
+    return record
 
 
 @pytest.fixture
@@ -78,6 +78,7 @@ def test_configured_lifetime_is_used(sqlite_engine: Engine, root_dir: Path) -> N
             now=SIGNED_AT,
             lifetime=timedelta(hours=1),
         )
+    assert isinstance(record, PublishedDocument)  # no custody: published at once
     listed = verify_trust_list(record.document_json.encode(), keyring.current)
     assert listed.expires - listed.signed_at == timedelta(hours=1)
 
