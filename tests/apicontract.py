@@ -96,4 +96,4 @@ def _runner(
     def run(case: Any) -> None:
         case.call_and_validate(headers=headers_for(case), checks=checks, additional_checks=extra)
 
-    return run  # type: ignore[no-any-return]
+    return run
