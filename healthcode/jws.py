@@ -278,7 +278,7 @@ def _signature(signature_b64: str) -> bytes:
 def _header_object(header_b64: str) -> dict[str, Any]:
     try:
         header = loads_unique(_strict_b64decode(header_b64, "header"))
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise VerificationError(
             ErrorCode.MALFORMED_HEADER, f"header is not UTF-8 JSON with unique names ({exc})"
         ) from exc

@@ -124,7 +124,7 @@ def verify_rotation_proof(
         raise _refused(what, exc) from exc
     try:
         claims = loads_unique(document.payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise RequestError(
             ErrorCode.ASSERTION_INVALID, f"the {what} proof's claims are not JSON ({exc})"
         ) from exc

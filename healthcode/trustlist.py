@@ -32,14 +32,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.hashes import SHA256
-
 from healthcode.boundedjson import loads as bounded_json
 from healthcode.config import DEFAULT_LIMITS, Limits
-from healthcode.errors import ErrorCode, TrustListError, TrustUnavailable
+from healthcode.errors import ErrorCode, TrustListError, TrustUnavailable, VerificationError
+from healthcode.jws import ParsedJws, Typ, check_document_signature, parse_document
 from healthcode.keys import SigningKey, VerifyingKey, b64url_encode
 from healthcode.trust import IssuerEntry, IssuerStatus, KeyStatus, Profile, TrustedKey, TrustStore
 
@@ -360,7 +356,7 @@ def verify_root_update(trusted: RootMetadata, document: Mapping[str, Any] | byte
     envelope = _parse_envelope(document)
     payload_bytes, signatures = _decode_envelope(envelope, ROOT_TYP)
     where = f"root after version {trusted.version}"
-    by_old = [signature for signature in signatures if signature[0] in trusted.keys]
+    by_old = [signature for signature in signatures if signature.kid in trusted.keys]
     _verify_each(by_old, trusted.keys, where)
     _check_threshold(signatures, trusted.keys, trusted.threshold, f"old root {trusted.version}")
     new = _root_from_payload(_json_object(payload_bytes), envelope)
@@ -518,9 +514,6 @@ def peek_payload(document: Mapping[str, Any] | bytes) -> Mapping[str, Any]:
     return _json_object(payload_bytes)
 
 
-_ECDSA = ec.ECDSA(SHA256())
-
-
 def _malformed(message: str) -> TrustListError:
     return TrustListError(ErrorCode.TRUST_LIST_MALFORMED, message)
 
@@ -566,7 +559,10 @@ def _parse_envelope(document: Mapping[str, Any] | bytes | str) -> Mapping[str, A
     return document
 
 
-_Signature = tuple[str, bytes, bytes]  # kid, signing input, 64-byte r||s
+#: One signature of a document, its header checked by the one signed-document parser.
+_Signature = ParsedJws
+#: A JWS JSON signature as a compact JWS: the protected header, the payload and the value.
+_MAX_COMPACT_CHARS = 2 * MAX_DOCUMENT_BYTES
 
 
 def _decode_envelope(
@@ -585,25 +581,18 @@ def _decode_envelope(
         what = f"signature {index}"
         if not isinstance(item, Mapping):
             raise _malformed(f"{what} is not a JSON object")
-        protected = item.get("protected")
-        header_bytes = strict_b64url_decode(protected, f"{what} protected header")
+        protected, value = item.get("protected"), item.get("signature")
+        if not isinstance(protected, str) or not isinstance(value, str):
+            raise _malformed(f"{what} needs string 'protected' and 'signature' members")
+        # The one signed-document parser: header exactly {alg: ES256, kid, typ}, r||s value.
+        expected: Typ = typ if typ is not None else (ROOT_TYP, TRUST_LIST_TYP, TIMESTAMP_TYP)
         try:
-            header = bounded_json(header_bytes)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _malformed(f"{what} protected header is not JSON ({exc})") from exc
-        if not isinstance(header, dict) or set(header) != {"alg", "kid", "typ"}:
-            raise _malformed(f"{what} protected header must be exactly {{alg, kid, typ}}")
-        if header["alg"] != ALGORITHM:
-            raise _malformed(f"{what} alg must be ES256")
-        if not isinstance(header["kid"], str) or not header["kid"]:
-            raise _malformed(f"{what} kid must be a non-empty string")
-        if typ is not None and header["typ"] != typ:
-            raise _malformed(f"{what} typ must be {typ!r}, got {header['typ']!r}")
-        signature = strict_b64url_decode(item.get("signature"), f"{what} value")
-        if len(signature) != SIGNATURE_BYTES:
-            raise _malformed(f"{what} is {len(signature)} bytes; ES256 needs 64-byte r||s")
-        signing_input = f"{protected}.{payload_b64}".encode("ascii")
-        signatures.append((header["kid"], signing_input, signature))
+            parsed = parse_document(
+                f"{protected}.{payload_b64}.{value}", typ=expected, max_chars=_MAX_COMPACT_CHARS
+            )
+        except VerificationError as exc:
+            raise _malformed(f"{what}: {exc.message}") from exc
+        signatures.append(parsed)
     return payload, signatures
 
 
@@ -631,7 +620,7 @@ def _check_signatures(
     hint: str = "",
 ) -> None:
     # (2) every kid known before (3) any signature is checked: an unknown signer is named as such.
-    for kid, _, _ in signatures:
+    for kid in (signature.kid for signature in signatures):
         if kid not in keys:
             raise TrustListError(
                 ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
@@ -643,25 +632,20 @@ def _check_signatures(
 def _verify_each(
     signatures: Sequence[_Signature], keys: Mapping[str, VerifyingKey], what: str
 ) -> None:
-    for kid, signing_input, signature in signatures:
-        der = encode_dss_signature(
-            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
-        )
+    for signature in signatures:
         try:
-            keys[kid].public_key.verify(der, signing_input, _ECDSA)
-        except InvalidSignature:
+            check_document_signature(signature, keys[signature.kid])
+        except VerificationError as exc:
             raise TrustListError(
-                ErrorCode.TRUST_LIST_BAD_SIGNATURE,
-                f"{what}: the signature by key {kid!r} does not verify "
-                "(altered or forged document)",
-            ) from None
+                ErrorCode.TRUST_LIST_BAD_SIGNATURE, f"{what}: {exc.message}"
+            ) from exc
 
 
 def _check_threshold(
     signatures: Sequence[_Signature], keys: Mapping[str, VerifyingKey], threshold: int, what: str
 ) -> None:
     # A set: one key signing twice is one signer (§7.2 item 4).
-    signers = {kid for kid, _, _ in signatures if kid in keys}
+    signers = {signature.kid for signature in signatures if signature.kid in keys}
     if len(signers) < threshold:
         raise TrustListError(
             ErrorCode.TRUST_LIST_THRESHOLD,

@@ -179,7 +179,7 @@ def _add_user(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from verifiers.app import purge_records
+    from verifiers.service import purge_records
 
     settings = VerifierSettings()
     auth = _authenticator(settings)
@@ -198,7 +198,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _sync(args: argparse.Namespace) -> int:
-    from verifiers.app import CheckpointService
+    from verifiers.service import CheckpointService
 
     service = CheckpointService(VerifierSettings())
     try:

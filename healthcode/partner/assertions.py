@@ -121,7 +121,7 @@ def verify_client_assertion(
     kid, issuer = document.kid, owners[document.kid]
     try:
         claims = loads_unique(document.payload)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _invalid(f"assertion claims are not JSON with unique names ({exc})") from exc
     if not isinstance(claims, dict):
         raise _invalid("assertion claims are not a JSON object")

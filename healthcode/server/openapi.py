@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from healthcode.errors import ErrorCode
 from healthcode.server.errors import HTTP_STATUS
 
-__all__ = ["ErrorAnswer", "document_common_errors", "error_responses"]
+__all__ = ["ErrorAnswer", "document_common_errors", "error_responses", "raw_error_responses"]
 
 _SCHEMA_REF = {"$ref": "#/components/schemas/ErrorAnswer"}
 
@@ -44,6 +44,17 @@ def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"model": ErrorAnswer, "description": "Refused: " + ", ".join(names)}
         for status, names in sorted(by_status.items())
+    }
+
+
+def raw_error_responses(*codes: ErrorCode) -> dict[str, dict[str, Any]]:
+    """The same, as raw OpenAPI (for an operation written into the schema by hand)."""
+    return {
+        str(status): {
+            "description": entry["description"],
+            "content": {"application/json": {"schema": _SCHEMA_REF}},
+        }
+        for status, entry in error_responses(*codes).items()
     }
 
 

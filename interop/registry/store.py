@@ -11,20 +11,18 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Concatenate, ParamSpec
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.hashes import SHA256
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from healthcode.config import DEFAULT_LIMITS
 from healthcode.credential import ISSUER_ID_PATTERN
-from healthcode.errors import ErrorCode, RequestError, TrustListError
+from healthcode.errors import ErrorCode, RequestError, TrustListError, VerificationError
 from healthcode.idnumber import is_known_division
+from healthcode.jws import check_document_signature, parse_document
 from healthcode.keys import VerifyingKey, b64url_encode
 from healthcode.trust import IssuerEntry, IssuerStatus, KeyStatus, Profile, TrustedKey
 from healthcode.trustlist import (
+    MAX_DOCUMENT_BYTES,
     TIMESTAMP_TYP,
     TRUST_LIST_TYP,
     decode_unsigned_trust_list,
@@ -315,7 +313,7 @@ def pending_version(session: Session) -> PendingDocument | None:
     return session.exec(select(PendingDocument).order_by(col(PendingDocument.version))).first()
 
 
-_ECDSA = ec.ECDSA(SHA256())
+_MAX_COMPACT = 2 * MAX_DOCUMENT_BYTES
 
 
 def _checked_signature(
@@ -327,40 +325,27 @@ def _checked_signature(
         raise TrustListError(
             ErrorCode.TRUST_LIST_MALFORMED, "a signature is {protected, signature}"
         )
-    # Strict, as verifiers decode the published document: a lenient decoder would accept
-    # padding or stray characters, store them verbatim, and every verifier (and our own check
-    # at the threshold) would then refuse the document these strings end up in.
-    header_bytes = strict_b64url_decode(protected, "the signature's protected header")
-    raw = strict_b64url_decode(value, "the signature value")
+    # The one signed-document parser, as verifiers read the published document (strict
+    # base64url, header exactly {alg: ES256, kid, typ}, r||s): a signature stored here that
+    # they would refuse would make every verifier refuse the document it ends up in.
     try:
-        header = json.loads(header_bytes)
-    except ValueError as exc:
-        raise TrustListError(
-            ErrorCode.TRUST_LIST_MALFORMED, f"the protected header is not JSON ({exc})"
-        ) from exc
-    if (
-        not isinstance(header, dict)
-        or set(header) != {"alg", "kid", "typ"}
-        or header["alg"] != "ES256"
-        or header["typ"] != TRUST_LIST_TYP
-        or len(raw) != 64
-    ):
-        raise TrustListError(
-            ErrorCode.TRUST_LIST_MALFORMED,
-            f"the protected header must be exactly {{alg: ES256, kid, typ: {TRUST_LIST_TYP}}} "
-            "and the signature 64 bytes r||s",
+        parsed = parse_document(
+            f"{protected}.{pending.payload_b64}.{value}", typ=TRUST_LIST_TYP, max_chars=_MAX_COMPACT
         )
-    kid = header["kid"]
-    key = keyring.current.keys.get(kid) if isinstance(kid, str) else None
+    except VerificationError as exc:
+        raise TrustListError(
+            ErrorCode.TRUST_LIST_MALFORMED, f"the signature is refused: {exc.message}"
+        ) from exc
+    kid = parsed.kid
+    key = keyring.current.keys.get(kid)
     if key is None:
         raise TrustListError(
             ErrorCode.TRUST_LIST_UNKNOWN_ROOT_KEY,
             f"{kid!r} is not a key of root version {keyring.current.version}",
         )
-    der = encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
     try:
-        key.public_key.verify(der, f"{protected}.{pending.payload_b64}".encode("ascii"), _ECDSA)
-    except InvalidSignature:
+        check_document_signature(parsed, key)
+    except VerificationError:
         raise TrustListError(
             ErrorCode.TRUST_LIST_BAD_SIGNATURE,
             f"the signature by {kid!r} does not verify over pending version {pending.version}",

@@ -4,6 +4,8 @@ change with its reason; an ID-card read at a checkpoint appears in "who looked a
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -19,6 +21,7 @@ from tests.issuers.citizen_app import (
     province,
     wait_for_colour,
 )
+from tests.issuers.conftest import citizen_number
 from tests.issuers.helpers import lab_csv, recent
 
 pytestmark = pytest.mark.browser
@@ -66,6 +69,14 @@ def test_appeal_is_filed_and_the_decision_shows(browser: Browser, province: Prov
 
 
 def test_history_lists_colour_changes_and_who_looked(browser: Browser, province: Province) -> None:
+    child_id = citizen_number(705, born=date(2018, 3, 3))
+    province.issuer.register(child_id, "李小明")
+    bound = province.issuer.http.post(
+        "/v1/family",
+        json={"id_number": child_id, "name": "李小明"},
+        headers=province.issuer.citizen_headers(province.id_number),
+    )
+    assert bound.status_code == 201, bound.text
     official = province.issuer.staff_headers(Role.HEALTH_OFFICIAL)
     imported = province.issuer.http.post(
         "/v1/feeds/lab_results",
@@ -80,6 +91,12 @@ def test_history_lists_colour_changes_and_who_looked(browser: Browser, province:
         headers=checkpoint,
     )
     assert read.status_code == 200, read.text
+    child_read = province.issuer.http.post(
+        "/v1/checkpoint/status-lookup",
+        json={"id_number": child_id, "checkpoint_id": "school-gate-1", "assisted": True},
+        headers=checkpoint,
+    )
+    assert child_read.status_code == 200, child_read.text
     with phone_context(browser) as context:
         page = context.new_page()
         log_in(page, province)
@@ -89,5 +106,10 @@ def test_history_lists_colour_changes_and_who_looked(browser: Browser, province:
         expect(red).to_contain_text("核酸检测阳性")
         looked = page.locator("#access-list li").filter(has_text="chengdu-east-gate-3")
         expect(looked).to_contain_text("检查点")
+        expect(page.locator("#access-list")).not_to_contain_text("school-gate-1")
         screenshot(page, "citizen-history.png")
         assert_accessible(page)
+        # A guardian also sees who looked at the status of a child they hold the code of.
+        page.select_option("#access-who", label="李*明")
+        expect(page.locator("#access-list li").filter(has_text="school-gate-1")).to_be_visible()
+        expect(page.locator("#access-list")).not_to_contain_text("chengdu-east-gate-3")

@@ -67,3 +67,32 @@ def test_code_on_the_phone_verifies_green_then_turns_red_and_the_old_code_is_ref
         assert refused.error is ErrorCode.REVOKED
         screenshot(page, "citizen-code-red.png")
         assert_accessible(page)
+
+
+# Headless Chromium has no screen to keep on, so the Screen Wake Lock API is replaced by a
+# recorder of what the page asks for (the app's own code runs unchanged).
+WAKE_LOCK_RECORDER = """
+window.wakeLockCalls = [];
+Object.defineProperty(navigator, 'wakeLock', {configurable: true, value: {
+  request: async (type) => {
+    window.wakeLockCalls.push('request:' + type);
+    return {addEventListener() {}, release: async () => { window.wakeLockCalls.push('release'); }};
+  },
+}});
+"""
+
+
+def test_the_code_screen_keeps_the_screen_on_only_while_shown(
+    browser: Browser, province: Province
+) -> None:
+    with phone_context(browser) as context:
+        context.add_init_script(WAKE_LOCK_RECORDER)
+        page = context.new_page()
+        log_in(page, province)
+        wait_for_colour(page, "green")
+        calls = "() => window.wakeLockCalls.join(',')"
+        page.wait_for_function(f"() => ({calls})() === 'request:screen'")
+        page.click("#tabs [data-screen=family]")
+        page.wait_for_function(f"() => ({calls})() === 'request:screen,release'")
+        page.click("#tabs [data-screen=code]")
+        page.wait_for_function(f"() => ({calls})().endsWith('release,request:screen')")

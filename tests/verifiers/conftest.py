@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -17,9 +16,9 @@ from healthcode import IssuerEntry, ReasonCode, SigningKey, StatusColour, Truste
 from healthcode.idnumber import make_id_number
 from tests.servers import AppServer
 from tests.verifiers.standin import Citizen, StandInIssuer
-from verifiers.app import MAX_SCAN_BODY, answer_scan, create_app, scans_first
+from verifiers.app import create_app
 from verifiers.auth import Role
-from verifiers.fastpath import scan_protocol
+from verifiers.hotpath import scan_http_protocol
 from verifiers.settings import VerifierSettings
 from verifiers.trustsource import LocalTrustSource
 
@@ -153,7 +152,7 @@ def start_checkpoint(
     """A checkpoint on a free port; `trust_store` None: the trust source its settings name.
 
     With `fast_path` it is served as `python -m verifiers` serves it: scans answered inside
-    uvicorn's protocol (verifiers.fastpath), everything else by the app behind `scans_first`.
+    uvicorn's protocol (verifiers.fastpath), everything else by the app.
     """
     trust_source = LocalTrustSource(trust_store) if trust_store is not None else None
     app = create_app(settings, trust_source=trust_source)
@@ -163,11 +162,7 @@ def start_checkpoint(
     service.auth.add_user("official1", OFFICIAL_PASSWORD, Role.OFFICIAL)
     staff_token, _ = service.auth.login("staff1", STAFF_PASSWORD)
     official_token, _ = service.auth.login("official1", OFFICIAL_PASSWORD)
-    if fast_path:
-        protocol = scan_protocol(functools.partial(answer_scan, service), MAX_SCAN_BODY)
-        server = AppServer(scans_first(app), http=protocol)
-    else:
-        server = AppServer(app)
+    server = AppServer(app, http=scan_http_protocol(app)) if fast_path else AppServer(app)
     return RunningCheckpoint(server, app, device_token, staff_token, official_token)
 
 

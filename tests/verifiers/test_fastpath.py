@@ -22,13 +22,13 @@ from tests.servers import AppServer
 from tests.verifiers.conftest import MakeSettings, Province, RunningCheckpoint, start_checkpoint
 from tests.verifiers.test_app import phone_code
 from tests.verifiers.test_scan_endpoint import call, scan_body, without_clock
-from verifiers.app import MAX_SCAN_BODY, scans_first
 from verifiers.fastpath import scan_protocol
+from verifiers.hotpath import MAX_SCAN_BODY
 
 
 @pytest.fixture
 def fast(make_settings: MakeSettings, trust_store: Any) -> Iterator[RunningCheckpoint]:
-    """A checkpoint served as `python -m verifiers` serves it: fast path + scans_first."""
+    """A checkpoint served as `python -m verifiers` serves it: fast path + the app."""
     running = start_checkpoint(make_settings(), trust_store, fast_path=True)
     running.service.sync_revocations()
     yield running
@@ -98,7 +98,7 @@ def test_fast_answer_equals_the_asgi_answer(fast: RunningCheckpoint, sc: Provinc
     connection = Connection(fast.server.port)
     connection.send(scan_request(scan_body(text), fast.device_token))
     status, headers, body = connection.read_response()
-    asgi = call(scans_first(fast.app), [scan_body(text)], token=fast.device_token)
+    asgi = call(fast.app, [scan_body(text)], token=fast.device_token)
     assert asgi is not None
     assert status == asgi[0] == 200
     assert headers[b"content-type"] == b"application/json"

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from tests.verifiers.conftest import RunningCheckpoint
-from verifiers.app import BatchRequest
+from verifiers.routes import BatchRequest
 from verifiers.settings import MAX_BATCH_SCANS, VerifierSettings
 
 

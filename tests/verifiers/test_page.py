@@ -209,8 +209,10 @@ def test_pass_and_refuse_sound_differently_and_can_be_muted(page: Page, sc: Prov
     body = page.locator("body")
     quick_scan(page, _code(sc, StatusColour.GREEN))
     expect(body).to_have_attribute("data-sound", "pass")
+    expect(body).to_have_attribute("data-vibrate", "80")  # one short buzz
     quick_scan(page, _code(sc, StatusColour.RED, ReasonCode.POSITIVE_TEST))
     expect(body).to_have_attribute("data-sound", "refuse")
+    expect(body).to_have_attribute("data-vibrate", "400,120,400,120,400")  # three long ones
     quick_scan(page, "hc:/5676")
     expect(body).to_have_attribute("data-sound-count", "3")
     expect(body).to_have_attribute("data-sound", "refuse")

@@ -131,5 +131,7 @@ def test_chinese_is_drawn_by_the_shipped_font(
         assert not _draws_distinct_glyphs(page, '"DejaVu Sans"')
         # ... and the page's text font draws real, different characters.
         assert _draws_distinct_glyphs(page, "inherit")
+        # The monospace details line falls back to the shipped font for its Chinese label.
+        assert _draws_distinct_glyphs(page, '"DejaVu Sans Mono", monospace, "HC CJK"')
         width = page.eval_on_selector("#idle", "el => el.getBoundingClientRect().width")
         assert width > 0

@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from healthcode import CodeKind, ReasonCode, StatusColour, encode_numeric, new_credential
 from healthcode.jws import sign_credential
+from tests.browser import axe_violations
 from tests.verifiers.conftest import SC_GREEN, Province, RunningCheckpoint
 from tests.verifiers.pagekit import ANY_SUBJECT, code, logged_in, quick_scan
 
@@ -87,6 +88,7 @@ def test_login_errors_say_what_is_wrong(
     page.goto(checkpoint.url + "/")
     error = page.locator("#login-error")
     try:
+        assert axe_violations(page) == []
         _log_in(page, "staff1", "not-the-password")
         expect(error).to_have_text(
             "用户名或密码错误 — 请重新输入"

@@ -14,7 +14,7 @@ from healthcode.jws import sign_credential
 from tests.servers import AppServer
 from tests.simulators import TrustRegistrySimulator
 from tests.verifiers.conftest import SC_GREEN, MakeSettings, Province, entry
-from verifiers.app import CheckpointService
+from verifiers.service import CheckpointService
 from verifiers.trustsource import RegistryTrustSource
 
 

@@ -1,4 +1,4 @@
-"""`POST /v1/scan` through the lean ASGI handler answers exactly as the FastAPI route does."""
+"""`POST /v1/scan`, answered by `ScanEndpoint` ahead of routing, answers as the service does."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import Request
 from fastapi.routing import APIRoute
 
 from healthcode.errors import ErrorCode
 from healthcode.server import error_body
 from tests.verifiers.conftest import SC_GREEN, Province, RunningCheckpoint
 from tests.verifiers.test_app import phone_code
-from verifiers.app import scans_first
+from verifiers.app import create_app
+from verifiers.hotpath import SCAN_PATH
 
 # Fields that move with the clock between two answers to the same scan.
 _CLOCK_FIELDS = ("checked_at", "validity_left_s", "trust_list")
@@ -69,19 +69,6 @@ def call(
     return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in bodies)
 
 
-def call_route(app: Any, body: bytes, *, token: str) -> Answer:
-    """`POST /v1/scan` through the FastAPI route's endpoint (what the handler stands in for)."""
-    route = next(r for r in app.routes if isinstance(r, APIRoute) and r.path == "/v1/scan")
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    headers = [(b"authorization", f"Bearer {token}".encode())]
-    request = Request({"type": "http", "method": "POST", "headers": headers}, receive)
-    response = asyncio.run(route.endpoint(request))
-    return response.status_code, dict(response.raw_headers), bytes(response.body)
-
-
 def scan_body(text: str) -> bytes:
     return orjson.dumps({"text": text})
 
@@ -93,40 +80,52 @@ def without_clock(answer: bytes) -> dict[str, Any]:
     return dict(data)
 
 
-def test_answers_match_the_route_and_are_logged(
+def test_answers_match_the_service_and_are_logged(
     checkpoint: RunningCheckpoint, sc: Province
 ) -> None:
     app, token = checkpoint.app, checkpoint.device_token
     text = phone_code(sc)
-    lean = call(scans_first(app), [scan_body(text)], token=token)
-    middleware = call(app, [scan_body(text)], token=token)
-    route = call_route(app, scan_body(text), token=token)  # the FastAPI route itself
-    assert lean is not None
-    assert middleware is not None
+    through_app = call(app, [scan_body(text)], token=token)
+    assert through_app is not None
     reference = orjson.dumps(
         checkpoint.service.scan_text(text, checkpoint.service.auth.authenticate(token)).to_json()
     )
-    for status, headers, body in (lean, middleware, route):
-        assert status == 200
-        assert headers[b"content-type"] == b"application/json"
-        assert int(headers[b"content-length"]) == len(body)
-        assert without_clock(body) == without_clock(reference)
-    answer = orjson.loads(lean[2])
+    status, headers, body = through_app
+    assert status == 200
+    assert headers[b"content-type"] == b"application/json"
+    assert int(headers[b"content-length"]) == len(body)
+    assert without_clock(body) == without_clock(reference)
+    answer = orjson.loads(body)
     assert answer["display"] == "green"
     assert answer["id_tail"] == SC_GREEN[-4:]
     assert "subject" not in answer
     records = checkpoint.service.scan_log.scans()
-    assert len(records) == 4
+    assert len(records) == 2
     assert {record.subject for record in records} == {"c3ViamVjdC1wc2V1ZG9ueW0tMDE"}
     assert {record.actor for record in records} == {
         checkpoint.service.auth.authenticate(token).actor
     }
 
 
+def test_the_scan_is_registered_once_and_documented(checkpoint: RunningCheckpoint) -> None:
+    app = checkpoint.app
+    assert not [r for r in app.routes if isinstance(r, APIRoute) and r.path == SCAN_PATH]
+    operation = app.openapi()["paths"][SCAN_PATH]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["required"] == ["text"]
+    assert schema["properties"]["text"]["maxLength"] == 65536
+    # A second app documents it too (the schema is not shared state between apps).
+    other = create_app(checkpoint.service.settings)
+    try:
+        assert SCAN_PATH in other.openapi()["paths"]
+    finally:
+        other.state.service.close()
+
+
 def test_body_in_several_chunks(checkpoint: RunningCheckpoint, sc: Province) -> None:
     body = scan_body(phone_code(sc))
     answer = call(
-        scans_first(checkpoint.app),
+        checkpoint.app,
         [body[:10], body[10:100], body[100:]],
         token=checkpoint.device_token,
     )
@@ -153,25 +152,22 @@ def test_refusals_are_the_standard_error_answer(
     checkpoint: RunningCheckpoint, body: bytes, token: str | None, status: int, code: ErrorCode
 ) -> None:
     bearer = checkpoint.device_token if token == "device" else token
-    lean = call(scans_first(checkpoint.app), [body], token=bearer)
-    through_app = call(checkpoint.app, [body], token=bearer)  # middleware + exception handler
-    assert lean is not None
-    assert through_app is not None
-    assert lean[0] == through_app[0] == status
-    assert orjson.loads(lean[2]) == orjson.loads(through_app[2])
-    assert orjson.loads(lean[2])["error"] == code.value
-    assert set(orjson.loads(lean[2])) == set(error_body(code, "m"))
+    answer = call(checkpoint.app, [body], token=bearer)
+    assert answer is not None
+    assert answer[0] == status
+    assert orjson.loads(answer[2])["error"] == code.value
+    assert set(orjson.loads(answer[2])) == set(error_body(code, "m"))
 
 
 def test_a_refused_scan_is_not_logged(checkpoint: RunningCheckpoint) -> None:
-    call(scans_first(checkpoint.app), [b"not json"], token=checkpoint.device_token)
-    call(scans_first(checkpoint.app), [b'{"text": "x"}'], token="hcd_not-a-real-token")
+    call(checkpoint.app, [b"not json"], token=checkpoint.device_token)
+    call(checkpoint.app, [b'{"text": "x"}'], token="hcd_not-a-real-token")
     assert checkpoint.service.scan_log.scans() == []
 
 
 def test_client_gone_before_the_body_gets_no_answer(checkpoint: RunningCheckpoint) -> None:
     answer = call(
-        scans_first(checkpoint.app),
+        checkpoint.app,
         [b'{"text": "x"}'],
         token=checkpoint.device_token,
         disconnect=True,
@@ -181,15 +177,17 @@ def test_client_gone_before_the_body_gets_no_answer(checkpoint: RunningCheckpoin
 
 
 def test_other_requests_pass_through(checkpoint: RunningCheckpoint) -> None:
-    lean = scans_first(checkpoint.app)
-    health = call(lean, [b""], token=None, method="GET", path="/healthz")
+    app = checkpoint.app
+    health = call(app, [b""], token=None, method="GET", path="/healthz")
     assert health is not None
     assert health[0] == 200
-    wrong_method = call(lean, [b""], token=checkpoint.device_token, method="GET")
+    wrong_method = call(app, [b""], token=checkpoint.device_token, method="GET")
     assert wrong_method is not None
     assert wrong_method[0] == 405
+    assert wrong_method[1][b"allow"] == b"POST"
+    assert orjson.loads(wrong_method[2])["error"] == ErrorCode.INVALID_REQUEST.value
     batch = call(
-        lean,
+        app,
         [orjson.dumps({"scans": ["hc:/1234"]})],
         token=checkpoint.device_token,
         path="/v1/scan/batch",
@@ -200,7 +198,7 @@ def test_other_requests_pass_through(checkpoint: RunningCheckpoint) -> None:
 
 
 def test_served_by_uvicorn(checkpoint: RunningCheckpoint, sc: Province) -> None:
-    """The running test server (middleware path) answers over HTTP like the lean handler."""
+    """The running test server (the app, no fast path) answers scans over HTTP."""
     response = checkpoint.post("/v1/scan", content=scan_body(phone_code(sc)))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"

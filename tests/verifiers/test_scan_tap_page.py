@@ -62,6 +62,9 @@ def test_code_and_card_match_or_belong_to_someone_else(
         expect(binding).to_have_text(
             "✗ 码不属于此身份证持有人" if zh else "✗ code belongs to someone else"
         )
+        expect(page.locator("#result-title")).to_have_text(
+            "码与证件不符" if zh else "Code belongs to someone else"
+        )
         expect(page.locator("#result-details .code")).to_contain_text("holder_mismatch")
         assert axe_violations(page) == []
         screenshot(page, f"checkpoint-scan-tap-mismatch-{lang}.png")

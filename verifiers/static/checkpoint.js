@@ -276,6 +276,8 @@
     const details = $("result-details");
     details.replaceChildren();
     if (display === "error") {
+      // Someone else's code is its own verdict, not "cannot verify" (scan + tap).
+      if (answer.error === "holder_mismatch") { $("result-title").textContent = (answer.error_text || {})[lang]; }
       reason.textContent = sentence(answer);
       person.textContent = "";
     } else if (display === "tap") {

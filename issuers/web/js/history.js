@@ -1,7 +1,7 @@
 // History: the colour history with reasons, and every look at this citizen's status by someone
 // else (checkpoint ID-card reads, assisted look-ups, other provinces, officials).
 
-import { get, t, dateTime, pick, has, $, el, errorText, emptyRow } from './core.js';
+import { get, t, dateTime, pick, has, $, el, errorText, emptyRow, fillPeople } from './core.js';
 
 function colourWord(colour) {
   return t(colour in { green: 1, yellow: 1, red: 1 } ? colour : 'none');
@@ -43,9 +43,30 @@ async function fill(list, path, row, empty) {
   }
 }
 
-export function enter() {
+let wired = false;
+
+// Whose looks are listed: oneself, or a child one holds the code of.
+function accessPath() {
+  const who = $('access-who').value || 'me';
+  return who === 'me' ? '/v1/me/access-log' : `/v1/family/${encodeURIComponent(who)}/access-log`;
+}
+
+async function people() {
+  try {
+    fillPeople($('access-who'), await get('/v1/family'));
+  } catch (error) {
+    fillPeople($('access-who'), []);
+  }
+}
+
+export async function enter() {
+  if (!wired) {
+    $('access-who').addEventListener('change', () => fill('access-list', accessPath(), accessRow, 'no_access'));
+    wired = true;
+  }
+  await people();
   return Promise.all([
     fill('history-list', '/v1/me/history', historyRow, 'no_history'),
-    fill('access-list', '/v1/me/access-log', accessRow, 'no_access'),
+    fill('access-list', accessPath(), accessRow, 'no_access'),
   ]);
 }

@@ -169,6 +169,9 @@ function showProvince() {
 
 function init() {
   translate();
+  // Text drawn before the Chinese font arrived is set again once it has (some engines keep
+  // the fallback's empty boxes otherwise, as headless Chromium does on machines without CJK fonts).
+  if (document.fonts) document.fonts.addEventListener('loadingdone', () => translate());
   applyTextSize(localStorage.getItem(TEXT_SIZE) === '1');
   $('phone-form').addEventListener('submit', requestCode);
   $('otp-form').addEventListener('submit', verifyCode);

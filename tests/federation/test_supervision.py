@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from interop import federation as fed
-from interop.federation import Child, Federation, FederationError
+from federation import Child, Federation, FederationError
+from federation import plan as planning
+from federation.children import port_free
+from federation.supervise import supervise
 
 
 def _sleeper(name: str, tmp_path: Path) -> Child:
@@ -27,7 +29,7 @@ def test_a_child_exiting_does_not_stop_the_others(
     for child in federation.children():
         child.start()
     stop = threading.Event()
-    supervisor = threading.Thread(target=fed._supervise, args=(federation, stop))
+    supervisor = threading.Thread(target=supervise, args=(federation, stop))
     supervisor.start()
     try:
         assert registry.process is not None
@@ -54,7 +56,7 @@ def test_port_of_a_just_stopped_service_counts_as_free() -> None:
         accepted, _ = server.accept()
         accepted.close()  # the server side closes first: its end sits in TIME_WAIT
         client.close()
-    assert fed._port_free(port)
+    assert port_free(port)
 
 
 def test_no_redis_server_is_refused_clearly(
@@ -62,4 +64,4 @@ def test_no_redis_server_is_refused_clearly(
 ) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(FederationError, match="redis-server is not installed"):
-        fed._plan(tmp_path / "demo")
+        planning.plan(tmp_path / "demo")

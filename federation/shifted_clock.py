@@ -1,4 +1,4 @@
-"""`python -m interop.shifted_clock MODULE`: run a service with its wall clock shifted.
+"""`python -m federation.shifted_clock MODULE`: run a service with its wall clock shifted.
 
 For demonstrations and tests of standard §7.5 only: it simulates a device whose clock was set
 back (or forward) by `HC_FEDERATION_CLOCK_OFFSET_S` seconds, the way `faketime` would, by
@@ -18,7 +18,7 @@ __all__ = ["main"]
 
 def main() -> None:
     if len(sys.argv) != 2:
-        raise SystemExit("usage: python -m interop.shifted_clock MODULE")
+        raise SystemExit("usage: python -m federation.shifted_clock MODULE")
     offset = float(os.environ.get("HC_FEDERATION_CLOCK_OFFSET_S", "0"))
     real_time, real_time_ns = time.time, time.time_ns
     time.time = lambda: real_time() + offset

@@ -1,0 +1,203 @@
+"""Where each service of the demo federation runs and with which settings (`plan`).
+
+Keys, the registry root and random demo secrets are created under DIR on the first `up` and
+kept, so a second `up` on the same DIR finds the same data, accounts and ports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from federation.children import Child, FederationError, Ports, healthcode_command, run_command
+from healthcode.keys import SigningKey
+from healthcode.server.redis_process import redis_server_command
+
+PROVINCES = (("cn-sc", "四川省 Sichuan", "510000"), ("cn-gd", "广东省 Guangdong", "440000"))
+
+
+def demo_secrets(directory: Path) -> dict[str, str]:
+    """Random demo secrets, kept so a second `up` finds the same data and accounts."""
+    path = directory / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    values = {
+        "registry_admin_token": secrets.token_urlsafe(24),
+        "checkpoint_staff_password": secrets.token_urlsafe(9),
+    }
+    for issuer_id, _, _ in PROVINCES:
+        values[f"{issuer_id}_subject_secret"] = secrets.token_urlsafe(32)
+        values[f"{issuer_id}_token_secret"] = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+@dataclass
+class Federation:
+    """The children of one `up`, in start order."""
+
+    directory: Path
+    registry: Child
+    provinces: dict[str, Child]
+    checkpoint: Child | None
+    redis: Child | None
+    #: the print service (`python -m offline`) of each province, for the citizen app (ADR 0012)
+    printers: dict[str, Child] = field(default_factory=dict)
+
+    def children(self) -> list[Child]:
+        head = [c for c in (self.redis, self.registry) if c is not None]
+        tail = [self.checkpoint] if self.checkpoint is not None else []
+        return [*head, *self.printers.values(), *self.provinces.values(), *tail]
+
+    def stop(self) -> None:
+        for child in reversed(self.children()):
+            child.stop()
+
+    def child(self, name: str) -> Child | None:
+        return next((c for c in self.children() if c.name == name), None)
+
+    def write_pids(self) -> None:
+        """DIR/federation.json: the process id of each running child (for ops and tests)."""
+        pids = {c.name: c.process.pid for c in self.children() if c.running() and c.process}
+        path = self.directory / "federation.json"
+        path.write_text(json.dumps({"pid": os.getpid(), "children": pids}))
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "registry": self.registry.url,
+            "provinces": {name: child.url for name, child in self.provinces.items()},
+            "checkpoint": self.checkpoint.url if self.checkpoint is not None else None,
+            "citizen_app": {name: f"{child.url}/" for name, child in self.provinces.items()},
+            "printers": {name: child.url for name, child in self.printers.items()},
+        }
+
+
+def python(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
+
+
+def plan(directory: Path) -> Federation:
+    """The federation's children, with their settings; creates what DIR does not hold yet."""
+    redis_binary = shutil.which("redis-server")
+    if redis_binary is None:
+        # Without our own Redis every province would share whatever answers on the default
+        # URL, database 0: replay protection, rate limits and revocations mixed up.
+        raise FederationError(
+            "redis-server is not installed (the provinces need their own Redis for replay "
+            "protection, rate limits and published revocations); install it, e.g. "
+            "`apt-get install redis-server` (scripts/demo does)"
+        )
+    values = demo_secrets(directory)
+    ports = Ports(directory)
+    root_dir = directory / "registry" / "root"
+    if not (root_dir / "root-1.json").exists():
+        # The registry's own command: nothing here imports a service (import contract).
+        root_command = ("registry", "init-root", "--root-dir", str(root_dir))
+        options = ("--keys", "3", "--threshold", "2")
+        run_command(healthcode_command(*root_command, *options), {}, "creating the registry root")
+    pinned_root = str(root_dir / "root-1.json")
+    logs = directory / "logs"
+
+    port = ports.port("redis")
+    (directory / "redis").mkdir(parents=True, exist_ok=True)
+    redis = Child(
+        "redis",
+        redis_server_command(redis_binary, port, directory / "redis"),
+        {},
+        logs / "redis.log",
+        url=f"redis://127.0.0.1:{port}",
+    )
+
+    port = ports.port("registry")
+    registry = Child(
+        "registry",
+        python("interop"),
+        {
+            "HC_INTEROP_DEMO_MODE": "true",
+            "HC_INTEROP_HOST": "127.0.0.1",
+            "HC_INTEROP_PORT": str(port),
+            "HC_INTEROP_DATABASE_URL": f"sqlite:///{directory / 'registry' / 'registry.db'}",
+            "HC_INTEROP_ROOT_KEYS_DIR": str(root_dir),
+            "HC_INTEROP_ADMIN_TOKEN": values["registry_admin_token"],
+        },
+        logs / "registry.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+    provinces: dict[str, Child] = {}
+    printers: dict[str, Child] = {}
+    for index, (issuer_id, name, region) in enumerate(PROVINCES):
+        home = directory / issuer_id
+        partner_key = home / "partner-key.pem"
+        if not partner_key.exists():
+            SigningKey.generate().save(partner_key)
+        port = ports.port(issuer_id)
+        url = f"http://127.0.0.1:{port}"
+        env = {
+            "HC_ISSUER_DEMO_MODE": "true",
+            "HC_ISSUER_ISSUER_ID": issuer_id,
+            "HC_ISSUER_ISSUER_NAME": name,
+            "HC_ISSUER_REGION": region,
+            "HC_ISSUER_HOST": "127.0.0.1",
+            "HC_ISSUER_PORT": str(port),
+            "HC_ISSUER_PUBLIC_URL": url,
+            "HC_ISSUER_DATABASE_URL": f"sqlite:///{home / 'issuer.db'}",
+            "HC_ISSUER_KEY_DIR": str(home / "keys"),
+            "HC_ISSUER_REGISTRY_URL": registry.url or "",
+            "HC_ISSUER_PINNED_ROOT": pinned_root,
+            "HC_ISSUER_TRUST_CACHE_DIR": str(home / "trust-cache"),
+            "HC_ISSUER_PARTNER_KEY_FILE": str(partner_key),
+            "HC_ISSUER_SUBJECT_SECRET": values[f"{issuer_id}_subject_secret"],
+            "HC_ISSUER_TOKEN_SECRET": values[f"{issuer_id}_token_secret"],
+        }
+        env["HC_ISSUER_REDIS_URL"] = f"{redis.url}/{index}"  # one database per province
+        printers[issuer_id] = _printer(issuer_id, url, ports, home, logs)
+        env["HC_ISSUER_PRINT_URL"] = printers[issuer_id].url or ""
+        provinces[issuer_id] = Child(
+            issuer_id, python("issuers"), env, logs / f"{issuer_id}.log", url=url
+        )
+    port = ports.port("checkpoint")
+    checkpoint = Child(
+        "checkpoint",
+        python("verifiers"),
+        {
+            "HC_VERIFIER_DEMO_MODE": "true",
+            "HC_VERIFIER_HOST": "127.0.0.1",
+            "HC_VERIFIER_PORT": str(port),
+            "HC_VERIFIER_DATABASE_URL": f"sqlite:///{directory / 'checkpoint' / 'checkpoint.db'}",
+            "HC_VERIFIER_STATE_DIR": str(directory / "checkpoint" / "state"),
+            "HC_VERIFIER_REGISTRY_URL": registry.url or "",
+            "HC_VERIFIER_PINNED_ROOT": pinned_root,
+            "HC_VERIFIER_ISSUER_URL": provinces["cn-sc"].url or "",
+            # The ID-card answer cache (§10.7) in a database of its own, and the revocations
+            # its province publishes (ADR 0006: they may only add revocations).
+            "HC_VERIFIER_REDIS_URL": f"{redis.url}/{len(PROVINCES)}",
+            "HC_VERIFIER_REVOCATION_REDIS_URL": f"{redis.url}/0",
+        },
+        logs / "checkpoint.log",
+        url=f"http://127.0.0.1:{port}",
+    )
+    (directory / "checkpoint").mkdir(parents=True, exist_ok=True)
+    return Federation(directory, registry, provinces, checkpoint, redis, printers)
+
+
+def _printer(issuer_id: str, issuer_url: str, ports: Ports, home: Path, logs: Path) -> Child:
+    """The province's print service: the citizen app's PDFs, forwarded by the issuer."""
+    port = ports.port(f"print-{issuer_id}")
+    env = {
+        "HC_OFFLINE_ISSUER_URL": issuer_url,
+        "HC_OFFLINE_HOST": "127.0.0.1",
+        "HC_OFFLINE_PORT": str(port),
+        "HC_OFFLINE_AUDIT_DATABASE_URL": f"sqlite:///{home / 'print-audit.db'}",
+    }
+    name = f"print-{issuer_id}"
+    return Child(name, python("offline"), env, logs / f"{name}.log", url=f"http://127.0.0.1:{port}")
