@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 
-from healthcode.errors import ErrorCode, HealthcodeError, RequestError
+from healthcode.errors import ErrorCode, RequestError
 from healthcode.fetch import PEER_BOUNDS
 from healthcode.keys import SigningKey
 from healthcode.peersync import PeerSyncs
 from healthcode.server import create_base_app
+from healthcode.server.background import background_tasks, run_every
 from healthcode.server.leases import Lease
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router, hot_router
@@ -98,31 +99,51 @@ def create_app(
         )
         holder = purge_lease.holder  # one name for this replica in every lease
         sync_leases = PartnerLeases(context, holder)
-        leases = [purge_lease]
-        tasks = [asyncio.create_task(_purge_sessions(context, purge_lease))]
+        interval = settings.session_purge_interval_s
+        jobs = [
+            run_every(
+                interval,
+                functools.partial(_purge_sessions, context, purge_lease),
+                name="login purge",
+                first_delay_s=interval,
+                log=logger,
+            )
+        ]
+        # Each partner in its own worker (`healthcode.peersync`): a slow or hostile partner
+        # never delays another's sync. The job below follows the trust list: a partner added
+        # gets a worker, one removed loses it.
+        partner_syncs = PeerSyncs()
         if partner_key is not None:
-            tasks.append(
-                asyncio.create_task(
-                    _sync_partners(
-                        context, trust, partner_key, app.state.partner_revocations, sync_leases
-                    )
+            partner_syncs.start()
+            store = app.state.partner_revocations
+            jobs.append(
+                run_every(
+                    settings.partner_sync_interval_s,
+                    functools.partial(
+                        _put_partner_sources,
+                        partner_syncs,
+                        context,
+                        trust,
+                        partner_key,
+                        store,
+                        sync_leases,
+                    ),
+                    name="partner revocation sync",
+                    log=logger,
                 )
             )
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            for lease in [*leases, *sync_leases.taken()]:
-                await asyncio.to_thread(lease.release)
-            if client is not None:
-                client.stop()  # type: ignore[attr-defined]
-            if context.hot is not None:
-                await context.hot.aclose()
-            context.close()
+        async with background_tasks(jobs):
+            try:
+                yield
+            finally:
+                partner_syncs.stop()
+                for lease in [purge_lease, *sync_leases.taken()]:
+                    await asyncio.to_thread(lease.release)
+                if client is not None:
+                    client.stop()  # type: ignore[attr-defined]
+                if context.hot is not None:
+                    await context.hot.aclose()
+                context.close()
 
     app = create_base_app(
         title=f"healthcode issuer {settings.issuer_id}",
@@ -198,60 +219,19 @@ class PartnerLeases:
         return list(self._leases.values())
 
 
-async def _purge_sessions(context: IssuerContext, lease: Lease) -> None:
-    """Delete long-expired logins of every principal every `session_purge_interval_s`, on
-    the replica holding the job's lease. A failed round (the database away) is logged and
-    retried at the next; it never ends the task."""
+def _purge_sessions(context: IssuerContext, lease: Lease) -> None:
+    """One round of deleting long-expired logins of every principal, on the replica holding
+    the job's lease (ADR 0025)."""
     from issuers.auth import purge_sessions
 
-    def one_round() -> int:
-        with context.session() as session:
-            deleted = purge_sessions(session)
-            session.commit()
-        return deleted
-
-    while True:
-        await asyncio.sleep(context.settings.session_purge_interval_s)
-        if not await asyncio.to_thread(lease.acquire):
-            continue  # another replica runs this round
-        logger.info("session purge round (lease holder %s)", lease.holder)
-        try:
-            deleted = await asyncio.to_thread(one_round)
-            if deleted:
-                logger.info("deleted %d logins expired more than a day ago", deleted)
-        except Exception:
-            logger.exception("login purge round failed; retrying next round")
-
-
-async def _sync_partners(
-    context: IssuerContext,
-    trust: Callable[[], TrustStore],
-    partner_key: SigningKey,
-    store: PartnerRevocations,
-    leases: PartnerLeases,
-) -> None:
-    """Keep partners' revocation data fresh and revoke transcoded codes whose source was
-    revoked (standard §10.3): each partner in its own worker (`healthcode.peersync`), every
-    `partner_sync_interval_s`, within the deadline of a revocation list, so a slow or hostile
-    partner never delays another's sync. This task follows the trust list: a partner added
-    gets a worker, one removed loses it. Each partner's round runs on the replica holding
-    that partner's lease (ADR 0025).
-
-    Nothing a round raises ends this task: it would stop every partner's sync for good while
-    the service keeps answering, with transcodes failing closed once the data are stale."""
-    syncs = PeerSyncs()
-    syncs.start()
-    try:
-        while True:
-            try:
-                _put_partner_sources(syncs, context, trust, partner_key, store, leases)
-            except HealthcodeError as error:  # no trust list yet: try again next round
-                logger.warning("partner revocation sync skipped: %s", error.code.value)
-            except Exception:
-                logger.exception("partner revocation sync round failed; retrying next round")
-            await asyncio.sleep(context.settings.partner_sync_interval_s)
-    finally:
-        syncs.stop()
+    if not lease.acquire():
+        return  # another replica runs this round
+    logger.info("session purge round (lease holder %s)", lease.holder)
+    with context.session() as session:
+        deleted = purge_sessions(session)
+        session.commit()
+    if deleted:
+        logger.info("deleted %d logins expired more than a day ago", deleted)
 
 
 def _put_partner_sources(

@@ -8,15 +8,14 @@ app's lifetime.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
 
 from fastapi import FastAPI
 
 from healthcode.server import create_base_app
+from healthcode.server.background import background_tasks, run_every
 from verifiers.hotpath import MAX_SCAN_BODY, answer_scan, install_scan_endpoint
 from verifiers.observability import checkpoint_readiness
 from verifiers.routes import BatchRequest, add_routes
@@ -45,28 +44,26 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks: list[asyncio.Task[None]] = []
+        jobs = []
         if settings.background_tasks:
             service.syncs.start()  # one worker per source (healthcode.peersync)
-            tasks.append(asyncio.create_task(_every(settings.purge_interval_s, service.purge)))
+            jobs.append(
+                run_every(settings.purge_interval_s, service.purge, name="purge", log=logger)
+            )
             if service.published_revocations is not None:
-                tasks.append(
-                    asyncio.create_task(
-                        _every(
-                            settings.revocation_mirror_interval_s,
-                            service.refresh_published_revocations,
-                        )
+                jobs.append(
+                    run_every(
+                        settings.revocation_mirror_interval_s,
+                        service.refresh_published_revocations,
+                        name="revocation mirror refresh",
+                        log=logger,
                     )
                 )
-        try:
-            yield
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            service.close()
+        async with background_tasks(jobs):
+            try:
+                yield
+            finally:
+                service.close()
 
     app = create_base_app(
         title="healthcode checkpoint verifier",
@@ -86,13 +83,3 @@ def create_app(
     add_routes(app, service)
     install_scan_endpoint(app, service)
     return app
-
-
-async def _every(interval_s: float, job: Any) -> None:
-    """Run `job` in a worker thread now and then every `interval_s`; log and go on on errors."""
-    while True:
-        try:
-            await asyncio.to_thread(job)
-        except Exception:  # a failing job must not stop the loop (it retries next round)
-            logger.exception("background job %s failed", getattr(job, "__name__", job))
-        await asyncio.sleep(interval_s)

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import redis
 
+from healthcode.config import CLOCK_SKEW_S
 from healthcode.errors import ErrorCode, RateLimited, RequestError, TrustUnavailable
 from healthcode.server.redis_client import connect_redis, slot_tag
 
@@ -100,7 +101,7 @@ class RedisPartnerGuard:
         callee: str,
         limit_per_minute: int,
         failure_limit_per_minute: int = DEFAULT_FAILURE_LIMIT_PER_MINUTE,
-        skew_s: int = 120,
+        skew_s: int = CLOCK_SKEW_S,
     ) -> None:
         self._redis = connect_redis(redis_url, timeout_s=1.0)
         # One hash tag per callee: the admission script's two keys share a cluster slot.
