@@ -6,10 +6,11 @@ is killed right after. The entries handed in during one turn of the event loop a
 together, in one transaction at the start of the next turn (a group commit), so a thousand reads
 cost a few commits, not a thousand.
 
-The commit runs on the event loop itself: a thread would cost a GIL hand-over per group (and up
-to a switch interval of waiting, 5 ms) on every request, which is most of the hot path's budget.
-The loop is blocked for one commit per turn; a request on the database path would wait for it
-anyway. On SQLite the batcher's own connection never checkpoints the write-ahead log (a
+On SQLite the commit runs on the event loop itself: a thread would cost a GIL hand-over per
+group (and up to a switch interval of waiting, 5 ms) on every request, which is most of the hot
+path's budget, and a commit without fsync is shorter than that. On PostgreSQL the commit waits
+for the server's log flush, so it runs in one thread, one group in flight at a time, while the
+loop goes on. On SQLite the batcher's own connection never checkpoints the write-ahead log (a
 checkpoint fsyncs, up to 200 ms on a busy disk, which would stall every request): a background
 thread checkpoints once a second instead, off the loop.
 """
@@ -18,9 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
@@ -31,6 +35,16 @@ from issuers.models import AuditEntry
 logger = logging.getLogger("issuers.audit")
 
 _AUDIT_TABLE = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+def _settle(waiting: list[asyncio.Future[None]], failure: RequestError | None) -> None:
+    for done in waiting:
+        if done.done():
+            continue  # the request was cancelled (client gone): nobody to tell
+        if failure is None:
+            done.set_result(None)
+        else:
+            done.set_exception(failure)
 
 
 class AuditBatcher:
@@ -45,6 +59,9 @@ class AuditBatcher:
         self._stopping = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self._checkpoint_interval_s = checkpoint_interval_s
+        self._scheduled = False
+        self._in_flight = False
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="audit")
 
     def _connected(self) -> Connection:
         if self._connection is None:
@@ -71,18 +88,40 @@ class AuditBatcher:
         database refuses it: the caller must not answer as if it had been recorded)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        if not self._rows:
-            loop.call_soon(self._commit)
         self._rows.append(
             {"at": int(time.time()), "actor": actor, "action": action, "subject": subject}
         )
         self._waiting.append(done)
+        if not self._scheduled and not self._in_flight:
+            self._scheduled = True
+            loop.call_soon(self._commit)
         await done
 
     def _commit(self) -> None:
+        self._scheduled = False
         rows, self._rows = self._rows, []
         waiting, self._waiting = self._waiting, []
-        failure: RequestError | None = None
+        if not rows:
+            return
+        if self._sqlite:
+            _settle(waiting, self._insert(rows))
+            return
+        # A server database: the commit waits for the server's log flush (milliseconds on a
+        # busy disk), so it runs in the batcher's thread while the loop goes on; entries
+        # handed over meanwhile form the next group (one commit in flight at a time).
+        self._in_flight = True
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, self._insert, rows)
+        future.add_done_callback(functools.partial(self._committed, waiting))
+
+    def _committed(self, waiting: list[asyncio.Future[None]], future: asyncio.Future[Any]) -> None:
+        self._in_flight = False
+        _settle(waiting, future.result())
+        if self._rows and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._commit)
+
+    def _insert(self, rows: list[dict[str, object]]) -> RequestError | None:
         try:
             connection = self._connected()
             with connection.begin():
@@ -91,17 +130,11 @@ class AuditBatcher:
             logger.exception("audit group commit of %d entries failed", len(rows))
             BACKEND_ERRORS.labels("issuer", "database").inc()
             self._disconnect()
-            failure = RequestError(
+            return RequestError(
                 ErrorCode.UPSTREAM_UNAVAILABLE,
                 "the access could not be recorded in the audit log; try again shortly",
             )
-        for done in waiting:
-            if done.done():
-                continue  # the request was cancelled (client gone): nobody to tell
-            if failure is None:
-                done.set_result(None)
-            else:
-                done.set_exception(failure)
+        return None
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
@@ -112,6 +145,7 @@ class AuditBatcher:
     def close(self) -> None:
         """Stop the checkpoint thread and close the connection (at shutdown)."""
         self._stopping.set()
+        self._executor.shutdown(wait=True)
         if self._checkpointer is not None:
             self._checkpointer.join(5)
         self._disconnect()

@@ -5,7 +5,9 @@ Access tokens are `hc1.<base64url JSON claims>.<base64url HMAC-SHA256>` keyed wi
 (the login's `AuthSession` id) and `exp`. Every request checks the signature and expiry, then
 that the session is still open (not logged out, account not disabled): a database look-up that
 each replica caches for `session_cache_s` (about a second), so replicas stay stateless and a
-revocation holds everywhere on the next request after that.
+revocation holds everywhere on the next request after that. The citizen hot path (`/v1/me`,
+`/v1/me/code*`) checks instead a Redis set of revoked sessions that a logout fills before it is
+answered, so there a logout holds at once on every replica (ADR 0022).
 
 Guessing is bounded (issuers/limits.py): wrong one-time codes per phone, codes sent per phone
 and per client address, and failed staff logins per account and per client address, each over a

@@ -10,7 +10,7 @@ from healthcode.server.metrics import ERRORS, SCANS, watch_age
 from healthcode.server.readiness import Check, database_check
 
 if TYPE_CHECKING:
-    from verifiers.app import CheckpointService
+    from verifiers.service import CheckpointService
 
 SERVICE = "checkpoint"
 _scan_children: dict[str, Any] = {}
