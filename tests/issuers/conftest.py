@@ -86,6 +86,24 @@ class IssuerService:
         result: dict[str, Any] = answer.json()
         return result
 
+    def bind_at_counter(
+        self, guardian: tuple[str, str], dependant: tuple[str, str], note: str = "ID cards checked"
+    ) -> dict[str, Any]:
+        """Counter staff bind an adult `dependant` to `guardian` (each: ID number, name), as an
+        adult without an account of their own can only be bound."""
+        answer = self.http.post(
+            "/v1/counter/family",
+            json={
+                "guardian": {"id_number": guardian[0], "name": guardian[1]},
+                "dependant": {"id_number": dependant[0], "name": dependant[1]},
+                "note": note,
+            },
+            headers=self.staff_headers(Role.COUNTER_STAFF),
+        )
+        assert answer.status_code == 201, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
     def context_trust(self) -> TrustStore:
         """The trust store the app itself uses (the federation's, in multi-issuer tests)."""
         trust: TrustStore = self.app_trust()

@@ -218,15 +218,7 @@ def test_who_looked_at_my_status(issuer: IssuerService) -> None:
     kinds = {(e["kind"], e["who"]) for e in minor_log}
     assert ("guardian", "沈**二") in kinds
     assert ("family", "沈**二") in kinds
-    adult_ref = svc.http.post(
-        "/v1/counter/family",
-        json={
-            "guardian": {"id_number": parent, "name": "沈四三二"},
-            "dependant": {"id_number": number, "name": "沈四三一"},
-            "note": "ID cards checked",
-        },
-        headers=svc.staff_headers(Role.COUNTER_STAFF),
-    ).json()["dependent_ref"]
+    adult_ref = svc.bind_at_counter((parent, "沈四三二"), (number, "沈四三一"))["dependent_ref"]
     adult_log = svc.http.get(f"/v1/family/{adult_ref}/access-log", headers=guardian)
     assert adult_log.status_code == 403
     assert adult_log.json()["error"] == "forbidden"

@@ -188,16 +188,7 @@ def test_a_printed_family_sheet_verifies_each_member_at_the_checkpoint(
             headers=sichuan.citizen_headers(guardian),
         )
         assert bound.status_code == 201, bound.text
-        at_counter = sichuan.http.post(
-            "/v1/counter/family",
-            json={
-                "guardian": {"id_number": guardian, "name": "李建国"},
-                "dependant": {"id_number": grandma, "name": "王秀芳"},
-                "note": "both ID cards checked",
-            },
-            headers=sichuan.staff_headers(Role.COUNTER_STAFF),
-        )
-        assert at_counter.status_code == 201, at_counter.text
+        sichuan.bind_at_counter((guardian, "李建国"), (grandma, "王秀芳"))
         settings = OfflineSettings(
             issuer_url=sichuan.url, audit_database_url=f"sqlite:///{tmp_path / 'audit.db'}"
         )

@@ -173,16 +173,7 @@ def test_guardian_prints_a_family_sheet_and_counter_staff_a_walk_in(
         "/v1/family", json={"id_number": child, "name": "李小明"}, headers=headers
     )
     assert bound.status_code == 201, bound.text
-    bound = issuer.http.post(
-        "/v1/counter/family",
-        json={
-            "guardian": {"id_number": guardian, "name": "李建国"},
-            "dependant": {"id_number": grandma, "name": "王秀芳"},
-            "note": "both ID cards checked",
-        },
-        headers=issuer.staff_headers(Role.COUNTER_STAFF),
-    )
-    assert bound.status_code == 201, bound.text
+    issuer.bind_at_counter((guardian, "李建国"), (grandma, "王秀芳"))
     checker = RedisRevocationChecker(redis.Redis.from_url(redis_url))
 
     sheet = printer.post("/v1/print/family", params={"format": "png"}, headers=headers)
