@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query
+from fastapi import Depends, FastAPI, Header, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,7 @@ from healthcode.errors import ErrorCode, RequestError
 from healthcode.fetch import PeerClient
 from healthcode.idnumber import parse_id_number
 from healthcode.server import create_base_app
+from healthcode.server.openapi import error_responses
 from healthcode.server.readiness import database_check
 from offline.audit import actor_ref, open_audit_log
 from offline.printing import (
@@ -45,7 +46,7 @@ __all__ = ["create_app"]
 class WalkInCitizen(BaseModel):
     """A citizen at a counter, identified by the ID card they present."""
 
-    id_number: str = Field(min_length=15, max_length=18)
+    id_number: str = Field(pattern=r"^[0-9]{17}[0-9X]$")
     name: str = Field(min_length=1, max_length=32)
 
 
@@ -61,6 +62,23 @@ def bearer_token(authorization: Annotated[str | None, Header()] = None) -> str:
 
 
 Token = Annotated[str, Depends(bearer_token)]
+DependentRef = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+#: A printed code (PDF or PNG), or a refusal: this service's own, or the issuer's passed on
+#: with its code (offline.printing._upstream_error).
+PRINTED: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {}, "image/png": {}}, "description": "The printout"},
+    **error_responses(
+        ErrorCode.UNAUTHENTICATED,
+        ErrorCode.TOKEN_EXPIRED,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.CONFLICT,
+        ErrorCode.INVALID_ID_NUMBER,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+    ),
+}
 FormatQuery = Annotated[OutputFormat, Query(alias="format")]
 LayoutQuery = Annotated[Layout, Query()]
 
@@ -129,16 +147,16 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
         )
         return _respond(job)
 
-    @app.post("/v1/print/me", tags=["print"])
+    @app.post("/v1/print/me", tags=["print"], responses=PRINTED)
     def print_me(
         token: Token, format: FormatQuery = OutputFormat.PDF, layout: LayoutQuery = Layout.A4
     ) -> Response:
         """Print the caller's own offline code."""
         return print_codes(PrintAction.ME, token, layout, format)
 
-    @app.post("/v1/print/family/{dependent_ref}", tags=["print"])
+    @app.post("/v1/print/family/{dependent_ref}", tags=["print"], responses=PRINTED)
     def print_family_member(
-        dependent_ref: str,
+        dependent_ref: DependentRef,
         token: Token,
         format: FormatQuery = OutputFormat.PDF,
         layout: LayoutQuery = Layout.A4,
@@ -148,14 +166,14 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
             PrintAction.FAMILY_MEMBER, token, layout, format, dependent_ref=dependent_ref
         )
 
-    @app.post("/v1/print/family", tags=["print"])
+    @app.post("/v1/print/family", tags=["print"], responses=PRINTED)
     def print_family(
         token: Token, format: FormatQuery = OutputFormat.PDF, layout: LayoutQuery = Layout.A4
     ) -> Response:
         """Print a family sheet with every bound dependent's offline code."""
         return print_codes(PrintAction.FAMILY, token, layout, format)
 
-    @app.post("/v1/print/counter", tags=["print"])
+    @app.post("/v1/print/counter", tags=["print"], responses=PRINTED)
     def print_counter(
         citizen: WalkInCitizen,
         token: Token,

@@ -58,6 +58,9 @@ class RedisServer:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed; scripts/test installs it")
+        if not os.path.isdir(self.directory):
+            # redis-server refuses a missing --dir and the port would never open.
+            raise RuntimeError("this Redis was stopped for good (stop()); use halt() for an outage")
         self._process = subprocess.Popen(
             [*redis_command(binary, self.port, self.directory), *extra],
             stdout=subprocess.DEVNULL,
@@ -74,12 +77,17 @@ class RedisServer:
             self._process.send_signal(sig)
             self._process.wait(10)
 
+    def halt(self) -> None:
+        """Stop the process cleanly and keep its data directory: an outage `restart()` ends."""
+        self._halt(signal.SIGTERM)
+
     def stop(self) -> None:
+        """Stop for good: the process and its data directory."""
         self._halt(signal.SIGTERM)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def restart(self) -> None:
-        """Stop cleanly and start again on the same port and data directory."""
+        """Stop cleanly (if running) and start again on the same port and data directory."""
         self._halt(signal.SIGTERM)
         self._start()
 

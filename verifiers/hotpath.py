@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
 from healthcode.server import error_answer, error_body
 from healthcode.server.metrics import count_request
+from healthcode.server.openapi import raw_error_responses
 from verifiers.fastpath import scan_protocol
 from verifiers.observability import count_scan_refusal
 
@@ -33,11 +34,13 @@ if TYPE_CHECKING:
     from verifiers.service import CheckpointService
 
 SCAN_PATH = "/v1/scan"
-MAX_SCAN_CHARS = 65536  # request bound; the verifier's own limit (16384) gives input_too_large
-#: Bytes of scan body read at most (a longer body is refused with invalid_request): even
-#: JSON-escaped (6 bytes a character), a text of MAX_SCAN_CHARS fits.
+MAX_SCAN_CHARS = 65536  # a batch item's bound; the verifier's own limit (16384) is a verdict
+#: Bytes of scan body read at most (a longer body is refused, 413 input_too_large): even
+#: JSON-escaped (6 bytes a character), a text of MAX_SCAN_CHARS fits. A shorter body whose text
+#: is too long for any code is answered like every scan: the verdict input_too_large (§6, §9).
 MAX_SCAN_BODY = 6 * MAX_SCAN_CHARS + 1024
 _SCAN_BODY_HELP = 'send {"text": "<scanned text>"} as JSON'
+_SCAN_BODY_TOO_LARGE = f"a scan request is over {MAX_SCAN_BODY} bytes; no health code is that long"
 _JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
 
 Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
@@ -46,7 +49,7 @@ Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
 # The scan body as documented in OpenAPI (`scan_text_of` checks the same by hand; a docstring
 # here would become the schema's description).
 class ScanRequest(BaseModel):
-    text: str = Field(max_length=MAX_SCAN_CHARS)
+    text: str
 
 
 def bearer_token(header: str | None) -> str | None:
@@ -65,7 +68,7 @@ def scan_text_of(body: bytes) -> str:
     except orjson.JSONDecodeError:
         data = None
     text = data.get("text") if isinstance(data, dict) else None
-    if not isinstance(text, str) or len(text) > MAX_SCAN_CHARS:
+    if not isinstance(text, str):
         raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
     return text
 
@@ -89,7 +92,7 @@ def answer_scan(service: CheckpointService, authorization: str | None, body: byt
     started = time.perf_counter()
     try:
         if len(body) > MAX_SCAN_BODY:
-            raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+            raise RequestError(ErrorCode.INPUT_TOO_LARGE, _SCAN_BODY_TOO_LARGE)
         answer = 200, _JSON_HEADERS, scan_request(service, authorization, body)
     except HealthcodeError as error:
         count_scan_refusal(error.code)
@@ -175,7 +178,7 @@ async def _scan_body(receive: Receive) -> bytes | None:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_SCAN_BODY:
-            raise RequestError(ErrorCode.INVALID_REQUEST, _SCAN_BODY_HELP)
+            raise RequestError(ErrorCode.INPUT_TOO_LARGE, _SCAN_BODY_TOO_LARGE)
         if not message.get("more_body", False):
             # Usually the whole body came in this one message: no join, no copy.
             return b"".join((*chunks, chunk)) if chunks else chunk
@@ -193,9 +196,16 @@ _SCAN_OPERATION: dict[str, Any] = {
     },
     "responses": {
         "200": {
-            "description": "Successful Response",
+            "description": "The verdict (every verification failure is one, §9)",
             "content": {"application/json": {"schema": {}}},
-        }
+        },
+        **raw_error_responses(
+            ErrorCode.UNAUTHENTICATED,
+            ErrorCode.TOKEN_EXPIRED,
+            ErrorCode.FORBIDDEN,
+            ErrorCode.INPUT_TOO_LARGE,
+            ErrorCode.INVALID_REQUEST,
+        ),
     },
 }
 

@@ -6,7 +6,7 @@ A checkpoint kiosk or tablet may have no Chinese fonts at all: every character w
 The page therefore ships its own face, a subset of Droid Sans Fallback (Apache 2.0, the regular
 CJK face the offline printer already ships) holding:
 
-- every CJK character of the page itself (index.html, checkpoint.js), of the error catalogue
+- every CJK character of the page itself (index.html, its scripts), of the error catalogue
   (titles and staff sentences), of the reason labels and of the province names; and
 - the 3,755 level-1 hanzi of GB2312 (the common characters), so masked names such as 张*丰 and
   issuer names render too. A rarer name character falls back to a system font, if any.
@@ -27,7 +27,11 @@ from healthcode.idnumber import PROVINCES
 
 OUTPUT_NAME = "hc-cjk.woff2"
 HERE = Path(__file__).resolve().parent
-PAGE_SOURCES = (HERE / "pages" / "index.html", HERE / "static" / "checkpoint.js")
+PAGE_SOURCES = (
+    HERE / "pages" / "index.html",
+    HERE / "static" / "checkpoint-texts.js",
+    HERE / "static" / "checkpoint.js",
+)
 
 
 def is_cjk(character: str) -> bool:

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.openapi import error_responses
 from verifiers.auth import Principal, Role, require_role
 from verifiers.hotpath import MAX_SCAN_CHARS, bearer_token
 from verifiers.scanlog import export_csv, scan_to_row
@@ -55,6 +56,22 @@ async def _principal(request: Request) -> Principal:
 
 Caller = Annotated[Principal, Depends(_principal)]
 
+#: Every route with a `Caller`: no or a bad token, an expired one, a role that may not.
+_CALLER_REFUSALS = (ErrorCode.UNAUTHENTICATED, ErrorCode.TOKEN_EXPIRED, ErrorCode.FORBIDDEN)
+_AUTHENTICATED = error_responses(*_CALLER_REFUSALS)
+#: An ID-card read or assisted look-up also asks the home province (verifiers.lookup).
+_LOOKUP = error_responses(
+    *_CALLER_REFUSALS,
+    ErrorCode.INVALID_ID_NUMBER,
+    ErrorCode.UNKNOWN_REGION,
+    ErrorCode.NOT_FOUND,
+    ErrorCode.RATE_LIMITED,
+    ErrorCode.UNAVAILABLE_OFFLINE,
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.UPSTREAM_MALFORMED,
+    ErrorCode.UPSTREAM_TIMEOUT,
+)
+
 
 async def _read_bounded(
     request: Request,
@@ -86,7 +103,11 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
         """The staff page (full-screen result, scanner field, camera, ID-card mode)."""
         return FileResponse(PAGES_DIR / "index.html", media_type="text/html; charset=utf-8")
 
-    @app.post("/v1/auth/login", tags=["auth"])
+    @app.post(
+        "/v1/auth/login",
+        tags=["auth"],
+        responses=error_responses(ErrorCode.LOGIN_FAILED, ErrorCode.RATE_LIMITED),
+    )
     async def login(body: LoginRequest, request: Request) -> dict[str, Any]:
         """Staff/official login: username + password → session token (throttled, audited)."""
         address = request.client.host if request.client else None
@@ -98,17 +119,17 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
             "role": role.value,
         }
 
-    @app.post("/v1/auth/logout", tags=["auth"])
+    @app.post("/v1/auth/logout", tags=["auth"], responses=_AUTHENTICATED)
     def logout(caller: Caller) -> dict[str, Any]:
         """End this staff session on the server (its token is refused from now on)."""
         return {"session_ended": service.logout(caller)}
 
-    @app.post("/v1/scan-tap/end", tags=["checkpoint"])
+    @app.post("/v1/scan-tap/end", tags=["checkpoint"], responses=_AUTHENTICATED)
     def end_pairing(caller: Caller) -> dict[str, Any]:
         """ "Next person": a code or card read waiting for its pair (scan + tap) pairs no more."""
         return {"ended": service.binding.end(caller.session_id or caller.actor)}
 
-    @app.get("/v1/status", tags=["checkpoint"])
+    @app.get("/v1/status", tags=["checkpoint"], responses=_AUTHENTICATED)
     async def status(caller: Caller) -> dict[str, Any]:
         """Trust-list age, revocation freshness per issuer, offline state."""
         return service.status()
@@ -116,6 +137,7 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
     @app.post(
         "/v1/scan/batch",
         tags=["checkpoint"],
+        responses=_AUTHENTICATED,
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -139,11 +161,21 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
     @app.post(
         "/v1/scan/image",
         tags=["checkpoint"],
+        responses=_AUTHENTICATED,
         openapi_extra={"requestBody": {"content": {"image/*": {}}, "required": True}},
     )
     async def scan_image(request: Request, caller: Caller) -> dict[str, Any]:
-        """Verify every QR code in a photo or screenshot (raw image bytes as the body)."""
-        data = await _read_bounded(request, settings.max_image_bytes)
+        """Verify every QR code in a photo or screenshot (raw image bytes as the body).
+
+        Whatever the bytes, the answer is results (§9): a photo over the limit, one that is no
+        image, or one without a QR code is one result with its code."""
+        data: bytes | None
+        try:
+            data = await _read_bounded(request, settings.max_image_bytes)
+        except RequestError as error:
+            if error.code is not ErrorCode.INPUT_TOO_LARGE:
+                raise
+            data = None
         answers = await run_in_threadpool(service.scan_image, data, caller)
         return {"results": [answer.to_json() for answer in answers]}
 
@@ -151,17 +183,25 @@ def add_routes(app: FastAPI, service: CheckpointService) -> None:
         answer = service.read_id_card(body.id_number, body.name, caller, assisted=assisted)
         return JSONResponse(answer.to_json())
 
-    @app.post("/v1/id-card", tags=["checkpoint"])
+    @app.post("/v1/id-card", tags=["checkpoint"], responses=_LOOKUP)
     def id_card(body: IdCardRequest, caller: Caller) -> JSONResponse:
         """An ID-card reader's number and name: the home province's colour, verified."""
         return _id_read(body, caller, assisted=False)
 
-    @app.post("/v1/assisted", tags=["checkpoint"])
+    @app.post("/v1/assisted", tags=["checkpoint"], responses=_LOOKUP)
     def assisted(body: IdCardRequest, caller: Caller) -> JSONResponse:
         """老幼助查: staff type an ID number for a citizen without a phone; audited."""
         return _id_read(body, caller, assisted=True)
 
-    @app.get("/v1/scans/export", tags=["checkpoint"], response_model=None)
+    @app.get(
+        "/v1/scans/export",
+        tags=["checkpoint"],
+        response_model=None,
+        responses={
+            200: {"content": {"application/json": {}, "text/csv": {}}, "description": "Scans"},
+            **_AUTHENTICATED,
+        },
+    )
     def export_scans(
         caller: Caller,
         format: Annotated[Literal["csv", "json"], Query()] = "json",

@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from healthcode.config import DEFAULT_LIMITS, Limits
 from healthcode.credential import REASON_LABELS, CodeKind
-from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError
+from healthcode.errors import ERROR_INFO, ErrorCode, HealthcodeError, VerificationError
 from healthcode.qr import decode_image
 from healthcode.trust import Profile, RevocationChecker, TrustStore
 from healthcode.verify import (
@@ -213,10 +214,34 @@ class Checkpoint:
             unchecked=self._unchecked(result, at, synced=revocations is None),
         )
 
-    def verify_image(self, data: bytes, *, now: float | None = None) -> list[ScanAnswer]:
-        """Decode every QR code in a photo/screenshot and verify each (reading order)."""
-        texts = decode_image(data)
-        return [self.verify_text(text, now=now, mode="image") for text in texts]
+    def verify_image(
+        self, data: bytes | None, *, now: float | None = None, max_bytes: int | None = None
+    ) -> list[ScanAnswer]:
+        """Decode every QR code in a photo/screenshot and verify each (reading order).
+
+        An image that cannot be used is a verdict too, as for scanned text (§9: a verification
+        call answers its failures as results): one `input_too_large` answer for `data` None
+        (the photo was over `max_bytes`) or too many pixels, one `malformed_input` answer for
+        bytes that are no image or hold no QR code.
+        """
+        at = time.time() if now is None else now
+        try:
+            if data is None:
+                raise VerificationError(
+                    ErrorCode.INPUT_TOO_LARGE,
+                    f"the photo is over {max_bytes} bytes; send a smaller or cropped one",
+                )
+            texts = decode_image(data)
+        except VerificationError as error:
+            result = VerificationResult(
+                valid=False,
+                error=error.code,
+                message=error.message,
+                checked_at=int(at),
+                checks=MappingProxyType({Check.FORMAT: CheckOutcome.FAILED}),
+            )
+            return [ScanAnswer(result=result, mode="image", trust_status=self.trust_status(at))]
+        return [self.verify_text(text, now=at, mode="image") for text in texts]
 
     def _unchecked(
         self, result: VerificationResult, at: float, *, synced: bool = True

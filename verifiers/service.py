@@ -279,8 +279,9 @@ class CheckpointService:
         self.log_answers(answers, principal)
         return answers
 
-    def scan_image(self, data: bytes, principal: Principal) -> list[ScanAnswer]:
-        answers = self.checkpoint.verify_image(data)
+    def scan_image(self, data: bytes | None, principal: Principal) -> list[ScanAnswer]:
+        """Verify a photo's codes; `data` None: it was over the size limit (a verdict too)."""
+        answers = self.checkpoint.verify_image(data, max_bytes=self.settings.max_image_bytes)
         self.log_answers(answers, principal)
         return answers
 

@@ -14,6 +14,7 @@ from healthcode.server.errors import install_error_handlers
 from healthcode.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from healthcode.server.logs import RequestIds
 from healthcode.server.metrics import RequestMetrics, exposition
+from healthcode.server.openapi import document_common_errors
 from healthcode.server.readiness import Check, install_readiness
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -50,6 +51,7 @@ def create_base_app(
     app.state.service_name = service
     install_error_handlers(app)
     install_docs(app)
+    document_common_errors(app)
     install_readiness(app, readiness or {}, optional_readiness)
     if max_body_bytes is not None:
         app.add_middleware(

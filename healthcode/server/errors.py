@@ -102,6 +102,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body" (not JSON, bad encoding): §9 answers a
+            # malformed request 422 invalid_request, as for any other invalid body.
+            return JSONResponse(
+                error_body(
+                    ErrorCode.INVALID_REQUEST,
+                    "the request body is not valid JSON (UTF-8, as its Content-Type says)",
+                ),
+                status_code=HTTP_STATUS[ErrorCode.INVALID_REQUEST],
+            )
         code = {
             401: ErrorCode.UNAUTHENTICATED,
             403: ErrorCode.FORBIDDEN,

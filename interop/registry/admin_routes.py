@@ -12,14 +12,30 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
+from healthcode.credential import ISSUER_ID_PATTERN
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.openapi import error_responses
 from healthcode.trust import IssuerStatus
 from healthcode.trustlist import strict_b64url_decode
 from interop.registry import keychanges, store
-from interop.registry.deps import AdminDep, ContextDep, SessionDep
+from interop.registry.deps import AdminDep, ContextDep, SessionDep, Version
 from interop.registry.models import PendingDocument
 
-router = APIRouter(prefix="/v1", tags=["registry admin"])
+#: What these operations refuse with, beyond validation (healthcode.server.openapi): a missing
+#: or wrong admin token or key proof, a state conflict, a registry it cannot sign for.
+router = APIRouter(
+    prefix="/v1",
+    tags=["registry admin"],
+    responses=error_responses(
+        ErrorCode.UNAUTHENTICATED,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.CONFLICT,
+        ErrorCode.TRUST_LIST_ROLLBACK,
+        ErrorCode.UNKNOWN_REGION,
+        ErrorCode.TRUST_LIST_MALFORMED,
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+    ),
+)
 
 _TIME = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -79,7 +95,7 @@ class PendingView(BaseModel):
 class IssuerOnboarding(BaseModel):
     """A new issuer: identity, region, endpoints, initial credential keys, partner keys."""
 
-    id: str = Field(min_length=2, max_length=63)
+    id: str = Field(pattern=f"^{ISSUER_ID_PATTERN.pattern}$")
     name: str = Field(min_length=1, max_length=128)
     region: str | None = Field(default=None, pattern=r"^\d{6}$")
     profile: str = "hc"
@@ -205,7 +221,7 @@ def publish(
     return Published.of(record, response, threshold=registry.threshold())
 
 
-@router.get("/admin/pending")
+@router.get("/admin/pending", responses=error_responses(ErrorCode.NOT_FOUND))
 def pending(admin: AdminDep, registry: ContextDep, session: SessionDep) -> PendingView:
     """The version gathering root signatures, for cosigners to review (404 when none)."""
     record = store.pending_version(session)
@@ -229,7 +245,7 @@ def pending(admin: AdminDep, registry: ContextDep, session: SessionDep) -> Pendi
 
 @router.post("/admin/pending/{version}/signatures")
 def cosign(
-    version: int,
+    version: Version,
     body: DetachedSignature,
     admin: AdminDep,
     registry: ContextDep,

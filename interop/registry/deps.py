@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -82,3 +82,7 @@ def require_admin(
 SessionDep = Annotated[Session, Depends(session)]
 AdminDep = Annotated[str, Depends(require_admin)]
 ContextDep = Annotated[RegistryContext, Depends(context)]
+
+
+#: A document version in a path: 1 up to what a JSON number holds exactly (an integer column).
+Version = Annotated[int, Path(ge=1, le=2**53)]

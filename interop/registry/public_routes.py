@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.openapi import error_responses
 from interop.registry import store
-from interop.registry.deps import SessionDep
+from interop.registry.deps import SessionDep, Version
 from interop.registry.models import PublishedDocument
 
 router = APIRouter(prefix="/v1", tags=["trust list"])
 
 _CACHE = "public, max-age=60"
+
+#: A published document: 304 to a matching If-None-Match, 404 when there is none yet.
+_DOCUMENT: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the If-None-Match ETag is current"},
+    **error_responses(ErrorCode.NOT_FOUND),
+}
 
 
 def _send(request: Request, document: PublishedDocument | None, what: str) -> Response:
@@ -23,20 +32,20 @@ def _send(request: Request, document: PublishedDocument | None, what: str) -> Re
     return Response(document.document_json, media_type="application/json", headers=headers)
 
 
-@router.get("/trust-list")
+@router.get("/trust-list", responses=_DOCUMENT)
 def current_trust_list(request: Request, session: SessionDep) -> Response:
     """The newest signed trust list (ETag / If-None-Match answers 304 when unchanged)."""
     return _send(request, store.latest_document(session, store.TRUST_LIST), "trust list")
 
 
-@router.get("/trust-list/{version}")
-def trust_list_version(version: int, request: Request, session: SessionDep) -> Response:
+@router.get("/trust-list/{version}", responses=_DOCUMENT)
+def trust_list_version(version: Version, request: Request, session: SessionDep) -> Response:
     """Any published trust-list version (every version is kept)."""
     document = store.get_document(session, store.TRUST_LIST, version)
     return _send(request, document, f"trust list version {version}")
 
 
-@router.get("/timestamp")
+@router.get("/timestamp", responses=error_responses(ErrorCode.NOT_FOUND))
 def timestamp(request: Request, session: SessionDep) -> Response:
     """The newest timestamp (§7.7): fetched on every refresh, even when the list is unchanged."""
     document = store.latest_document(session, store.TIMESTAMP)
@@ -49,13 +58,13 @@ def timestamp(request: Request, session: SessionDep) -> Response:
     )
 
 
-@router.get("/root/latest")
+@router.get("/root/latest", responses=_DOCUMENT)
 def latest_root(request: Request, session: SessionDep) -> Response:
     """The newest root document (§7.1)."""
     return _send(request, store.latest_document(session, store.ROOT), "root")
 
 
-@router.get("/root/{version}")
-def root_version(version: int, request: Request, session: SessionDep) -> Response:
+@router.get("/root/{version}", responses=_DOCUMENT)
+def root_version(version: Version, request: Request, session: SessionDep) -> Response:
     """Root document `version`; clients walk N -> N+1 one version at a time."""
     return _send(request, store.get_document(session, store.ROOT, version), f"root {version}")

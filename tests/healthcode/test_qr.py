@@ -438,7 +438,7 @@ def test_qr_matrix_from_zxing_is_the_standard_size_and_reads_back(level: str) ->
 def test_qr_matrix_falls_back_to_qrcode_when_the_sizes_disagree(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import healthcode.qr as qr_module
+    import healthcode.qr.render as qr_module
 
     text = encode_numeric(fake_jws(300))
     version = qr_code(text).version

@@ -51,7 +51,11 @@ def lab_csv(*rows: tuple[str, str, str, str]) -> bytes:
 
 class SwitchableProxy:
     """A TCP proxy to a real server that can become a black hole: it then accepts connections
-    and reads what is sent, but never forwards or answers anything (a hung Redis)."""
+    and reads what is sent, but never forwards or answers anything (a hung Redis).
+
+    What the black hole swallows is kept per connection; `swallowed_commands()` parses it as
+    Redis commands, so a test can count what reached Redis instead of timing requests.
+    """
 
     def __init__(self, target_port: int) -> None:
         self._target_port = target_port
@@ -62,6 +66,8 @@ class SwitchableProxy:
         self.port = int(self._listener.getsockname()[1])
         self.black_hole = threading.Event()
         self._sockets: list[socket.socket] = []
+        self._swallowed: dict[int, bytearray] = {}  # per client connection (id of its socket)
+        self._swallowed_lock = threading.Lock()
         self._closed = False
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -84,17 +90,29 @@ class SwitchableProxy:
             for source, target in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
 
-    @staticmethod
-    def _swallow(source: socket.socket) -> None:
+    def _keep(self, source: socket.socket, data: bytes) -> None:
+        with self._swallowed_lock:
+            self._swallowed.setdefault(id(source), bytearray()).extend(data)
+
+    def _swallow(self, source: socket.socket) -> None:
         with contextlib.suppress(OSError):
-            while source.recv(65536):
-                pass
+            while data := source.recv(65536):
+                self._keep(source, data)
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        upstream = source.getpeername()[1] == self._target_port
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
                 if not self.black_hole.is_set():
                     target.sendall(data)
+                elif not upstream:
+                    self._keep(source, data)
+
+    def swallowed_commands(self) -> list[list[bytes]]:
+        """Every complete Redis command the black hole swallowed so far, per connection in order."""
+        with self._swallowed_lock:
+            buffers = [bytes(buffer) for buffer in self._swallowed.values()]
+        return [command for buffer in buffers for command in _resp_commands(buffer)]
 
     def close(self) -> None:
         self._closed = True
@@ -192,3 +210,25 @@ class PartnerFeedServer:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _resp_commands(data: bytes) -> list[list[bytes]]:
+    """The complete RESP arrays of bulk strings (Redis commands) at the start of `data`."""
+    commands: list[list[bytes]] = []
+    at = 0
+    while data.startswith(b"*", at):
+        end = data.find(b"\r\n", at)
+        if end < 0:
+            break
+        count, at, parts = int(data[at + 1 : end]), end + 2, []
+        for _ in range(count):
+            end = data.find(b"\r\n", at)
+            if end < 0 or not data.startswith(b"$", at):
+                return commands
+            size = int(data[at + 1 : end])
+            if len(data) < end + 2 + size + 2:
+                return commands
+            parts.append(data[end + 2 : end + 2 + size])
+            at = end + 2 + size + 2
+        commands.append(parts)
+    return commands

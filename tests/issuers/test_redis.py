@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -120,10 +120,13 @@ def test_startup_rebuilds_redis_from_the_database(tmp_path: Path, redis_url: str
     client.close()
 
 
-def _timed(call: Callable[[], httpx.Response]) -> tuple[float, int]:
-    started = time.monotonic()
-    answer = call()
-    return time.monotonic() - started, answer.status_code
+def _writes_to(proxy: SwitchableProxy, key: str) -> int:
+    """How many SADDs to `key` reached the black-holed Redis."""
+    return sum(
+        1
+        for command in proxy.swallowed_commands()
+        if len(command) > 1 and command[0].upper() == b"SADD" and command[1] == key.encode()
+    )
 
 
 def test_a_black_holed_redis_never_slows_requests_and_is_caught_up(
@@ -155,21 +158,20 @@ def test_a_black_holed_redis_never_slows_requests_and_is_caught_up(
                     headers=h,
                 )
 
-            # Colour changes revoke codes while Redis hangs: at most one short timeout each.
+            # Colour changes revoke codes while Redis hangs: at most one short timeout each,
+            # counted as writes that reached Redis (the worker's rebuilds write a staging set,
+            # never the published one), not timed: a loaded machine is slow either way.
             with ThreadPoolExecutor(6) as pool:
-                declared = list(pool.map(lambda h: _timed(lambda: fever(h)), headers))
-            assert [status for _, status in declared] == [201] * 6
-            assert max(elapsed for elapsed, _ in declared) < 1.5, declared
+                declared = list(pool.map(fever, headers))
+            assert [answer.status_code for answer in declared] == [201] * 6
+            writes = _writes_to(proxy, redis_key("cn-sc"))
+            assert 1 <= writes <= 6, writes
             assert not publisher.healthy
             # Requests that revoke nothing never touch Redis at all.
             with ThreadPoolExecutor(6) as pool:
-                codes = list(
-                    pool.map(
-                        lambda h: _timed(lambda: svc.http.get("/v1/me/code", headers=h)), headers
-                    )
-                )
-            assert [status for _, status in codes] == [200] * 6
-            assert max(elapsed for elapsed, _ in codes) < 1.0, codes
+                codes = list(pool.map(lambda h: svc.http.get("/v1/me/code", headers=h), headers))
+            assert [answer.status_code for answer in codes] == [200] * 6
+            assert _writes_to(proxy, redis_key("cn-sc")) == writes
 
             proxy.black_hole.clear()  # Redis answers again: the worker rebuilds by itself
             client = redis.Redis.from_url(redis_url)

@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -34,6 +35,8 @@ from tests.issuers.conftest import (
 )
 from tests.issuers.helpers import lab_csv, recent
 from tests.servers import serve
+
+CHILD_BORN = date(2016, 6, 1)  # a minor: a guardian binds them without consent
 
 if shutil.which("pdftoppm") is None:  # pragma: no cover - scripts/test installs it
     raise RuntimeError("pdftoppm (poppler-utils) is missing: run the suite through scripts/test")
@@ -107,7 +110,7 @@ def test_printed_green_code_is_revoked_when_the_citizen_turns_red(
 def test_print_audit_joins_the_issuers_audit_by_actor_and_jti(
     issuer: IssuerService, printer: httpx.Client, tmp_path: Path
 ) -> None:
-    guardian, child = citizen_number(51), citizen_number(52)
+    guardian, child = citizen_number(51), citizen_number(52, born=CHILD_BORN)
     issuer.register(guardian, "李建国", phone="13800000051")
     issuer.register(child, "李小明")
     headers = issuer.citizen_headers(guardian)
@@ -159,16 +162,27 @@ def test_the_sheet_names_the_issuer_from_its_own_answer(
 def test_guardian_prints_a_family_sheet_and_counter_staff_a_walk_in(
     issuer: IssuerService, printer: httpx.Client, redis_url: str
 ) -> None:
-    guardian, child, grandma = citizen_number(41), citizen_number(42), citizen_number(43)
+    guardian, child = citizen_number(41), citizen_number(42, born=CHILD_BORN)
+    grandma = citizen_number(43, born=date(1950, 2, 3))
     issuer.register(guardian, "李建国", phone="13800000041")
     issuer.register(child, "李小明")
-    issuer.register(grandma, "王秀芳")
+    issuer.register(grandma, "王秀芳")  # no account of her own
     headers = issuer.citizen_headers(guardian)
-    for number, name in ((child, "李小明"), (grandma, "王秀芳")):
-        bound = issuer.http.post(
-            "/v1/family", json={"id_number": number, "name": name}, headers=headers
-        )
-        assert bound.status_code == 201, bound.text
+    # A minor is bound by the guardian; an adult without an account only at a counter.
+    bound = issuer.http.post(
+        "/v1/family", json={"id_number": child, "name": "李小明"}, headers=headers
+    )
+    assert bound.status_code == 201, bound.text
+    bound = issuer.http.post(
+        "/v1/counter/family",
+        json={
+            "guardian": {"id_number": guardian, "name": "李建国"},
+            "dependant": {"id_number": grandma, "name": "王秀芳"},
+            "note": "both ID cards checked",
+        },
+        headers=issuer.staff_headers(Role.COUNTER_STAFF),
+    )
+    assert bound.status_code == 201, bound.text
     checker = RedisRevocationChecker(redis.Redis.from_url(redis_url))
 
     sheet = printer.post("/v1/print/family", params={"format": "png"}, headers=headers)

@@ -163,14 +163,34 @@ def test_image_upload_is_decoded_and_verified(checkpoint: RunningCheckpoint, sc:
     assert [r["mode"] for r in response.json()["results"]] == ["image"]
 
 
-def test_image_upload_is_bounded(checkpoint: RunningCheckpoint) -> None:
+def test_image_upload_is_bounded_and_answered_with_a_verdict(
+    checkpoint: RunningCheckpoint,
+) -> None:
+    # §9: a verification call answers its failures as results, a photo's included.
     limit = checkpoint.service.settings.max_image_bytes
     response = checkpoint.post("/v1/scan/image", content=io.BytesIO(b"\0" * (limit + 1)).read())
-    assert response.status_code == 413
-    assert response.json()["error"] == "input_too_large"
+    assert response.status_code == 200
+    [too_large] = response.json()["results"]
+    assert (too_large["display"], too_large["error"]) == ("error", "input_too_large")
     not_an_image = checkpoint.post("/v1/scan/image", content=b"hello")
-    assert not_an_image.status_code == 422
-    assert not_an_image.json()["error"] == "malformed_input"
+    assert not_an_image.status_code == 200
+    [damaged] = not_an_image.json()["results"]
+    assert (damaged["display"], damaged["error"]) == ("error", "malformed_input")
+    logged = [(r.mode, r.result, r.error) for r in checkpoint.service.scan_log.scans()]
+    assert logged == [("image", "error", "input_too_large"), ("image", "error", "malformed_input")]
+
+
+def test_scan_text_past_every_code_size_is_a_verdict_and_a_huge_body_413(
+    checkpoint: RunningCheckpoint,
+) -> None:
+    over = checkpoint.post("/v1/scan", json={"text": "hc:/" + "5" * 70_000})
+    assert over.status_code == 200
+    assert (over.json()["display"], over.json()["error"]) == ("error", "input_too_large")
+    huge = checkpoint.post("/v1/scan", json={"text": "5" * 500_000})
+    assert (huge.status_code, huge.json()["error"]) == (413, "input_too_large")
+    for malformed in (b"{not json", b'{"text": 5}', b"\xff\xfe"):
+        refused = checkpoint.post("/v1/scan", content=malformed)
+        assert (refused.status_code, refused.json()["error"]) == (422, "invalid_request")
 
 
 def test_id_card_read_of_local_citizen(

@@ -236,7 +236,7 @@ def test_an_oversized_body_is_refused_without_buffering_it(fast: RunningCheckpoi
     huge = b'{"text": "' + b"5" * (MAX_SCAN_BODY + 4096) + b'"}'
     connection.send(scan_request(huge, fast.device_token))
     status, _, body = connection.read_response()
-    assert (status, orjson.loads(body)["error"]) == (422, "invalid_request")
+    assert (status, orjson.loads(body)["error"]) == (413, "input_too_large")
     connection.close()
 
 

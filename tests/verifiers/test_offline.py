@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from healthcode import CodeKind, StatusColour, TrustStore, encode_numeric, new_credential
+from healthcode.idnumber import pseudonymous_subject
 from healthcode.jws import sign_credential
 from tests.servers import AppServer, RedisServer
 from tests.simulators import TrustRegistrySimulator
 from tests.verifiers.conftest import SC_GREEN, MakeSettings, Province, entry, start_checkpoint
+from tests.verifiers.standin import SUBJECT_SECRET
 from verifiers.service import CheckpointService
 from verifiers.trustsource import LocalTrustSource, RegistryTrustSource
 
@@ -37,7 +39,8 @@ def _code(
 ) -> tuple[str, str]:
     credential = new_credential(
         issuer=province.issuer.issuer_id,
-        subject="c3ViamVjdC1wc2V1ZG9ueW0tMDE",
+        # SC_GREEN's own code: a scan and that ID card read together are one person (scan + tap).
+        subject=pseudonymous_subject(SC_GREEN, SUBJECT_SECRET),
         status=StatusColour.GREEN,
         masked_name="张*丰",
         id_tail=SC_GREEN[-4:],
@@ -313,7 +316,7 @@ def test_registry_issuers_and_redis_down_then_back(
 
         for server in (registry, sc.server, bj.server):
             server.stop()
-        own_redis.stop()
+        own_redis.halt()  # down, data kept: own_redis.restart() below brings it back
         down_at = time.time()  # everything was reachable until shortly before
 
         def offline_everywhere() -> bool:

@@ -135,3 +135,23 @@ def test_chinese_is_drawn_by_the_shipped_font(
         assert _draws_distinct_glyphs(page, '"DejaVu Sans Mono", monospace, "HC CJK"')
         width = page.eval_on_selector("#idle", "el => el.getBoundingClientRect().width")
         assert width > 0
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_the_login_form_fits_every_screen(
+    browser: Browser, checkpoint: RunningCheckpoint, viewport: str
+) -> None:
+    size = VIEWPORTS[viewport]
+    context = browser.new_context(viewport=ViewportSize(**size))
+    page = context.new_page()
+    try:
+        page.goto(checkpoint.url + "/")
+        controls = page.locator("#login-form input, #login-form button, #topbar button:visible")
+        assert controls.count() == 6
+        for index in range(controls.count()):
+            box = _box(controls.nth(index))
+            assert box["height"] >= MIN_TARGET, (index, box)
+            assert _inside(box, size), (index, box)
+        assert axe_violations(page) == []
+    finally:
+        context.close()

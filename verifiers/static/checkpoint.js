@@ -1,95 +1,22 @@
-// Checkpoint staff page: scanner field, camera (jsQR, vendored), ID-card/assisted look-ups.
+// Checkpoint staff page: scanner field, verdict overlay, ID-card/assisted look-ups, scan + tap.
+// Texts, camera, sound and the shift view are in checkpoint-{texts,camera,sound,shift}.js.
 "use strict";
 (function () {
   const TOKEN_KEY = "hc-checkpoint-token";
   const LANG_KEY = "hc-checkpoint-lang";
   const MUTED_KEY = "hc-checkpoint-muted";
-  // A code the camera keeps seeing is the same person still in front of it: it is sent again
-  // only after it has been out of view this long.
-  const CAMERA_REPEAT_MS = 1500;
-  // How many verdicts the shift view keeps (in this page only: nothing is stored on the device).
-  const SHIFT_SIZE = 20;
-  const TEXT = {
-    zh: {
-      title: "健康码核验", logout: "退出", login: "工作人员登录", username: "用户名",
-      password: "密码", login_button: "登录", or_device: "或输入设备令牌", device_token: "设备令牌",
-      mode_scan: "扫码", mode_idcard: "身份证 / 助查", camera: "摄像头", photo: "上传图片",
-      scan_placeholder: "请扫码（扫码枪或摄像头）", id_placeholder: "身份证号", name_placeholder: "姓名",
-      assisted: "老幼助查（代查）", lookup: "查询", ready: "请扫码", next: "下一位",
-      green: "绿码 通行", yellow: "黄码 请核查", red: "红码 禁止通行", error: "无法核验",
-      card: "有效健康卡（无颜色）", unconfirmed: "状态无法确认", tap: "请刷身份证",
-      tap_reason: "本岗要求核对证件 — 请在 {s} 秒内刷此人身份证",
-      unconfirmed_action: "请查验身份证或致电热线", hotline: "热线",
-      checking: "核验中…", issuer: "签发方", kind: "类型", phone: "手机码", offline: "离线码",
-      valid_left: "剩余有效", checked_at: "核验时间", checks: "检查项", unchecked: "未能检查",
-      since: "自", ago: "前", trust_age: "信任列表", online: "在线", offline_state: "离线",
-      revocation_age: "作废数据", home: "归属地", assisted_mark: "代查", cached: "缓存",
-      days: "天", hours: "小时", minutes: "分钟", seconds: "秒",
-      passed: "通过", failed: "失败", not_checked: "未检查", stale: "过期数据",
-      format: "格式", claims: "内容", trust_list: "信任列表", signature: "签名", validity: "有效期",
-      revocation: "作废", clears_in: "后清除", shown: "已显示", code: "错误代码",
-      sound_on: "声音 开", sound_off: "静音", shift: "本班最近核验", shift_empty: "本班尚无核验",
-      kind_qr: "二维码", kind_printed: "打印码", kind_id_card: "身份证", kind_assisted: "代查",
-      unreachable: "无法连接核验服务 — 请检查网络后重试", camera_error: "无法打开摄像头 — 请检查权限或用扫码枪",
-      bind_match: "✓ 码与身份证相符", bind_mismatch: "✗ 码不属于此身份证持有人",
-      bind_unconfirmed: "? 无法核对码与身份证 — 请核对证件照片",
-      bind_waiting_code: "已扫码 — 请在 {s} 秒内刷身份证核对", bind_waiting_card: "已刷身份证 — 请在 {s} 秒内扫此人的码",
-      failing_source: "数据源异常", stale_source: "未同步", registry_source: "信任注册中心", pairing_skip: "不核对",
-    },
-    en: {
-      title: "Health code checkpoint", logout: "Log out", login: "Staff login", username: "Username",
-      password: "Password", login_button: "Log in", or_device: "or enter a device token",
-      device_token: "Device token", mode_scan: "Scan", mode_idcard: "ID card / assisted", photo: "Photo",
-      camera: "Camera", scan_placeholder: "Scan a code (scanner or camera)",
-      id_placeholder: "ID number", name_placeholder: "Name", assisted: "Assisted look-up",
-      lookup: "Look up", ready: "Ready to scan", next: "Next person",
-      green: "GREEN – pass", yellow: "YELLOW – check", red: "RED – no entry", error: "Cannot verify",
-      card: "Valid health card (no colour)", unconfirmed: "Status not confirmed", tap: "Read the ID card",
-      tap_reason: "this checkpoint checks cards — read this person's ID card within {s} s",
-      unconfirmed_action: "Check the ID card or call the hotline", hotline: "hotline",
-      checking: "Checking…", issuer: "Issuer", kind: "Kind", phone: "phone code",
-      offline: "printed code", valid_left: "valid for", checked_at: "checked at", checks: "checks",
-      unchecked: "not checked", since: "since", ago: " ago", trust_age: "trust list", online: "online",
-      offline_state: "OFFLINE", revocation_age: "revocation data", home: "home province",
-      assisted_mark: "assisted", cached: "cached", days: "d", hours: "h", minutes: "min",
-      seconds: "s", passed: "passed", failed: "failed", not_checked: "not checked",
-      stale: "stale", format: "format", claims: "claims", trust_list: "trust list", signature: "signature",
-      validity: "validity", revocation: "revocation", code: "error code",
-      clears_in: "clears in", shown: "shown", sound_on: "Sound on", sound_off: "Muted",
-      shift: "This shift", shift_empty: "No verdicts yet this shift",
-      kind_qr: "QR", kind_printed: "printed", kind_id_card: "ID card", kind_assisted: "assisted",
-      unreachable: "checkpoint service unreachable — check the network and try again",
-      camera_error: "camera unavailable — check the permission or use the scanner",
-      bind_match: "✓ code matches the ID card", bind_mismatch: "✗ code belongs to someone else",
-      bind_unconfirmed: "? could not confirm the code belongs to the card — compare the photo",
-      bind_waiting_code: "code scanned — read the ID card within {s} s",
-      bind_waiting_card: "ID card read — scan their code within {s} s",
-      failing_source: "source failing", stale_source: "not synced", registry_source: "trust registry", pairing_skip: "Don't compare",
-    },
-  };
-  // What each screen sounds (and, on phones, vibrates) like: pass, check, refuse.
-  const SOUND_OF = { green: "pass", yellow: "check", card: "check", unconfirmed: "check", tap: "check", red: "refuse", error: "refuse" };
-  const TONES = {
-    pass: { type: "sine", notes: [[880, 0, 0.1], [1320, 0.12, 0.12]] },
-    check: { type: "triangle", notes: [[660, 0, 0.12], [660, 0.2, 0.12]] },
-    refuse: { type: "square", notes: [[220, 0, 0.4]] },
-  };
-  const VIBRATION = { pass: [80], check: [120, 80, 120], refuse: [400, 120, 400, 120, 400] };
+  const TEXT = window.HC_TEXT;
 
   const $ = (id) => document.getElementById(id);
   let lang = localStorage.getItem(LANG_KEY) || "zh";
   let muted = localStorage.getItem(MUTED_KEY) === "true";
   let mode = "scan";
   let lastAnswer = null;
-  let cameraStream = null;
   let busy = false;
   let resultSeconds = 5;
   let hotline = null;
   let shownAt = 0;
   let clearTimer = null;
-  let audio = null;
-  let soundCount = 0;
-  let shift = [];
   let pairing = { side: null, until: 0 };
 
   function t(key) { return (TEXT[lang] && TEXT[lang][key]) || key; }
@@ -137,40 +64,6 @@
     button.textContent = t(muted ? "sound_off" : "sound_on");
     button.dataset.muted = muted ? "true" : "false";
     button.setAttribute("aria-pressed", muted ? "false" : "true");
-  }
-
-  function sound(display) {
-    const kind = SOUND_OF[display];
-    if (!kind) { return; }
-    // What was played (or not), for people and tests to see.
-    document.body.dataset.sound = muted ? "muted" : kind;
-    soundCount += 1;
-    document.body.dataset.soundCount = String(soundCount);
-    if (muted) { return; }
-    try {
-      audio = audio || new (window.AudioContext || window.webkitAudioContext)();
-      if (audio.state === "suspended") { audio.resume(); }
-      const tone = TONES[kind];
-      const start = audio.currentTime + 0.01;
-      tone.notes.forEach(([frequency, offset, length]) => {
-        const oscillator = audio.createOscillator();
-        const gain = audio.createGain();
-        oscillator.type = tone.type;
-        oscillator.frequency.value = frequency;
-        gain.gain.setValueAtTime(0.0001, start + offset);
-        gain.gain.exponentialRampToValueAtTime(0.25, start + offset + 0.01);
-        gain.gain.exponentialRampToValueAtTime(0.0001, start + offset + length);
-        oscillator.connect(gain).connect(audio.destination);
-        oscillator.start(start + offset);
-        oscillator.stop(start + offset + length + 0.02);
-      });
-    } catch (err) { /* no audio output: the screen still says it all */ }
-  }
-
-  function vibrate(kind) {
-    const pattern = muted ? null : VIBRATION[kind];
-    document.body.dataset.vibrate = pattern ? pattern.join(",") : "none";
-    if (pattern && navigator.vibrate) { try { navigator.vibrate(pattern); } catch (err) { /* none */ } }
   }
 
   // -- the verdict overlay and its countdown back to the idle screen
@@ -227,8 +120,7 @@
   function showAnswer(answer) {
     render(answer);
     const display = $("result").dataset.display;
-    sound(display);
-    vibrate(SOUND_OF[display]);
+    window.HCSound.play(display, muted);
     announce();
     remember(answer, display);
     notePairing(answer);
@@ -337,41 +229,9 @@
     if (!el.hidden) { el.textContent = t("bind_" + result); }
   }
 
-  // -- the shift view: this page's last verdicts (reloading the page forgets them)
-  function kindOf(answer) {
-    if (answer.mode === "assisted") { return "assisted"; }
-    if (answer.mode === "id_card") { return "id_card"; }
-    return answer.kind === "offline" ? "printed" : "qr";
-  }
-
-  function remember(answer, display) {
-    if (display === "checking") { return; }
-    shift.unshift({
-      at: Date.now(), display, kind: kindOf(answer),
-      name: answer.masked_name || (answer.shc || {}).masked_name || "–",
-      error: answer.error || "",
-    });
-    shift.length = Math.min(shift.length, SHIFT_SIZE);
-    renderShift();
-  }
-
-  function renderShift() {
-    $("shift-empty").hidden = shift.length > 0;
-    $("shift-list").replaceChildren(...shift.map((entry) => {
-      const li = document.createElement("li");
-      li.dataset.display = entry.display;
-      const time = document.createElement("span");
-      time.textContent = new Date(entry.at).toLocaleTimeString(lang === "zh" ? "zh-CN" : "en-GB");
-      const verdict = document.createElement("span");
-      verdict.className = "verdict";
-      verdict.textContent = t(entry.display) + (entry.error ? " (" + entry.error + ")" : "") + " · " + entry.name;
-      const kind = document.createElement("span");
-      kind.className = "kind";
-      kind.textContent = t("kind_" + entry.kind);
-      li.append(time, verdict, kind);
-      return li;
-    }));
-  }
+  // -- the shift view (checkpoint-shift.js)
+  function remember(answer, display) { window.HCShift.remember(answer, display); renderShift(); }
+  function renderShift() { window.HCShift.render(t, lang === "zh" ? "zh-CN" : "en-GB"); }
 
   // -- scan + tap: the server pairs a code and an ID card read within its window; the page
   // only shows what is awaited (it keeps no ID number and no code).
@@ -472,53 +332,13 @@
     if (next === "idcard") { $("id-number").focus(); } else { focusScanner(); }
   }
 
-  async function toggleCamera() {
-    if (cameraStream) {
-      cameraStream.getTracks().forEach((track) => track.stop());
-      cameraStream = null;
-      $("camera").hidden = true;
-      focusScanner();
-      return;
-    }
-    focusScanner();
-    try {
-      cameraStream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
-    } catch (err) {
-      showAnswer({ display: "error", error: "camera",
-        staff_text: { zh: TEXT.zh.camera_error, en: TEXT.en.camera_error } });
-      focusScanner();
-      return;
-    }
-    const video = $("camera-video");
-    video.srcObject = cameraStream;
-    await video.play();
-    $("camera").hidden = false;
-    focusScanner();
-    let lastText = "";
-    let lastSeen = 0;
-    const canvas = $("camera-canvas");
-    const context = canvas.getContext("2d", { willReadFrequently: true });
-    const tick = () => {
-      if (!cameraStream) { return; }
-      if (video.readyState === video.HAVE_ENOUGH_DATA) {
-        canvas.width = video.videoWidth;
-        canvas.height = video.videoHeight;
-        context.drawImage(video, 0, 0, canvas.width, canvas.height);
-        const image = context.getImageData(0, 0, canvas.width, canvas.height);
-        const code = jsQR(image.data, image.width, image.height, { inversionAttempts: "dontInvert" });
-        if (code && code.data) {
-          const now = Date.now();
-          if (code.data === lastText && now - lastSeen < CAMERA_REPEAT_MS) {
-            lastSeen = now; // still in view: already answered
-          } else if (submitScan(code.data)) {
-            lastText = code.data; // only once taken: a code seen while busy is tried again
-            lastSeen = now;
-          }
-        }
-      }
-      requestAnimationFrame(tick);
-    };
-    requestAnimationFrame(tick);
+  function toggleCamera() {
+    window.HCCamera.toggle({
+      onCode: submitScan,
+      focus: focusScanner,
+      onError: () => showAnswer({ display: "error", error: "camera",
+        staff_text: { zh: TEXT.zh.camera_error, en: TEXT.en.camera_error } }),
+    });
   }
 
   function showLogin() { $("login").hidden = false; $("main").hidden = true; $("logout").hidden = true; $("username").focus(); }

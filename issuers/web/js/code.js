@@ -150,7 +150,10 @@ export async function refresh() {
   const who = state.who;
   inFlight = (async () => {
     try {
-      const code = await get(codePath(who));
+      // The first code of the citizen may already be on its way (js/boot.js).
+      const early = who === 'me' ? window.hcEarlyCode : undefined;
+      window.hcEarlyCode = undefined;
+      const code = await call('GET', codePath(who), undefined, { early });
       if (who !== state.who) return;
       state.offline = false;
       state.code = code;

@@ -295,19 +295,20 @@ export function whenLoggedOut(listener) {
   onUnauthenticated.push(listener);
 }
 
-export async function call(method, path, body = undefined, { auth = true, raw = false, headers: extra = {} } = {}) {
+export async function call(method, path, body = undefined, { auth = true, raw = false, headers: extra = {}, early = null } = {}) {
   const headers = { Accept: raw ? '*/*' : 'application/json', ...extra };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const current = session();
   if (auth && current) headers.Authorization = `Bearer ${current.token}`;
   let answer;
   try {
-    answer = await fetch(path, {
+    // `early`: the same request already sent by js/boot.js; its answer is used instead.
+    answer = await (early || fetch(path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
-    });
+    }));
   } catch (error) {
     throw new ApiError('offline', 0, { message: String(error) });
   }

@@ -171,7 +171,14 @@ function init() {
   translate();
   // Text drawn before the Chinese font arrived is set again once it has (some engines keep
   // the fallback's empty boxes otherwise, as headless Chromium does on machines without CJK fonts).
-  if (document.fonts) document.fonts.addEventListener('loadingdone', () => translate());
+  // The font is asked for here, not preloaded by the page: on a slow network it must not take
+  // a connection the code needs (js/boot.js).
+  if (document.fonts) {
+    document.fonts.load('1em "HC Sans CJK"', '健康码').then(() => {
+      document.documentElement.classList.add('fonts-ready');
+      translate();
+    }, () => {});
+  }
   applyTextSize(localStorage.getItem(TEXT_SIZE) === '1');
   $('phone-form').addEventListener('submit', requestCode);
   $('otp-form').addEventListener('submit', verifyCode);
