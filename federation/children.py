@@ -50,6 +50,10 @@ class Child:
     log_path: Path
     url: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    #: Where this process answers /healthz when `url` is a load balancer in front of it.
+    health_url: str | None = None
+    #: Run as this user (PostgreSQL under a root supervisor); None: as ourselves.
+    user: str | None = None
 
     def start(self, *, clock_offset_s: float = 0) -> None:
         """Start the process; a clock offset runs it under `federation.shifted_clock` (tests)."""
@@ -59,7 +63,9 @@ class Child:
             argv = [sys.executable, "-m", "federation.shifted_clock", argv[2], *argv[3:]]
             env["HC_FEDERATION_CLOCK_OFFSET_S"] = str(clock_offset_s)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, user=self.user
+            )
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -83,7 +89,8 @@ class Child:
 
     def wait_healthy(self, timeout: float = HEALTH_TIMEOUT_S) -> None:
         """Poll GET /healthz until 200; fail early if the process exits."""
-        assert self.url is not None
+        url = self.health_url or self.url
+        assert url is not None
         deadline = time.monotonic() + timeout
         with PeerClient(bounds=ReadBounds(64 * KIB, 2.0)) as http:
             while time.monotonic() < deadline:
@@ -93,12 +100,23 @@ class Child:
                         + self.log_tail()
                     )
                 try:
-                    if http.get(f"{self.url}/healthz").status_code == 200:
+                    if http.get(f"{url}/healthz").status_code == 200:
                         return
                 except PeerError:
                     pass
                 time.sleep(0.2)
         raise FederationError(f"{self.name} did not answer /healthz; log {self.log_path}")
+
+    def replica(self, index: int, port: int, log_path: Path, env: dict[str, str]) -> Child:
+        """Another process of the same service, on its own port, behind the same `url`."""
+        return Child(
+            f"{self.name}-{index}",
+            self.argv,
+            env,
+            log_path,
+            url=self.url,
+            health_url=f"http://127.0.0.1:{port}",
+        )
 
 
 class Ports:

@@ -31,7 +31,13 @@ def _run_up(args: argparse.Namespace) -> int:
     }
     try:
         try:
-            federation = up(args.dir, out=sys.stdout, as_json=args.json)
+            federation = up(
+                args.dir,
+                out=sys.stdout,
+                as_json=args.json,
+                replicas=args.replicas,
+                postgres_url=args.postgres_url,
+            )
         except FederationError as exc:
             print(f"healthcode federation: {exc}", file=sys.stderr)
             return EXIT_FAILED
@@ -81,6 +87,17 @@ def register(commands: Any) -> None:
     start = actions.add_parser("up", help="start registry, two provinces and a checkpoint")
     start.add_argument("--dir", type=Path, default=Path(".demo"), help="state directory")
     start.add_argument("--json", action="store_true", help="print one JSON line of URLs")
+    start.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="processes per province and checkpoint, behind HAProxy on PostgreSQL (default 1)",
+    )
+    start.add_argument(
+        "--postgres-url",
+        help="with --replicas: a PostgreSQL server to create the databases on "
+        "(default: a cluster of the federation's own under DIR/postgres)",
+    )
     start.set_defaults(handler=_run_up)
     names = "redis, registry, cn-sc, cn-gd or checkpoint"
     stop_one = actions.add_parser("stop", help="stop one service of the running federation")

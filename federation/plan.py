@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from federation.children import Child, FederationError, Ports, healthcode_command, run_command
+from federation.haproxy import Frontend, haproxy_command, haproxy_config
+from federation.postgres import postgres_child
 from healthcode.keys import SigningKey
 from healthcode.server.redis_process import redis_server_command
 
@@ -53,11 +55,25 @@ class Federation:
     redis: Child | None
     #: the print service (`python -m offline`) of each province, for the citizen app (ADR 0012)
     printers: dict[str, Child] = field(default_factory=dict)
+    #: `--replicas N`: the 2nd..Nth process of each province and of the checkpoint, by name
+    extra_replicas: dict[str, list[Child]] = field(default_factory=dict)
+    #: `--replicas N`: HAProxy in front of the replicas, and the PostgreSQL they share
+    balancer: Child | None = None
+    postgres: Child | None = None
+    #: the PostgreSQL server the replicas share, and the databases to create on it
+    postgres_url: str | None = None
+    databases: list[str] = field(default_factory=list)
 
     def children(self) -> list[Child]:
-        head = [c for c in (self.redis, self.registry) if c is not None]
+        head = [c for c in (self.postgres, self.redis, self.registry, self.balancer) if c]
         tail = [self.checkpoint] if self.checkpoint is not None else []
-        return [*head, *self.printers.values(), *self.provinces.values(), *tail]
+        extras = [child for group in self.extra_replicas.values() for child in group]
+        return [*head, *self.printers.values(), *self.provinces.values(), *tail, *extras]
+
+    def replicas_of(self, name: str) -> list[Child]:
+        """Every process of service `name` (the first and the extra replicas)."""
+        first = self.checkpoint if name == "checkpoint" else self.provinces.get(name)
+        return [c for c in (first, *self.extra_replicas.get(name, [])) if c is not None]
 
     def stop(self) -> None:
         for child in reversed(self.children()):
@@ -79,6 +95,7 @@ class Federation:
             "checkpoint": self.checkpoint.url if self.checkpoint is not None else None,
             "citizen_app": {name: f"{child.url}/" for name, child in self.provinces.items()},
             "printers": {name: child.url for name, child in self.printers.items()},
+            "replicas": 1 + max((len(group) for group in self.extra_replicas.values()), default=0),
         }
 
 
@@ -86,8 +103,14 @@ def python(module: str) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def plan(directory: Path) -> Federation:
-    """The federation's children, with their settings; creates what DIR does not hold yet."""
+def plan(directory: Path, *, replicas: int = 1, postgres_url: str | None = None) -> Federation:
+    """The federation's children, with their settings; creates what DIR does not hold yet.
+
+    With `replicas` > 1 each province and the checkpoint run that many processes behind
+    HAProxy (at the URL the service is known by), sharing a PostgreSQL database: the one at
+    `postgres_url`, or a cluster of the federation's own under DIR/postgres."""
+    if not 1 <= replicas <= 8:
+        raise FederationError("--replicas must be from 1 to 8")
     redis_binary = shutil.which("redis-server")
     if redis_binary is None:
         # Without our own Redis every province would share whatever answers on the default
@@ -133,6 +156,13 @@ def plan(directory: Path) -> Federation:
         logs / "registry.log",
         url=f"http://127.0.0.1:{port}",
     )
+    postgres = None
+    databases = _Databases(None)
+    if replicas > 1:
+        if postgres_url is None:
+            postgres = postgres_child(directory, ports.port("postgres"), logs / "postgres.log")
+            postgres_url = postgres.url
+        databases = _Databases(postgres_url)
     provinces: dict[str, Child] = {}
     printers: dict[str, Child] = {}
     for index, (issuer_id, name, region) in enumerate(PROVINCES):
@@ -150,7 +180,7 @@ def plan(directory: Path) -> Federation:
             "HC_ISSUER_HOST": "127.0.0.1",
             "HC_ISSUER_PORT": str(port),
             "HC_ISSUER_PUBLIC_URL": url,
-            "HC_ISSUER_DATABASE_URL": f"sqlite:///{home / 'issuer.db'}",
+            "HC_ISSUER_DATABASE_URL": databases.url(issuer_id, home / "issuer.db"),
             "HC_ISSUER_KEY_DIR": str(home / "keys"),
             "HC_ISSUER_REGISTRY_URL": registry.url or "",
             "HC_ISSUER_PINNED_ROOT": pinned_root,
@@ -173,7 +203,9 @@ def plan(directory: Path) -> Federation:
             "HC_VERIFIER_DEMO_MODE": "true",
             "HC_VERIFIER_HOST": "127.0.0.1",
             "HC_VERIFIER_PORT": str(port),
-            "HC_VERIFIER_DATABASE_URL": f"sqlite:///{directory / 'checkpoint' / 'checkpoint.db'}",
+            "HC_VERIFIER_DATABASE_URL": databases.url(
+                "checkpoint", directory / "checkpoint" / "checkpoint.db"
+            ),
             "HC_VERIFIER_STATE_DIR": str(directory / "checkpoint" / "state"),
             "HC_VERIFIER_REGISTRY_URL": registry.url or "",
             "HC_VERIFIER_PINNED_ROOT": pinned_root,
@@ -187,7 +219,53 @@ def plan(directory: Path) -> Federation:
         url=f"http://127.0.0.1:{port}",
     )
     (directory / "checkpoint").mkdir(parents=True, exist_ok=True)
-    return Federation(directory, registry, provinces, checkpoint, redis, printers)
+    federation = Federation(directory, registry, provinces, checkpoint, redis, printers)
+    if replicas > 1:
+        federation.postgres = postgres
+        federation.postgres_url = postgres_url
+        federation.databases = databases.names
+        _replicate(federation, replicas, ports, logs)
+    return federation
+
+
+@dataclass
+class _Databases:
+    """SQLite files by default; with a PostgreSQL server, one database per service."""
+
+    base_url: str | None
+    names: list[str] = field(default_factory=list)
+
+    def url(self, service: str, sqlite_file: Path) -> str:
+        if self.base_url is None:
+            return f"sqlite:///{sqlite_file}"
+        name = "hc_" + service.replace("-", "_")
+        self.names.append(name)
+        return self.base_url.rsplit("/", 1)[0] + "/" + name
+
+
+def _replicate(federation: Federation, count: int, ports: Ports, logs: Path) -> None:
+    """Move each province and the checkpoint behind HAProxy and add their replicas."""
+    frontends = []
+    services = [*federation.provinces.values()]
+    services += [federation.checkpoint] if federation.checkpoint is not None else []
+    for first in services:
+        prefix = "HC_VERIFIER_" if first is federation.checkpoint else "HC_ISSUER_"
+        front = int((first.url or "").rsplit(":", 1)[1])
+        replica_ports = [ports.port(f"{first.name}-{index}") for index in range(1, count + 1)]
+        first.env[f"{prefix}PORT"] = str(replica_ports[0])
+        first.health_url = f"http://127.0.0.1:{replica_ports[0]}"
+        extras = []
+        for index, port in enumerate(replica_ports[1:], start=2):
+            env = {**first.env, f"{prefix}PORT": str(port)}
+            if prefix == "HC_VERIFIER_":  # each checkpoint process keeps its own journal
+                state = Path(first.env["HC_VERIFIER_STATE_DIR"]).with_name(f"state-{index}")
+                env["HC_VERIFIER_STATE_DIR"] = str(state)
+            extras.append(first.replica(index, port, logs / f"{first.name}-{index}.log", env))
+        federation.extra_replicas[first.name] = extras
+        frontends.append(Frontend(first.name, front, replica_ports))
+    config = federation.directory / "haproxy.cfg"
+    config.write_text(haproxy_config(frontends), encoding="utf-8")
+    federation.balancer = Child("balancer", haproxy_command(config), {}, logs / "haproxy.log")
 
 
 def _printer(issuer_id: str, issuer_url: str, ports: Ports, home: Path, logs: Path) -> Child:

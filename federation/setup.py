@@ -28,7 +28,9 @@ def onboard(federation: Federation, admin_token: str) -> bool:
     with PeerClient(bounds=DEMO_CALL) as http:
         for issuer_id, name, region in PROVINCES:
             child = federation.provinces[issuer_id]
-            jwks = http.get(f"{child.url}/.well-known/jwks.json").json()
+            # From the process itself: behind HAProxy a province is not ready (no trust list
+            # naming it) until it is onboarded, so the balancer would not pass this on yet.
+            jwks = http.get(f"{child.health_url or child.url}/.well-known/jwks.json").json()
             partner = SigningKey.load(federation.directory / issuer_id / "partner-key.pem")
             body = {
                 "id": issuer_id,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 import sys
+import time
 from pathlib import Path
 from typing import TextIO
 
-from federation.children import FederationError, wait_redis
+from federation.children import Child, FederationError, wait_redis
 from federation.plan import Federation, demo_secrets, plan
+from federation.postgres import create_databases, wait_postgres
 from federation.setup import (
     CHECKPOINT_STAFF,
     demo_codes,
@@ -18,12 +22,23 @@ from federation.setup import (
     prepare_checkpoint,
     seed,
 )
+from healthcode.errors import PeerError
+from healthcode.fetch import KIB, PeerClient, ReadBounds
 
 
-def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
-    """Start everything and return the running federation (caller stops it)."""
+def up(
+    directory: Path,
+    *,
+    out: TextIO,
+    as_json: bool,
+    replicas: int = 1,
+    postgres_url: str | None = None,
+) -> Federation:
+    """Start everything and return the running federation (caller stops it). With
+    `replicas` > 1, each province and the checkpoint run that many processes behind HAProxy
+    on a shared PostgreSQL (ADR 0025)."""
     directory = directory.resolve()
-    federation = plan(directory)
+    federation = plan(directory, replicas=replicas, postgres_url=postgres_url)
     admin_token = demo_secrets(directory)["registry_admin_token"]
     steps = 7
 
@@ -34,6 +49,14 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
 
     try:
         step(1, "starting redis-server and the trust registry")
+        if federation.postgres is not None:
+            federation.postgres.start()
+            wait_postgres(federation.postgres_url or "")
+        if federation.postgres_url is not None:
+            create_databases(federation.postgres_url, federation.databases)
+        if federation.balancer is not None:
+            federation.balancer.start()
+            wait_balancer(federation.balancer)
         if federation.redis is not None:
             federation.redis.start()
             wait_redis(federation.redis)
@@ -42,9 +65,10 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
         step(2, "migrating the provinces' databases")
         migrate(federation)
         step(3, "starting the provinces " + ", ".join(federation.provinces))
-        for child in [*federation.printers.values(), *federation.provinces.values()]:
+        replicas_of = [c for name in federation.provinces for c in federation.replicas_of(name)]
+        for child in [*federation.printers.values(), *replicas_of]:
             child.start()
-        for child in federation.provinces.values():
+        for child in replicas_of:
             child.wait_healthy()
         for child in federation.printers.values():
             try:  # without it only printing is missing: the demo goes on
@@ -55,11 +79,14 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
         if onboard(federation, admin_token):
             # The provinces fetched the trust list at start-up, before they were listed;
             # a restart makes them pick up the list now instead of at the next refresh.
-            for child in federation.provinces.values():
+            for child in replicas_of:
                 child.stop()
                 child.start()
-            for child in federation.provinces.values():
+            for child in replicas_of:
                 child.wait_healthy()
+        if federation.balancer is not None:
+            for child in federation.provinces.values():
+                wait_ready(child.url or "")
         step(5, "seeding demo citizens and accounts")
         seed(federation)
         step(6, "issuing demo codes")
@@ -67,13 +94,23 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
         step(7, "starting the checkpoint")
         if federation.checkpoint is not None:
             prepare_checkpoint(federation, demo_secrets(directory)["checkpoint_staff_password"])
-            federation.checkpoint.start()
+            # One after the other: the first creates the scan log's tables.
+            for child in federation.replicas_of("checkpoint"):
+                child.env.update(
+                    {k: v for k, v in federation.checkpoint.env.items() if "ISSUER_" in k}
+                )
             try:
-                federation.checkpoint.wait_healthy()
+                for child in federation.replicas_of("checkpoint"):
+                    child.start()
+                    child.wait_healthy()
+                if federation.balancer is not None:
+                    wait_ready(federation.checkpoint.url or "")
             except FederationError as exc:
                 print(f"checkpoint not started: {exc}", file=sys.stderr)
-                federation.checkpoint.stop()
+                for child in federation.replicas_of("checkpoint"):
+                    child.stop()
                 federation.checkpoint = None
+                federation.extra_replicas.pop("checkpoint", None)
     except BaseException:
         federation.stop()
         raise
@@ -109,3 +146,35 @@ def up(directory: Path, *, out: TextIO, as_json: bool) -> Federation:
         print(f"checkpoint  {summary['checkpoint'] or '(not started)'}", file=out)
         print(f"logs        {directory / 'logs'}; Ctrl-C stops everything", file=out, flush=True)
     return federation
+
+
+def wait_ready(front_url: str, timeout_s: float = 90.0) -> None:
+    """Until the balancer passes `/readyz` on to a ready replica (it checks every second)."""
+    deadline = time.monotonic() + timeout_s
+    with PeerClient(bounds=ReadBounds(64 * KIB, 2.0)) as http:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(PeerError):
+                if http.get(f"{front_url}/readyz").status_code == 200:
+                    return
+            time.sleep(0.2)
+    raise FederationError(f"no replica behind {front_url} became ready; see DIR/logs/")
+
+
+def wait_balancer(balancer: Child, timeout_s: float = 15.0) -> None:
+    """Until HAProxy is up (it refuses a bad configuration or a port at once: say so)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not balancer.running():
+            raise FederationError(f"HAProxy did not start:\n{balancer.log_tail()}")
+        if balancer.process is not None and _listening(balancer):
+            return
+        time.sleep(0.1)
+    raise FederationError(f"HAProxy did not start listening; log {balancer.log_path}")
+
+
+def _listening(balancer: Child) -> bool:
+    config = Path(balancer.argv[-1]).read_text(encoding="utf-8")
+    port = int(config.split("bind 127.0.0.1:", 1)[1].split()[0])
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False

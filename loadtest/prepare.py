@@ -239,9 +239,11 @@ def _citizen_token(http: httpx.Client, url: str, log: Path, citizen: Mapping[str
     phone = str(citizen["phone"])
     masked = "*" * (len(phone) - 4) + phone[-4:]
     start = log.stat().st_size if log.exists() else 0
-    _call(http, f"{url}/v1/auth/otp/request", body={"phone": phone}, what="an OTP request")
+    asked = _call(http, f"{url}/v1/auth/otp/request", body={"phone": phone}, what="an OTP request")
+    # A demo province answers the code itself (it also logs it, in whichever replica's log).
+    demo_code = asked.get("demo_code")
     deadline = time.monotonic() + OTP_WAIT_S
-    code: str | None = None
+    code: str | None = str(demo_code) if demo_code else None
     while code is None:
         if log.exists():
             with log.open("rb") as handle:

@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,11 @@ def postgres_url() -> str | None:
 
 @contextlib.contextmanager
 def demo_federation(
-    directory: Path, *, env: Mapping[str, str] | None = None, startup_timeout_s: float = 240
+    directory: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    startup_timeout_s: float = 240,
+    args: Sequence[str] = (),
 ) -> Iterator[dict[str, Any]]:
     """`healthcode federation up --json --dir directory`, as the README's demo starts it.
 
@@ -164,7 +168,7 @@ def demo_federation(
     with (
         errors.open("wb") as stderr,
         subprocess.Popen(
-            [*command, "--dir", str(directory)],
+            [*command, "--dir", str(directory), *args],
             stdout=subprocess.PIPE,
             stderr=stderr,
             env={**os.environ, **(env or {})},
