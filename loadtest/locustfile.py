@@ -129,6 +129,9 @@ if PLAN.checkpoint.id_cards:
 
         def on_start(self) -> None:
             super().on_start()
+            # A session of their own: a session's code and card reads are paired (scan+tap).
+            token = PLAN.checkpoint.id_card_token or PLAN.checkpoint.token
+            self.headers = {"Authorization": f"Bearer {token}"}
             self.cards = _cycle(PLAN.checkpoint.id_cards)
 
         @task

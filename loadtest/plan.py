@@ -66,6 +66,10 @@ class CheckpointTarget:
     token: str
     scans: tuple[ExpectedAnswer, ...]
     id_cards: tuple[ExpectedAnswer, ...]
+    #: The ID-card readers' own session: a checkpoint pairs a code and a card read in one
+    #: session as "scan + tap" (standard §6.4), which gates and readers of different people
+    #: must not be. None: the scanners' token.
+    id_card_token: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,11 @@ class LoadPlan:
             id_cards=tuple(
                 _expected(item, f"checkpoint.id_cards[{index}]", scan=False)
                 for index, item in enumerate(_list(checkpoint, "id_cards", "checkpoint"))
+            ),
+            id_card_token=(
+                _text(checkpoint, "id_card_token", "checkpoint")
+                if checkpoint.get("id_card_token") is not None
+                else None
             ),
         )
         provinces = []

@@ -82,9 +82,10 @@ def prepare_plan(
         check_target(url)
     logins = {pid: _read_json(directory / pid / "demo-logins.json") for pid in province_ids}
     with httpx.Client(timeout=20.0) as http:
-        checkpoint_token = _login(
-            http, urls["checkpoint"], staff_user, str(secrets.get("checkpoint_staff_password"))
-        )
+        password = str(secrets.get("checkpoint_staff_password"))
+        checkpoint_token = _login(http, urls["checkpoint"], staff_user, password)
+        # Readers log in apart from the gates: one session's code and card are paired.
+        id_card_token = _login(http, urls["checkpoint"], staff_user, password)
         scans: list[ExpectedAnswer] = []
         id_cards: list[ExpectedAnswer] = []
         provinces: list[ProvinceTarget] = []
@@ -143,6 +144,7 @@ def prepare_plan(
             token=checkpoint_token,
             scans=tuple(scans),
             id_cards=tuple(id_cards),
+            id_card_token=id_card_token,
         ),
         provinces=tuple(provinces),
         partner=partner,
@@ -213,13 +215,14 @@ def _register_login_citizens(
         id_number = make_id_number(division, date(1990, 1, 1) + timedelta(days=index), 501)
         phone = f"1990{division[:2]}{index:05d}"
         name = "压测" + "".join(_CJK_DIGITS[int(d)] for d in f"{index:03d}")
-        _call(
-            http,
+        answer = http.post(
             f"{url}/v1/citizens",
-            body={"id_number": id_number, "name": name, "phone": phone},
-            token=token,
-            what="registering a load-test citizen",
+            json={"id_number": id_number, "name": name, "phone": phone},
+            headers={"Authorization": f"Bearer {token}"},
         )
+        # 409: registered by an earlier prepare (the same numbers every time).
+        if answer.status_code not in (201, 409):
+            raise _failed("registering a load-test citizen", answer)
         phones.append(phone)
     return phones
 

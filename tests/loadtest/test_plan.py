@@ -28,6 +28,7 @@ def a_plan() -> LoadPlan:
         checkpoint=CheckpointTarget(
             url="http://127.0.0.1:8400",
             token="staff-token",
+            id_card_token="reader-token",
             scans=(ExpectedAnswer(display="green", text="hc:/5676"),),
             id_cards=(ExpectedAnswer(display="red", person=PERSON),),
         ),
@@ -70,6 +71,8 @@ def _broken(change: str) -> dict[str, Any]:
         data["checkpoint"]["scans"] = []
     elif change == "token":
         data["checkpoint"]["token"] = 7
+    elif change == "reader token":
+        data["checkpoint"]["id_card_token"] = ""
     elif change == "citizen tokens":
         data["provinces"][0]["citizen_tokens"] = ["", "t"]
     elif change == "login phones":
@@ -88,6 +91,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("id card person", "checkpoint.id_cards[0].name must be a non-empty string"),
         ("no scans", "checkpoint.scans must list at least one code"),
         ("token", "checkpoint.token must be a non-empty string"),
+        ("reader token", "checkpoint.id_card_token must be a non-empty string"),
         ("citizen tokens", "provinces[0].citizen_tokens must hold non-empty strings"),
         ("login phones", "provinces[0].login_phones must be a list of phone numbers"),
         ("partner people", "partner.people must be a list"),
