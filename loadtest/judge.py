@@ -218,6 +218,34 @@ def judge(stats_csv: Path, goals: Goals, expected: Iterable[str]) -> Verdict:
     return verdict
 
 
+#: Which service answers each request name: where to add replicas when its goals are missed.
+SERVICE_OF = {
+    names.SCAN: "the checkpoint",
+    names.ID_CARD: "the checkpoint, and the provinces' partner API it asks for travellers",
+    names.CITIZEN_CODE: "the province issuers",
+    names.CITIZEN_CODE_PNG: "the province issuers",
+    names.CITIZEN_PROFILE: "the province issuers",
+    names.LOGIN_CODE: "the province issuers (and their SMS gateway's capacity)",
+    names.LOGIN: "the province issuers",
+    names.PARTNER_STATUS: "the home province's issuers (partner API)",
+    names.PARTNER_REVOCATIONS: "the home province's issuers (partner API)",
+}
+
+
+def scaling_advice(verdict: Verdict) -> list[str]:
+    """One line per service whose requests missed a latency goal: add replicas of it.
+    Wrong answers are not a capacity question and get no advice here."""
+    missed: dict[str, list[str]] = {}
+    for check in verdict.failed():
+        if check.what in ("p95", "p99"):
+            service = SERVICE_OF.get(check.name, f"the service answering {check.name!r}")
+            missed.setdefault(service, []).append(f"{check.name} {check.what} {check.measured}")
+    return [
+        f"add replicas of {service} ({'; '.join(checks)}), then run the test again"
+        for service, checks in missed.items()
+    ]
+
+
 def write_report(
     verdict: Verdict, path: Path, *, run: Mapping[str, Any], notes: Iterable[str] = ()
 ) -> Path:
@@ -236,6 +264,7 @@ def write_report(
         f"Judged: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC",
         "",
         *(f"**Note**: {note}\n" for note in notes),
+        *(f"**Scale**: {advice}\n" for advice in scaling_advice(verdict)),
         "| request | requests | failed | req/s | p50 ms | p95 ms | p99 ms | max ms |",
         "|---|---|---|---|---|---|---|---|",
     ]

@@ -144,4 +144,8 @@ def test_the_report_leads_with_the_verdict_and_lists_every_goal(tmp_path: Path) 
     assert "Run: users 50" in text
     assert "**Note**: the load generator ran out" in lines
     assert f"| {names.ID_CARD} | p95 | <= 800 ms | 900 ms | **FAILED** |" in lines
+    scale = [line for line in lines if line.startswith("**Scale**")]
+    assert len(scale) == 1
+    assert "add replicas of the checkpoint" in scale[0]
+    assert f"{names.ID_CARD} p95 900 ms" in scale[0]
     assert f"| {names.SCAN} | 800 | 0 | 12.5 | 5 | 20 | 45 | 45 |" in lines
