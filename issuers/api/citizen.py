@@ -10,7 +10,8 @@ from sqlmodel import Session
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
-from issuers.api.deps import Caller, ClientAddress, Context, citizen_subject
+from healthcode.server.openapi import error_responses
+from issuers.api.deps import AUTHENTICATED, Caller, ClientAddress, Context, citizen_subject
 from issuers.api.schemas import (
     CorrectionRequest,
     Declaration,
@@ -70,7 +71,13 @@ def correction_json(correction: Correction, dependent_ref: str | None = None) ->
     }
 
 
-@router.post("/auth/otp/request", status_code=202, tags=["auth"])
+@router.post(
+    "/auth/otp/request",
+    status_code=202,
+    tags=["auth"],
+    # 503: no SMS gateway configured (a deployment without one cannot log citizens in).
+    responses=error_responses(ErrorCode.RATE_LIMITED, ErrorCode.UPSTREAM_UNAVAILABLE),
+)
 def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> dict[str, Any]:
     """Send a one-time login code by the configured SMS gateway (demo mode: the console).
 
@@ -100,7 +107,11 @@ def otp_request(body: OtpRequest, context: Context, address: ClientAddress) -> d
     return answer
 
 
-@router.post("/auth/otp/verify", tags=["auth"])
+@router.post(
+    "/auth/otp/verify",
+    tags=["auth"],
+    responses=error_responses(ErrorCode.OTP_WRONG, ErrorCode.OTP_EXPIRED, ErrorCode.RATE_LIMITED),
+)
 def otp_verify(body: OtpVerify, context: Context) -> dict[str, Any]:
     """Exchange phone + one-time code for a citizen access token."""
     secret = context.settings.token_secret.get_secret_value().encode("utf-8")
@@ -113,7 +124,11 @@ def otp_verify(body: OtpVerify, context: Context) -> dict[str, Any]:
     return _token_answer(token, context, principal)
 
 
-@router.post("/auth/login", tags=["auth"])
+@router.post(
+    "/auth/login",
+    tags=["auth"],
+    responses=error_responses(ErrorCode.UNAUTHENTICATED, ErrorCode.RATE_LIMITED),
+)
 def staff_login(body: Login, context: Context, address: ClientAddress) -> dict[str, Any]:
     """Staff, officials, admins and checkpoint devices log in with username and password."""
     with context.session() as session:
@@ -126,7 +141,7 @@ def staff_login(body: Login, context: Context, address: ClientAddress) -> dict[s
     return _token_answer(token, context, principal)
 
 
-@router.post("/auth/logout", status_code=204, tags=["auth"])
+@router.post("/auth/logout", status_code=204, tags=["auth"], responses=AUTHENTICATED)
 def logout(context: Context, caller: Caller) -> Response:
     """End the caller's session: its token is refused from the next request on."""
     assert caller.session_id is not None
@@ -144,7 +159,7 @@ def _own_citizen(context: IssuerContext, caller: Principal) -> tuple[str, Citize
         return subject, citizen_by_subject(session, subject)
 
 
-@router.get("/me/history", tags=["citizen"])
+@router.get("/me/history", tags=["citizen"], responses=AUTHENTICATED)
 def my_history(context: Context, caller: Caller) -> list[dict[str, Any]]:
     """The caller's colour history, oldest first, each change with its reason in plain words."""
     subject = citizen_subject(caller)
@@ -196,13 +211,18 @@ def _code(context: IssuerContext, subject: str, kind: CodeKind, actor: str) -> d
     return code_answer(context, subject, kind, actor)
 
 
-@router.post("/me/offline-code", tags=["citizen"])
+@router.post("/me/offline-code", tags=["citizen"], responses=AUTHENTICATED)
 def my_offline_code(context: Context, caller: Caller) -> dict[str, Any]:
     """A 7-day printable offline code for the caller."""
     return _code(context, citizen_subject(caller), CodeKind.OFFLINE, caller.actor)
 
 
-@router.post("/me/declarations", status_code=201, tags=["citizen"])
+@router.post(
+    "/me/declarations",
+    status_code=201,
+    tags=["citizen"],
+    responses={**AUTHENTICATED, **error_responses(ErrorCode.CONFLICT)},
+)
 def declare(body: Declaration, context: Context, caller: Caller) -> dict[str, Any]:
     """A health (symptoms, temperature) or travel declaration; the colour is recomputed and
     the answer says whether it changed. Refused data answer `invalid_request` with
@@ -228,7 +248,12 @@ def declaration_answer(
     }
 
 
-@router.post("/corrections", status_code=201, tags=["corrections"])
+@router.post(
+    "/corrections",
+    status_code=201,
+    tags=["corrections"],
+    responses={**AUTHENTICATED, **error_responses(ErrorCode.NOT_FOUND, ErrorCode.CONFLICT)},
+)
 def file(body: CorrectionRequest, context: Context, caller: Caller) -> dict[str, Any]:
     """Dispute the caller's (or a bound family member's) status."""
     subject = citizen_subject(caller)
@@ -242,7 +267,7 @@ def file(body: CorrectionRequest, context: Context, caller: Caller) -> dict[str,
     return correction_json(correction, body.dependent_ref)
 
 
-@router.get("/corrections/mine", tags=["corrections"])
+@router.get("/corrections/mine", tags=["corrections"], responses=AUTHENTICATED)
 def my_corrections(context: Context, caller: Caller) -> list[dict[str, Any]]:
     """The caller's correction requests (and their family members') with outcomes."""
     subject = citizen_subject(caller)

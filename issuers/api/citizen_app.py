@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from healthcode.errors import ErrorCode, RequestError
 from issuers.accesslog import access_entries
-from issuers.api.deps import Caller, Context, citizen_subject
+from issuers.api.deps import AUTHENTICATED, Caller, Context, citizen_subject
 from issuers.audit import audit
 from issuers.codescreen import province_names, status_json, status_version
 from issuers.context import IssuerContext
@@ -67,7 +67,7 @@ def _status(
 @router.get(
     "/me/status",
     tags=["citizen app"],
-    responses={304: {"description": "unchanged since the status_version sent"}},
+    responses={304: {"description": "unchanged since the status_version sent"}, **AUTHENTICATED},
 )
 def my_status(
     context: Context,
@@ -82,7 +82,7 @@ def my_status(
 @router.get(
     "/family/{dependent_ref}/status",
     tags=["citizen app"],
-    responses={304: {"description": "unchanged since the status_version sent"}},
+    responses={304: {"description": "unchanged since the status_version sent"}, **AUTHENTICATED},
 )
 def dependent_status(
     dependent_ref: str,
@@ -111,7 +111,7 @@ def _access_log(
     return [entry.to_json() for entry in entries]
 
 
-@router.get("/me/access-log", tags=["citizen app"])
+@router.get("/me/access-log", tags=["citizen app"], responses=AUTHENTICATED)
 def my_access_log(
     context: Context, caller: Caller, limit: Limit = 100, before: Before = None
 ) -> list[dict[str, Any]]:
@@ -121,7 +121,7 @@ def my_access_log(
     return _access_log(context, citizen_subject(caller), caller.actor, limit, before)
 
 
-@router.get("/family/{dependent_ref}/access-log", tags=["citizen app"])
+@router.get("/family/{dependent_ref}/access-log", tags=["citizen app"], responses=AUTHENTICATED)
 def dependent_access_log(
     dependent_ref: str,
     context: Context,

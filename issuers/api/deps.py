@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request, Response
 
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.qr import render_png, render_svg
+from healthcode.server.openapi import error_responses
 from issuers.auth import Principal, Role, read_access_token, require_role, session_ended
 from issuers.context import IssuerContext
 
@@ -49,6 +50,12 @@ def get_principal(
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+#: The refusals of every route with a caller (OpenAPI `responses=`): no, a bad or an ended
+#: session's token, an expired one, a role that may not.
+AUTHENTICATED = error_responses(
+    ErrorCode.UNAUTHENTICATED, ErrorCode.TOKEN_EXPIRED, ErrorCode.FORBIDDEN
+)
 
 
 def client_address(request: Request) -> str:

@@ -13,8 +13,9 @@ from sqlmodel import Session
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.server.openapi import error_responses
 from issuers.api.citizen import code_answer, declaration_answer, profile, screen_response
-from issuers.api.deps import Caller, Context, citizen_subject, image_response
+from issuers.api.deps import AUTHENTICATED, Caller, Context, citizen_subject, image_response
 from issuers.api.schemas import CounterBinding, Declaration, PersonRef
 from issuers.audit import audit
 from issuers.auth import Principal, Role, require_role
@@ -32,7 +33,7 @@ from issuers.family import (
 )
 from issuers.models import Citizen, FamilyBinding
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
 
 
 def _iso(epoch: int | None) -> str | None:
@@ -71,7 +72,15 @@ def family(context: Context, caller: Caller) -> list[dict[str, Any]]:
     "/family",
     status_code=201,
     tags=["family"],
-    responses={202: {"description": "an adult with an account was asked to approve"}},
+    responses={
+        202: {"description": "an adult with an account was asked to approve"},
+        **error_responses(
+            ErrorCode.NOT_FOUND,
+            ErrorCode.CONFLICT,
+            ErrorCode.FAMILY_LIMIT,
+            ErrorCode.COUNTER_REQUIRED,
+        ),
+    },
 )
 def bind(body: PersonRef, context: Context, caller: Caller) -> Any:
     """Bind a family member by ID number and name (both must match the records).
@@ -167,7 +176,12 @@ def dependent_offline_code(dependent_ref: str, context: Context, caller: Caller)
     return _dependent_code(context, caller, dependent_ref, CodeKind.OFFLINE)
 
 
-@router.post("/family/{dependent_ref}/declarations", status_code=201, tags=["family"])
+@router.post(
+    "/family/{dependent_ref}/declarations",
+    status_code=201,
+    tags=["family"],
+    responses=error_responses(ErrorCode.CONFLICT),
+)
 def declare_for_minor(
     dependent_ref: str, body: Declaration, context: Context, caller: Caller
 ) -> dict[str, Any]:
@@ -225,7 +239,11 @@ def _answer(context: IssuerContext, caller: Principal, request_id: str, approve:
         return {"state": request.state}
 
 
-@router.post("/family/requests/{request_id}/approve", tags=["family"])
+@router.post(
+    "/family/requests/{request_id}/approve",
+    tags=["family"],
+    responses=error_responses(ErrorCode.CONFLICT, ErrorCode.FAMILY_LIMIT),
+)
 def approve_request(request_id: str, context: Context, caller: Caller) -> dict[str, str]:
     """The adult asked lets the requester hold their code."""
     result: dict[str, str] = _answer(context, caller, request_id, approve=True)
@@ -271,7 +289,12 @@ def end_guardian(guardian_ref: str, context: Context, caller: Caller) -> Respons
     return _removed(context, caller, lambda s, me: remove_guardian(s, me, guardian_ref))
 
 
-@router.post("/counter/family", status_code=201, tags=["counter"])
+@router.post(
+    "/counter/family",
+    status_code=201,
+    tags=["counter"],
+    responses=error_responses(ErrorCode.NOT_FOUND, ErrorCode.CONFLICT, ErrorCode.FAMILY_LIMIT),
+)
 def bind_at_counter(body: CounterBinding, context: Context, caller: Caller) -> dict[str, Any]:
     """Staff bind a dependant to a guardian, both ID cards checked at the counter (audited
     under both people, with the staff member's note)."""

@@ -12,12 +12,12 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from issuers.api.deps import image_response, token_principal
+from issuers.api.deps import AUTHENTICATED, image_response, token_principal
 from issuers.auth import Principal
 from issuers.context import IssuerContext
 from issuers.owncode import own_code, own_profile
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
 
 #: What the OpenAPI document says these routes need (they read the header themselves).
 _BEARER: dict[str, Any] = {

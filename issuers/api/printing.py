@@ -7,11 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from issuers.api.deps import Caller, Context, citizen_subject
+from healthcode.errors import ErrorCode
+from healthcode.server.openapi import error_responses
+from issuers.api.deps import AUTHENTICATED, Caller, Context, citizen_subject
 from issuers.family import dependent_of
 from issuers.printing import PrintedDocument, PrintLayout, forward_print
 
-router = APIRouter(prefix="/v1", tags=["printing"])
+router = APIRouter(prefix="/v1", tags=["printing"], responses=AUTHENTICATED)
 
 LayoutQuery = Annotated[PrintLayout, Query()]
 
@@ -34,7 +36,17 @@ def _pdf(document: PrintedDocument) -> Response:
 
 
 _PDF: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/pdf": {}}, "description": "the PDF"}
+    200: {"content": {"application/pdf": {}}, "description": "the PDF"},
+    # No print service configured or reachable, or a bad answer from it; its own refusals
+    # of the request (an ended session, too many prints) are relayed with their codes.
+    **error_responses(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.RATE_LIMITED,
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        ErrorCode.UPSTREAM_TIMEOUT,
+        ErrorCode.UPSTREAM_TOO_LARGE,
+        ErrorCode.UPSTREAM_MALFORMED,
+    ),
 }
 
 

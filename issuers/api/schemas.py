@@ -8,9 +8,11 @@ reason or a username. A multi-line field (`Text`) may hold newlines and tabs.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from healthcode.credential import StatusColour
 from issuers.corrections import MAX_OVERRIDE_DAYS, Decision
@@ -32,10 +34,29 @@ def _multi_line(value: str) -> str:
     return value
 
 
+class _Refusing:
+    """Says in the OpenAPI which characters a text field refuses (as a `pattern`), so a
+    client, and schemathesis, knows the refusal is the schema's, not a surprise."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        answer = handler(schema)
+        answer["pattern"] = self.pattern
+        return answer
+
+
 #: One line of printable text.
-Line = Annotated[str, AfterValidator(_single_line)]
+Line = Annotated[str, AfterValidator(_single_line), _Refusing(r"^[^\u0000-\u001f\u007f-\u009f]*$")]
 #: Printable text that may span lines (reasons, notes).
-Text = Annotated[str, AfterValidator(_multi_line)]
+Text = Annotated[
+    str,
+    AfterValidator(_multi_line),
+    _Refusing(r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"),
+]
 
 _PHONE = r"^\+?[0-9]{5,19}$"
 
@@ -115,7 +136,11 @@ class StatusLookup(_Body):
     checkpoint_id: Line = Field(min_length=1, max_length=64)
 
 
+#: The roles an admin may give a new account (citizens log in by phone, never by account).
+StaffRole = Literal["health_official", "admin", "counter_staff", "checkpoint"]
+
+
 class NewStaff(_Body):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: Line = Field(min_length=8, max_length=200)
-    role: Line = Field(max_length=32)
+    role: StaffRole

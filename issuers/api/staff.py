@@ -13,8 +13,9 @@ from fastapi.concurrency import run_in_threadpool
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.idnumber import parse_id_number
+from healthcode.server.openapi import error_responses
 from issuers.api.citizen import correction_json
-from issuers.api.deps import Caller, Context
+from issuers.api.deps import AUTHENTICATED, Caller, Context
 from issuers.api.schemas import (
     CorrectionDecision,
     NewStaff,
@@ -32,7 +33,7 @@ from issuers.lookup import status_lookup
 from issuers.owncode import profile
 from issuers.store import citizen_by_subject, find_citizen, register_citizen, status_history
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
 
 #: Uploads are spooled to disk past this size, so a feed is never held in memory.
 _SPOOL_BYTES = 1 << 20
@@ -40,7 +41,9 @@ _SPOOL_BYTES = 1 << 20
 _MAX_ROW_ID = 2**31 - 1
 
 
-@router.post("/citizens", status_code=201, tags=["staff"])
+@router.post(
+    "/citizens", status_code=201, tags=["staff"], responses=error_responses(ErrorCode.CONFLICT)
+)
 def register(body: Registration, context: Context, caller: Caller) -> dict[str, Any]:
     """Register a resident of this province (counter staff, officials, admins)."""
     require_role(caller, Role.COUNTER_STAFF, Role.HEALTH_OFFICIAL, Role.ADMIN)
@@ -84,7 +87,9 @@ def citizen_status(subject: str, context: Context, caller: Caller) -> dict[str, 
     }
 
 
-@router.post("/counter/offline-code", tags=["staff"])
+@router.post(
+    "/counter/offline-code", tags=["staff"], responses=error_responses(ErrorCode.NOT_FOUND)
+)
 def counter_offline_code(body: PersonRef, context: Context, caller: Caller) -> dict[str, Any]:
     """A walk-in citizen, identified by ID card, gets a printed 7-day offline code."""
     require_role(caller, Role.COUNTER_STAFF)
@@ -104,7 +109,18 @@ def counter_offline_code(body: PersonRef, context: Context, caller: Caller) -> d
     }
 
 
-@router.post("/checkpoint/status-lookup", tags=["checkpoint"])
+@router.post(
+    "/checkpoint/status-lookup",
+    tags=["checkpoint"],
+    # Another province's citizen is looked up at their home issuer (issuers/lookup.py).
+    responses=error_responses(
+        ErrorCode.NOT_FOUND,
+        ErrorCode.UPSTREAM_UNAVAILABLE,
+        ErrorCode.UPSTREAM_TIMEOUT,
+        ErrorCode.UPSTREAM_TOO_LARGE,
+        ErrorCode.UPSTREAM_MALFORMED,
+    ),
+)
 def checkpoint_lookup(
     body: StatusLookup, request: Request, context: Context, caller: Caller
 ) -> dict[str, str]:
@@ -123,7 +139,14 @@ def checkpoint_lookup(
     )
 
 
-@router.post("/feeds/{kind}", tags=["feeds"])
+@router.post(
+    "/feeds/{kind}",
+    tags=["feeds"],
+    # Read as a stream (not a FastAPI body parameter), so the OpenAPI is said here.
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+    },
+)
 async def upload_feed(
     kind: FeedKind, request: Request, context: Context, caller: Caller
 ) -> dict[str, Any]:
@@ -189,7 +212,11 @@ def list_corrections_for_officials(
     return [{"subject": c.subject, **correction_json(c)} for c in found]
 
 
-@router.post("/corrections/{correction_id}/decision", tags=["corrections"])
+@router.post(
+    "/corrections/{correction_id}/decision",
+    tags=["corrections"],
+    responses=error_responses(ErrorCode.CONFLICT),
+)
 def decide(
     correction_id: Annotated[int, Path(ge=1, le=_MAX_ROW_ID)],
     body: CorrectionDecision,
@@ -245,14 +272,13 @@ def read_audit(
     return [e.model_dump() for e in entries]
 
 
-@router.post("/staff", status_code=201, tags=["admin"])
+@router.post(
+    "/staff", status_code=201, tags=["admin"], responses=error_responses(ErrorCode.CONFLICT)
+)
 def add_staff(body: NewStaff, context: Context, caller: Caller) -> dict[str, str]:
     """Create a staff or checkpoint device account (admins)."""
     require_role(caller, Role.ADMIN)
-    try:
-        role = Role(body.role)
-    except ValueError:
-        raise RequestError(ErrorCode.INVALID_REQUEST, f"unknown role {body.role!r}") from None
+    role = Role(body.role)
     with context.session() as session:
         create_staff(session, body.username, body.password, role)
         audit(

@@ -32,6 +32,7 @@ from healthcode.partner.assertions import (
     verify_client_assertion,
 )
 from healthcode.qr import encode_numeric
+from healthcode.server.openapi import error_responses
 from healthcode.server.partner.guard import (
     DEFAULT_FAILURE_LIMIT_PER_MINUTE,
     MemoryPartnerGuard,
@@ -231,7 +232,20 @@ def create_partner_router(
         failure_limit=failure_limit_per_minute,
         demo_mode=demo_mode,
     )
-    router = APIRouter(tags=["partner"])
+    # Every operation authenticates the partner, admits it (replay, rate) and may find the
+    # trust list or a partner's revocation data unavailable (§10.5).
+    router = APIRouter(
+        tags=["partner"],
+        responses=error_responses(
+            ErrorCode.ASSERTION_INVALID,
+            ErrorCode.ASSERTION_REPLAYED,
+            ErrorCode.FORBIDDEN,
+            ErrorCode.NOT_FOUND,
+            ErrorCode.RATE_LIMITED,
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            ErrorCode.TRUST_LIST_UNAVAILABLE,
+        ),
+    )
 
     def authenticate(client: str, authorization: str | None, now: float) -> VerifiedAssertion:
         # Cheap first: an address that keeps sending bad assertions gets no ES256 work.
