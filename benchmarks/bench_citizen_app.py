@@ -241,6 +241,10 @@ def summarise(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
                 key: statistics.median(run[state][key] for run in runs)
                 for key in ("shown_ms", "fresh_ms", "bytes", "requests")
             }
+            # The spread of the rounds, not only their median: the machine may be shared.
+            fresh = [run[state]["fresh_ms"] for run in runs]
+            entry[state]["fresh_ms_min"] = min(fresh)
+            entry[state]["fresh_ms_max"] = max(fresh)
         report[name] = entry
     first = results["none"][0]["cold"]["files"]
     report["files_first_load"] = first
@@ -262,13 +266,16 @@ def print_report(report: dict[str, Any]) -> None:
         f"JS+CSS {report['js_css_gzip_bytes'] / 1000:.1f} KB gzipped"
     )
     print(
-        f"{'profile':<9} {'state':<5} {'code shown':>11} {'fresh code':>11} {'KB':>7} {'x ref':>6}"
+        f"{'profile':<14} {'state':<5} {'code shown':>11} {'fresh code':>11} "
+        f"{'fresh min-max':>14} {'KB':>7} {'x ref':>6}"
     )
     for name in PROFILES:
         for state in ("cold", "warm"):
             row = report[name][state]
             ratio = row.get("fresh_vs_unthrottled")
             times = f"{row['shown_ms'] / 1000:>10.2f}s {row['fresh_ms'] / 1000:>10.2f}s"
+            spread = f"{row['fresh_ms_min'] / 1000:.2f}-{row['fresh_ms_max'] / 1000:.2f}s"
+            times = f"{times} {spread:>14}"
             shown = "" if ratio is None else f"{ratio:6.1f}"
             print(f"{name:<14} {state:<5} {times} {row['bytes'] / 1000:>7.1f} {shown}")
     print("goals on slow-3g: code on screen <= 3 s warm, <= 6 s cold", file=sys.stderr)

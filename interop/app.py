@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from healthcode.server import create_base_app
 from healthcode.server.background import background_tasks, run_every
-from healthcode.server.leases import Lease
+from healthcode.server.leases import Lease, lease_ttl
 from healthcode.server.readiness import database_check
 from interop.registry import admin_routes, public_routes, store
 from interop.registry.deps import RegistryContext
@@ -62,7 +62,7 @@ def create_app(settings: InteropSettings) -> FastAPI:
         init_database(engine, load_keyring(settings))
         app.state.registry = RegistryContext(settings=settings, engine=engine)
         # Once per tick across replicas: whichever holds the lease signs (ADR 0025).
-        lease = Lease(engine, "registry:schedule", ttl_s=3 * _tick(settings))
+        lease = Lease(engine, "registry:schedule", ttl_s=lease_ttl(_tick(settings), rounds=3))
         schedule = run_every(
             _tick(settings),
             lambda: _schedule_round(engine, settings, lease),

@@ -16,7 +16,7 @@ from healthcode.keys import SigningKey
 from healthcode.peersync import PeerSyncs
 from healthcode.server import create_base_app
 from healthcode.server.background import background_tasks, run_every
-from healthcode.server.leases import Lease
+from healthcode.server.leases import Lease, lease_ttl
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router, hot_router
 from issuers.context import IssuerContext
@@ -95,7 +95,9 @@ def create_app(
         partner_key = app.state.partner_key
         # Once per round across replicas: whichever holds the job's lease runs it (ADR 0025).
         purge_lease = Lease(
-            context.engine, "issuer:session-purge", ttl_s=2 * settings.session_purge_interval_s
+            context.engine,
+            "issuer:session-purge",
+            ttl_s=lease_ttl(settings.session_purge_interval_s),
         )
         holder = purge_lease.holder  # one name for this replica in every lease
         sync_leases = PartnerLeases(context, holder)
@@ -210,7 +212,7 @@ class PartnerLeases:
             self._leases[partner_id] = Lease(
                 self._context.engine,
                 f"issuer:partner-sync:{partner_id}"[:64],
-                ttl_s=2.5 * self._context.settings.partner_sync_interval_s,
+                ttl_s=lease_ttl(self._context.settings.partner_sync_interval_s),
                 holder=self._holder,
             )
         return self._leases[partner_id]

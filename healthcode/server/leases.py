@@ -23,7 +23,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col
 
-__all__ = ["JobLease", "Lease", "replica_name"]
+__all__ = ["MIN_LEASE_TTL_S", "JobLease", "Lease", "lease_ttl", "replica_name"]
 
 logger = logging.getLogger("healthcode.leases")
 
@@ -36,6 +36,17 @@ class JobLease(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     holder: str = Field(max_length=128)
     expiry_s: float  # epoch seconds, fractional (leases can be shorter than a second)
+
+
+#: The shortest lease a job gets, however often it runs: a holder that is merely slow (a
+#: loaded machine, a long GC pause) must not lose its lease between two rounds.
+MIN_LEASE_TTL_S = 30.0
+
+
+def lease_ttl(interval_s: float, rounds: float = 2.5) -> float:
+    """A job's lease: `rounds` of its interval, and never under `MIN_LEASE_TTL_S`. A dead
+    holder is replaced after that long; a clean shutdown hands the lease over at once."""
+    return max(MIN_LEASE_TTL_S, rounds * interval_s)
 
 
 def replica_name() -> str:

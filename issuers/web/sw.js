@@ -5,12 +5,11 @@
 // Files are served from the cache at once and refreshed in the background
 // (stale-while-revalidate), so a warm start needs no round trip before the code is asked for.
 
-const CACHE = 'hc-citizen-web-v3';
+const CACHE = 'hc-citizen-web-v4';
 const SHELL = [
   '/',
   '/manifest.webmanifest',
   '/app.css',
-  '/js/boot.js',
   '/js/main.js',
   '/js/core.js',
   '/js/code.js',

@@ -139,8 +139,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 @contextlib.contextmanager
 def phone_context(browser: Browser, locale: str = "zh-CN") -> Iterator[BrowserContext]:
     """A 390×844 touch phone. axe-core is added as an init script (the page's Content Security
-    Policy allows no inline script, and the test does not weaken it); any CSP violation the
-    app itself causes fails the test when the context closes."""
+    Policy allows no inline script but the page's own, by hash, and the test does not weaken
+    it); any CSP violation the app itself causes fails the test when the context closes."""
     context = browser.new_context(
         viewport=VIEWPORTS["phone"], locale=locale, device_scale_factor=2, has_touch=True
     )

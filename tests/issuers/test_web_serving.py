@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from issuers.webapp import APP_CSP, web_directory
+from issuers.webapp import app_csp, inline_script_hashes, web_directory
 from tests.issuers.conftest import IssuerService
 
 
@@ -29,10 +29,19 @@ def test_shell_is_revalidated_and_locked_to_its_own_origin(issuer: IssuerService
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "no-cache"
-    assert page.headers["content-security-policy"] == APP_CSP
-    assert "default-src 'self'" in APP_CSP
-    assert "unsafe-inline" not in APP_CSP
-    assert "http" not in APP_CSP  # no other origin is allowed
+    policy = page.headers["content-security-policy"]
+    assert policy == app_csp(web_directory() / "index.html")
+    assert "default-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "unsafe-eval" not in policy
+    assert "http" not in policy  # no other origin is allowed
+    # The page's one inline script (asking for the code early) is allowed by its hash, and
+    # only in script-src.
+    hashes = inline_script_hashes(page.text)
+    assert len(hashes) == 1
+    script_src = next(d for d in policy.split("; ") if d.startswith("script-src "))
+    assert script_src == f"script-src 'self' {hashes[0]}"
+    assert policy.count("sha256-") == 1
     assert page.headers["x-content-type-options"] == "nosniff"
     # Revalidation answers 304 while unchanged.
     again = issuer.http.get("/", headers={"If-None-Match": page.headers["etag"]})
@@ -102,3 +111,17 @@ def test_docs_page_loads_only_vendored_assets(issuer: IssuerService) -> None:
     assert issuer.http.get("/redoc").status_code == 404
     assert issuer.http.get("/docs/assets/../app.py").status_code == 404
     assert issuer.http.get("/openapi.json").json()["info"]["title"].startswith("healthcode")
+
+
+def test_inline_script_hashes_match_what_the_browser_computes() -> None:
+    # Known answers (sha256 of the script text, base64), as `openssl dgst -sha256 -binary |
+    # base64` gives them; scripts with a src are not inline; the parser's CR LF becomes LF.
+    page = (
+        "<script src='/a.js'></script><script>alert(1)</script>"
+        '<SCRIPT type="module">\r\nx()\r\n</SCRIPT >'
+    )
+    assert inline_script_hashes(page) == [
+        "'sha256-bhHHL3z2vDgxUt0W3dWQOrprscmda2Y5pLsLg4GF+pI='",
+        "'sha256-F4wm3/HuV6MrPWziU0ZEzTNInvfl5dk7Nc+6nvtdZFo='",
+    ]
+    assert inline_script_hashes("<p>no script</p>") == []

@@ -150,7 +150,7 @@ export async function refresh() {
   const who = state.who;
   inFlight = (async () => {
     try {
-      // The first code of the citizen may already be on its way (js/boot.js).
+      // The first code of the citizen may already be on its way (index.html's inline script).
       const early = who === 'me' ? window.hcEarlyCode : undefined;
       window.hcEarlyCode = undefined;
       const code = await call('GET', codePath(who), undefined, { early });

@@ -302,7 +302,7 @@ export async function call(method, path, body = undefined, { auth = true, raw = 
   if (auth && current) headers.Authorization = `Bearer ${current.token}`;
   let answer;
   try {
-    // `early`: the same request already sent by js/boot.js; its answer is used instead.
+    // `early`: the same request already sent by the page's inline script (index.html); its answer is used instead.
     answer = await (early || fetch(path, {
       method,
       headers,

@@ -172,7 +172,7 @@ function init() {
   // Text drawn before the Chinese font arrived is set again once it has (some engines keep
   // the fallback's empty boxes otherwise, as headless Chromium does on machines without CJK fonts).
   // The font is asked for here, not preloaded by the page: on a slow network it must not take
-  // a connection the code needs (js/boot.js).
+  // a connection the code needs (index.html's inline script).
   if (document.fonts) {
     document.fonts.load('1em "HC Sans CJK"', '健康码').then(() => {
       document.documentElement.classList.add('fonts-ready');

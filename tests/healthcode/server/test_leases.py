@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlmodel import SQLModel
 
-from healthcode.server.leases import JobLease, Lease
+from healthcode.server.leases import MIN_LEASE_TTL_S, JobLease, Lease, lease_ttl
 from tests.servers import postgres_schema
 
 NOW = 1_800_000_000.0
@@ -61,6 +61,12 @@ def test_a_released_lease_is_free_at_once(engine: Engine) -> None:
     assert not second.acquire(now=NOW + 1)
     first.release()
     assert second.acquire(now=NOW + 2)
+
+
+def test_a_lease_outlasts_a_slow_round() -> None:
+    assert lease_ttl(0.05) == MIN_LEASE_TTL_S
+    assert lease_ttl(3600) == 9000
+    assert lease_ttl(60, rounds=3) == 180
 
 
 def test_a_database_that_fails_takes_no_lease(tmp_path: Path) -> None:
