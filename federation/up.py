@@ -114,6 +114,8 @@ def up(
     except BaseException:
         federation.stop()
         raise
+    # DIR/federation.json lists every child before anyone is told the federation is up.
+    federation.write_pids()
     summary = federation.summary()
     if as_json:
         print(json.dumps(summary), file=out, flush=True)

@@ -114,7 +114,10 @@ def _check_running(process: subprocess.Popen[bytes], demo: Path, errors: Path) -
         line = _first_line(process, timeout=240)
         assert line, errors.read_text()
         where = json.loads(line)
-        assert set(where) == {"registry", "provinces", "checkpoint", "citizen_app", "printers"}
+        assert set(where) == {
+            *("registry", "provinces", "checkpoint", "citizen_app", "printers", "replicas")
+        }
+        assert where["replicas"] == 1
         assert set(where["provinces"]) == {"cn-sc", "cn-gd"}
         with httpx.Client(timeout=10) as http:
             state = TrustListState(load_root((demo / "registry/root/root-1.json").read_bytes()))
