@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
@@ -25,8 +26,14 @@ pytestmark = pytest.mark.postgres  # the replicas share a PostgreSQL cluster of 
 @pytest.fixture(scope="module")
 def replicated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
     directory = tmp_path_factory.mktemp("replicas") / "demo"
-    with demo_federation(directory, args=["--replicas", "2"], startup_timeout_s=420) as urls:
-        yield directory, urls
+    try:
+        with demo_federation(directory, args=["--replicas", "2"], startup_timeout_s=420) as urls:
+            yield directory, urls
+    finally:
+        # Run as the postgres user, the cluster lives outside DIR (named in postgres-home).
+        home = directory / "postgres-home"
+        if home.exists():
+            shutil.rmtree(home.read_text(encoding="utf-8").strip(), ignore_errors=True)
 
 
 def _pids(directory: Path) -> dict[str, int]:
