@@ -20,6 +20,7 @@ from tests.issuers.citizen_app import (
     playwright,
     province,
     running_province,
+    wait_for_colour,
     wait_for_otp,
 )
 
@@ -154,6 +155,7 @@ def test_large_text_mode_scales_the_page(browser: Browser, province: Province) -
     with phone_context(browser) as context:
         page = context.new_page()
         log_in(page, province)
+        wait_for_colour(page, "green")
         size = "parseFloat(getComputedStyle(document.getElementById('reason')).fontSize)"
         normal = page.evaluate(size)
         page.click("#text-toggle")

@@ -207,6 +207,8 @@ export function showPerson(who) {
   else {
     $('code-frame').dataset.colour = 'none';
     $('qr').replaceChildren();
+    // role="img" needs a name even before the code arrives (screen readers say "loading").
+    $('qr').setAttribute('aria-label', t('loading'));
     $('reason').textContent = t('loading');
   }
   return refresh();
@@ -278,6 +280,7 @@ window.addEventListener('offline', () => {
 export function relabel() {
   state.announced = '';
   if (state.code) render();
+  else if (!$('qr').dataset.text) $('qr').setAttribute('aria-label', t('loading'));
   setPeopleLabels();
 }
 
