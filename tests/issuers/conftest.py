@@ -23,6 +23,7 @@ from issuers.app import create_app
 from issuers.auth import Principal, Role, create_staff, open_session
 from issuers.context import IssuerContext
 from issuers.db import migrate
+from issuers.rules import RuleSet, bundled_rules_path
 from issuers.settings import IssuerSettings
 from tests.servers import AppServer, free_port, postgres_schema, wait_for_port
 
@@ -194,3 +195,15 @@ def any_issuer(tmp_path: Path, redis_url: str, database_url: str) -> Iterator[Is
     """A cn-sc issuer with a real Redis, once on SQLite and once on PostgreSQL."""
     with running_issuer(make_settings(tmp_path, redis_url, database_url=database_url)) as svc:
         yield svc
+
+
+@pytest.fixture(scope="module")
+def sichuan() -> RuleSet:
+    """cn-sc's bundled status rules (the demo rule file)."""
+    return RuleSet.load(bundled_rules_path("cn-sc"))
+
+
+@pytest.fixture(scope="module")
+def guangdong() -> RuleSet:
+    """cn-gd's bundled status rules (the demo rule file)."""
+    return RuleSet.load(bundled_rules_path("cn-gd"))
