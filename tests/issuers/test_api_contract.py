@@ -39,7 +39,7 @@ _STAFF_PATHS = (
 def issuer_app(tmp_path: Path, redis_url: str) -> Iterator[tuple[Any, IssuerService]]:
     """A real issuer on a free port with what a deployment has: an SMS gateway (a loopback
     webhook) and a real print service. Without them the one-time-code request and printing
-    are refused 503 `upstream_unavailable` (documented; tests/issuers/test_login.py and
+    are refused 503 `upstream_unavailable` (documented; tests/issuers/test_login_codes.py and
     test_citizen_printing.py produce those), which schemathesis counts as server errors."""
     port = free_port()
     gateway = RecordingWebhook()
