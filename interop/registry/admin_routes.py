@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from healthcode.credential import ISSUER_ID_PATTERN
 from healthcode.errors import ErrorCode, RequestError
@@ -18,7 +19,7 @@ from healthcode.server.openapi import error_responses
 from healthcode.trust import IssuerStatus
 from healthcode.trustlist import strict_b64url_decode
 from interop.registry import keychanges, store
-from interop.registry.deps import AdminDep, ContextDep, SessionDep, Version
+from interop.registry.deps import AdminDep, ContextDep, RegistryContext, SessionDep, Version
 from interop.registry.models import PendingDocument
 
 #: What these operations refuse with, beyond validation (healthcode.server.openapi): a missing
@@ -153,16 +154,9 @@ def suspend(
     response: Response,
 ) -> Published:
     """Suspend an issuer: its codes fail with issuer_suspended from the new version on."""
-    record = store.set_issuer_status(
-        session,
-        registry.keyring(),
-        issuer_id,
-        IssuerStatus.SUSPENDED,
-        actor=admin,
-        reason=body.reason,
-        lifetime=registry.list_lifetime,
+    return _publish_status(
+        IssuerStatus.SUSPENDED, issuer_id, body, admin, registry, session, response
     )
-    return Published.of(record, response, threshold=registry.threshold())
 
 
 @router.post("/admin/issuers/{issuer_id}/reinstate")
@@ -175,11 +169,24 @@ def reinstate(
     response: Response,
 ) -> Published:
     """Reinstate a suspended issuer."""
+    return _publish_status(IssuerStatus.ACTIVE, issuer_id, body, admin, registry, session, response)
+
+
+def _publish_status(
+    status: IssuerStatus,
+    issuer_id: str,
+    body: Reason,
+    admin: str,
+    registry: RegistryContext,
+    session: Session,
+    response: Response,
+) -> Published:
+    """Set an issuer's status and publish the list that carries it (suspend and reinstate)."""
     record = store.set_issuer_status(
         session,
         registry.keyring(),
         issuer_id,
-        IssuerStatus.ACTIVE,
+        status,
         actor=admin,
         reason=body.reason,
         lifetime=registry.list_lifetime,
