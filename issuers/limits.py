@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import delete, func
@@ -43,6 +45,42 @@ def attempt_key(secret: bytes, scope: Scope, value: str) -> str:
     """The keyed HMAC a phone, username or address is counted under."""
     message = _KEY_CONTEXT + f"{scope.value}:{value}".encode()
     return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `limit` events of `scope` per window for one key; `what` names them in the
+    refusal ("too many {what}")."""
+
+    scope: Scope
+    key: str
+    limit: int
+    what: str
+
+    @classmethod
+    def keyed(cls, secret: bytes, scope: Scope, value: str, *, limit: int, what: str) -> Limit:
+        """The limit on `value` (a phone, username or address), counted under its keyed HMAC."""
+        return cls(scope, attempt_key(secret, scope, value), limit, what)
+
+
+def check_limits(session: Session, limits: Sequence[Limit], *, window_s: int, now: int) -> None:
+    """`check_limit` for each limit in turn: the first one reached raises `RateLimited`."""
+    for each in limits:
+        check_limit(
+            session,
+            each.scope,
+            each.key,
+            limit=each.limit,
+            window_s=window_s,
+            now=now,
+            what=each.what,
+        )
+
+
+def record_attempts(session: Session, limits: Sequence[Limit], *, window_s: int, now: int) -> None:
+    """`record_attempt` under each limit's key: one event counts toward all of them."""
+    for each in limits:
+        record_attempt(session, each.scope, each.key, now=now, window_s=window_s)
 
 
 def check_limit(

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from healthcode.errors import ErrorCode, RequestError
 from issuers.audit import audit
 from issuers.auth.staff import attempt_secret
-from issuers.limits import Scope, attempt_key, check_limit, record_attempt
+from issuers.limits import Limit, Scope, check_limits, record_attempts
 from issuers.models import Citizen, OtpChallenge
 from issuers.settings import IssuerSettings
 
@@ -41,28 +41,24 @@ def request_otp(
     at = int(time.time() if now is None else now)
     window = settings.otp_request_window_s
     attempts = attempt_secret(settings)
-    phone_key = attempt_key(attempts, Scope.OTP_SENT_PHONE, phone)
-    address_key = attempt_key(attempts, Scope.OTP_SENT_ADDRESS, address)
-    check_limit(
-        session,
-        Scope.OTP_SENT_PHONE,
-        phone_key,
-        limit=settings.otp_request_limit,
-        window_s=window,
-        now=at,
-        what="login codes requested for this phone",
+    limits = (
+        Limit.keyed(
+            attempts,
+            Scope.OTP_SENT_PHONE,
+            phone,
+            limit=settings.otp_request_limit,
+            what="login codes requested for this phone",
+        ),
+        Limit.keyed(
+            attempts,
+            Scope.OTP_SENT_ADDRESS,
+            address,
+            limit=settings.otp_request_limit_per_address,
+            what="login codes requested from this address",
+        ),
     )
-    check_limit(
-        session,
-        Scope.OTP_SENT_ADDRESS,
-        address_key,
-        limit=settings.otp_request_limit_per_address,
-        window_s=window,
-        now=at,
-        what="login codes requested from this address",
-    )
-    record_attempt(session, Scope.OTP_SENT_PHONE, phone_key, now=at, window_s=window)
-    record_attempt(session, Scope.OTP_SENT_ADDRESS, address_key, now=at, window_s=window)
+    check_limits(session, limits, window_s=window, now=at)
+    record_attempts(session, limits, window_s=window, now=at)
     if session.exec(select(Citizen).where(Citizen.phone == phone)).first() is None:
         return None
     lifetime_s = settings.otp_lifetime_s
@@ -94,11 +90,17 @@ def verify_otp(
     window); returns the citizen. A failure is counted, audited and committed, then raised."""
     at = int(time.time() if now is None else now)
     window = settings.otp_failure_window_s
-    phone_key = attempt_key(attempt_secret(settings), Scope.OTP_FAILED_PHONE, phone)
+    per_phone = Limit.keyed(
+        attempt_secret(settings),
+        Scope.OTP_FAILED_PHONE,
+        phone,
+        limit=settings.otp_failure_limit,
+        what="wrong login codes for this phone",
+    )
     citizen = session.exec(select(Citizen).where(Citizen.phone == phone)).first()
     # Audit names the citizen by pseudonym, an unknown phone by a keyed hash: never the number.
     subject = None if citizen is None else citizen.subject
-    actor = f"citizen:{subject}" if subject else f"phone:{phone_key[:16]}"
+    actor = f"citizen:{subject}" if subject else f"phone:{per_phone.key[:16]}"
 
     def refuse(problem: RequestError) -> RequestError:
         audit(session, actor=actor, action="login_failed", subject=subject, reason=problem.message)
@@ -106,15 +108,7 @@ def verify_otp(
         return problem
 
     try:
-        check_limit(
-            session,
-            Scope.OTP_FAILED_PHONE,
-            phone_key,
-            limit=settings.otp_failure_limit,
-            window_s=window,
-            now=at,
-            what="wrong login codes for this phone",
-        )
+        check_limits(session, (per_phone,), window_s=window, now=at)
     except RequestError as limited:
         raise refuse(limited) from None
     challenge = session.get(OtpChallenge, phone, with_for_update=True)
@@ -136,7 +130,7 @@ def verify_otp(
             ErrorCode.OTP_EXPIRED, "no valid login code for this phone; request a new one"
         )
     if problem is not None:
-        record_attempt(session, Scope.OTP_FAILED_PHONE, phone_key, now=at, window_s=window)
+        record_attempts(session, (per_phone,), window_s=window, now=at)
         raise refuse(problem)
     assert challenge is not None
     assert citizen is not None

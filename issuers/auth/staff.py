@@ -11,7 +11,7 @@ from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.security import check_password, hash_password
 from issuers.audit import audit
 from issuers.auth.tokens import Principal, Role
-from issuers.limits import Scope, attempt_key, check_limit, record_attempt
+from issuers.limits import Limit, Scope, check_limits, record_attempts
 from issuers.models import AuthSession, StaffAccount
 from issuers.settings import IssuerSettings
 
@@ -36,31 +36,27 @@ def login_staff(
     at = int(time.time() if now is None else now)
     secret = attempt_secret(settings)
     window = settings.login_failure_window_s
-    account_key = attempt_key(secret, Scope.LOGIN_FAILED_ACCOUNT, username)
-    address_key = attempt_key(secret, Scope.LOGIN_FAILED_ADDRESS, address)
+    per_account = Limit.keyed(
+        secret,
+        Scope.LOGIN_FAILED_ACCOUNT,
+        username,
+        limit=settings.login_failure_limit,
+        what="failed logins for this account",
+    )
+    per_address = Limit.keyed(
+        secret,
+        Scope.LOGIN_FAILED_ADDRESS,
+        address,
+        limit=settings.login_failure_limit_per_address,
+        what="failed logins from this address",
+    )
+    limits = (per_account, per_address)
     account = session.exec(select(StaffAccount).where(StaffAccount.username == username)).first()
     # A username typed at the login prompt may be anything, even an ID number: the audit log
     # names unknown ones by a keyed hash only.
-    actor = f"{account.role}:{account.username}" if account else f"login:{account_key[:16]}"
+    actor = f"{account.role}:{account.username}" if account else f"login:{per_account.key[:16]}"
     try:
-        check_limit(
-            session,
-            Scope.LOGIN_FAILED_ACCOUNT,
-            account_key,
-            limit=settings.login_failure_limit,
-            window_s=window,
-            now=at,
-            what="failed logins for this account",
-        )
-        check_limit(
-            session,
-            Scope.LOGIN_FAILED_ADDRESS,
-            address_key,
-            limit=settings.login_failure_limit_per_address,
-            window_s=window,
-            now=at,
-            what="failed logins from this address",
-        )
+        check_limits(session, limits, window_s=window, now=at)
     except RequestError as refused:
         audit(session, actor=actor, action="login_refused", subject=None, reason=refused.message)
         session.commit()
@@ -74,8 +70,7 @@ def login_staff(
         # Only the audit log says so: answering "disabled" would confirm the password.
         why = "account disabled"
     if why is not None:
-        record_attempt(session, Scope.LOGIN_FAILED_ACCOUNT, account_key, now=at, window_s=window)
-        record_attempt(session, Scope.LOGIN_FAILED_ADDRESS, address_key, now=at, window_s=window)
+        record_attempts(session, limits, window_s=window, now=at)
         audit(session, actor=actor, action="login_failed", subject=None, reason=why)
         session.commit()
         raise RequestError(ErrorCode.UNAUTHENTICATED, "wrong username or password")
