@@ -86,29 +86,12 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import gc
-
-    import uvicorn
-
-    from healthcode.server.logs import log_config
-    from healthcode.server.readlimits import with_read_deadlines
+    from healthcode.server.serve import serve
     from issuers.app import create_app
 
     settings = _settings()
-    app = create_app(settings)
-    # As the checkpoint does (verifiers/__main__.py): what is loaded now lives as long as the
-    # process, so full collections under load need not walk it again (a pause of tens of ms
-    # every few seconds, the citizen hot path's p99; ADR 0022).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level, settings.log_format),
-        http=with_read_deadlines(),  # slow-loris: header and body read limits
-    )
+    # A frozen heap keeps full collections off the citizen hot path's p99 (ADR 0022).
+    serve(create_app(settings), settings, freeze_heap=True)
     return EXIT_OK
 
 
