@@ -42,12 +42,21 @@ __all__ = [
     "KIB",
     "MIB",
     "PEER_BOUNDS",
+    "PEER_FAILURES",
     "PeerAnswer",
     "PeerBounds",
     "PeerClient",
     "ReadBounds",
     "job_deadline",
 ]
+
+#: Every code a `PeerError` carries: what a route that calls another service may answer with.
+PEER_FAILURES = (
+    ErrorCode.UPSTREAM_UNAVAILABLE,
+    ErrorCode.UPSTREAM_TIMEOUT,
+    ErrorCode.UPSTREAM_TOO_LARGE,
+    ErrorCode.UPSTREAM_MALFORMED,
+)
 
 KIB = 1024
 MIB = 1024 * KIB

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from healthcode.errors import ErrorCode
+from healthcode.fetch import PEER_FAILURES
 from healthcode.server.openapi import error_responses
 from issuers.api.deps import AUTHENTICATED, Caller, Context, citizen_subject
 from issuers.family import dependent_of
@@ -42,10 +43,7 @@ _PDF: dict[int | str, dict[str, Any]] = {
     **error_responses(
         ErrorCode.NOT_FOUND,
         ErrorCode.RATE_LIMITED,
-        ErrorCode.UPSTREAM_UNAVAILABLE,
-        ErrorCode.UPSTREAM_TIMEOUT,
-        ErrorCode.UPSTREAM_TOO_LARGE,
-        ErrorCode.UPSTREAM_MALFORMED,
+        *PEER_FAILURES,
     ),
 }
 

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from healthcode.credential import CodeKind
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.fetch import PEER_FAILURES
 from healthcode.idnumber import parse_id_number
 from healthcode.server.openapi import error_responses
 from issuers.api.citizen import correction_json
@@ -115,10 +116,7 @@ def counter_offline_code(body: PersonRef, context: Context, caller: Caller) -> d
     # Another province's citizen is looked up at their home issuer (issuers/lookup.py).
     responses=error_responses(
         ErrorCode.NOT_FOUND,
-        ErrorCode.UPSTREAM_UNAVAILABLE,
-        ErrorCode.UPSTREAM_TIMEOUT,
-        ErrorCode.UPSTREAM_TOO_LARGE,
-        ErrorCode.UPSTREAM_MALFORMED,
+        *PEER_FAILURES,
     ),
 )
 def checkpoint_lookup(
