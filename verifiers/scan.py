@@ -81,6 +81,13 @@ class ScanAnswer:
         (tests/verifiers/test_scan_answer.py compares the two). Enum values are read as
         `_value_` (the member's plain attribute; `.value` is a Python-level property).
         """
+        out = self._result_json()
+        self.add_screen_members(out)
+        return out
+
+    def _result_json(self) -> dict[str, Any]:
+        """The result's members: built directly for a credential, else trimmed from the
+        generic JSON."""
         result = self.result
         credential = result.credential
         if credential is None:
@@ -110,6 +117,12 @@ class ScanAnswer:
             out["kind"] = credential.kind._value_
             out["issued_at"] = credential.issued_at
             out["expires_at"] = credential.expires_at
+        return out
+
+    def add_screen_members(self, out: dict[str, Any]) -> None:
+        """Add what the screen shows to the result's members (after them, in this order)."""
+        result = self.result
+        credential = result.credential
         out["display"] = self.display
         out["mode"] = self.mode
         if credential is not None:
@@ -125,7 +138,6 @@ class ScanAnswer:
         out["trust_list"] = dict(self.trust_status)
         out["unchecked"] = self.unchecked
         out.update(self.extra)
-        return out
 
 
 _CHECKS_JSON: dict[tuple[tuple[Check, CheckOutcome], ...], dict[str, str]] = {}

@@ -11,8 +11,6 @@ import orjson
 import pytest
 
 from healthcode import CodeKind, ReasonCode, SigningKey, StatusColour, TrustStore
-from healthcode.credential import REASON_LABELS
-from healthcode.errors import ERROR_INFO
 from healthcode.jws import sign_compact
 from tests.conftest import NOW, VECTORS
 from verifiers.revocations import RevocationCache
@@ -21,26 +19,12 @@ from verifiers.trustsource import LocalTrustSource
 
 
 def generic_json(answer: ScanAnswer) -> dict[str, Any]:
-    """The answer as it was built before the direct version: from `result.to_json()`."""
-    result = answer.result
-    out = result.to_json()
+    """The answer as it was built before the direct version: from `result.to_json()`, without
+    the private members, then the screen's members (the same code adds them either way)."""
+    out = answer.result.to_json()
     for private in ("subject", "kid", "jti", "source"):
         out.pop(private, None)
-    out["display"] = answer.display
-    out["mode"] = answer.mode
-    credential = result.credential
-    if credential is not None:
-        zh, en = REASON_LABELS[credential.reason]
-        out["reason_text"] = {"zh": zh, "en": en}
-        out["validity_left_s"] = max(0, credential.expires_at - result.checked_at)
-        out["offline_code"] = credential.kind is CodeKind.OFFLINE
-    if result.error is not None:
-        info = ERROR_INFO[result.error]
-        out["hint"] = info.hint
-        out["staff_text"] = {"zh": info.staff_zh, "en": info.staff_en}
-    out["trust_list"] = dict(answer.trust_status)
-    out["unchecked"] = answer.unchecked
-    out.update(answer.extra)
+    answer.add_screen_members(out)
     return out
 
 
