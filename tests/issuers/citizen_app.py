@@ -3,7 +3,8 @@
 A real province (issuer on SQLite with a real redis-server) whose one-time codes go to a
 loopback SMS gateway (`RecordingWebhook`), headless Chromium at the phone viewport, and the
 checks a checkpoint makes: the QR read back from a screenshot with zxing-cpp and verified
-against the province's JWKS and its revocations in Redis.
+against the province's JWKS and its revocations in Redis. The `province`, `playwright` and
+`browser` fixtures are in conftest.py.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from PIL import Image
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from healthcode import verify_credential
 from healthcode.credential import Credential
@@ -27,7 +27,7 @@ from healthcode.verify import VerificationResult
 from issuers.revocation import RedisRevocationChecker
 from offline.app import create_app as create_print_app
 from offline.settings import OfflineSettings
-from tests.browser import AXE_JS, VIEWPORTS, axe_violations, launch_chromium
+from tests.browser import AXE_JS, VIEWPORTS, axe_violations
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
 from tests.issuers.helpers import RecordingWebhook
 from tests.servers import free_port, serve
@@ -115,25 +115,6 @@ def province_with_printer(tmp_path: Path, redis_url: str) -> Iterator[Province]:
         running_province(tmp_path, redis_url, port=port, print_url=printer.url) as running,
     ):
         yield running
-
-
-@pytest.fixture
-def province(tmp_path: Path, redis_url: str) -> Iterator[Province]:
-    with running_province(tmp_path, redis_url) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as instance:
-        yield instance
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = launch_chromium(playwright)
-    yield browser
-    browser.close()
 
 
 @contextlib.contextmanager

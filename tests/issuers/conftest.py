@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -26,6 +26,11 @@ from issuers.db import migrate
 from issuers.rules import RuleSet, bundled_rules_path
 from issuers.settings import IssuerSettings
 from tests.servers import AppServer, free_port, postgres_schema, wait_for_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Playwright
+
+    from tests.issuers.citizen_app import Province
 
 TEST_TOKEN_SECRET = "test-token-secret-0123456789abcdef"
 TEST_SUBJECT_SECRET = "test-issuer-subject-secret-0123456789"
@@ -207,3 +212,34 @@ def sichuan() -> RuleSet:
 def guangdong() -> RuleSet:
     """cn-gd's bundled status rules (the demo rule file)."""
     return RuleSet.load(bundled_rules_path("cn-gd"))
+
+
+# The citizen app's browser tests (test_citizen_app_*.py; plumbing in citizen_app.py, which
+# imports this module, hence the imports inside the fixtures).
+
+
+@pytest.fixture
+def province(tmp_path: Path, redis_url: str) -> Iterator[Province]:
+    """A running province with a resident, whose one-time codes go to a loopback gateway."""
+    from tests.issuers.citizen_app import running_province
+
+    with running_province(tmp_path, redis_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Headless Chromium (tests/browser.py), one per test module."""
+    from tests.browser import launch_chromium
+
+    browser = launch_chromium(playwright)
+    yield browser
+    browser.close()

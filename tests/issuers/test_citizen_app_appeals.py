@@ -14,18 +14,14 @@ from tests.browser import screenshot
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     wait_for_colour,
 )
 from tests.issuers.conftest import citizen_number
 from tests.issuers.helpers import lab_csv, recent
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 
 def test_appeal_is_filed_and_the_decision_shows(browser: Browser, province: Province) -> None:

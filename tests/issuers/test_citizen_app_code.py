@@ -14,18 +14,14 @@ from tests.browser import screenshot
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     screenshot_qr_text,
     wait_for_colour,
 )
 from tests.issuers.helpers import lab_csv, recent
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 
 def test_code_on_the_phone_verifies_green_then_turns_red_and_the_old_code_is_refused(

@@ -17,18 +17,14 @@ from tests.browser import screenshot
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     province_with_printer,
     screenshot_qr_text,
     wait_for_colour,
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 
 def _open_declarations(page: Page) -> None:

@@ -14,18 +14,14 @@ from tests.browser import screenshot
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     screenshot_qr_text,
     wait_for_colour,
 )
 from tests.issuers.conftest import citizen_number
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 CHILD = ("李小明", citizen_number(702, born=date(2016, 6, 1)))
 ADULT = ("王大康", citizen_number(703), "13800138003")

@@ -14,18 +14,14 @@ from tests.browser import screenshot
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     running_province,
     wait_for_colour,
     wait_for_otp,
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 
 def _ask_for_code(page: Page, province: Province) -> None:

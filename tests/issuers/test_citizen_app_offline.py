@@ -15,17 +15,13 @@ from tests.browser import screenshot
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     screenshot_qr_text,
     wait_for_colour,
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 
 def test_offline_shows_the_cached_code_until_it_expires_then_refuses(

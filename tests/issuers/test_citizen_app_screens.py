@@ -12,16 +12,12 @@ from issuers.webbuild import OUTPUT, needed_characters
 from tests.issuers.citizen_app import (
     Province,
     assert_accessible,
-    browser,
     log_in,
     phone_context,
-    playwright,
-    province,
     wait_for_colour,
 )
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "playwright", "province"]  # fixtures
 
 SCREENS = ["code", "family", "declare", "print", "appeals", "history"]
 
