@@ -64,6 +64,7 @@ def id_number() -> str:
 
 
 MakeCredential = Callable[..., Credential]
+MakeToken = Callable[..., str]
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,7 @@ def make_credential(id_number: str) -> MakeCredential:
 
 
 @pytest.fixture(scope="session")
-def make_token(make_credential: MakeCredential, issuer_key: SigningKey) -> Callable[..., str]:
+def make_token(make_credential: MakeCredential, issuer_key: SigningKey) -> MakeToken:
     """A signed compact JWS; `key=` picks the signing key, other keywords go to the credential."""
 
     def build(key: SigningKey | None = None, **overrides: Any) -> str:

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.healthcode.server.partner.test_router import Federation, PartnerApi
-from tests.healthcode.server.partner.test_router import federation as federation
+from tests.healthcode.server.partner.partner_api import Federation, PartnerApi
 from tests.servers import RedisServer
 
 
