@@ -1,10 +1,10 @@
 """Shared plumbing of the citizen app's browser tests (tests/issuers/test_citizen_app_*.py).
 
 A real province (issuer on SQLite with a real redis-server) whose one-time codes go to a
-loopback SMS gateway (`RecordingWebhook`), headless Chromium at the phone viewport, and the
-checks a checkpoint makes: the QR read back from a screenshot with zxing-cpp and verified
-against the province's JWKS and its revocations in Redis. The `province`, `playwright` and
-`browser` fixtures are in conftest.py.
+loopback SMS gateway (`RecordingWebhook`), headless Chromium at the phone, tablet or desktop
+viewport, and the checks a checkpoint makes: the QR read back from a screenshot with zxing-cpp
+and verified against the province's JWKS and its revocations in Redis. The `province`,
+`playwright` and `browser` fixtures are in conftest.py.
 """
 
 from __future__ import annotations
@@ -119,11 +119,26 @@ def province_with_printer(tmp_path: Path, redis_url: str) -> Iterator[Province]:
 
 @contextlib.contextmanager
 def phone_context(browser: Browser, locale: str = "zh-CN") -> Iterator[BrowserContext]:
-    """A 390×844 touch phone. axe-core is added as an init script (the page's Content Security
-    Policy allows no inline script but the page's own, by hash, and the test does not weaken
-    it); any CSP violation the app itself causes fails the test when the context closes."""
+    """A 390×844 touch phone (see `device_context`)."""
+    with device_context(browser, "phone", locale) as context:
+        yield context
+
+
+@contextlib.contextmanager
+def device_context(
+    browser: Browser, viewport: str, locale: str = "zh-CN"
+) -> Iterator[BrowserContext]:
+    """A browser of one of the sizes in tests.browser.VIEWPORTS: phone and tablet are touch
+    screens at twice the pixel density, the desktop a mouse at one. axe-core is added as an
+    init script (the page's Content Security Policy allows no inline script but the page's own,
+    by hash, and the test does not weaken it); any CSP violation the app itself causes fails the
+    test when the context closes."""
+    desktop = viewport == "desktop"
     context = browser.new_context(
-        viewport=VIEWPORTS["phone"], locale=locale, device_scale_factor=2, has_touch=True
+        viewport=VIEWPORTS[viewport],
+        locale=locale,
+        device_scale_factor=1 if desktop else 2,
+        has_touch=not desktop,
     )
     context.add_init_script(path=AXE_JS)
     violations: list[str] = []
