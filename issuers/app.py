@@ -19,6 +19,7 @@ from healthcode.server.background import background_tasks, run_every
 from healthcode.server.leases import Lease, lease_ttl
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
 from issuers.api import api_router, hot_router
+from issuers.api.me import install_citizen_hot_path
 from issuers.context import IssuerContext
 from issuers.importer import mark_interrupted_imports
 from issuers.observability import issuer_readiness
@@ -163,6 +164,7 @@ def create_app(
         SigningKey.load(settings.partner_key_file) if settings.partner_key_file else None
     )
     app.include_router(hot_router)
+    install_citizen_hot_path(app, context)
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
     mount_web_app(app)

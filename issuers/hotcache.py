@@ -5,8 +5,9 @@ One round trip (a non-transactional pipeline) answers a citizen's request:
 - `hc:<iss>:session-revoked:<sid>` exists while a logged-out citizen session's token is
   unexpired; `hc:<iss>:session-revoked-ready` says the set is complete (rebuilt from the
   database after Redis started empty). Without the marker the database decides.
-- `hc:<iss>:code:{<subject>}` holds the citizen's current phone code and profile, answered as
-  they are; `hc:<iss>:code-gen:{<subject>}` is bumped with every invalidation. The two share
+- `hc:<iss>:code-answer:{<subject>}` holds the citizen's current phone code and profile as the
+  answer bytes they are sent as (issuers/owncode.py `pack_entry`);
+  `hc:<iss>:code-gen:{<subject>}` is bumped with every invalidation. The two share
   a hash tag (one cluster slot): a fill is a script that stores the entry only if the
   generation read before the database read is still current, so a fill racing a colour
   change can never store the old code after the change's invalidation.
@@ -57,6 +58,12 @@ return 0
 """
 
 
+def code_key(issuer_id: str, subject: str) -> str:
+    """The key of a citizen's cached answers."""
+    # "code-answer", not the earlier "code": entries in the old format are never read.
+    return f"hc:{issuer_id}:code-answer:{{{subject}}}"
+
+
 @dataclass(frozen=True, slots=True)
 class Probe:
     """What one round trip told about a citizen's request."""
@@ -87,6 +94,7 @@ class HotCache:
         self._probe_client = (
             None if is_cluster_url(redis_url) else PipelinedRedis(redis_url, timeout_s=timeout_s)
         )
+        self._issuer_id = issuer_id
         self._prefix = f"hc:{issuer_id}:"
         self._ready_key = f"hc:{issuer_id}:session-revoked-ready"
         self._engine = engine
@@ -106,7 +114,7 @@ class HotCache:
         return f"{self._prefix}session-revoked:{session_id}"
 
     def code_key(self, subject: str) -> str:
-        return f"{self._prefix}code:{{{subject}}}"
+        return code_key(self._issuer_id, subject)
 
     def generation_key(self, subject: str) -> str:
         return f"{self._prefix}code-gen:{{{subject}}}"

@@ -104,7 +104,7 @@ def code_from_database(
         session.commit()
         bumped: dict[str, int | None] = session.info.get(GENERATIONS, {})
     code = code_json(context.settings, view, screen, principal.actor)
-    entry = orjson.dumps({"code": code, "profile": profile(citizen)})
+    entry = pack_entry(code, profile(citizen))
     ttl = entry_ttl_s(
         code_lifetime_s=context.settings.code_lifetime_s,
         code_expires_at=view.expires_at,
@@ -129,9 +129,25 @@ def profile_from_database(
     return profile(citizen)
 
 
+def pack_entry(code: dict[str, Any], citizen_profile: dict[str, Any]) -> bytes:
+    """The cache entry of a citizen: the code's ETag, then both answers as they are sent.
+
+    A hit is answered with these bytes as they are, never parsed and serialised again. orjson
+    writes no raw newline (it escapes them in strings), so newlines frame the three parts.
+    """
+    etag = str(code["status_version"]).encode()
+    return b"\n".join((etag, orjson.dumps(code), orjson.dumps(citizen_profile)))
+
+
+def unpack_entry(entry: bytes) -> tuple[str, bytes, bytes]:
+    """ETag, code answer and profile answer of a cache entry (`pack_entry`)."""
+    etag, code, citizen_profile = entry.split(b"\n", 2)
+    return etag.decode(), code, citizen_profile
+
+
 async def _cached(context: IssuerContext, principal: Principal, action: str) -> Any:
-    """The cached entry's part for `action`, audited; or the probe on a miss (None: Redis
-    cannot decide)."""
+    """The cached entry's parts `(etag, code, profile)`, audited as `action`; or the probe on
+    a miss (None: Redis cannot decide)."""
     subject = _subject(principal)
     hot = context.hot
     if hot is None or principal.session_id is None:
@@ -147,29 +163,41 @@ async def _cached(context: IssuerContext, principal: Principal, action: str) -> 
         CACHE_MISS.inc()
         return probe
     CACHE_HIT.inc()
-    entry = orjson.loads(probe.entry)
+    parts = unpack_entry(probe.entry)
     await context.audits.write(actor=principal.actor, action=action, subject=subject)
-    return entry["code" if action == READ_CODE else "profile"]
+    return parts
 
 
-async def own_code(context: IssuerContext, principal: Principal) -> dict[str, Any]:
-    """`GET /v1/me/code`: the caller's current phone code."""
+async def own_code_answer(context: IssuerContext, principal: Principal) -> tuple[bytes, str]:
+    """`GET /v1/me/code`: the caller's current phone code as answer JSON, and its ETag
+    (`status_version`)."""
     found = await _cached(context, principal, READ_CODE)
-    if isinstance(found, dict):
-        return found
-    code, entry, ttl, own_bump = await run_in_threadpool(
+    if isinstance(found, tuple):
+        etag, code, _ = found
+        return code, etag
+    _, entry, ttl, own_bump = await run_in_threadpool(
         lambda: code_from_database(context, principal, check_session=found is None)
     )
     if found is not None and context.hot is not None:
         await context.hot.fill(_subject(principal), found, own_bump, entry, ttl)
+    etag, code, _ = unpack_entry(entry)  # the bytes a hit will answer
+    return code, etag
+
+
+async def own_code(context: IssuerContext, principal: Principal) -> dict[str, Any]:
+    """The caller's current phone code (for its QR images)."""
+    answer, _ = await own_code_answer(context, principal)
+    code: dict[str, Any] = orjson.loads(answer)
     return code
 
 
-async def own_profile(context: IssuerContext, principal: Principal) -> dict[str, Any]:
-    """`GET /v1/me`: the caller's profile (masked name, ID tail, colour, reason)."""
+async def own_profile_answer(context: IssuerContext, principal: Principal) -> bytes:
+    """`GET /v1/me`: the caller's profile (masked name, ID tail, colour, reason) as JSON."""
     found = await _cached(context, principal, READ_PROFILE)
-    if isinstance(found, dict):
-        return found
-    return await run_in_threadpool(
-        lambda: profile_from_database(context, principal, check_session=found is None)
+    if isinstance(found, tuple):
+        return found[2]  # type: ignore[no-any-return]
+    return orjson.dumps(
+        await run_in_threadpool(
+            lambda: profile_from_database(context, principal, check_session=found is None)
+        )
     )

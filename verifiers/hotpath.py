@@ -24,9 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from healthcode.errors import ErrorCode, HealthcodeError, RequestError
-from healthcode.server import error_answer, error_body
+from healthcode.server import error_body
 from healthcode.server.metrics import count_request
 from healthcode.server.openapi import raw_error_responses
+from healthcode.server.rawanswer import JSON_HEADERS, Answer, raw_error_answer, send_answer
 from verifiers.fastpath import scan_protocol
 from verifiers.observability import count_scan_refusal
 
@@ -41,9 +42,6 @@ MAX_SCAN_CHARS = 65536  # a batch item's bound; the verifier's own limit (16384)
 MAX_SCAN_BODY = 6 * MAX_SCAN_CHARS + 1024
 _SCAN_BODY_HELP = 'send {"text": "<scanned text>"} as JSON'
 _SCAN_BODY_TOO_LARGE = f"a scan request is over {MAX_SCAN_BODY} bytes; no health code is that long"
-_JSON_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"content-type", b"application/json"),)
-
-Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
 
 
 # The scan body as documented in OpenAPI (`scan_text_of` checks the same by hand; a docstring
@@ -93,20 +91,13 @@ def answer_scan(service: CheckpointService, authorization: str | None, body: byt
     try:
         if len(body) > MAX_SCAN_BODY:
             raise RequestError(ErrorCode.INPUT_TOO_LARGE, _SCAN_BODY_TOO_LARGE)
-        answer = 200, _JSON_HEADERS, scan_request(service, authorization, body)
+        answer = 200, JSON_HEADERS, scan_request(service, authorization, body)
     except HealthcodeError as error:
         count_scan_refusal(error.code)
-        answer = _error_answer(error)
+        answer = raw_error_answer(error)
     # Scans skip the app's middleware (both paths): counted here, as every request is there.
     count_request("checkpoint", "/v1/scan", "POST", answer[0], time.perf_counter() - started)
     return answer
-
-
-def _error_answer(error: HealthcodeError) -> Answer:
-    """The standard error answer (`healthcode.server.error_answer`), as raw ASGI headers."""
-    status, named, body = error_answer(error)
-    extra = tuple((k.lower().encode("ascii"), v.encode("ascii")) for k, v in named.items())
-    return status, (*_JSON_HEADERS, *extra), orjson.dumps(body)
 
 
 class ScanEndpoint:
@@ -130,7 +121,7 @@ class ScanEndpoint:
             return
         if scope["method"] != "POST":
             # As the router answers a known path asked with another method.
-            await _send_answer(send, _METHOD_NOT_ALLOWED)
+            await send_answer(send, _METHOD_NOT_ALLOWED)
             return
         authorization = None
         for name, value in scope["headers"]:
@@ -140,29 +131,17 @@ class ScanEndpoint:
         try:
             body = await _scan_body(receive)
         except HealthcodeError as error:
-            answer = _error_answer(error)
+            answer = raw_error_answer(error)
         else:
             if body is None:
                 return  # the client went away: nobody to answer
             answer = answer_scan(self.service, authorization, body)
-        await _send_answer(send, answer)
-
-
-async def _send_answer(send: Send, answer: Answer) -> None:
-    status, headers, content = answer
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(content)).encode("ascii"))],
-        }
-    )
-    await send({"type": "http.response.body", "body": content})
+        await send_answer(send, answer)
 
 
 _METHOD_NOT_ALLOWED: Answer = (
     405,
-    (*_JSON_HEADERS, (b"allow", b"POST")),
+    (*JSON_HEADERS, (b"allow", b"POST")),
     orjson.dumps(error_body(ErrorCode.INVALID_REQUEST, "Method Not Allowed")),
 )
 

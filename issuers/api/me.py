@@ -1,23 +1,33 @@
 """The citizen hot path's routes: own profile and current code (logic: issuers/owncode.py).
 
-Async, answered as pre-serialised JSON, and without FastAPI dependencies: solving the context
-and bearer-token dependencies cost more CPU than the rest of a cached answer (ADR 0022). The
-token is read by the same function the dependencies use; the session is checked by the hot path.
+`GET /v1/me/code` and `GET /v1/me` are what every citizen's app polls. `CitizenHotPath`
+answers them ahead of FastAPI's routing (no exception and exit-stack middleware, route
+matching, Request or Response objects), inside the app's own request-id, metrics and
+body-limit middleware, as the checkpoint answers its scans (ADR 0009, ADR 0022). The routes
+below stay registered: they document the operations in OpenAPI and serve the images, and the
+FastAPI routes of the two hot paths answer through the same functions (`code_answer`,
+`profile_answer`), so either door gives the same bytes.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from healthcode.errors import HealthcodeError
+from healthcode.server.rawanswer import JSON_HEADERS, Answer, raw_error_answer, send_answer
 from issuers.api.deps import AUTHENTICATED, image_response, token_principal
 from issuers.auth import Principal
 from issuers.context import IssuerContext
-from issuers.owncode import own_code, own_profile
+from issuers.owncode import own_code, own_code_answer, own_profile_answer
 
 router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
+
+ME_PATH, CODE_PATH = "/v1/me", "/v1/me/code"
 
 #: What the OpenAPI document says these routes need (they read the header themselves).
 _BEARER: dict[str, Any] = {
@@ -32,20 +42,38 @@ _BEARER: dict[str, Any] = {
     ]
 }
 
-
-def _caller(request: Request) -> tuple[IssuerContext, Principal]:
-    context: IssuerContext = request.app.state.context
-    return context, token_principal(context, request.headers.get("authorization"))
+# Personal data that changes with the status: never stored by any cache on the way.
+_NO_STORE = (b"cache-control", b"no-store")
 
 
-def _json(answer: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(answer), media_type="application/json")
+def _caller(context: IssuerContext, authorization: str | None) -> tuple[IssuerContext, Principal]:
+    return context, token_principal(context, authorization)
+
+
+async def code_answer(context: IssuerContext, authorization: str | None) -> Answer:
+    """`GET /v1/me/code` from the Authorization header; raises HealthcodeError if refused."""
+    body, etag = await own_code_answer(*_caller(context, authorization))
+    return 200, (*JSON_HEADERS, (b"etag", f'"{etag}"'.encode()), _NO_STORE), body
+
+
+async def profile_answer(context: IssuerContext, authorization: str | None) -> Answer:
+    """`GET /v1/me` from the Authorization header; raises HealthcodeError if refused."""
+    body = await own_profile_answer(*_caller(context, authorization))
+    return 200, (*JSON_HEADERS, _NO_STORE), body
+
+
+def _response(answer: Answer) -> Response:
+    status, headers, body = answer
+    response = Response(body, status_code=status)
+    response.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+    return response
 
 
 @router.get("/me", tags=["citizen"], response_class=Response, openapi_extra=_BEARER)
 async def me(request: Request) -> Response:
     """The caller's profile: masked name, ID tail, colour and reason."""
-    return _json(await own_profile(*_caller(request)))
+    context = request.app.state.context
+    return _response(await profile_answer(context, request.headers.get("authorization")))
 
 
 @router.get("/me/code", tags=["citizen"], response_class=Response, openapi_extra=_BEARER)
@@ -53,16 +81,13 @@ async def my_code(request: Request) -> Response:
     """The caller's current phone code (JWS and hc:/ text) and what the code screen shows:
     colour as words, province, reason and what to do, times, `status_version` (also the
     ETag) for the cheap status poll `GET /v1/me/status`."""
-    answer = await own_code(*_caller(request))
-    response = _json(answer)
-    # Personal data that changes with the status: never stored by any cache on the way.
-    response.headers["ETag"] = f'"{answer["status_version"]}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    context = request.app.state.context
+    return _response(await code_answer(context, request.headers.get("authorization")))
 
 
 async def _image(request: Request, image_format: str) -> Response:
-    code = await own_code(*_caller(request))
+    context = request.app.state.context
+    code = await own_code(*_caller(context, request.headers.get("authorization")))
     return image_response(code["qr_text"], image_format, request.headers.get("if-none-match"))
 
 
@@ -76,3 +101,48 @@ async def my_code_png(request: Request) -> Response:
 async def my_code_svg(request: Request) -> Response:
     """The caller's phone code as an SVG QR image."""
     return await _image(request, "svg")
+
+
+class CitizenHotPath:
+    """ASGI middleware that answers `GET /v1/me/code` and `GET /v1/me` ahead of routing.
+
+    A refused request gets the standard error answer, counted as the exception handler counts
+    it; any other exception propagates to Starlette's ServerErrorMiddleware (a 500), as it
+    would from a route. `scope["route"]` is set to the documented route, so the metrics label
+    the request with its path as they label every routed request. Other requests pass through.
+    """
+
+    def __init__(self, app: ASGIApp, context: IssuerContext, routes: dict[str, BaseRoute]) -> None:
+        self.app = app
+        self.context = context
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"] if scope["type"] == "http" else None
+        if scope.get("method") != "GET" or (path != CODE_PATH and path != ME_PATH):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = self.routes[path]
+        authorization = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        handler = code_answer if path == CODE_PATH else profile_answer
+        try:
+            answer = await handler(self.context, authorization)
+        except HealthcodeError as error:
+            answer = raw_error_answer(error, "issuer")
+        await send_answer(send, answer)
+
+
+def install_citizen_hot_path(app: FastAPI, context: IssuerContext) -> None:
+    """Put `CitizenHotPath` innermost among the app's middleware (inside request ids, metrics
+    and the body limit, which every request passes)."""
+    routes = {
+        route.path: route  # type: ignore[attr-defined]
+        for route in router.routes
+        if getattr(route, "path", None) in (CODE_PATH, ME_PATH)
+    }
+    # add_middleware puts a middleware outermost; the hot path belongs innermost.
+    app.user_middleware.append(Middleware(CitizenHotPath, context=context, routes=routes))

@@ -22,6 +22,7 @@ from sqlmodel import Session, col, create_engine, select
 
 from issuers.auth import Principal, Role, open_session
 from issuers.context import IssuerContext
+from issuers.hotcache import code_key
 from issuers.models import AuditEntry
 from issuers.owncode import READ_CODE
 from issuers.store import register_citizen
@@ -128,7 +129,7 @@ def test_acknowledged_reads_are_audited_across_kill_9(
             server.wait(30)
     cache = redis.Redis.from_url(redis_url)
     try:
-        cached = sum(bool(cache.exists(f"hc:cn-sc:code:{{{subject}}}")) for subject in tokens)
+        cached = sum(bool(cache.exists(code_key("cn-sc", subject))) for subject in tokens)
     finally:
         cache.close()
     assert cached == CITIZENS, "the reads were not served by the hot path's cache"
