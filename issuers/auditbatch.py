@@ -91,6 +91,9 @@ class AuditBatcher:
             if self._sqlite:
                 self._connection.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 self._connection.commit()  # ends the transaction SQLAlchemy began for it
+            # One checkpoint thread for the batcher's life: a failed group drops the
+            # connection and the next reconnects, which must not start another thread each.
+            if self._sqlite and self._checkpointer is None:
                 self._checkpointer = threading.Thread(
                     target=self._checkpoint, name="wal checkpoint", daemon=True
                 )

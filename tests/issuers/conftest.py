@@ -41,6 +41,15 @@ def citizen_number(sequence: int, division: str = "510104", born: date = date(19
     return make_id_number(division, born, sequence)
 
 
+def metric_sample(metrics: str, name: str, **labels: str) -> float:
+    """The value of the first sample of `name` with these labels in a `/metrics` text (0 if
+    there is none yet: a labelled counter appears once first incremented)."""
+    for line in metrics.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 @dataclass
 class IssuerService:
     """A running issuer: its settings, context (for direct DB checks) and an HTTP client."""
