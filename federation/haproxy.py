@@ -19,8 +19,12 @@ from pathlib import Path
 
 __all__ = ["Frontend", "haproxy_command", "haproxy_config"]
 
-#: Seconds between two health checks of one replica; two failures take it out of rotation.
+#: Milliseconds between two health checks of one replica; two failures take it out of rotation.
 CHECK_INTERVAL_MS = 1000
+#: How long a replica's /readyz may take before the check counts as failed. A dead replica
+#: refuses the connection at once, whatever this is; a busy one answers late, and taking every
+#: busy replica out of rotation at a peak would turn slow answers into 503s for everyone.
+CHECK_TIMEOUT_MS = 5000
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,19 @@ def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = No
         "    timeout server 30s",
         "    timeout http-request 10s",
         "    timeout http-keep-alive 5s",
-        # A connection refused by a dead replica is tried on another one. Each request opens
-        # its own connection to a replica (cheap on loopback): a kept-alive connection to a
-        # replica that died would take a request it can neither answer nor safely retry.
+        f"    timeout check {CHECK_TIMEOUT_MS}ms",
+        # A connection refused by a dead replica is tried on another one.
         "    retries 2",
         "    option redispatch",
-        "    option http-server-close",
+        # Connections to the replicas are kept alive and shared between clients: a new TCP
+        # connection (and a new protocol object in the replica) per request cost more CPU than
+        # a cached citizen answer (docs/performance.md). "safe": a client's first request never
+        # goes out on a reused connection. A kept-alive connection that a replica closed (it
+        # died, or its idle timeout struck as the request left) answers nothing: a GET is then
+        # sent again on a new connection; anything else is not (it may have been done).
+        "    option http-keep-alive",
+        "    http-reuse safe",
+        "    retry-on conn-failure empty-response",
         "",
     ]
     if stats_port is not None:
@@ -72,6 +83,7 @@ def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = No
             "",
             f"backend {frontend.name}-replicas",
             "    balance leastconn",
+            "    http-request disable-l7-retry if !METH_GET",  # see retry-on above
             f"    option httpchk GET {frontend.check_path}",
             "    http-check expect status 200",
         ]
