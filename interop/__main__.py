@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import uvicorn
-
-from healthcode.server.readlimits import with_read_deadlines
+from healthcode.server.serve import serve
 from interop.app import create_app
 from interop.settings import InteropSettings
 
 
 def main() -> None:
     settings = InteropSettings()
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        http=with_read_deadlines(),  # slow-loris: header and body read limits
-    )
+    serve(create_app(settings), settings)  # log settings and slow-loris read limits included
 
 
 if __name__ == "__main__":

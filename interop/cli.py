@@ -103,9 +103,7 @@ def _init_root(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from healthcode.server.logs import log_config
+    from healthcode.server.serve import serve
     from interop.app import create_app
 
     settings = InteropSettings(
@@ -114,13 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
         **({"host": args.host} if args.host else {}),
         **({"port": args.port} if args.port else {}),
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level, settings.log_format),
-    )
+    serve(create_app(settings), settings)  # log settings and slow-loris read limits included
     return EXIT_OK
 
 

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field, ValidationError
 
 from healthcode.errors import ErrorCode, RequestError
+from healthcode.fetch import PEER_FAILURES
 from healthcode.server.openapi import error_responses
 from verifiers.auth import Principal, Role, require_role
 from verifiers.hotpath import MAX_SCAN_CHARS, bearer_token
@@ -67,9 +68,7 @@ _LOOKUP = error_responses(
     ErrorCode.NOT_FOUND,
     ErrorCode.RATE_LIMITED,
     ErrorCode.UNAVAILABLE_OFFLINE,
-    ErrorCode.UPSTREAM_UNAVAILABLE,
-    ErrorCode.UPSTREAM_MALFORMED,
-    ErrorCode.UPSTREAM_TIMEOUT,
+    *PEER_FAILURES,  # passed on by verifiers.lookup (unreachable is unavailable_offline)
 )
 
 
