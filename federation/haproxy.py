@@ -35,6 +35,10 @@ class Frontend:
     port: int
     replica_ports: Sequence[int]
     check_path: str = "/readyz"
+    #: A request header whose value picks the replica (hashed, consistent), so one client's
+    #: requests meet in one process: the checkpoint pairs a device's code scan and ID-card
+    #: read in memory (scan + tap, ADR 0014). None: the least busy replica.
+    sticky_header: str | None = None
 
 
 def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = None) -> str:
@@ -82,7 +86,11 @@ def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = No
             f"    default_backend {frontend.name}-replicas",
             "",
             f"backend {frontend.name}-replicas",
-            "    balance leastconn",
+            *(
+                [f"    balance hdr({frontend.sticky_header})", "    hash-type consistent"]
+                if frontend.sticky_header
+                else ["    balance leastconn"]
+            ),
             "    http-request disable-l7-retry if !METH_GET",  # see retry-on above
             f"    option httpchk GET {frontend.check_path}",
             "    http-check expect status 200",

@@ -262,7 +262,9 @@ def _replicate(federation: Federation, count: int, ports: Ports, logs: Path) -> 
                 env["HC_VERIFIER_STATE_DIR"] = str(state)
             extras.append(first.replica(index, port, logs / f"{first.name}-{index}.log", env))
         federation.extra_replicas[first.name] = extras
-        frontends.append(Frontend(first.name, front, replica_ports))
+        # A checkpoint device's requests all carry its session token: they meet in one replica.
+        sticky = "authorization" if first is federation.checkpoint else None
+        frontends.append(Frontend(first.name, front, replica_ports, sticky_header=sticky))
     config = federation.directory / "haproxy.cfg"
     config.write_text(haproxy_config(frontends), encoding="utf-8")
     federation.balancer = Child("balancer", haproxy_command(config), {}, logs / "haproxy.log")

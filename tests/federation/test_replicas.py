@@ -127,3 +127,41 @@ def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
     assert len(acknowledged) <= stored <= len(acknowledged) + len(failed)
     with httpx.Client(timeout=30) as http:
         assert http.get(f"{url}/readyz").status_code == 200  # the other replica serves
+
+
+def test_a_devices_scan_and_card_read_meet_in_one_checkpoint_replica(
+    replicated: tuple[Path, dict[str, Any]],
+) -> None:
+    """Scan + tap pairs a device's code scan and ID-card read in one process's memory (ADR
+    0014): the balancer sends every request of one session token to the same replica."""
+    directory, urls = replicated
+    secrets = json.loads((directory / "secrets.json").read_text())
+    logins = json.loads((directory / "cn-sc" / "demo-logins.json").read_text())
+    person = {key: logins["citizens"][0][key] for key in ("id_number", "name")}
+    counter = next(a for a in logins["accounts"] if a["role"] == "counter_staff")
+    with httpx.Client(base_url=urls["provinces"]["cn-sc"], timeout=30) as province:
+        counter_token = province.post(
+            "/v1/auth/login",
+            json={"username": counter["username"], "password": counter["password"]},
+        ).json()["access_token"]
+        printed = province.post(
+            "/v1/counter/offline-code",
+            json=person,
+            headers={"Authorization": f"Bearer {counter_token}"},
+        ).json()
+    results = []
+    with httpx.Client(base_url=urls["checkpoint"], timeout=30) as checkpoint:
+        for _ in range(6):  # a fresh device session each round: each hashes to its own replica
+            login = checkpoint.post(
+                "/v1/auth/login",
+                json={"username": "staff", "password": secrets["checkpoint_staff_password"]},
+            )
+            assert login.status_code == 200, login.text
+            device = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            scanned = checkpoint.post("/v1/scan", json={"text": printed["qr_text"]}, headers=device)
+            card = checkpoint.post("/v1/id-card", json=person, headers=device)
+            assert scanned.status_code == card.status_code == 200, (scanned.text, card.text)
+            results.append((scanned.json()["binding"]["result"], card.json()["binding"]["result"]))
+    # Without the sticky balance about half of the card reads would land on the replica that
+    # never saw the scan, and answer "waiting" instead of comparing.
+    assert results == [("waiting", "match")] * 6, results
