@@ -24,14 +24,16 @@ import functools
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 from sqlalchemy import Connection, Engine, insert
 
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.server.metrics import BACKEND_ERRORS
 from issuers.models import AuditEntry
+
+if TYPE_CHECKING:  # the `postgres` extra; a SQLite deployment runs without it
+    import psycopg
 
 logger = logging.getLogger("issuers.audit")
 
@@ -159,6 +161,8 @@ class AuditBatcher:
     async def _insert_postgres(self, rows: list[dict[str, object]]) -> RequestError | None:
         try:
             if self._postgres is None or self._postgres.closed:  # (re)connect
+                import psycopg  # installed with the postgres extra; SQLite never gets here
+
                 url = self._engine.url.set(drivername="postgresql")
                 self._postgres = await psycopg.AsyncConnection.connect(
                     url.render_as_string(hide_password=False),
