@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -127,6 +130,34 @@ class IssuerService:
     def trust(self) -> TrustStore:
         jwks = self.http.get("/.well-known/jwks.json").json()
         return TrustStore.from_jwks([(self.settings.issuer_id, jwks)])
+
+
+IssuerCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+def issuer_cli(database_url: str, key_dir: Path) -> IssuerCli:
+    """`python -m issuers ARGS` on a test's database and keys (no Redis), as an operator runs
+    it; the returned function answers the finished process (exit code, stdout, stderr)."""
+    env = {
+        **os.environ,
+        "HC_ISSUER_DATABASE_URL": database_url,
+        "HC_ISSUER_REDIS_URL": "",
+        "HC_ISSUER_KEY_DIR": str(key_dir),
+        "HC_ISSUER_TOKEN_SECRET": TEST_TOKEN_SECRET,
+        "HC_ISSUER_SUBJECT_SECRET": TEST_SUBJECT_SECRET,
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "issuers", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    return run
 
 
 def make_settings(tmp: Path, redis_url: str | None, **overrides: Any) -> IssuerSettings:

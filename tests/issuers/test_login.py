@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +12,8 @@ from sqlmodel import select
 from healthcode.server.security import check_password, hash_password
 from issuers.models import StaffAccount
 from tests.issuers.conftest import (
-    TEST_SUBJECT_SECRET,
-    TEST_TOKEN_SECRET,
     citizen_number,
+    issuer_cli,
     make_settings,
     running_issuer,
 )
@@ -67,24 +63,8 @@ def test_passwords_are_scrypt_hashes() -> None:
 
 
 def test_seed_demo_and_add_user_commands(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "HC_ISSUER_DATABASE_URL": f"sqlite:///{tmp_path / 'seed.db'}",
-        "HC_ISSUER_REDIS_URL": "",
-        "HC_ISSUER_KEY_DIR": str(tmp_path / "keys"),
-        "HC_ISSUER_TOKEN_SECRET": TEST_TOKEN_SECRET,
-        "HC_ISSUER_SUBJECT_SECRET": TEST_SUBJECT_SECRET,
-    }
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "issuers", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+    database_url = f"sqlite:///{tmp_path / 'seed.db'}"
+    run = issuer_cli(database_url, tmp_path / "keys")
 
     assert run("migrate").returncode == 0
     import json
@@ -111,7 +91,7 @@ def test_seed_demo_and_add_user_commands(tmp_path: Path) -> None:
     from sqlalchemy import create_engine
     from sqlmodel import Session
 
-    engine = create_engine(env["HC_ISSUER_DATABASE_URL"])
+    engine = create_engine(database_url)
     with Session(engine) as session:
         device = session.exec(select(StaffAccount).where(StaffAccount.username == "gate-7")).one()
     engine.dispose()
