@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -20,7 +19,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import create_engine, text
@@ -100,28 +98,6 @@ class RedisServer:
         self._start(*(() if appendonly else ("--appendonly", "no")))
 
 
-def build_routes(app: Any) -> None:
-    """Have FastAPI build the app's routes now, in this thread, before it serves.
-
-    FastAPI builds an included router's routes on first use. The tests serve several apps in
-    one process (two provinces, a checkpoint), whose routers share module-level dependencies;
-    two server threads building them at once raced inside pydantic, which warned (an error
-    under the suite's warning filter, so a 500). A request no route matches walks, and so
-    builds, every route. A production process serves one app and never races. Only the
-    project's services (built on `create_base_app`) are warmed: a test's stand-in or hostile
-    peer must see no request it did not expect.
-    """
-    if not hasattr(getattr(app, "state", None), "service_name"):
-        return
-
-    async def unmatched() -> None:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://warm-up") as client:
-            await client.get("/.well-known/no-such-route")
-
-    asyncio.run(unmatched())
-
-
 class AppServer:
     """A FastAPI app served by uvicorn in a background thread on a free port."""
 
@@ -144,7 +120,6 @@ class AppServer:
             timeout_keep_alive=timeout_keep_alive,
         )
         self._server = uvicorn.Server(config)
-        build_routes(app)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
         wait_for_port(self.port)
