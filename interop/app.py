@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlmodel import Session, SQLModel, create_engine
 
-from healthcode.server import create_base_app
+from healthcode.server import build_routes, create_base_app
 from healthcode.server.background import background_tasks, run_every
 from healthcode.server.leases import Lease, lease_ttl
 from healthcode.server.readiness import database_check
@@ -85,7 +85,7 @@ def create_app(settings: InteropSettings) -> FastAPI:
     )
     app.include_router(public_routes.router)
     app.include_router(admin_routes.router)
-    return app
+    return build_routes(app)
 
 
 def schedule_once(engine: Engine, settings: InteropSettings) -> list[str]:

@@ -14,7 +14,7 @@ from healthcode.errors import ErrorCode, RequestError
 from healthcode.fetch import PEER_BOUNDS
 from healthcode.keys import SigningKey
 from healthcode.peersync import PeerSyncs
-from healthcode.server import create_base_app
+from healthcode.server import build_routes, create_base_app
 from healthcode.server.background import background_tasks, run_every
 from healthcode.server.leases import Lease, lease_ttl
 from healthcode.trust import IssuerEntry, TrustedKey, TrustStore
@@ -168,7 +168,7 @@ def create_app(
     app.include_router(api_router)
     _mount_partner_api(app, context, trust)
     mount_web_app(app)
-    return app
+    return build_routes(app)
 
 
 def _mount_partner_api(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.fetch import PeerClient
 from healthcode.idnumber import parse_id_number
-from healthcode.server import create_base_app
+from healthcode.server import build_routes, create_base_app
 from healthcode.server.openapi import error_responses
 from healthcode.server.readiness import database_check
 from offline.audit import actor_ref, open_audit_log
@@ -186,4 +186,4 @@ def create_app(settings: OfflineSettings | None = None) -> FastAPI:
         walk_in = {"id_number": resident.number, "name": citizen.name}
         return print_codes(PrintAction.COUNTER, token, layout, format, walk_in=walk_in)
 
-    return app
+    return build_routes(app)

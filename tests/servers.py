@@ -202,3 +202,26 @@ def postgres_schema(base_url: str) -> Iterator[str]:
         with engine.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@contextlib.contextmanager
+def route_building_forbidden() -> Iterator[list[str]]:
+    """While open, FastAPI building an included router's route (what it does lazily on a
+    router's first request) fails that request; yields the paths it tried to build."""
+    from fastapi import APIRouter
+
+    probe = FastAPI()
+    probe.include_router(APIRouter())
+    included_router_type = type(probe.router.routes[-1])
+    attempts: list[str] = []
+
+    def refuse(self: Any, route: Any) -> None:
+        attempts.append(str(getattr(route, "path", route)))
+        raise AssertionError("a route was built while serving")
+
+    original = included_router_type._build_effective_context  # type: ignore[attr-defined]
+    included_router_type._build_effective_context = refuse  # type: ignore[attr-defined]
+    try:
+        yield attempts
+    finally:
+        included_router_type._build_effective_context = original  # type: ignore[attr-defined]

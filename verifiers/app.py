@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
-from healthcode.server import create_base_app
+from healthcode.server import build_routes, create_base_app
 from healthcode.server.background import background_tasks, run_every
 from verifiers.hotpath import MAX_SCAN_BODY, answer_scan, install_scan_endpoint
 from verifiers.observability import checkpoint_readiness
@@ -82,4 +82,4 @@ def create_app(
     app.state.service = service
     add_routes(app, service)
     install_scan_endpoint(app, service)
-    return app
+    return build_routes(app)

@@ -5,7 +5,7 @@ sqlmodel, redis); the core standard modules never do (import-linter contract in
 pyproject.toml). Services import from here; they never import each other.
 """
 
-from healthcode.server.app import create_base_app
+from healthcode.server.app import build_routes, create_base_app
 from healthcode.server.errors import (
     HTTP_STATUS,
     error_answer,
@@ -17,6 +17,7 @@ from healthcode.server.settings import ServiceSettings
 __all__ = [
     "HTTP_STATUS",
     "ServiceSettings",
+    "build_routes",
     "create_base_app",
     "error_answer",
     "error_body",

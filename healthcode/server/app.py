@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import FastAPI, Response
+from starlette.routing import Mount
 
 from healthcode import __version__
 from healthcode.server.docs import install_docs
@@ -73,3 +75,30 @@ def create_base_app(
         return Response(body, media_type=content_type)
 
     return app
+
+
+def build_routes(app: FastAPI) -> FastAPI:
+    """Build now, in the calling thread, what FastAPI would build on an included router's
+    first request (each route's handler, dependency tree and pydantic adapters).
+
+    Every service factory ends with this. Building on the first request would run it on the
+    serving thread, and pydantic's adapters are built under `warnings.catch_warnings()`,
+    which swaps one process-wide filter list: two apps of one process (the test suite, an
+    embedded deployment) building at once restored each other's filters mid-build, and a
+    warning FastAPI meant to silence escaped, raised as an error under a strict filter.
+    Routes added later are still built lazily, as FastAPI does.
+    """
+    _build_included(app.router.routes)
+    return app
+
+
+def _build_included(routes: Iterable[Any]) -> None:
+    for route in routes:
+        # FastAPI >= 0.16x keeps included routers unbuilt until first use; older versions
+        # build them in include_router() and have nothing here to build.
+        candidates = getattr(route, "effective_candidates", None)
+        if candidates is not None:
+            route.effective_low_priority_routes()
+            _build_included(candidates())
+        elif isinstance(route, Mount) and isinstance(route.app, FastAPI):
+            _build_included(route.app.router.routes)

@@ -28,7 +28,7 @@ from healthcode.credential import mask_name
 from healthcode.idnumber import ResidentId, make_id_number, pseudonymous_subject
 from healthcode.jws import sign_compact
 from healthcode.partner import make_client_assertion
-from healthcode.server import create_base_app
+from healthcode.server import build_routes, create_base_app
 from healthcode.server.partner import create_partner_router
 from healthcode.trust import RevocationStatus
 from healthcode.verify import VerificationResult
@@ -144,7 +144,7 @@ class PartnerApi:
             ),
             prefix="/partner/v1",
         )
-        self.server = AppServer(app, port=port)
+        self.server = AppServer(build_routes(app), port=port)
         self.http = httpx.Client(base_url=f"{self.server.url}/partner/v1", timeout=10)
         self.federation = federation
 
