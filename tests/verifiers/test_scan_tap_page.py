@@ -4,7 +4,7 @@ confirm, and the mandatory setting."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from healthcode import CodeKind, TrustStore
 from tests.browser import axe_violations, screenshot
@@ -111,3 +111,39 @@ def test_mandatory_scan_and_tap_asks_for_the_card_first(
             expect(page.locator("#result-binding")).to_have_text("✓ 码与身份证相符")
     finally:
         running.server.stop()
+
+
+def test_next_person_is_never_compared_with_the_last_persons_card(
+    browser: Browser, checkpoint: RunningCheckpoint, sc: Province
+) -> None:
+    """ "Next person" ends the waiting pair on the server; a scan right after it must not
+    overtake that request (the browser sends them on separate connections) and be compared
+    with the previous person's card. Here the end request is held back until the page has
+    had every chance to send the scan ahead of it."""
+    sent: list[str] = []
+    held: list[Route] = []
+
+    def hold_end(route: Route) -> None:
+        sent.append("end")
+        held.append(route)
+
+    def pass_scan(route: Route) -> None:
+        sent.append("scan")
+        route.continue_()
+
+    with logged_in(browser, checkpoint.url, viewport="phone") as page:
+        result = page.locator("#result")
+        _read_card(page, SC_RED)
+        expect(result).to_have_attribute("data-display", "red")
+        expect(page.locator("#pairing")).to_be_visible()  # the card waits for its code
+        page.route("**/v1/scan-tap/end", hold_end)
+        page.route("**/v1/scan", pass_scan)
+        page.click("#result-next")
+        quick_scan(page, owners_code(sc, SC_GREEN))  # the next person's own code
+        page.wait_for_timeout(500)  # not a bound: a slower page only sends later
+        assert sent == ["end"]  # the scan waits for the end to be answered
+        held[0].continue_()
+        expect(result).to_have_attribute("data-display", "green")
+        expect(page.locator("#result-binding")).not_to_contain_text("✗")
+    assert sent == ["end", "scan"]
+    assert checkpoint.service.scan_log.scans()[-1].error is None

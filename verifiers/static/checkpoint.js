@@ -18,6 +18,8 @@
   let shownAt = 0;
   let clearTimer = null;
   let pairing = { side: null, until: 0 };
+  const END_PAIRING_PATH = "/v1/scan-tap/end";
+  let pairingEnded = Promise.resolve();  // the last "end pairing" request, once answered
 
   function t(key) { return (TEXT[lang] && TEXT[lang][key]) || key; }
   function token() { return sessionStorage.getItem(TOKEN_KEY); }
@@ -255,6 +257,9 @@
   }
 
   async function call(method, path, body, contentType) {
+    // A read waits until an ended pairing is answered: sent at once, it could overtake the
+    // end on another connection and be compared with the previous person's read.
+    if (path !== END_PAIRING_PATH) { await pairingEnded; }
     const headers = { Authorization: "Bearer " + token() };
     let payload;
     if (body instanceof Blob) { payload = body; headers["Content-Type"] = contentType; }
@@ -450,7 +455,7 @@
     if (!pairing.side) { return; }
     pairing = { side: null, until: 0 };
     tickPairing();
-    call("POST", "/v1/scan-tap/end");
+    pairingEnded = call("POST", END_PAIRING_PATH);
   }
   $("result-next").addEventListener("click", () => { endPairing(); clearResult(); });
   $("pairing-skip").addEventListener("click", () => { endPairing(); focusScanner(); });
