@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -152,6 +153,26 @@ def wait_redis(child: Child) -> None:
         except OSError:
             time.sleep(0.05)
     raise FederationError(f"redis-server did not start; log {child.log_path}")
+
+
+def wait_balancer(balancer: Child, timeout_s: float = 15.0) -> None:
+    """Until HAProxy is up (it refuses a bad configuration or a port at once: say so)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not balancer.running():
+            raise FederationError(f"HAProxy did not start:\n{balancer.log_tail()}")
+        if balancer.process is not None and _listening(balancer):
+            return
+        time.sleep(0.1)
+    raise FederationError(f"HAProxy did not start listening; log {balancer.log_path}")
+
+
+def _listening(balancer: Child) -> bool:
+    config = Path(balancer.argv[-1]).read_text(encoding="utf-8")
+    port = int(config.split("bind 127.0.0.1:", 1)[1].split()[0])
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
 
 
 def run_command(argv: list[str], env: dict[str, str], what: str) -> bytes:

@@ -10,8 +10,9 @@ import json
 import sys
 import threading
 
-from federation.children import Child, FederationError, wait_redis
+from federation.children import Child, FederationError, wait_balancer, wait_redis
 from federation.plan import Federation
+from federation.postgres import wait_postgres
 
 CONTROL_DIR = "control"
 CONTROL_TIMEOUT_S = 150.0
@@ -21,6 +22,10 @@ def _start_child(federation: Federation, child: Child, *, clock_offset_s: float 
     child.start(clock_offset_s=clock_offset_s)
     if child is federation.redis:
         wait_redis(child)
+    elif child is federation.balancer:
+        wait_balancer(child)
+    elif child is federation.postgres:
+        wait_postgres(federation.postgres_url or "")
     else:
         child.wait_healthy()
 
@@ -48,8 +53,10 @@ def _serve_control(federation: Federation, stopped: set[str]) -> None:
             else:
                 raise FederationError(f"unknown action {request['action']!r}")
             answer = {"ok": True, "message": message}
-        except (FederationError, KeyError, ValueError, TypeError) as exc:
-            answer = {"ok": False, "message": str(exc)}
+        except Exception as exc:
+            # Whatever went wrong, the request is answered as failed and the supervisor goes
+            # on: an exception escaping here would stop every service of the federation.
+            answer = {"ok": False, "message": f"{type(exc).__name__}: {exc}"}
         request_path.unlink(missing_ok=True)
         done_path.write_text(json.dumps(answer))
         print(f"healthcode federation: {answer['message']}", file=sys.stderr, flush=True)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import socket
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
-from federation.children import Child, FederationError, wait_redis
+from federation.children import FederationError, wait_balancer, wait_redis
 from federation.plan import Federation, demo_secrets, plan
 from federation.postgres import create_databases, wait_postgres
 from federation.setup import (
@@ -160,23 +159,3 @@ def wait_ready(front_url: str, timeout_s: float = 90.0) -> None:
                     return
             time.sleep(0.2)
     raise FederationError(f"no replica behind {front_url} became ready; see DIR/logs/")
-
-
-def wait_balancer(balancer: Child, timeout_s: float = 15.0) -> None:
-    """Until HAProxy is up (it refuses a bad configuration or a port at once: say so)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not balancer.running():
-            raise FederationError(f"HAProxy did not start:\n{balancer.log_tail()}")
-        if balancer.process is not None and _listening(balancer):
-            return
-        time.sleep(0.1)
-    raise FederationError(f"HAProxy did not start listening; log {balancer.log_path}")
-
-
-def _listening(balancer: Child) -> bool:
-    config = Path(balancer.argv[-1]).read_text(encoding="utf-8")
-    port = int(config.split("bind 127.0.0.1:", 1)[1].split()[0])
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-        return True
-    return False

@@ -9,6 +9,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,8 @@ import psycopg
 import pytest
 
 from tests.servers import demo_federation
+
+_CLI = [sys.executable, "-m", "healthcode.cli"]
 
 pytestmark = pytest.mark.postgres  # the replicas share a PostgreSQL cluster of their own
 
@@ -165,3 +169,44 @@ def test_a_devices_scan_and_card_read_meet_in_one_checkpoint_replica(
     # Without the sticky balance about half of the card reads would land on the replica that
     # never saw the scan, and answer "waiting" instead of comparing.
     assert results == [("waiting", "match")] * 6, results
+
+
+def test_the_balancer_restarted_by_the_operator_serves_again(
+    replicated: tuple[Path, dict[str, Any]],
+) -> None:
+    """The supervisor's advice when HAProxy dies, `healthcode federation start balancer`,
+    brings it back; it once crashed the supervisor and with it every service."""
+    directory, urls = replicated
+    before = _pids(directory)
+    alive = {name: pid for name, pid in before.items() if _alive(pid) and name != "balancer"}
+    os.kill(before["balancer"], signal.SIGKILL)
+    done = subprocess.run(
+        [*_CLI, "federation", "start", "balancer", "--dir", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    after = _pids(directory)
+    assert after["balancer"] != before["balancer"]
+    assert _alive(after["balancer"])
+    for name, pid in alive.items():  # nothing else was stopped or restarted
+        assert after[name] == pid, name
+        assert _alive(pid), name
+    with httpx.Client(timeout=30) as http:
+        # HAProxy takes a replica into rotation after its first passing check (1 s apart).
+        for _ in range(120):
+            answer = http.get(f"{urls['provinces']['cn-sc']}/readyz")
+            if answer.status_code == 200:
+                break
+            threading.Event().wait(0.5)
+        assert answer.status_code == 200, answer.text
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
