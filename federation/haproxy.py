@@ -29,9 +29,10 @@ CHECK_TIMEOUT_MS = 5000
 #: The federation's replicas share one machine's cores, so spreading a province's requests
 #: over its replicas buys no CPU; it only leaves each process one request per event-loop
 #: turn, paying its own Redis and database round trips and wake-ups. Packed onto the first
-#: replica, a turn serves several requests with one write each way: the peak test went
-#: from about 910 to about 1,480 requests/s on the project's 2-core VM (loadtest/README.md,
-#: ADR 0025). A deployment with cores per replica spreads instead (deploy/haproxy.cfg).
+#: replica, a turn serves several requests with one write each way: on the project's 2-core
+#: VM the peak test saturated near 1,050 requests/s spread, and met every goal at 1,528
+#: packed (loadtest/README.md, ADR 0025). A deployment with cores per replica spreads
+#: instead (deploy/haproxy.cfg).
 FILL_FIRST_MAXCONN = 32
 #: How long a request may wait for a replica when every replica is at FILL_FIRST_MAXCONN:
 #: a surge is queued for a few seconds (a phone waits that long) before it is refused (503).
