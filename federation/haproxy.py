@@ -25,18 +25,6 @@ CHECK_INTERVAL_MS = 1000
 #: refuses the connection at once, whatever this is; a busy one answers late, and taking every
 #: busy replica out of rotation at a peak would turn slow answers into 503s for everyone.
 CHECK_TIMEOUT_MS = 5000
-#: Requests one province replica serves at once before the next replica takes the excess.
-#: The federation's replicas share one machine's cores, so spreading a province's requests
-#: over its replicas buys no CPU; it only leaves each process one request per event-loop
-#: turn, paying its own Redis and database round trips and wake-ups. Packed onto the first
-#: replica, a turn serves several requests with one write each way: on the project's 2-core
-#: VM the peak test saturated near 1,050 requests/s spread, and met every goal at 1,528
-#: packed (loadtest/README.md, ADR 0025). A deployment with cores per replica spreads
-#: instead (deploy/haproxy.cfg).
-FILL_FIRST_MAXCONN = 32
-#: How long a request may wait for a replica when every replica is at FILL_FIRST_MAXCONN:
-#: a surge is queued for a few seconds (a phone waits that long) before it is refused (503).
-QUEUE_TIMEOUT_S = 5
 
 
 @dataclass(frozen=True)
@@ -49,8 +37,7 @@ class Frontend:
     check_path: str = "/readyz"
     #: A request header whose value picks the replica (hashed, consistent), so one client's
     #: requests meet in one process: the checkpoint pairs a device's code scan and ID-card
-    #: read in memory (scan + tap, ADR 0014). None: the first replica with a free slot
-    #: (FILL_FIRST_MAXCONN) serves.
+    #: read in memory (scan + tap, ADR 0014). None: the least busy replica.
     sticky_header: str | None = None
 
 
@@ -67,7 +54,6 @@ def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = No
         "    timeout server 30s",
         "    timeout http-request 10s",
         "    timeout http-keep-alive 5s",
-        f"    timeout queue {QUEUE_TIMEOUT_S}s",
         f"    timeout check {CHECK_TIMEOUT_MS}ms",
         # A connection refused by a dead replica is tried on another one.
         "    retries 2",
@@ -103,17 +89,15 @@ def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = No
             *(
                 [f"    balance hdr({frontend.sticky_header})", "    hash-type consistent"]
                 if frontend.sticky_header
-                else ["    balance first"]
+                else ["    balance leastconn"]
             ),
             "    http-request disable-l7-retry if !METH_GET",  # see retry-on above
             f"    option httpchk GET {frontend.check_path}",
             "    http-check expect status 200",
         ]
-        # A sticky backend places by hash; the slot limit is what fills replicas in order.
-        limit = "" if frontend.sticky_header else f" maxconn {FILL_FIRST_MAXCONN}"
         lines += [
             f"    server {frontend.name}-{index} 127.0.0.1:{port} check "
-            f"inter {CHECK_INTERVAL_MS} fall 2 rise 1{limit}"
+            f"inter {CHECK_INTERVAL_MS} fall 2 rise 1"
             for index, port in enumerate(frontend.replica_ports, start=1)
         ]
         lines.append("")

@@ -20,8 +20,6 @@ import httpx
 import psycopg
 import pytest
 
-from federation.haproxy import FILL_FIRST_MAXCONN
-from tests.issuers.conftest import metric_sample
 from tests.servers import demo_federation
 
 _CLI = [sys.executable, "-m", "healthcode.cli"]
@@ -83,33 +81,6 @@ def test_every_service_runs_twice_behind_the_balancer(
     with httpx.Client(timeout=30) as http:
         for url in (urls["provinces"]["cn-sc"], urls["checkpoint"]):
             assert http.get(f"{url}/readyz").status_code == 200
-
-
-def _served(port: int, route: str) -> float:
-    """Requests for `route` one replica has answered (its own /metrics, not the balancer's)."""
-    with httpx.Client(timeout=30) as http:
-        metrics = http.get(f"http://127.0.0.1:{port}/metrics").text
-    return metric_sample(metrics, "hc_http_requests_total", route=route, status="200")
-
-
-def test_a_provinces_requests_fill_its_first_replica_before_the_next(
-    replicated: tuple[Path, dict[str, Any]],
-) -> None:
-    """The replicas share this machine's cores: HAProxy packs a province's requests onto its
-    first replica (up to FILL_FIRST_MAXCONN at once) instead of spreading them (ADR 0025)."""
-    directory, urls = replicated
-    ports = json.loads((directory / "ports.json").read_text())
-    route = "/v1/app/config"
-    before = [_served(ports[f"cn-gd-{index}"], route) for index in (1, 2)]
-    with httpx.Client(base_url=urls["provinces"]["cn-gd"], timeout=30) as http:
-        for _ in range(30):
-            assert http.get(route).status_code == 200
-    after = [_served(ports[f"cn-gd-{index}"], route) for index in (1, 2)]
-    assert after[0] - before[0] == 30
-    assert after[1] == before[1]
-    config = (directory / "haproxy.cfg").read_text()
-    assert config.count(f"maxconn {FILL_FIRST_MAXCONN}") == 4  # two provinces, two replicas
-    assert "balance hdr(authorization)" in config  # the checkpoint stays sticky per device
 
 
 def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
