@@ -67,6 +67,21 @@ class RedisServer:
             stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
+        self._wait_loaded()
+
+    def _wait_loaded(self, timeout: float = 60.0) -> None:
+        """Until PING answers PONG: a restarted Redis takes connections while it still loads
+        its data, and answers every command with LOADING until then (slow on a busy machine)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with socket.create_connection(("127.0.0.1", self.port), 5) as connection:
+                connection.sendall(b"PING\r\n")
+                reply = connection.recv(256)
+            if reply.startswith(b"+PONG"):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"redis-server on {self.port} still answers {reply!r}")
+            time.sleep(0.05)
 
     @property
     def url(self) -> str:

@@ -61,7 +61,7 @@ def _up_and_stop(demo: Path, errors: Path, stop_signal: int = signal.SIGTERM) ->
     assert status == 0, errors.read_text()
     for name, pid in children.items():  # every child stopped, none left behind
         assert not Path(f"/proc/{pid}").exists() or _zombie(pid), name
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
             httpx.get(f"{where['registry']}/healthz", timeout=1)

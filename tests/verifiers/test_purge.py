@@ -26,9 +26,12 @@ def test_background_purge_job_deletes_old_scans_and_audits(
         )
         log.audit(actor="staff1", action="assisted", at=now - timedelta(days=181))
         log.audit(actor="staff1", action="assisted", at=now - timedelta(days=170))
-        deadline = time.monotonic() + 10
+        # The purge deletes, then records its own audit line: wait for all three. The
+        # deadline only ends a wait that would never succeed; it bounds nothing measured.
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            if len(log.scans()) == 1 and not _old_audits(running.service):
+            purged = len(log.scans()) == 1 and not _old_audits(running.service)
+            if purged and any(a.action == "purge" for a in log.audit_records()):
                 break
             time.sleep(0.1)
         assert [r.scanned_at.date() for r in log.scans()] == [(now - timedelta(days=1)).date()]
@@ -39,7 +42,7 @@ def test_background_purge_job_deletes_old_scans_and_audits(
         assert purges[0].detail == "scans=1 audit=1 retention_days=28/180"
         # The job keeps running: a new old row goes too.
         log.record_scans([{**scan, "scanned_at": now - timedelta(days=40)}])
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 120
         while len(log.scans()) != 1 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(log.scans()) == 1
