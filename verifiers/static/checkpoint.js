@@ -19,6 +19,7 @@
   let clearTimer = null;
   let pairing = { side: null, until: 0 };
   const END_PAIRING_PATH = "/v1/scan-tap/end";
+  const END_PAIRING_WAIT_MS = 3000;
   let pairingEnded = Promise.resolve();  // the last "end pairing" request, once answered
 
   function t(key) { return (TEXT[lang] && TEXT[lang][key]) || key; }
@@ -258,8 +259,11 @@
 
   async function call(method, path, body, contentType) {
     // A read waits until an ended pairing is answered: sent at once, it could overtake the
-    // end on another connection and be compared with the previous person's read.
-    if (path !== END_PAIRING_PATH) { await pairingEnded; }
+    // end on another connection and be compared with the previous person's read. Not for
+    // ever: on a network that swallowed the end, the lane must not freeze.
+    if (path !== END_PAIRING_PATH) {
+      await Promise.race([pairingEnded, new Promise((done) => setTimeout(done, END_PAIRING_WAIT_MS))]);
+    }
     const headers = { Authorization: "Bearer " + token() };
     let payload;
     if (body instanceof Blob) { payload = body; headers["Content-Type"] = contentType; }
