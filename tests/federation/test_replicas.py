@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import httpx
 import psycopg
 import pytest
 
+from federation.haproxy import FILL_FIRST_MAXCONN
+from tests.issuers.conftest import metric_sample
 from tests.servers import demo_federation
 
 _CLI = [sys.executable, "-m", "healthcode.cli"]
@@ -76,23 +79,62 @@ def test_every_service_runs_twice_behind_the_balancer(
     assert "balancer" in pids
     assert "postgres" in pids
     config = (directory / "haproxy.cfg").read_text()
-    assert config.count("option httpchk GET /readyz") == 3
+    # Each province: a backend for reads, one for writes (a new connection each); the checkpoint.
+    assert config.count("option httpchk GET /readyz") == 5
     # Both replicas answer through the one URL the province is known by.
     with httpx.Client(timeout=30) as http:
         for url in (urls["provinces"]["cn-sc"], urls["checkpoint"]):
             assert http.get(f"{url}/readyz").status_code == 200
 
 
+def _served(port: int, route: str) -> float:
+    """Requests for `route` one replica has answered (its own /metrics, not the balancer's)."""
+    with httpx.Client(timeout=30) as http:
+        metrics = http.get(f"http://127.0.0.1:{port}/metrics").text
+    return metric_sample(metrics, "hc_http_requests_total", route=route, status="200")
+
+
+def test_a_provinces_requests_fill_its_first_replica_before_the_next(
+    replicated: tuple[Path, dict[str, Any]],
+) -> None:
+    """The replicas share this machine's cores: HAProxy packs a province's requests onto its
+    first replica (up to FILL_FIRST_MAXCONN at once) instead of spreading them (ADR 0025)."""
+    directory, urls = replicated
+    ports = json.loads((directory / "ports.json").read_text())
+    route = "/v1/app/config"
+    before = [_served(ports[f"cn-gd-{index}"], route) for index in (1, 2)]
+    with httpx.Client(base_url=urls["provinces"]["cn-gd"], timeout=30) as http:
+        for _ in range(30):
+            assert http.get(route).status_code == 200
+    after = [_served(ports[f"cn-gd-{index}"], route) for index in (1, 2)]
+    assert after[0] - before[0] == 30
+    assert after[1] == before[1]
+    config = (directory / "haproxy.cfg").read_text()
+    # Two provinces, each a reads and a writes backend of two replicas.
+    assert config.count(f"maxconn {FILL_FIRST_MAXCONN}") == 8
+    assert "balance hdr(authorization)" in config  # the checkpoint stays sticky per device
+
+
 def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
     replicated: tuple[Path, dict[str, Any]],
 ) -> None:
+    """The replica carrying the stream dies (`balance first` packs it all onto replica 1).
+    Only requests sent to it before it was gone may fail; every declaration sent once it is
+    gone is served by the other one, and nothing acknowledged is lost.
+
+    "Gone" is when its sockets are closed. A process killed with SIGKILL frees its memory
+    before its files, so for some milliseconds the kernel still accepts connections and
+    data for it: a client whose request was cut by the kill can send one more into that
+    window, and lose it too. Two per client, then, and both sent before the replica was gone.
+    """
     directory, urls = replicated
     url = urls["provinces"]["cn-sc"]
     headers = {"Authorization": f"Bearer {_citizen_token(url, directory)}"}
     before = _declarations(directory)
     acknowledged: list[int] = []
-    failed: list[tuple[int, int]] = []
+    failed: list[tuple[int, int, bool]] = []  # (request, status, sent after the replica died)
     sent = threading.Semaphore(0)
+    gone = threading.Event()
     lock = threading.Lock()
 
     def declare(worker: int) -> None:
@@ -104,6 +146,7 @@ def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
                     "kind": "health_declaration",
                     "data": {"symptoms": [], "temperature_c": 35.0 + (worker * 40 + index) / 100},
                 }
+                after_death = gone.is_set()
                 try:
                     status = http.post("/v1/me/declarations", json=body).status_code
                 except httpx.HTTPError:
@@ -112,7 +155,7 @@ def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
                     if status == 201:
                         acknowledged.append(number)
                     else:
-                        failed.append((number, status))
+                        failed.append((number, status, after_death))
                 sent.release()
 
     workers = [threading.Thread(target=declare, args=(w,)) for w in range(4)]
@@ -120,17 +163,37 @@ def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
         worker.start()
     for _ in range(40):  # a quarter of the stream has been answered
         sent.acquire()
-    os.kill(_pids(directory)["cn-sc"], signal.SIGKILL)
+    victim = _pids(directory)["cn-sc"]
+    os.kill(victim, signal.SIGKILL)
+    _wait_dead(victim)
+    gone.set()
     for worker in workers:
         worker.join(120)
     assert len(acknowledged) + len(failed) == 160
-    # Only what was in flight on the killed replica can fail; HAProxy retries the rest.
-    assert len(failed) <= 4, failed
+    # Sent once the replica was dead: HAProxy must place it elsewhere (it was refused, or
+    # found the kept-alive connection closed, before anything was sent).
+    assert [f for f in failed if f[2]] == [], failed
+    per_client = Counter(number // 1000 for number, _, _ in failed)
+    assert max(per_client.values(), default=0) <= 2, failed
     stored = _declarations(directory) - before
     # Everything acknowledged is stored; a request cut after its commit may be stored too.
     assert len(acknowledged) <= stored <= len(acknowledged) + len(failed)
     with httpx.Client(timeout=30) as http:
         assert http.get(f"{url}/readyz").status_code == 200  # the other replica serves
+
+
+def _wait_dead(pid: int) -> None:
+    """Until the killed process has exited (its sockets closed): a zombie, or reaped."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(1200):
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"process {pid} still alive a minute after kill -9")
 
 
 def test_a_devices_scan_and_card_read_meet_in_one_checkpoint_replica(
