@@ -11,6 +11,7 @@ shortens every connect, read and write to what is left of the calling thread's d
 from __future__ import annotations
 
 import contextlib
+import functools
 import ssl
 import threading
 import time
@@ -110,13 +111,26 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend.sleep(seconds)
 
 
+@functools.lru_cache(maxsize=8)
+def shared_ssl_context(verify: str | bool) -> ssl.SSLContext:
+    """One TLS client context per trust setting, built once per process.
+
+    Building one reads and parses the whole CA bundle: about 20 ms of CPU, which a client
+    made for one call (a look-up relayed to another province, a print job) would pay each
+    time, and a burst of such calls at a peak pays all at once. A client context is safe to
+    share between connections and threads.
+    """
+    return httpx.create_ssl_context(verify=verify, trust_env=False)
+
+
 class DeadlineTransport(httpx.HTTPTransport):
     """httpx's transport over a connection pool whose sockets honour the request deadline."""
 
     def __init__(self, verify: ssl.SSLContext | str | bool) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        context = verify if isinstance(verify, ssl.SSLContext) else shared_ssl_context(verify)
+        super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=100,
             max_keepalive_connections=20,
             keepalive_expiry=5.0,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from healthcode.fetch import PeerClient
 from issuers.auditbatch import AuditBatcher
 from issuers.auth import SessionCache
 from issuers.db import make_engine, session
@@ -38,6 +39,8 @@ class IssuerContext:
     hot: HotCache | None
     #: group-committed audit entries of the hot path
     audits: AuditBatcher
+    #: the one client for calls to other services (partner APIs), its connections kept alive
+    peers: PeerClient
 
     @classmethod
     def create(cls, settings: IssuerSettings) -> IssuerContext:
@@ -62,6 +65,7 @@ class IssuerContext:
             delivery=make_delivery(settings),
             hot=hot,
             audits=AuditBatcher(engine),
+            peers=PeerClient(),
         )
 
     def session(self) -> Session:
@@ -71,6 +75,7 @@ class IssuerContext:
 
     def close(self) -> None:
         self.audits.close()
+        self.peers.close()
         if self.hot is not None:
             self.hot.close()
         if self.publisher is not None:

@@ -142,8 +142,12 @@ def _collect_changes(session: Session, _context: object) -> None:
 
     changed: set[str] = session.info.setdefault(CHANGED_SUBJECTS, set())
     for row in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(row, Citizen | IssuedCode):
+        if isinstance(row, Citizen) or (isinstance(row, IssuedCode) and row not in session.new):
             changed.add(row.subject)
+    # A new code row leaves a cached answer true: it is a printed code, a checkpoint
+    # look-up's short credential, or a phone code issued by the miss that will fill the
+    # cache. Dropping the entry for it made every look-up of a citizen send their phone's
+    # next requests to the database at once, all queueing on the citizen's row lock.
 
 
 @event.listens_for(IssuerSession, "after_commit")

@@ -93,7 +93,7 @@ def remote_status_credential(
             ErrorCode.INVALID_REQUEST,
             "a look-up in another province needs the name as on the ID card (standard §10.2)",
         )
-    client = PartnerClient(partner_key, partner=ctx.settings.issuer_id, http=http)
+    client = PartnerClient(partner_key, partner=ctx.settings.issuer_id, http=http or ctx.peers)
     try:
         response = client.status(partner_api, id_number=resident.number, name=name, purpose=purpose)
         if response.status_code == 404:

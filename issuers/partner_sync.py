@@ -285,7 +285,7 @@ def sync_partner_revocations(
     revoked: dict[str, int] = {}
     failed: dict[str, str] = {}
     synced: list[str] = []
-    client = PartnerClient(partner_key, partner=ctx.settings.issuer_id, http=http)
+    client = PartnerClient(partner_key, partner=ctx.settings.issuer_id, http=http or ctx.peers)
     try:
         for partner in trust.issuers.values():
             if partner.id == ctx.settings.issuer_id or not partner.endpoints.get("partner_api"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import ssl
 import subprocess
 import sys
 import zlib
@@ -13,6 +14,7 @@ from pathlib import Path
 import brotli
 import pytest
 
+from healthcode.deadline import DeadlineTransport, shared_ssl_context
 from healthcode.errors import ErrorCode, PeerError
 from healthcode.fetch import KIB, MIB, PEER_BOUNDS, PeerClient, ReadBounds, job_deadline
 from tests.hostile import (
@@ -205,3 +207,26 @@ def test_a_job_deadline_bounds_every_request_of_the_job() -> None:
         again = _refused(lambda: http.get(peer.url("/drip"), ReadBounds(MIB, 60.0)))
         assert again.code is ErrorCode.UPSTREAM_TIMEOUT
         assert peer.events.count(("request", "/drip")) == 1
+
+
+def test_transports_share_one_tls_context_per_trust_setting() -> None:
+    """A client made for one call (a relayed look-up, a print job) must not rebuild the CA
+    store each time: that is about 20 ms of CPU, and a burst of look-ups paid it all at once."""
+    first, second, unverified = (
+        DeadlineTransport(True),
+        DeadlineTransport(True),
+        DeadlineTransport(False),
+    )
+    try:
+        shared = shared_ssl_context(True)
+        assert first._pool._ssl_context is shared
+        assert second._pool._ssl_context is shared
+        assert shared.verify_mode == ssl.CERT_REQUIRED
+        assert shared.check_hostname
+        off = unverified._pool._ssl_context
+        assert off is not None
+        assert off is not shared
+        assert off.verify_mode == ssl.CERT_NONE
+    finally:
+        for transport in (first, second, unverified):
+            transport.close()

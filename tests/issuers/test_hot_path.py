@@ -15,6 +15,7 @@ import redis
 
 from healthcode.server.redis_client import connect_redis
 from issuers.hotcache import HotCache
+from issuers.lookup import local_status_credential
 from tests.cluster import RedisClusterServers
 from tests.issuers.conftest import IssuerService, citizen_number, make_settings, running_issuer
 from tests.servers import RedisServer
@@ -90,6 +91,31 @@ def test_a_colour_change_is_never_answered_with_the_old_code(
             assert code["status"] == new_colour
             assert code["jti"] != old_jti
             assert replica.http.get("/v1/me", headers=headers).json()["colour"] == new_colour
+
+
+def test_a_checkpoint_look_up_leaves_the_phone_code_cached_and_a_change_still_drops_it(
+    tmp_path: Path, redis_url: str
+) -> None:
+    """A look-up issues a short credential of its own: the citizen's phone code and profile
+    are unchanged, so their cached answer stays (dropping it sent the phone's next requests
+    to the database all at once). A colour change after it still drops the entry."""
+    with two_replicas(tmp_path, redis_url) as (first, second):
+        number = citizen_number(13)
+        first.register(number, "王五")
+        headers = first.citizen_headers(number)
+        jti = _warm(second, headers, redis_url, number)
+        token, _ = local_status_credential(
+            first.context, number, "王五", actor="checkpoint:gate-1", purpose="checkpoint gate-1"
+        )
+        assert token.count(".") == 2
+        assert _cached(second, redis_url, number)
+        assert second.http.get("/v1/me/code", headers=headers).json()["jti"] == jti
+        declared = first.http.post("/v1/me/declarations", json=FEVER, headers=headers)
+        assert declared.status_code == 201, declared.text
+        assert not _cached(second, redis_url, number)
+        code = second.http.get("/v1/me/code", headers=headers).json()
+        assert code["jti"] != jti
+        assert code["status"] == declared.json()["colour"]
 
 
 def test_a_fill_racing_a_change_is_not_stored(tmp_path: Path, redis_url: str) -> None:
