@@ -29,6 +29,13 @@ def register(commands: Any) -> None:
     _add_actions(loadtest)
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def _add_actions(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="loadtest_command", required=True, metavar="ACTION")
 
@@ -40,6 +47,12 @@ def _add_actions(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=60,
         help="load-test citizens registered per province for the login peak (default 60)",
+    )
+    prepare.add_argument(
+        "--gates",
+        type=_at_least_one,
+        default=8,
+        help="checkpoint gate devices, each a staff session of its own (default 8)",
     )
     prepare.set_defaults(handler=_guarded(_prepare))
 
@@ -115,7 +128,7 @@ def _print_verdict(verdict: Verdict, out: Path) -> int:
 def _prepare(args: argparse.Namespace) -> int:
     from loadtest.prepare import prepare_plan
 
-    plan = prepare_plan(args.federation, login_citizens=args.login_citizens)
+    plan = prepare_plan(args.federation, login_citizens=args.login_citizens, gates=args.gates)
     plan.save(args.out)
     print(
         f"plan {args.out}: {len(plan.checkpoint.scans)} codes, {len(plan.checkpoint.id_cards)} "

@@ -66,6 +66,10 @@ def _cycle(items: tuple[_T, ...]) -> Iterator[_T]:
     return itertools.cycle(items[start:] + items[:start])
 
 
+#: The gates' sessions, handed to simulated gates in turn.
+_GATE_TOKENS = itertools.cycle(PLAN.checkpoint.scan_tokens())
+
+
 def _answer(response: Any) -> dict[str, Any] | None:
     """The 200 answer's JSON object, or None with the request marked failed. An exception
     here would escape Locust's accounting: the request would count neither way."""
@@ -112,6 +116,8 @@ class CheckpointScanner(_CheckpointUser):
 
     def on_start(self) -> None:
         super().on_start()
+        # Each gate is a device with a session of its own, as at a real peak.
+        self.headers = {"Authorization": f"Bearer {next(_GATE_TOKENS)}"}
         self.scans = _cycle(PLAN.checkpoint.scans)
 
     @task

@@ -70,6 +70,14 @@ class CheckpointTarget:
     #: session as "scan + tap" (standard §6.4), which gates and readers of different people
     #: must not be. None: the scanners' token.
     id_card_token: str | None = None
+    #: More gates' staff sessions: the simulated gates take `token` and these in turn. A real
+    #: peak has many devices, and the checkpoint's balancer keeps each device's session on
+    #: one replica, so one session for every gate would load one replica only.
+    gate_tokens: tuple[str, ...] = ()
+
+    def scan_tokens(self) -> tuple[str, ...]:
+        """Every gate session, `token` first."""
+        return (self.token, *self.gate_tokens)
 
 
 @dataclass(frozen=True)
@@ -160,6 +168,7 @@ class LoadPlan:
                 if checkpoint.get("id_card_token") is not None
                 else None
             ),
+            gate_tokens=_texts(checkpoint, "gate_tokens", "checkpoint"),
         )
         provinces = []
         for index, item in enumerate(_list(plan, "provinces", "the plan")):
@@ -248,6 +257,16 @@ def _text(container: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise _invalid(f"{where}.{key} must be a non-empty string")
     return value
+
+
+def _texts(container: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    """An optional list of non-empty strings (absent: none)."""
+    if container.get(key) is None:
+        return ()
+    values = _list(container, key, where)
+    if not all(isinstance(value, str) and value for value in values):
+        raise _invalid(f"{where}.{key} must hold non-empty strings")
+    return tuple(values)
 
 
 def _person(value: object, where: str) -> Person:

@@ -57,11 +57,18 @@ _OTP_LINE = re.compile(r"one-time login code for phone (\*+\d{4}): (\d+)")
 
 #: Load-test citizens per province for the login peak (each logs in at most every 30 s).
 LOGIN_CITIZENS = 60
+#: Checkpoint gate devices, each a staff session of its own (a peak has many; one session
+#: would put every scan on one checkpoint replica).
+GATES = 8
 _CJK_DIGITS = "零一二三四五六七八九"
 
 
 def prepare_plan(
-    directory: Path, *, staff_user: str = DEMO_STAFF_USER, login_citizens: int = LOGIN_CITIZENS
+    directory: Path,
+    *,
+    staff_user: str = DEMO_STAFF_USER,
+    login_citizens: int = LOGIN_CITIZENS,
+    gates: int = GATES,
 ) -> LoadPlan:
     """Build the plan for the demo federation running from `directory`."""
     directory = directory.resolve()
@@ -83,7 +90,7 @@ def prepare_plan(
     logins = {pid: _read_json(directory / pid / "demo-logins.json") for pid in province_ids}
     with httpx.Client(timeout=20.0) as http:
         password = str(secrets.get("checkpoint_staff_password"))
-        checkpoint_token = _login(http, urls["checkpoint"], staff_user, password)
+        gate_tokens = [_login(http, urls["checkpoint"], staff_user, password) for _ in range(gates)]
         # Readers log in apart from the gates: one session's code and card are paired.
         id_card_token = _login(http, urls["checkpoint"], staff_user, password)
         scans: list[ExpectedAnswer] = []
@@ -141,10 +148,11 @@ def prepare_plan(
     return LoadPlan(
         checkpoint=CheckpointTarget(
             url=urls["checkpoint"],
-            token=checkpoint_token,
+            token=gate_tokens[0],
             scans=tuple(scans),
             id_cards=tuple(id_cards),
             id_card_token=id_card_token,
+            gate_tokens=tuple(gate_tokens[1:]),
         ),
         provinces=tuple(provinces),
         partner=partner,

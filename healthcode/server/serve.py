@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from healthcode.server.logs import log_config
+from healthcode.server.logs import lean_log_records, log_config
 from healthcode.server.readlimits import with_read_deadlines
 
 __all__ = ["ListenSettings", "serve"]
@@ -47,6 +47,7 @@ def serve(
         http: the uvicorn protocol class the read deadlines wrap (uvicorn's own by default).
         uvicorn_options: passed on to `uvicorn.run` (loop, access_log, TLS files).
     """
+    lean_log_records()
     if freeze_heap:
         gc.collect()
         gc.freeze()

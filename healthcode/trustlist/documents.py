@@ -6,6 +6,7 @@ time format of every document (`YYYY-MM-DDTHH:MM:SSZ`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,7 +52,13 @@ def format_time(moment: datetime | float) -> str:
         if moment.tzinfo is None:
             raise ValueError("trust-list times must be timezone-aware (UTC)")
         moment = moment.timestamp()
-    return datetime.fromtimestamp(int(moment), UTC).strftime(_TIME_FORMAT)
+    return _format_epoch(int(moment))
+
+
+@functools.lru_cache(maxsize=64)
+def _format_epoch(seconds: int) -> str:
+    # A checkpoint's every answer carries its trust data's few times: format each once.
+    return datetime.fromtimestamp(seconds, UTC).strftime(_TIME_FORMAT)
 
 
 def parse_time(text: object, what: str) -> datetime:

@@ -113,7 +113,7 @@ def test_a_peak_test_of_the_demo_federation_meets_its_goals(
     # Nothing of the plan's personal data or credentials reaches the run's files.
     loaded = LoadPlan.load(plan)
     secrets = [card.person.id_number for card in loaded.checkpoint.id_cards if card.person]
-    secrets += [loaded.checkpoint.token, *loaded.provinces[0].citizen_tokens]
+    secrets += [*loaded.checkpoint.scan_tokens(), *loaded.provinces[0].citizen_tokens]
     for path in out.iterdir():
         text = path.read_bytes().decode("utf-8", "replace")
         for secret in secrets:
@@ -190,6 +190,26 @@ def test_a_plan_aimed_off_this_machine_sends_nothing(plan: Path, tmp_path: Path)
     assert "target_not_loopback" in done.stderr
     assert "--allow-host 192.0.2.1" in done.stderr
     assert not out.exists()
+
+
+def test_prepare_gives_each_gate_a_session_of_its_own(plan: Path) -> None:
+    """Gates are devices with sessions of their own, apart from the ID-card readers'; the
+    checkpoint's balancer keeps a session on one replica, so one session for every gate
+    would load one replica only."""
+    checkpoint = LoadPlan.load(plan).checkpoint
+    gates = checkpoint.scan_tokens()
+    assert len(gates) == 8
+    assert len(set(gates)) == 8
+    assert checkpoint.id_card_token not in gates
+
+
+def test_prepare_refuses_no_gates(tmp_path: Path) -> None:
+    done = _loadtest(
+        "prepare", "--federation", str(tmp_path), "--out", str(tmp_path / "p.json"), "--gates", "0"
+    )
+    assert done.returncode == 2
+    assert "--gates: must be 1 or more" in done.stderr
+    assert not (tmp_path / "p.json").exists()
 
 
 def test_prepare_refuses_a_folder_with_no_federation(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ def a_plan() -> LoadPlan:
             url="http://127.0.0.1:8400",
             token="staff-token",
             id_card_token="reader-token",
+            gate_tokens=("gate-2", "gate-3"),
             scans=(ExpectedAnswer(display="green", text="hc:/5676"),),
             id_cards=(ExpectedAnswer(display="red", person=PERSON),),
         ),
@@ -57,6 +58,13 @@ def test_a_plan_is_written_owner_only_and_read_back_the_same(tmp_path: Path) -> 
     assert not list(path.parent.glob("*.tmp"))
 
 
+def test_gates_take_every_session_in_turn_and_an_older_plan_has_one() -> None:
+    assert a_plan().checkpoint.scan_tokens() == ("staff-token", "gate-2", "gate-3")
+    older = a_plan().to_json()
+    del older["checkpoint"]["gate_tokens"]
+    assert LoadPlan.from_json(older).checkpoint.scan_tokens() == ("staff-token",)
+
+
 def _broken(change: str) -> dict[str, Any]:
     data = copy.deepcopy(a_plan().to_json())
     if change == "version":
@@ -73,6 +81,8 @@ def _broken(change: str) -> dict[str, Any]:
         data["checkpoint"]["token"] = 7
     elif change == "reader token":
         data["checkpoint"]["id_card_token"] = ""
+    elif change == "gate tokens":
+        data["checkpoint"]["gate_tokens"] = ["gate-2", None]
     elif change == "citizen tokens":
         data["provinces"][0]["citizen_tokens"] = ["", "t"]
     elif change == "login phones":
@@ -92,6 +102,7 @@ def _broken(change: str) -> dict[str, Any]:
         ("no scans", "checkpoint.scans must list at least one code"),
         ("token", "checkpoint.token must be a non-empty string"),
         ("reader token", "checkpoint.id_card_token must be a non-empty string"),
+        ("gate tokens", "checkpoint.gate_tokens must hold non-empty strings"),
         ("citizen tokens", "provinces[0].citizen_tokens must hold non-empty strings"),
         ("login phones", "provinces[0].login_phones must be a list of phone numbers"),
         ("partner people", "partner.people must be a list"),
