@@ -314,10 +314,12 @@ class ScanLog:
         detail: str | None = None,
         at: datetime | None = None,
     ) -> None:
-        """Append one audit record."""
-        with Session(self.engine) as session:
-            session.add(
-                AuditRecord(
+        """Append one audit record, committed before this returns."""
+        # One plain INSERT: an ID-card read writes one, and the ORM's unit of work cost more
+        # than the rest of the read's database work.
+        with self.engine.begin() as connection:
+            connection.execute(
+                insert(AuditRecord).values(
                     at=at or datetime.now(UTC),
                     actor=actor,
                     action=action,
@@ -325,7 +327,6 @@ class ScanLog:
                     detail=detail,
                 )
             )
-            session.commit()
 
     def purge(self, *, retention_days: int, now: datetime | None = None) -> int:
         """Delete scan records older than the retention; returns how many were deleted."""

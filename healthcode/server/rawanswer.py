@@ -34,13 +34,10 @@ def raw_error_answer(error: HealthcodeError, service: str | None = None) -> Answ
 
 
 async def send_answer(send: Send, answer: Answer) -> None:
-    """Send `answer` as one response: start (with its length) and body."""
+    """Send `answer` as one response: start (with its length, which a 304 has none of) and
+    body."""
     status, headers, content = answer
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(content)).encode("ascii"))],
-        }
-    )
+    if status != 304:
+        headers = (*headers, (b"content-length", str(len(content)).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
     await send({"type": "http.response.body", "body": content})

@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request, Response
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.qr import render_png, render_svg
 from healthcode.server.openapi import error_responses
+from healthcode.server.rawanswer import Answer
 from issuers.auth import Principal, Role, read_access_token, require_role, session_ended
 from issuers.context import IssuerContext
 
@@ -81,11 +82,20 @@ def _render(qr_text: str, image_format: str) -> bytes:
     return render_svg(qr_text, scale=6).encode("utf-8")
 
 
-def image_response(qr_text: str, image_format: str, if_none_match: str | None) -> Response:
-    """A QR image of `qr_text`, rendered once per content (ETag = hash of the content)."""
+def image_answer(qr_text: str, image_format: str, if_none_match: str | None) -> Answer:
+    """A QR image of `qr_text`, rendered once per content (ETag = hash of the content), or
+    304 while the caller's copy is that content."""
     etag = '"' + hashlib.sha256(f"{image_format}:{qr_text}".encode()).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": "private, max-age=60"}
+    headers = ((b"etag", etag.encode("ascii")), (b"cache-control", b"private, max-age=60"))
     if if_none_match == etag:
-        return Response(status_code=304, headers=headers)
-    media_type = "image/png" if image_format == "png" else "image/svg+xml"
-    return Response(_render(qr_text, image_format), media_type=media_type, headers=headers)
+        return 304, headers, b""
+    media_type = b"image/png" if image_format == "png" else b"image/svg+xml"
+    return 200, ((b"content-type", media_type), *headers), _render(qr_text, image_format)
+
+
+def image_response(qr_text: str, image_format: str, if_none_match: str | None) -> Response:
+    """`image_answer` as a response, for routes."""
+    status, headers, body = image_answer(qr_text, image_format, if_none_match)
+    response = Response(body, status_code=status)
+    response.raw_headers = [*headers, *response.raw_headers]
+    return response

@@ -1,12 +1,13 @@
 """The citizen hot path's routes: own profile and current code (logic: issuers/owncode.py).
 
-`GET /v1/me/code` and `GET /v1/me` are what every citizen's app polls. `CitizenHotPath`
-answers them ahead of FastAPI's routing (no exception and exit-stack middleware, route
-matching, Request or Response objects), inside the app's own request-id, metrics and
-body-limit middleware, as the checkpoint answers its scans (ADR 0009, ADR 0022). The routes
-below stay registered: they document the operations in OpenAPI and serve the images, and the
-FastAPI routes of the two hot paths answer through the same functions (`code_answer`,
-`profile_answer`), so either door gives the same bytes.
+`GET /v1/me/code`, `GET /v1/me` and the code's QR image (`/v1/me/code.png|svg`, mostly a
+304 for the page's cached copy) are what every citizen's app polls. `CitizenHotPath` answers
+them ahead of FastAPI's routing (no exception and exit-stack middleware, route matching,
+Request or Response objects), inside the app's own request-id, metrics and body-limit
+middleware, as the checkpoint answers its scans (ADR 0009, ADR 0022). The routes below stay
+registered: they document the operations in OpenAPI, and they answer through the same
+functions (`code_answer`, `profile_answer`, `image_answer_of`), so either door gives the same
+bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from healthcode.errors import HealthcodeError
 from healthcode.server.rawanswer import JSON_HEADERS, Answer, raw_error_answer, send_answer
-from issuers.api.deps import AUTHENTICATED, image_response, token_principal
+from issuers.api.deps import AUTHENTICATED, image_answer, token_principal
 from issuers.auth import Principal
 from issuers.context import IssuerContext
 from issuers.owncode import own_code, own_code_answer, own_profile_answer
@@ -28,6 +29,9 @@ from issuers.owncode import own_code, own_code_answer, own_profile_answer
 router = APIRouter(prefix="/v1", responses=AUTHENTICATED)
 
 ME_PATH, CODE_PATH = "/v1/me", "/v1/me/code"
+PNG_PATH, SVG_PATH = "/v1/me/code.png", "/v1/me/code.svg"
+#: What `CitizenHotPath` answers: what the citizen's page fetches all day.
+HOT_PATHS = (CODE_PATH, ME_PATH, PNG_PATH, SVG_PATH)
 
 #: What the OpenAPI document says these routes need (they read the header themselves).
 _BEARER: dict[str, Any] = {
@@ -62,10 +66,19 @@ async def profile_answer(context: IssuerContext, authorization: str | None) -> A
     return 200, (*JSON_HEADERS, _NO_STORE), body
 
 
+async def image_answer_of(
+    context: IssuerContext, authorization: str | None, image_format: str, if_none_match: str | None
+) -> Answer:
+    """`GET /v1/me/code.png|svg`: the current code's QR image, or 304 while the page's copy
+    is still it; raises HealthcodeError if refused."""
+    code = await own_code(*_caller(context, authorization))
+    return image_answer(code["qr_text"], image_format, if_none_match)
+
+
 def _response(answer: Answer) -> Response:
     status, headers, body = answer
     response = Response(body, status_code=status)
-    response.raw_headers = [*headers, (b"content-length", str(len(body)).encode())]
+    response.raw_headers = [*headers, *response.raw_headers]
     return response
 
 
@@ -87,8 +100,12 @@ async def my_code(request: Request) -> Response:
 
 async def _image(request: Request, image_format: str) -> Response:
     context = request.app.state.context
-    code = await own_code(*_caller(context, request.headers.get("authorization")))
-    return image_response(code["qr_text"], image_format, request.headers.get("if-none-match"))
+    headers = request.headers
+    return _response(
+        await image_answer_of(
+            context, headers.get("authorization"), image_format, headers.get("if-none-match")
+        )
+    )
 
 
 @router.get("/me/code.png", tags=["citizen"], response_class=Response, openapi_extra=_BEARER)
@@ -119,18 +136,26 @@ class CitizenHotPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"] if scope["type"] == "http" else None
-        if scope.get("method") != "GET" or (path != CODE_PATH and path != ME_PATH):
+        if scope.get("method") != "GET" or path not in self.routes:
             await self.app(scope, receive, send)
             return
         scope["route"] = self.routes[path]
-        authorization = None
+        authorization = if_none_match = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value.decode("latin-1")
-                break
-        handler = code_answer if path == CODE_PATH else profile_answer
+            elif name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
         try:
-            answer = await handler(self.context, authorization)
+            if path == CODE_PATH:
+                answer = await code_answer(self.context, authorization)
+            elif path == ME_PATH:
+                answer = await profile_answer(self.context, authorization)
+            else:
+                image_format = "png" if path == PNG_PATH else "svg"
+                answer = await image_answer_of(
+                    self.context, authorization, image_format, if_none_match
+                )
         except HealthcodeError as error:
             answer = raw_error_answer(error, "issuer")
         await send_answer(send, answer)
@@ -142,7 +167,7 @@ def install_citizen_hot_path(app: FastAPI, context: IssuerContext) -> None:
     routes = {
         route.path: route  # type: ignore[attr-defined]
         for route in router.routes
-        if getattr(route, "path", None) in (CODE_PATH, ME_PATH)
+        if getattr(route, "path", None) in HOT_PATHS
     }
     # add_middleware puts a middleware outermost; the hot path belongs innermost.
     app.user_middleware.append(Middleware(CitizenHotPath, context=context, routes=routes))

@@ -16,6 +16,7 @@ from issuers.auth import Principal, Role, open_session
 from tests.issuers.conftest import IssuerService, citizen_number, metric_sample
 
 CODE, ME = "/v1/me/code", "/v1/me"
+PNG, SVG = "/v1/me/code.png", "/v1/me/code.svg"
 
 
 def _citizen(issuer: IssuerService, sequence: int) -> tuple[str, dict[str, str]]:
@@ -69,7 +70,7 @@ def _wrong_signature_token(issuer: IssuerService, number: str) -> str:
     return token
 
 
-@pytest.mark.parametrize("path", [CODE, ME])
+@pytest.mark.parametrize("path", [CODE, ME, PNG, SVG])
 def test_refusals_are_the_standard_error_answer_and_counted(
     issuer: IssuerService, path: str
 ) -> None:
@@ -150,3 +151,37 @@ def test_a_profile_answer_and_its_cached_copy(issuer: IssuerService, redis_url: 
     assert cached.content == first.content
     assert cached.json()["colour"] == "green"
     assert cached.json()["id_tail"] == number[-4:]
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "magic"),
+    [(PNG, "image/png", b"\x89PNG"), (SVG, "image/svg+xml", b"<svg ")],
+)
+def test_the_code_image_and_its_304_while_the_page_holds_it(
+    issuer: IssuerService, redis_url: str, path: str, content_type: str, magic: bytes
+) -> None:
+    """The page polls the image with `If-None-Match`: answered ahead of routing, from the
+    cached code, 304 (no body, no length) while the code is the one the page shows."""
+    number, headers = _citizen(issuer, 25 if path == PNG else 26)
+    _first_and_cached_answers(issuer, redis_url, number, headers)
+    before = issuer.http.get("/metrics").text
+    image = issuer.http.get(path, headers=headers)
+    assert image.status_code == 200, image.text
+    assert image.headers["content-type"] == content_type
+    assert image.headers["cache-control"] == "private, max-age=60"
+    assert int(image.headers["content-length"]) == len(image.content)
+    assert image.content.startswith(magic)
+    etag = image.headers["etag"]
+    unchanged = issuer.http.get(path, headers={**headers, "If-None-Match": etag})
+    assert unchanged.status_code == 304
+    assert unchanged.content == b""
+    assert "content-length" not in unchanged.headers
+    assert unchanged.headers["etag"] == etag
+    stale = issuer.http.get(path, headers={**headers, "If-None-Match": '"an-older-code"'})
+    assert stale.status_code == 200
+    assert stale.content == image.content
+    after = issuer.http.get("/metrics").text
+    for status, count in (("200", 2), ("304", 1)):
+        routed = {"service": "issuer", "route": path, "method": "GET", "status": status}
+        answered = metric_sample(after, "hc_http_requests_total", **routed)
+        assert answered - metric_sample(before, "hc_http_requests_total", **routed) == count
