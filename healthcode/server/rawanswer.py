@@ -11,6 +11,7 @@ it) and the same JSON content type.
 from __future__ import annotations
 
 import orjson
+from starlette.responses import Response
 from starlette.types import Send
 
 from healthcode.errors import HealthcodeError
@@ -41,3 +42,12 @@ async def send_answer(send: Send, answer: Answer) -> None:
         headers = (*headers, (b"content-length", str(len(content)).encode("ascii")))
     await send({"type": "http.response.start", "status": status, "headers": list(headers)})
     await send({"type": "http.response.body", "body": content})
+
+
+def answer_response(answer: Answer) -> Response:
+    """`answer` as a Starlette response, for a route that shares an answer with a fast path
+    (Starlette adds the length, and none to a 304)."""
+    status, headers, body = answer
+    response = Response(body, status_code=status)
+    response.raw_headers = [*headers, *response.raw_headers]
+    return response

@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request, Response
 from healthcode.errors import ErrorCode, RequestError
 from healthcode.qr import render_png, render_svg
 from healthcode.server.openapi import error_responses
-from healthcode.server.rawanswer import Answer
+from healthcode.server.rawanswer import Answer, answer_response
 from issuers.auth import Principal, Role, read_access_token, require_role, session_ended
 from issuers.context import IssuerContext
 
@@ -95,7 +95,4 @@ def image_answer(qr_text: str, image_format: str, if_none_match: str | None) -> 
 
 def image_response(qr_text: str, image_format: str, if_none_match: str | None) -> Response:
     """`image_answer` as a response, for routes."""
-    status, headers, body = image_answer(qr_text, image_format, if_none_match)
-    response = Response(body, status_code=status)
-    response.raw_headers = [*headers, *response.raw_headers]
-    return response
+    return answer_response(image_answer(qr_text, image_format, if_none_match))

@@ -20,7 +20,13 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from healthcode.errors import HealthcodeError
-from healthcode.server.rawanswer import JSON_HEADERS, Answer, raw_error_answer, send_answer
+from healthcode.server.rawanswer import (
+    JSON_HEADERS,
+    Answer,
+    answer_response,
+    raw_error_answer,
+    send_answer,
+)
 from issuers.api.deps import AUTHENTICATED, image_answer, token_principal
 from issuers.auth import Principal
 from issuers.context import IssuerContext
@@ -75,18 +81,11 @@ async def image_answer_of(
     return image_answer(code["qr_text"], image_format, if_none_match)
 
 
-def _response(answer: Answer) -> Response:
-    status, headers, body = answer
-    response = Response(body, status_code=status)
-    response.raw_headers = [*headers, *response.raw_headers]
-    return response
-
-
 @router.get("/me", tags=["citizen"], response_class=Response, openapi_extra=_BEARER)
 async def me(request: Request) -> Response:
     """The caller's profile: masked name, ID tail, colour and reason."""
     context = request.app.state.context
-    return _response(await profile_answer(context, request.headers.get("authorization")))
+    return answer_response(await profile_answer(context, request.headers.get("authorization")))
 
 
 @router.get("/me/code", tags=["citizen"], response_class=Response, openapi_extra=_BEARER)
@@ -95,13 +94,13 @@ async def my_code(request: Request) -> Response:
     colour as words, province, reason and what to do, times, `status_version` (also the
     ETag) for the cheap status poll `GET /v1/me/status`."""
     context = request.app.state.context
-    return _response(await code_answer(context, request.headers.get("authorization")))
+    return answer_response(await code_answer(context, request.headers.get("authorization")))
 
 
 async def _image(request: Request, image_format: str) -> Response:
     context = request.app.state.context
     headers = request.headers
-    return _response(
+    return answer_response(
         await image_answer_of(
             context, headers.get("authorization"), image_format, headers.get("if-none-match")
         )
