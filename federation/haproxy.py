@@ -60,6 +60,11 @@ class Frontend:
     #: (FILL_FIRST_MAXCONN) serves.
     sticky_header: str | None = None
 
+    @property
+    def packed(self) -> bool:
+        """Requests fill the first replica with a free slot (no sticky header)."""
+        return self.sticky_header is None
+
 
 def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = None) -> str:
     """The haproxy.cfg text: loopback only, health-checked replicas, retries elsewhere."""
@@ -108,7 +113,7 @@ def haproxy_config(frontends: Sequence[Frontend], *, stats_port: int | None = No
 def _frontend(frontend: Frontend) -> list[str]:
     """A service's frontend and its backends: one for reads (and, sticky, for everything),
     one for writes when requests are packed onto the first replica."""
-    packed = frontend.sticky_header is None
+    packed = frontend.packed
     lines = [
         f"frontend {frontend.name}",
         f"    bind 127.0.0.1:{frontend.port}",
@@ -124,7 +129,7 @@ def _frontend(frontend: Frontend) -> list[str]:
             else [f"    balance hdr({frontend.sticky_header})", "    hash-type consistent"]
         ),
         "    http-request disable-l7-retry if !METH_GET",  # see retry-on in the defaults
-        *_replicas(frontend, packed),
+        *_replicas(frontend),
     ]
     if packed:
         # A write (anything but GET and HEAD) goes out on a new connection of its own,
@@ -140,15 +145,15 @@ def _frontend(frontend: Frontend) -> list[str]:
             "    balance first",
             "    option http-server-close",
             "    retry-on conn-failure",
-            *_replicas(frontend, packed),
+            *_replicas(frontend),
         ]
     return [*lines, ""]
 
 
-def _replicas(frontend: Frontend, packed: bool) -> list[str]:
+def _replicas(frontend: Frontend) -> list[str]:
     """Health checks and the server lines of a backend of `frontend`'s replicas."""
     # A sticky backend places by hash; the slot limit is what fills replicas in order.
-    limit = f" maxconn {FILL_FIRST_MAXCONN}" if packed else ""
+    limit = f" maxconn {FILL_FIRST_MAXCONN}" if frontend.packed else ""
     return [
         f"    option httpchk GET {frontend.check_path}",
         "    http-check expect status 200",
