@@ -122,10 +122,11 @@ def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
     Only requests sent to it before it was gone may fail; every declaration sent once it is
     gone is served by the other one, and nothing acknowledged is lost.
 
-    "Gone" is when its sockets are closed. A process killed with SIGKILL frees its memory
-    before its files, so for some milliseconds the kernel still accepts connections and
-    data for it: a client whose request was cut by the kill can send one more into that
-    window, and lose it too. Two per client, then, and both sent before the replica was gone.
+    "Gone" is when its sockets are closed: every thread of it has exited (`_wait_dead`). A
+    process killed with SIGKILL frees its memory before its files, so for some milliseconds
+    the kernel still accepts connections and data for it: a client whose request was cut by
+    the kill can send one more into that window, and lose it too. Two per client, then, and
+    both sent before the replica was gone.
     """
     directory, urls = replicated
     url = urls["provinces"]["cn-sc"]
@@ -183,17 +184,33 @@ def test_a_replica_killed_mid_stream_loses_no_acknowledged_declaration(
 
 
 def _wait_dead(pid: int) -> None:
-    """Until the killed process has exited (its sockets closed): a zombie, or reaped."""
-    stat = Path(f"/proc/{pid}/stat")
+    """Until every thread of the killed process has exited, and so its sockets are closed.
+
+    The main thread's own state is not enough: it can be a zombie while the process's other
+    threads are still exiting, and the files they share stay open until the last one is gone
+    (a request HAProxy connected in that window was cut, 502, and counted as sent after death).
+    """
     for _ in range(1200):
-        try:
-            state = stat.read_text().rsplit(")", 1)[1].split()[0]
-        except (FileNotFoundError, ProcessLookupError):
-            return
-        if state in ("Z", "X"):
+        if _all_threads_exited(pid):
             return
         threading.Event().wait(0.05)
     raise AssertionError(f"process {pid} still alive a minute after kill -9")
+
+
+def _all_threads_exited(pid: int) -> bool:
+    """Whether every thread of `pid` is a zombie or gone (the process reaped: True)."""
+    try:
+        threads = os.listdir(f"/proc/{pid}/task")
+    except FileNotFoundError:
+        return True
+    for thread in threads:
+        try:
+            stat = Path(f"/proc/{pid}/task/{thread}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited and released meanwhile
+        if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+            return False
+    return True
 
 
 def test_a_devices_scan_and_card_read_meet_in_one_checkpoint_replica(
