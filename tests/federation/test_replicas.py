@@ -201,7 +201,7 @@ def _all_threads_exited(pid: int) -> bool:
     """Whether every thread of `pid` is a zombie or gone (the process reaped: True)."""
     try:
         threads = os.listdir(f"/proc/{pid}/task")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return True
     for thread in threads:
         try:
