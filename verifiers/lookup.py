@@ -291,8 +291,12 @@ class StatusLookup:
         if self._redis is None or not self._cache_usable():
             return None
         try:
-            raw = self._redis.get(key)
-            ttl = self._redis.ttl(key) if raw is not None else -2
+            # One round trip for the answer and its age: Redis is across a network in a
+            # deployment, and a cached read is the common case at a busy gate.
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.ttl(key)
+                raw, ttl = pipe.execute()
         except redis.RedisError:
             self._cache_failed()
             return None
