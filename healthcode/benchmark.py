@@ -85,6 +85,28 @@ def _rate(run: Callable[[], int]) -> float:
     return count / (time.perf_counter() - start)
 
 
+def es256_verify_rate(seconds: float = 1.0) -> float:
+    """One core's raw ES256 verify rate (signatures a second) over about `seconds`.
+
+    A yardstick of the machine, not of our code: a load test records it before and after its
+    run, so that runs on two machines, or on a VM that slowed down meanwhile, can be compared.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    message = b"healthcode machine yardstick"
+    algorithm = ec.ECDSA(SHA256())
+    signature = key.sign(message, algorithm)
+    public_key = key.public_key()
+    verified = 0
+    start = time.perf_counter()
+    while True:
+        for _ in range(100):
+            public_key.verify(signature, message, algorithm)
+        verified += 100
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return verified / elapsed
+
+
 def run_benchmark(
     tokens: int = 2000,
     rounds: int = 3,

@@ -247,9 +247,17 @@ def scaling_advice(verdict: Verdict) -> list[str]:
 
 
 def write_report(
-    verdict: Verdict, path: Path, *, run: Mapping[str, Any], notes: Iterable[str] = ()
+    verdict: Verdict,
+    path: Path,
+    *,
+    run: Mapping[str, Any],
+    notes: Iterable[str] = (),
+    machine: str | None = None,
 ) -> Path:
-    """report.md: the verdict first, then each request name's figures and each goal."""
+    """report.md: the verdict first, then each request name's figures and each goal.
+
+    `machine`: how fast the machine was (`es256_verify_rate`), so that two runs compare.
+    """
     lines = [
         "# Peak test report",
         "",
@@ -261,6 +269,7 @@ def write_report(
         ),
         "",
         "Run: " + ", ".join(f"{key} {value}" for key, value in run.items()),
+        *([f"Machine: {machine}"] if machine else []),
         f"Judged: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%S')} UTC",
         "",
         *(f"**Note**: {note}\n" for note in notes),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from healthcode.benchmark import es256_verify_rate
 from loadtest import locustfile_path
 from loadtest import requests as names
 from loadtest.errors import LoadTestError, LoadTestErrorCode
@@ -172,6 +173,9 @@ def run_load(
         "HC_LOADTEST_PARTNER_RATE": str(run.partner_rate),
         "HC_LOADTEST_LOGIN_RATE": str(run.login_rate),
     }
+    # The machine's speed just before and after: a VM can be a fifth slower one hour than the
+    # next, and the same federation then does a fifth less (loadtest/README.md).
+    speed_before = es256_verify_rate()
     started = time.monotonic()
     deadline = started + run.run_time_s + STOP_GRACE_S + (WORKERS_WAIT_S if run.workers else 0)
     processes: list[subprocess.Popen[bytes]] = []
@@ -213,6 +217,7 @@ def run_load(
             LoadTestErrorCode.LOCUST_FAILED,
             f"Locust exited with status {process.returncode}:\n{tail}",
         )
+    speed_after = es256_verify_rate()
     verdict = judge(Path(f"{prefix}_stats.csv"), goals, expected_requests(plan))
     plot_history(Path(f"{prefix}_stats_history.csv"), out / "latency.png", goals)
     notes = []
@@ -235,6 +240,8 @@ def run_load(
             "login rate": f"{run.login_rate:g}/s",
             "Locust processes": f"1 master + {run.workers} workers" if run.workers else "1",
         },
+        machine=f"one core verified {speed_before:,.0f} ES256 signatures a second just before "
+        f"the run and {speed_after:,.0f} just after",
         notes=notes,
     )
     return verdict

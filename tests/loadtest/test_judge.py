@@ -142,6 +142,7 @@ def test_the_report_leads_with_the_verdict_and_lists_every_goal(tmp_path: Path) 
     lines = text.splitlines()
     assert lines[2] == f"**FAILED**: {names.ID_CARD} p95 900 ms"
     assert "Run: users 50" in text
+    assert not any(line.startswith("Machine:") for line in lines)  # not measured: not said
     assert "**Note**: the load generator ran out" in lines
     assert f"| {names.ID_CARD} | p95 | <= 800 ms | 900 ms | **FAILED** |" in lines
     scale = [line for line in lines if line.startswith("**Scale**")]
@@ -149,3 +150,11 @@ def test_the_report_leads_with_the_verdict_and_lists_every_goal(tmp_path: Path) 
     assert "add replicas of the checkpoint" in scale[0]
     assert f"{names.ID_CARD} p95 900 ms" in scale[0]
     assert f"| {names.SCAN} | 800 | 0 | 12.5 | 5 | 20 | 45 | 45 |" in lines
+
+
+def test_the_report_says_how_fast_the_machine_was(tmp_path: Path) -> None:
+    verdict = judge(write_stats(tmp_path / "s.csv", GOOD), DEFAULT_GOALS, [])
+    machine = "one core verified 14,700 ES256 signatures a second just before the run"
+    report = write_report(verdict, tmp_path / "report.md", run={"users": 50}, machine=machine)
+    lines = report.read_text().splitlines()
+    assert lines[lines.index("Run: users 50") + 1] == f"Machine: {machine}"

@@ -4,6 +4,7 @@ prepared from it, Locust run headless against it for a few seconds, and the run 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -107,7 +108,17 @@ def test_a_peak_test_of_the_demo_federation_meets_its_goals(
         assert by_name[name].failures == 0, name
     assert aggregate is not None
     assert aggregate.requests >= 50
-    assert (out / "report.md").read_text().splitlines()[2] == "**PASSED**"
+    report_lines = (out / "report.md").read_text().splitlines()
+    assert report_lines[2] == "**PASSED**"
+    # The machine's speed before and after the run, measured: two positive rates.
+    [machine] = [line for line in report_lines if line.startswith("Machine: ")]
+    rates = re.fullmatch(
+        r"Machine: one core verified ([\d,]+) ES256 signatures a second just before the run "
+        r"and ([\d,]+) just after",
+        machine,
+    )
+    assert rates is not None, machine
+    assert all(int(rate.replace(",", "")) > 0 for rate in rates.groups())
     assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "locust.html").stat().st_size > 0
     # Nothing of the plan's personal data or credentials reaches the run's files.
